@@ -1,0 +1,64 @@
+"""Wiring: settings + database + handlers + scheduler + whichever platforms are configured."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from handlers.commands import all_commands
+from handlers.config import ConfigError, Secrets, Settings, load_settings
+from handlers.core import Bridge
+from store import seed
+from store.db import Database, DatabaseURLError, default_url
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    settings: Settings
+    secrets: Secrets
+    db: Database
+    bridge: Bridge
+    data_dir: Path
+
+    async def close(self) -> None:
+        await self.db.close()
+
+
+def data_dir_for(settings: Settings, config_file: Path) -> Path:
+    """A relative `data_dir` is relative to the config file, wherever the bridge is started."""
+    if settings.data_dir.is_absolute():
+        return settings.data_dir
+    return (config_file.parent / settings.data_dir).resolve()
+
+
+def load(config_file: Path) -> tuple[Settings, Secrets]:
+    return load_settings(config_file), Secrets.from_env()
+
+
+async def open_app(settings: Settings, secrets: Secrets, config_file: Path) -> App:
+    """Migrate, seed an empty database with the network's reference data, sync groups."""
+    data_dir = data_dir_for(settings, config_file)
+    try:
+        db = Database(secrets.database_url or default_url(data_dir))
+    except DatabaseURLError as exc:
+        raise ConfigError(str(exc)) from None
+    try:
+        await db.upgrade()
+        async with db.session() as session:
+            if await seed.is_empty(session):
+                counts = await seed.seed(session)
+                log.info("loaded the network's reference data: %s", counts)
+    except (OperationalError, DBAPIError) as exc:
+        await db.close()
+        where = "DATABASE_URL" if secrets.database_url else f"the database in {data_dir}"
+        raise ConfigError(
+            f"{where}: cannot open {db.safe_url} ({type(exc.orig or exc).__name__})"
+        ) from None
+    bridge = Bridge(settings, db, all_commands())
+    await bridge.start()
+    return App(settings, secrets, db, bridge, data_dir)

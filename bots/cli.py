@@ -1,0 +1,183 @@
+"""`ccin-bridge`: the one entry point that wires adapters, handlers, store and scheduler."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+from bots.app import App, data_dir_for, load, open_app
+from bots.terminal import TerminalChat
+from handlers.config import ConfigError, config_path
+from handlers.identity import parse_user_key
+from scheduler import runtime
+from scheduler.service import build_scheduler
+from store import audit, people, seed
+from store.db import Database, DatabaseURLError, default_url
+from store.seed import SeedError
+
+EXIT_CONFIG = 2
+log = logging.getLogger("ccin_bridge")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ccin-bridge",
+        description="Chat-bot bridge for the Co-operative Councils' Innovation Network.",
+    )
+    parser.add_argument("--config", help="path to config.yaml (or set CCIN_BRIDGE_CONFIG)")
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="log level for the log file (default INFO)",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser(
+        "run", help="start every platform whose credentials are set, plus the scheduler"
+    )
+    chat = commands.add_parser("chat", help="talk to the bridge in this terminal")
+    chat.add_argument("--as", dest="name", default="Guest", help="your name in the chat")
+    chat.add_argument("--admin", action="store_true", help="act as a network admin")
+    db = commands.add_parser("db", help="database: upgrade, seed, status")
+    db.add_argument("action", choices=["upgrade", "seed", "status"])
+    admin = commands.add_parser("admin", help="grant or revoke admin rights")
+    admin.add_argument("action", choices=["grant", "revoke"])
+    admin.add_argument("who", metavar="PLATFORM:USER_ID")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        build_parser().print_help()
+        return 0
+    try:
+        return asyncio.run(_dispatch(args))
+    except ConfigError as exc:
+        print(f"ccin-bridge: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except SeedError as exc:
+        print(f"ccin-bridge: reference data error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _dispatch(args: argparse.Namespace) -> int:
+    config_file = config_path(args.config)
+    settings, secrets = load(config_file)
+    handlers: dict[str, Callable[[argparse.Namespace, App], Awaitable[int]]] = {
+        "run": _run,
+        "chat": _chat,
+        "db": _db,
+        "admin": _admin,
+    }
+    if args.command == "db" and args.action == "upgrade":
+        return await _db_upgrade(data_dir_for(settings, config_file), secrets.database_url)
+    app = await open_app(settings, secrets, config_file)
+    _log_to_file(app.data_dir, args.log_level)
+    try:
+        return await handlers[args.command](args, app)
+    finally:
+        await app.close()
+
+
+def _log_to_file(data_dir: Path, level: str) -> None:
+    # The chat owns the terminal, so logs (with tracebacks) go to a file, never the screen.
+    data_dir.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(data_dir / "ccin-bridge.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(level)
+
+
+async def _db_upgrade(data_dir: Path, url: str | None) -> int:
+    """`db upgrade` migrates without seeding, so it can run before a release goes live."""
+    try:
+        db = Database(url or default_url(data_dir))
+    except DatabaseURLError as exc:
+        raise ConfigError(str(exc)) from None
+    try:
+        await db.upgrade()
+        print(f"database at revision {await db.current_revision()} ({db.safe_url})")
+    finally:
+        await db.close()
+    return 0
+
+
+async def _run(args: argparse.Namespace, app: App) -> int:
+    platforms = []
+    if app.secrets.telegram_bot_token:
+        platforms.append("Telegram (TELEGRAM_BOT_TOKEN)")
+    if app.secrets.slack_bot_token:
+        platforms.append("Slack (SLACK_BOT_TOKEN)")
+    if platforms:
+        print(
+            f"ccin-bridge: {' and '.join(platforms)} credentials are set, but this build "
+            "has only the terminal adapter; unset them to use the terminal chat.",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    print(
+        "No platform credentials set (TELEGRAM_BOT_TOKEN, SLACK_BOT_TOKEN): "
+        "starting the terminal chat on the embedded database."
+    )
+    return await _chat_with_scheduler(app, name=args_name(args), admin=False)
+
+
+def args_name(args: argparse.Namespace) -> str:
+    return str(getattr(args, "name", None) or "Guest")
+
+
+async def _chat(args: argparse.Namespace, app: App) -> int:
+    return await _chat_with_scheduler(app, name=args_name(args), admin=bool(args.admin))
+
+
+async def _chat_with_scheduler(app: App, *, name: str, admin: bool) -> int:
+    chat = TerminalChat(app.bridge, name=name, attachments_dir=app.data_dir / "downloads")
+    if admin:
+        app.bridge.grant_session_admin(chat.user)
+    runtime.install(runtime.Runtime(bridge=app.bridge))
+    scheduler = build_scheduler(app.settings)
+    scheduler.start()
+    try:
+        await chat.run()
+    finally:
+        scheduler.shutdown(wait=False)
+        runtime.uninstall()
+    return 0
+
+
+async def _db(args: argparse.Namespace, app: App) -> int:
+    async with app.db.session() as session:
+        if args.action == "seed":
+            counts = await seed.seed(session)
+            print("reference data loaded: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        else:
+            counts = await seed.counts(session)
+            print(f"database {app.db.safe_url} at revision {await app.db.current_revision()}")
+            print("records: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return 0
+
+
+async def _admin(args: argparse.Namespace, app: App) -> int:
+    try:
+        platform, user_id = parse_user_key(args.who)
+    except ValueError as exc:
+        print(f"ccin-bridge: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    grant = args.action == "grant"
+    async with app.db.session() as session:
+        await people.set_admin(session, platform=platform, external_id=user_id, is_admin=grant)
+        await audit.record(session, actor_id=None, action=f"admin.{args.action}", who=args.who)
+    print(f"{args.who} is {'now' if grant else 'no longer'} an admin.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

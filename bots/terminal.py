@@ -1,0 +1,101 @@
+"""The terminal chat: the same handlers as Telegram and Slack, in a shell or a pipe.
+
+Buttons are shown as numbered choices; typing the number picks one. With stdin from a pipe it
+prints no prompts, so a scripted conversation can be tested line by line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from bots.render_text import render_reply
+from handlers.core import Bridge
+from handlers.identity import ChatRef, UserRef
+from handlers.replies import Button, Reply
+from handlers.requests import Request
+
+_CHOICE = re.compile(r"^\s*(\d{1,3})\s*$")
+QUIT = {"/quit", "/exit", "quit", "exit"}
+
+
+class TerminalChat:
+    def __init__(
+        self,
+        bridge: Bridge,
+        *,
+        name: str,
+        stdin: TextIO = sys.stdin,
+        stdout: TextIO = sys.stdout,
+        attachments_dir: Path | None = None,
+    ) -> None:
+        self.bridge = bridge
+        self.user = UserRef("terminal", _slug(name), display_name=name, username=name)
+        self.chat = ChatRef("terminal", f"dm-{_slug(name)}", is_private=True)
+        self.stdin = stdin
+        self.stdout = stdout
+        self.interactive = stdin.isatty()
+        self.attachments_dir = attachments_dir
+        self._choices: list[Button] = []
+
+    def _request(self, command: str, args: str) -> Request:
+        return Request(self.user, self.chat, command, args)
+
+    async def run(self) -> None:
+        self._write(
+            f"{self.bridge.settings.network_name} — terminal chat as {self.user.display_name}. "
+            "Type /help, a number to press a button, or /quit."
+        )
+        await self.say("/start")
+        loop = asyncio.get_running_loop()
+        while True:
+            if self.interactive:
+                self.stdout.write("> ")
+                self.stdout.flush()
+            line = await loop.run_in_executor(None, self.stdin.readline)
+            if not line:  # end of input
+                break
+            if line.strip().casefold() in QUIT:
+                break
+            if not self.interactive and line.strip():
+                self._write(f"> {line.rstrip()}")
+            await self.say(line)
+
+    async def say(self, line: str) -> None:
+        """Handle one typed line and print the answer."""
+        if not line.strip():
+            return
+        choice = _CHOICE.match(line)
+        if choice and self._choices:
+            index = int(choice.group(1)) - 1
+            if 0 <= index < len(self._choices):
+                button = self._choices[index]
+                payload = await self.bridge.encode_action(button.action, max_bytes=1024)
+                self.show(await self.bridge.handle_button(self._request, payload))
+                return
+            self._write(f"There is no choice {index + 1}; pick 1 to {len(self._choices)}.")
+            return
+        self.show(await self.bridge.handle_text(self._request, line))
+
+    def show(self, replies: list[Reply]) -> None:
+        self._choices = []
+        for reply in replies:
+            rendered, buttons = render_reply(reply, first_number=len(self._choices) + 1)
+            self._choices.extend(buttons)
+            self._write(rendered)
+            if reply.attachment is not None and self.attachments_dir is not None:
+                self.attachments_dir.mkdir(parents=True, exist_ok=True)
+                path = self.attachments_dir / reply.attachment.filename
+                path.write_bytes(reply.attachment.content)
+                self._write(f"(saved to {path})")
+
+    def _write(self, message: str) -> None:
+        self.stdout.write(message + "\n\n")
+        self.stdout.flush()
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.casefold()).strip("-")[:40] or "guest"

@@ -1,0 +1,78 @@
+"""/suppliers: the Dynamic Purchasing System and its suppliers."""
+
+from __future__ import annotations
+
+from handlers.commands.options import paging_buttons, split_page
+from handlers.core import Command, Context
+from handlers.dates import short_date
+from handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic, link
+from store import reference
+from store.records import DpsRecord, SupplierRecord
+
+PAGE_SIZE = 10
+MEMBER_TYPES = {
+    "full": "Full",
+    "associate": "Associate",
+    "affiliate": "Affiliate",
+    "supporter": "Supporter",
+}
+
+
+def dps_summary(dps: DpsRecord, today_iso: str) -> str:
+    period = f"{short_date(dps.starts_on)} to {short_date(dps.ends_on)}"
+    who = " and ".join(MEMBER_TYPES.get(t, t) for t in dps.eligible_member_types)
+    if today_iso > dps.ends_on.isoformat():
+        return f"The {dps.name} ran from {period} and has now ended."
+    return f"The {dps.name} runs from {period}. {who} members may use it."
+
+
+async def suppliers(ctx: Context) -> Reply:
+    query, page = split_page(ctx.args)
+    dps = await reference.dps(ctx.session)
+    found = await reference.suppliers(ctx.session, query)
+    today = ctx.now.astimezone(ctx.settings.zone).date().isoformat()
+    builder = ReplyBuilder()
+    if dps is not None:
+        builder.para(italic(dps_summary(dps, today)))
+    if not found:
+        builder.para(
+            f"No DPS supplier matches “{query}”." if query else "No DPS suppliers are loaded."
+        )
+        return builder.buttons(Button("All suppliers", "suppliers")).build()
+    pages = -(-len(found) // PAGE_SIZE)
+    page = min(page, pages)
+    shown = found[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    title = f"DPS suppliers matching “{query}”" if query else "DPS suppliers"
+    as_of = f", as of {short_date(dps.as_of)}" if dps and dps.as_of else ""
+    builder.heading(
+        f"{title} ({len(found)}{as_of})" + (f", page {page} of {pages}" if pages > 1 else "")
+    )
+    builder.bullets([_card(s) for s in shown])
+    builder.buttons(
+        *(
+            Button(label, action)
+            for label, action in paging_buttons("suppliers", query, page, pages)
+        )
+    )
+    return builder.build()
+
+
+def _card(supplier: SupplierRecord) -> tuple[Span, ...]:
+    name = link(supplier.name, supplier.website) if supplier.website else bold(supplier.name)
+    spans: list[Span] = [name]
+    if supplier.services:
+        spans.append(Span(" — " + supplier.services))
+    if supplier.lots:
+        spans.append(italic(" (" + "; ".join(supplier.lots) + ")"))
+    return tuple(spans)
+
+
+COMMANDS = [
+    Command(
+        "suppliers",
+        "Find Dynamic Purchasing System suppliers",
+        suppliers,
+        usage="suppliers [WORDS]",
+        aliases=("dps",),
+    ),
+]

@@ -1,0 +1,40 @@
+"""/start and /help."""
+
+from __future__ import annotations
+
+from handlers.core import Command, Context
+from handlers.replies import Button, Reply, ReplyBuilder, Span, bold
+
+
+async def start(ctx: Context) -> Reply:
+    name = ctx.person.display_name or "there"
+    network = ctx.settings.network_name
+    return (
+        ReplyBuilder()
+        .para(f"Hello {name}, welcome to the ", bold(network), " bridge.")
+        .para(
+            "Join the officers', leaders' and champions' groups, hear about events and the "
+            "monthly newsletter, and search case studies, funded projects and DPS suppliers "
+            "without leaving the chat."
+        )
+        .buttons(Button("Groups", "groups"), Button("Events", "events"))
+        .buttons(Button("DPS suppliers", "suppliers"), Button("Help", "help"))
+        .build()
+    )
+
+
+async def help_(ctx: Context) -> Reply:
+    builder = ReplyBuilder().heading("What I can do")
+    items = []
+    for cmd in ctx.commands:
+        usage = f"/{cmd.usage or cmd.name}"
+        items.append((Span(usage, code=True), Span(f" — {cmd.summary}")))
+    builder.bullets(items)
+    builder.para("Tip: buttons under a message do the same as typing the command.")
+    return builder.build()
+
+
+COMMANDS = [
+    Command("start", "Welcome and what this bot is for", start),
+    Command("help", "This list of commands", help_),
+]

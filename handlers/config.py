@@ -1,0 +1,228 @@
+"""Typed settings: `config.yaml` parsed once and validated, secrets read from the environment.
+
+Config holds configuration only. Reference data (members, suppliers, ...) lives in
+`store/seed_data/`, and secrets never appear in the file (a `token`-like key is rejected).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from handlers.identity import parse_user_key
+
+CONFIG_ENV = "CCIN_BRIDGE_CONFIG"
+DEFAULT_CONFIG = Path("config.yaml")
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")]
+MemberType = Literal["full", "associate", "affiliate", "supporter"]
+_SECRET_KEY = re.compile(r"(token|secret|password|api_key)", re.IGNORECASE)
+
+
+class ConfigError(Exception):
+    """A configuration problem, phrased for the person who edits the file."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Rules(_Strict):
+    version: int = Field(ge=1)
+    text: str = Field(min_length=1)
+
+
+class Chats(_Strict):
+    telegram: list[int] = []
+    slack: list[str] = []
+
+
+class GroupConfig(_Strict):
+    slug: Slug
+    name: str = Field(min_length=1, max_length=80)
+    kind: Literal["network", "thematic"] = "network"
+    description: str = Field(min_length=1)
+    member_types: list[MemberType] = Field(min_length=1)
+    roles: list[str] = Field(min_length=1)
+    join_policy: Literal["open", "approval"] = "approval"
+    rules: Rules
+    chats: Chats = Chats()
+    audience: Slug | None = None
+
+
+class AudienceConfig(_Strict):
+    slug: Slug
+    name: str = Field(min_length=1)
+    description: str = ""
+
+
+class Schedules(_Strict):
+    digest_day: int = Field(default=1, ge=1, le=28)
+    digest_time: time = time(9, 0)
+    news_reminder_day: int = Field(default=20, ge=1, le=24)
+    news_deadline_day: int = Field(default=24, ge=1, le=28)
+    misfire_grace_minutes: int = Field(default=60, ge=1, le=24 * 60)
+
+
+class Settings(_Strict):
+    network_name: str = Field(min_length=1)
+    timezone: str = "Europe/London"
+    data_dir: Path = Path("data")
+    groups: list[GroupConfig] = Field(min_length=1)
+    audiences: list[AudienceConfig] = []
+    schedules: Schedules = Schedules()
+    admins: list[str] = []
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name such as Europe/London)"
+            ) from None
+        return value
+
+    @field_validator("admins")
+    @classmethod
+    def _admin_keys(cls, values: list[str]) -> list[str]:
+        for value in values:
+            parse_user_key(value)
+        return values
+
+    @model_validator(mode="after")
+    def _unique_and_linked(self) -> Settings:
+        _require_unique("groups", [g.slug for g in self.groups])
+        _require_unique("audiences", [a.slug for a in self.audiences])
+        audiences = {a.slug for a in self.audiences}
+        for group in self.groups:
+            if group.audience is not None and group.audience not in audiences:
+                raise ValueError(
+                    f"group {group.slug!r} names audience {group.audience!r}, "
+                    f"which is not in audiences ({', '.join(sorted(audiences)) or 'none'})"
+                )
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def group(self, slug: str) -> GroupConfig | None:
+        return next((g for g in self.groups if g.slug == slug), None)
+
+
+def _require_unique(what: str, slugs: list[str]) -> None:
+    seen: set[str] = set()
+    for slug in slugs:
+        if slug in seen:
+            raise ValueError(f"{what}: slug {slug!r} is used twice")
+        seen.add(slug)
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Credentials and endpoints; only ever from the environment, never logged."""
+
+    telegram_bot_token: str | None
+    telegram_api_base_url: str | None
+    slack_bot_token: str | None
+    slack_signing_secret: str | None
+    slack_app_token: str | None
+    slack_api_url: str | None
+    database_url: str | None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Secrets:
+        env = os.environ if env is None else env
+
+        def get(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        return cls(
+            telegram_bot_token=get("TELEGRAM_BOT_TOKEN"),
+            telegram_api_base_url=get("TELEGRAM_API_BASE_URL"),
+            slack_bot_token=get("SLACK_BOT_TOKEN"),
+            slack_signing_secret=get("SLACK_SIGNING_SECRET"),
+            slack_app_token=get("SLACK_APP_TOKEN"),
+            slack_api_url=get("SLACK_API_URL"),
+            database_url=get("DATABASE_URL"),
+        )
+
+    def __repr__(self) -> str:  # never print a credential by accident
+        present = [k for k, v in vars(self).items() if v is not None]
+        return f"Secrets(set={present})"
+
+
+def config_path(cli_value: str | None, env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    if cli_value:
+        return Path(cli_value)
+    if env.get(CONFIG_ENV):
+        return Path(env[CONFIG_ENV])
+    return DEFAULT_CONFIG
+
+
+def load_settings(path: Path) -> Settings:
+    """Read and validate the config file, or raise ConfigError naming the key and problem."""
+    try:
+        raw_text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: file not found (pass --config PATH or set {CONFIG_ENV})"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.__class__.__name__})") from None
+    try:
+        raw = yaml.safe_load(raw_text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    secret_keys = list(_find_secret_keys(raw))
+    if secret_keys:
+        raise ConfigError(
+            f"{path}: {secret_keys[0]}: secrets belong in environment variables, "
+            "not in the config file (see README, Configuration)"
+        )
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {_describe(exc)}") from None
+
+
+def _find_secret_keys(node: Any, prefix: str = "") -> list[str]:
+    found: list[str] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            dotted = f"{prefix}.{key}" if prefix else str(key)
+            if _SECRET_KEY.search(str(key)):
+                found.append(dotted)
+            found.extend(_find_secret_keys(value, dotted))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found.extend(_find_secret_keys(value, f"{prefix}.{index}"))
+    return found
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors(include_url=False):
+        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown setting (check the spelling against the README)"
+        problems.append(f"{key}: {message}")
+    return "; ".join(problems)

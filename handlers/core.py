@@ -1,0 +1,202 @@
+"""The bridge's platform-neutral core: one request in, replies out, errors contained."""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.config import Settings
+from handlers.errors import GENERIC_ERROR, UserFacingError
+from handlers.identity import UserRef
+from handlers.replies import Button, Reply, ReplyBuilder, text
+from handlers.requests import Request, checked_args, clean_text, parse_command_line
+from store import callbacks, groups, people
+from store.db import Database
+from store.records import PersonRecord
+
+log = logging.getLogger(__name__)
+
+# A direct payload is the action itself; a long one is swapped for a token kept server-side.
+DIRECT, TOKEN = "=", "#"
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything a command needs: who asked, with what rights, in which unit of work."""
+
+    request: Request
+    person: PersonRecord
+    is_admin: bool
+    session: AsyncSession
+    settings: Settings
+    now: datetime
+    commands: tuple[Command, ...] = ()  # what this person may run, for /help
+
+    @property
+    def args(self) -> str:
+        return self.request.args
+
+
+Handler = Callable[[Context], Awaitable[Reply | list[Reply]]]
+RequestFactory = Callable[[str, str], Request]  # (command, args) -> Request from this chat
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    summary: str
+    handler: Handler
+    usage: str = ""
+    admin_only: bool = False
+    aliases: tuple[str, ...] = field(default=())
+
+
+class Bridge:
+    """Routes requests to commands. Adapters call `handle`; it never raises."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        commands: Iterable[Command],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.clock = clock
+        self.commands: dict[str, Command] = {}
+        for cmd in commands:
+            for name in (cmd.name, *cmd.aliases):
+                self.commands[name] = cmd
+        self._session_admins: set[str] = set()
+
+    async def start(self) -> None:
+        """Mirror the configured groups into the store (run once at start-up)."""
+        specs = [groups.GroupSpec(g.slug, g.name, g.rules.version) for g in self.settings.groups]
+        async with self.db.session() as session:
+            await groups.sync_groups(session, specs)
+
+    def grant_session_admin(self, user: UserRef) -> None:
+        """Admin rights for this process only (the terminal chat's `--admin`)."""
+        self._session_admins.add(user.key)
+
+    def visible_commands(self, is_admin: bool) -> list[Command]:
+        unique = {c.name: c for c in self.commands.values()}
+        return [c for c in unique.values() if is_admin or not c.admin_only]
+
+    async def handle(self, request: Request) -> list[Reply]:
+        """Answer one request. Any failure becomes a friendly reply, never an exception."""
+        try:
+            return await self._dispatch(request)
+        except UserFacingError as exc:
+            return [text(exc.reason)]
+        except Exception:
+            log.exception(
+                "command %r failed for %s on %s",
+                request.command,
+                request.user.key,
+                request.chat.platform,
+            )
+            return [text(GENERIC_ERROR)]
+
+    async def handle_text(self, request_for: RequestFactory, line: str) -> list[Reply]:
+        """A line typed by a person: a command if it looks like one, otherwise a nudge."""
+        parsed = parse_command_line(line)
+        if parsed is None or not line.lstrip().startswith("/"):
+            return await self.handle(request_for("", clean_text(line)))
+        return await self.handle(request_for(*parsed))
+
+    async def _dispatch(self, request: Request) -> list[Reply]:
+        if not request.command:
+            return [self._not_a_command(request.args)]
+        cmd = self.commands.get(request.command)
+        if cmd is None:
+            return [self._unknown(request.command)]
+        args = checked_args(request.args)
+        async with self.db.session() as session:
+            person = await people.touch_identity(
+                session,
+                platform=request.user.platform,
+                external_id=request.user.user_id,
+                display_name=clean_text(request.user.display_name)[:200],
+                username=request.user.username,
+            )
+            is_admin = self._is_admin(request.user, person)
+            if cmd.admin_only and not is_admin:
+                raise UserFacingError(f"/{cmd.name} is for network admins only.")
+            ctx = Context(
+                request=Request(request.user, request.chat, cmd.name, args, request.from_button),
+                person=person,
+                is_admin=is_admin,
+                session=session,
+                settings=self.settings,
+                now=self.clock(),
+                commands=tuple(self.visible_commands(is_admin)),
+            )
+            result = await cmd.handler(ctx)
+        return result if isinstance(result, list) else [result]
+
+    def _is_admin(self, user: UserRef, person: PersonRecord) -> bool:
+        return (
+            person.is_admin or user.key in self.settings.admins or user.key in self._session_admins
+        )
+
+    def _unknown(self, name: str) -> Reply:
+        close = difflib.get_close_matches(name, self.commands, n=1, cutoff=0.6)
+        builder = ReplyBuilder().para(f"I don't know the command /{name[:40]}.")
+        if close:
+            builder.para(f"Did you mean /{close[0]}?")
+        builder.para("Send /help to see what I can do.")
+        return builder.build()
+
+    def _not_a_command(self, said: str) -> Reply:
+        builder = ReplyBuilder().para("I answer commands such as /search, /events or /groups.")
+        words = said[:60].strip()
+        if words:
+            builder.para(f"Did you want to search for “{words}”?").buttons(
+                # A button's action is a command line; keep it short enough to stay direct.
+                _button("Search for it", f"search {words}"),
+                _button("Help", "help"),
+            )
+        else:
+            builder.buttons(_button("Help", "help"))
+        return builder.build()
+
+    # --- button payloads -------------------------------------------------------------------
+
+    async def encode_action(self, action: str, max_bytes: int) -> str:
+        """A payload of at most `max_bytes` bytes that `decode_action` turns back into `action`."""
+        direct = DIRECT + action
+        if len(direct.encode()) <= max_bytes:
+            return direct
+        async with self.db.session() as session:
+            return TOKEN + await callbacks.save_action(session, action)
+
+    async def decode_action(self, payload: str) -> str | None:
+        if payload.startswith(DIRECT):
+            return payload[len(DIRECT) :]
+        if payload.startswith(TOKEN):
+            async with self.db.session() as session:
+                return await callbacks.load_action(session, payload[len(TOKEN) :])
+        return None
+
+    async def handle_button(self, request_for: RequestFactory, payload: str) -> list[Reply]:
+        """A pressed button: decode its payload and run the action as a command."""
+        try:
+            action = await self.decode_action(payload)
+        except Exception:
+            log.exception("could not decode button payload")
+            action = None
+        parsed = parse_command_line(action) if action else None
+        if parsed is None:
+            return [text("That button has expired. Please send the command again.")]
+        return await self.handle(replace(request_for(*parsed), from_button=True))
+
+
+def _button(label: str, action: str) -> Button:
+    return Button(label, action)

@@ -1,0 +1,62 @@
+"""The platform-neutral request, and cleaning of whatever text people (or platforms) send."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from handlers.errors import UserFacingError
+from handlers.identity import ChatRef, UserRef
+
+MAX_ARGS = 500  # longer than any sensible command argument, short enough to echo back safely
+_COMMAND = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+# Bidi overrides and isolates can disguise text; other control characters are noise.
+_BIDI = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+
+
+@dataclass(frozen=True)
+class Request:
+    """One thing a person asked for, wherever they asked it."""
+
+    user: UserRef
+    chat: ChatRef
+    command: str
+    args: str = ""
+    from_button: bool = False
+
+
+def clean_text(value: str) -> str:
+    """NFC-normalise, drop control and bidi-override characters, collapse whitespace."""
+    value = unicodedata.normalize("NFC", value).translate(_BIDI)
+    value = "".join(
+        " " if ch in "\t\n\r\v\f" else ch
+        for ch in value
+        if ch in "\t\n\r\v\f" or unicodedata.category(ch) not in ("Cc", "Cs", "Co", "Cn")
+    )
+    return " ".join(value.split())
+
+
+def parse_command_line(line: str) -> tuple[str, str] | None:
+    """Split `/search food` (or `search food`) into ("search", "food"); None if not a command.
+
+    A Telegram-style `@botname` suffix on the command is dropped.
+    """
+    line = clean_text(line)
+    if not line:
+        return None
+    head, _, rest = line.partition(" ")
+    name = head.removeprefix("/").split("@", 1)[0].casefold()
+    if not _COMMAND.match(name):
+        return None
+    return name, rest.strip()
+
+
+def checked_args(args: str) -> str:
+    args = clean_text(args)
+    if len(args) > MAX_ARGS:
+        raise UserFacingError(
+            f"That is {len(args):,} characters; please keep it under {MAX_ARGS} "
+            "(a few words are plenty for a search)."
+        )
+    return args

@@ -1,0 +1,21 @@
+"""Scheduled jobs: module-level coroutines that take only ids, so any job store can keep them."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from scheduler import runtime
+from store import callbacks
+
+log = logging.getLogger(__name__)
+BUTTON_STATE_TTL = timedelta(days=7)
+
+
+async def purge_button_state() -> int:
+    """Forget server-side button state older than a week (those buttons answer 'expired')."""
+    bridge = runtime.current().bridge
+    async with bridge.db.session() as session:
+        removed = await callbacks.purge_actions(session, BUTTON_STATE_TTL)
+    log.info("purged %d expired button states", removed)
+    return removed

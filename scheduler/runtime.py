@@ -1,0 +1,34 @@
+"""What scheduled jobs run against. Jobs take only ids (job stores pickle references), so they
+look up the live database and outbound adapters here, set once at start-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from handlers.core import Bridge
+from scheduler.outbound import Outbound
+
+
+@dataclass
+class Runtime:
+    bridge: Bridge
+    outbound: dict[str, Outbound] = field(default_factory=dict)
+
+
+_current: Runtime | None = None
+
+
+def install(runtime: Runtime) -> None:
+    global _current
+    _current = runtime
+
+
+def current() -> Runtime:
+    if _current is None:
+        raise RuntimeError("the scheduler runtime is not installed; start jobs via build_scheduler")
+    return _current
+
+
+def uninstall() -> None:
+    global _current
+    _current = None

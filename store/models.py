@@ -1,0 +1,302 @@
+"""SQLAlchemy 2 typed models. Platform objects are never stored: only ids and plain text.
+
+Every change here needs an Alembic revision in `store/migrations/versions/`
+(`tests/store/test_migrations.py` fails when the models and migrations drift apart).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    Time,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite (naive text) and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use an aware one")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON,
+        list[str]: JSON,
+    }
+
+
+# --- people ---------------------------------------------------------------------------------
+
+
+class Person(Base):
+    """One human, whatever platforms they use (identities are linked to a person)."""
+
+    __tablename__ = "people"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL")
+    )
+    role: Mapped[str | None] = mapped_column(String(80))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    identities: Mapped[list[Identity]] = relationship(
+        back_populates="person", cascade="all, delete-orphan"
+    )
+
+
+class Identity(Base):
+    """A person's account on one platform; `active` turns false when they block the bot."""
+
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("platform", "external_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(64))
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    username: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    person: Mapped[Person] = relationship(back_populates="identities")
+
+
+class Organisation(Base):
+    """A member of the network, with its membership type as of the seed date."""
+
+    __tablename__ = "organisations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    member_type: Mapped[str] = mapped_column(String(16), index=True)
+    subtype: Mapped[str | None] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(80))
+
+
+# --- groups -----------------------------------------------------------------------------------
+
+
+class Group(Base):
+    """Mirror of a group in config, so memberships and consents can refer to it."""
+
+    __tablename__ = "groups"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(80))
+    rules_version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class Membership(Base):
+    """A person's place in a group: pending -> active, or declined / left / removed."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("person_id", "group_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Consent(Base):
+    """Acceptance of a group's rules of engagement: who, which version, when, where."""
+
+    __tablename__ = "consents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
+    rules_version: Mapped[int] = mapped_column(Integer)
+    platform: Mapped[str] = mapped_column(String(16))
+    accepted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Subscription(Base):
+    __tablename__ = "subscriptions"
+    __table_args__ = (UniqueConstraint("person_id", "topic"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    topic: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- reference data ---------------------------------------------------------------------------
+
+
+class Principle(Base):
+    __tablename__ = "principles"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(80))
+
+
+class Category(Base):
+    __tablename__ = "categories"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(80))
+
+
+class CaseStudy(Base):
+    __tablename__ = "case_studies"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(300), unique=True)
+    url: Mapped[str | None] = mapped_column(String(500))
+    member: Mapped[str | None] = mapped_column(String(200))
+    region: Mapped[str | None] = mapped_column(String(100))
+    year: Mapped[str | None] = mapped_column(String(16))
+    categories: Mapped[list[str]] = mapped_column(default=list)
+    principles: Mapped[list[str]] = mapped_column(default=list)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Project(Base):
+    """A funded project: policy lab, policy prototype or report."""
+
+    __tablename__ = "projects"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(300), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    lead: Mapped[str | None] = mapped_column(String(200))
+    partners: Mapped[list[str]] = mapped_column(default=list)
+    year: Mapped[str | None] = mapped_column(String(16))
+    url: Mapped[str | None] = mapped_column(String(500))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DpsFramework(Base):
+    """The Dynamic Purchasing System: its period and which members may use it."""
+
+    __tablename__ = "dps_frameworks"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    eligible_member_types: Mapped[list[str]] = mapped_column(default=list)
+    how_to_access: Mapped[str | None] = mapped_column(Text)
+    as_of: Mapped[date | None] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(String(80))
+
+
+class Supplier(Base):
+    __tablename__ = "suppliers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    services: Mapped[str | None] = mapped_column(Text)
+    lots: Mapped[list[str]] = mapped_column(default=list)
+    website: Mapped[str | None] = mapped_column(String(300))
+    source: Mapped[str] = mapped_column(String(80))
+
+
+class Event(Base):
+    """A dated event, or a recurring meeting described by an RFC 5545 RRULE.
+
+    Dates and times are wall-clock in the network's time zone, because that is how the seeds
+    state them; a missing time stays missing rather than being guessed.
+    """
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(300))
+    starts_on: Mapped[date | None] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    date_text: Mapped[str | None] = mapped_column(String(200))  # "spring 2025" when no day is known
+    status: Mapped[str] = mapped_column(
+        String(16), default="planned"
+    )  # held, superseded, cancelled
+    start_time: Mapped[time | None] = mapped_column(Time)
+    rrule: Mapped[str | None] = mapped_column(String(200))
+    duration_minutes: Mapped[int | None] = mapped_column(Integer)
+    location: Mapped[str | None] = mapped_column(String(300))
+    online: Mapped[bool | None] = mapped_column(Boolean)
+    url: Mapped[str | None] = mapped_column(String(500))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(80))
+    __table_args__ = (UniqueConstraint("title", "starts_on"),)
+
+
+class NewsItem(Base):
+    __tablename__ = "news_items"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text, default="")
+    url: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(16), default="submitted")
+    submitted_by: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- operations ---------------------------------------------------------------------------
+
+
+class AuditEntry(Base):
+    """What an admin (or the system) did; `actor_id` is nulled if that person is erased."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class CallbackToken(Base):
+    """Server-side state for a button whose action does not fit the platform's payload limit."""
+
+    __tablename__ = "callback_tokens"
+    token: Mapped[str] = mapped_column(String(16), primary_key=True)
+    action: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

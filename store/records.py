@@ -1,0 +1,86 @@
+"""Plain, immutable records that the store hands out (no sessions, no lazy loading)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+
+
+@dataclass(frozen=True)
+class PersonRecord:
+    id: int
+    display_name: str
+    is_admin: bool
+    organisation: str | None
+    role: str | None
+
+
+@dataclass(frozen=True)
+class MembershipRecord:
+    group_slug: str
+    status: str
+    reason: str | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class OrganisationRecord:
+    id: int
+    name: str
+    member_type: str
+    subtype: str | None
+
+
+@dataclass(frozen=True)
+class DpsRecord:
+    name: str
+    starts_on: date
+    ends_on: date
+    eligible_member_types: tuple[str, ...]
+    how_to_access: str | None
+    as_of: date | None
+
+
+@dataclass(frozen=True)
+class SupplierRecord:
+    name: str
+    services: str | None
+    lots: tuple[str, ...]
+    website: str | None
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    id: int
+    title: str
+    starts_on: date | None
+    ends_on: date | None
+    date_text: str | None
+    status: str
+    start_time: time | None
+    rrule: str | None
+    duration_minutes: int | None
+    location: str | None
+    online: bool | None
+    url: str | None
+    summary: str
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    kind: str  # "case_study" | "project"
+    id: int
+    title: str
+    url: str | None
+    member: str | None
+    year: str | None
+    summary: str
+    score: float
+    tags: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    hits: tuple[SearchHit, ...]
+    total: int
+    offset: int

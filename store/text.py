@@ -1,0 +1,41 @@
+"""Text helpers shared by the store's look-ups: tokenising and safe LIKE patterns."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
+STOPWORDS = frozenset(
+    "a an and are as at be by for from in into is it of on or the to with".split()  # noqa: SIM905
+)
+
+
+def fold(text: str) -> str:
+    """Lower-case and strip accents and hyphens, so `Co-operative` matches `cooperative`."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    without_marks = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return re.sub(r"(?<=\w)[-‐‑–](?=\w)", "", without_marks)
+
+
+def words(query: str) -> list[str]:
+    """The query's searchable words, folded, stopwords dropped, duplicates removed."""
+    seen: dict[str, None] = {}
+    for match in _WORD.finditer(fold(query)):
+        word = match.group(0)
+        if word not in STOPWORDS:
+            seen.setdefault(word, None)
+    return list(seen)
+
+
+def like_pattern(word: str) -> str:
+    escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def stem(word: str) -> str:
+    """A light English stem (plural and -ing/-ed endings), enough for simple relevance."""
+    for suffix in ("ings", "ing", "ies", "es", "ed", "s"):
+        if len(word) > len(suffix) + 2 and word.endswith(suffix):
+            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return word

@@ -1,0 +1,135 @@
+"""Shared fixtures: the repo's real config, a real SQLite file and, when reachable, PostgreSQL.
+
+PostgreSQL tests use a throwaway database on `CCIN_TEST_POSTGRES_URL` (default: the local
+server). Where it is unreachable they are skipped with the reason, except under CI
+(`CI=true`), where an unreachable server fails the run instead of silently skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from handlers.commands import all_commands
+from handlers.config import Settings, load_settings
+from handlers.core import Bridge
+from handlers.identity import ChatRef, UserRef
+from handlers.requests import Request
+from store import seed
+from store.db import Database
+
+REPO = Path(__file__).resolve().parent.parent
+SEEDS = REPO.parent / "shared" / "seeds"
+PG_ADMIN_URL = os.environ.get("CCIN_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+# A Sunday in November 2026: the next first Tuesday is 1 December 2026.
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return load_settings(REPO / "config.yaml")
+
+
+def _postgres_unreachable() -> str | None:
+    try:
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
+            return None
+    except psycopg.Error as exc:
+        return f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc.__class__.__name__}"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    reason = _postgres_unreachable()
+    if reason is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason} (CI must run the PostgreSQL tests)")
+        pytest.skip(reason)
+    return PG_ADMIN_URL
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A fresh, empty database for one test, dropped afterwards."""
+    name = f"ccin_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = postgres_server.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'bridge.sqlite3'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Runs a store test once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return str(request.getfixturevalue("sqlite_url"))
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+async def empty_db(database_url: str) -> AsyncIterator[Database]:
+    db = Database(database_url)
+    await db.upgrade()
+    yield db
+    await db.close()
+
+
+@pytest.fixture
+async def db(empty_db: Database) -> Database:
+    """Migrated and loaded with the network's reference data, on each backend."""
+    async with empty_db.session() as session:
+        await seed.seed(session)
+    return empty_db
+
+
+@pytest.fixture
+async def sqlite_db(sqlite_url: str) -> AsyncIterator[Database]:
+    database = Database(sqlite_url)
+    await database.upgrade()
+    async with database.session() as session:
+        await seed.seed(session)
+    yield database
+    await database.close()
+
+
+class Clock:
+    """A settable clock, so date logic is tested on chosen days."""
+
+    def __init__(self, now: datetime = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def bridge(settings: Settings, sqlite_db: Database, clock: Clock) -> Bridge:
+    b = Bridge(settings, sqlite_db, all_commands(), clock=clock)
+    await b.start()
+    return b
+
+
+ALICE = UserRef("terminal", "alice", display_name="Alice Example", username="alice")
+DM = ChatRef("terminal", "dm-alice", is_private=True)
+
+
+def ask(command: str, args: str = "", user: UserRef = ALICE) -> Request:
+    return Request(user, ChatRef(user.platform, f"dm-{user.user_id}"), command, args)

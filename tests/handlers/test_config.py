@@ -1,0 +1,99 @@
+"""Config: the real file validates; each kind of mistake names its key."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from handlers.config import ConfigError, Secrets, config_path, load_settings
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def write(tmp_path: Path, data: object) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data) if not isinstance(data, str) else data)
+    return path
+
+
+def base() -> dict[str, object]:
+    data = yaml.safe_load((REPO / "config.yaml").read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def test_repo_config_is_valid_and_has_the_three_network_groups() -> None:
+    settings = load_settings(REPO / "config.yaml")
+    slugs = [g.slug for g in settings.groups]
+    assert slugs[:3] == ["officers", "leaders", "champions"]
+    assert settings.timezone == "Europe/London"
+    assert all(g.rules.text for g in settings.groups)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda d: d.update(timezone="Mars/Olympus"), "timezone: unknown time zone 'Mars/Olympus'"),
+        (lambda d: d["groups"][0].update(join_policy="maybe"), "groups.0.join_policy:"),
+        (lambda d: d.update(colour="blue"), "colour: unknown setting"),
+        (lambda d: d["groups"][1].update(slug="officers"), "slug 'officers' is used twice"),
+        (lambda d: d.update(admins=["whatsapp:1"]), "platform must be one of"),
+        (lambda d: d["groups"][0].update(audience="nobody"), "names audience 'nobody'"),
+        (lambda d: d["schedules"].update(digest_day=31), "schedules.digest_day:"),
+        (
+            lambda d: d.update(telegram_token="123:abc"),
+            "telegram_token: secrets belong in environment",
+        ),
+        (lambda d: d.pop("groups"), "groups: Field required"),
+    ],
+)
+def test_bad_config_names_the_key(tmp_path: Path, mutate: object, expected: str) -> None:
+    data = base()
+    mutate(data)  # type: ignore[operator]
+    with pytest.raises(ConfigError, match=None) as info:
+        load_settings(write(tmp_path, data))
+    assert expected in str(info.value)
+
+
+def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="file not found"):
+        load_settings(tmp_path / "nope.yaml")
+    with pytest.raises(ConfigError, match=r"not valid YAML at line \d+, column \d+"):
+        load_settings(write(tmp_path, "network_name: x\ngroups: [unclosed\n"))
+    with pytest.raises(ConfigError, match="mapping of settings"):
+        load_settings(write(tmp_path, "- just\n- a list\n"))
+
+
+def test_config_path_precedence(tmp_path: Path) -> None:
+    assert config_path("a.yaml", {"CCIN_BRIDGE_CONFIG": "b.yaml"}) == Path("a.yaml")
+    assert config_path(None, {"CCIN_BRIDGE_CONFIG": "b.yaml"}) == Path("b.yaml")
+    assert config_path(None, {}) == Path("config.yaml")
+
+
+def test_secrets_come_from_the_environment_and_never_print() -> None:
+    secrets = Secrets.from_env({"TELEGRAM_BOT_TOKEN": "123:SECRET", "SLACK_BOT_TOKEN": " "})
+    assert secrets.telegram_bot_token == "123:SECRET"
+    assert secrets.slack_bot_token is None
+    assert "SECRET" not in repr(secrets)
+
+
+def test_cli_bad_config_exits_2_without_traceback(tmp_path: Path) -> None:
+    data = base()
+    data["groups"][0]["join_policy"] = "maybe"  # type: ignore[index]
+    path = write(tmp_path, data)
+    result = subprocess.run(
+        [sys.executable, "-m", "bots.cli", "--config", str(path), "db", "status"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+        env={**os.environ, "DATABASE_URL": ""},
+    )
+    assert result.returncode == 2
+    assert "groups.0.join_policy" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout

@@ -1,0 +1,70 @@
+"""Migrations and the engine, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, select
+from sqlalchemy.engine import Connection
+
+from store.db import Database, DatabaseURLError, async_url
+from store.models import AuditEntry, Base
+
+
+async def test_upgrade_creates_every_model_table(empty_db: Database) -> None:
+    async with empty_db.engine.connect() as conn:
+        tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+    assert set(Base.metadata.tables) <= tables
+    assert await empty_db.current_revision() is not None
+
+
+async def test_models_and_migrations_agree(empty_db: Database) -> None:
+    def diff(conn: Connection) -> list[object]:
+        return list(compare_metadata(MigrationContext.configure(conn), Base.metadata))
+
+    async with empty_db.engine.connect() as conn:
+        assert await conn.run_sync(diff) == []
+
+
+async def test_downgrade_to_base_and_back(empty_db: Database) -> None:
+    await empty_db.downgrade("base")
+    async with empty_db.engine.connect() as conn:
+        tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+    assert not set(Base.metadata.tables) & tables
+    await empty_db.upgrade()
+    assert await empty_db.current_revision() is not None
+
+
+async def test_datetimes_come_back_aware_utc(empty_db: Database) -> None:
+    moment = datetime(2026, 3, 29, 1, 30, tzinfo=timezone(timedelta(hours=1)))
+    async with empty_db.session() as session:
+        session.add(AuditEntry(at=moment, action="test", detail={"k": "ü"}))
+    async with empty_db.session() as session:
+        entry = await session.scalar(select(AuditEntry))
+    assert entry is not None
+    assert entry.at == moment and entry.at.tzinfo == UTC
+    assert entry.detail == {"k": "ü"}
+
+
+async def test_naive_datetimes_are_refused(empty_db: Database) -> None:
+    with pytest.raises(Exception, match="naive datetime"):
+        async with empty_db.session() as session:
+            session.add(AuditEntry(at=datetime(2026, 1, 1), action="x", detail={}))  # noqa: DTZ001
+
+
+def test_url_mapping() -> None:
+    assert async_url("sqlite:///x.db").drivername == "sqlite+aiosqlite"
+    assert async_url("postgresql://u@h/db").drivername == "postgresql+psycopg"
+    assert async_url("postgres://u@h/db").drivername == "postgresql+psycopg"
+    with pytest.raises(DatabaseURLError, match="supports sqlite and postgresql"):
+        async_url("mysql://u@h/db")
+    with pytest.raises(DatabaseURLError, match="not a database URL"):
+        async_url("not a url")
+
+
+def test_safe_url_hides_the_password() -> None:
+    db = Database("postgresql://bridge:hunter2@127.0.0.1/x")
+    assert "hunter2" not in db.safe_url

@@ -1,0 +1,97 @@
+"""People, identities, memberships, consents and the personal-data export, on both backends."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from store import audit, callbacks, groups, people
+from store.db import Database
+from store.groups import GroupSpec
+
+
+async def test_identity_is_created_once_and_refreshed(db: Database) -> None:
+    async with db.session() as session:
+        first = await people.touch_identity(
+            session, platform="telegram", external_id="42", display_name="Ann", username="ann"
+        )
+    async with db.session() as session:
+        again = await people.touch_identity(
+            session, platform="telegram", external_id="42", display_name="Ann B", username=None
+        )
+        other = await people.touch_identity(
+            session, platform="slack", external_id="42", display_name="Ann", username=None
+        )
+    assert again.id == first.id
+    assert other.id != first.id  # same number on another platform is another account
+
+
+async def test_membership_lifecycle_and_consent(db: Database) -> None:
+    async with db.session() as session:
+        await groups.sync_groups(session, [GroupSpec("officers", "Officer Network", 2)])
+        person = await people.touch_identity(
+            session, platform="slack", external_id="U1", display_name="Bo", username=None
+        )
+        version = await groups.record_consent(
+            session, person_id=person.id, slug="officers", platform="slack"
+        )
+        await groups.set_membership(
+            session, person_id=person.id, slug="officers", status=groups.PENDING
+        )
+    async with db.session() as session:
+        assert version == 2
+        assert await groups.accepted_version(session, person.id, "officers") == 2
+        await groups.set_membership(
+            session, person_id=person.id, slug="officers", status=groups.LEFT, reason="moved on"
+        )
+        mine = await groups.memberships_of(session, person.id)
+    assert [(m.group_slug, m.status, m.reason) for m in mine] == [("officers", "left", "moved on")]
+
+
+async def test_export_holds_everything_about_the_person(db: Database) -> None:
+    async with db.session() as session:
+        await groups.sync_groups(session, [GroupSpec("leaders", "Leaders", 1)])
+        person = await people.touch_identity(
+            session, platform="telegram", external_id="7", display_name="Cy", username="cy"
+        )
+        await groups.record_consent(
+            session, person_id=person.id, slug="leaders", platform="telegram"
+        )
+        await groups.set_membership(session, person_id=person.id, slug="leaders", status="active")
+        await audit.record(session, actor_id=person.id, action="group.join", group="leaders")
+    async with db.session() as session:
+        data = await people.export_person(session, person.id)
+    assert data["person"]["display_name"] == "Cy"
+    assert data["identities"] == [
+        {
+            "platform": "telegram",
+            "user_id": "7",
+            "display_name": "Cy",
+            "username": "cy",
+            "active": True,
+        }
+    ]
+    assert data["memberships"][0]["group"] == "leaders"
+    assert data["consents"][0]["rules_version"] == 1
+    assert data["actions"][0]["action"] == "group.join"
+
+
+async def test_admin_grant_and_revoke(db: Database) -> None:
+    async with db.session() as session:
+        granted = await people.set_admin(
+            session, platform="slack", external_id="UADM", is_admin=True
+        )
+    async with db.session() as session:
+        revoked = await people.set_admin(
+            session, platform="slack", external_id="UADM", is_admin=False
+        )
+    assert granted.is_admin and not revoked.is_admin and granted.id == revoked.id
+
+
+async def test_button_state_round_trip_and_purge(db: Database) -> None:
+    async with db.session() as session:
+        token = await callbacks.save_action(session, "search " + "x" * 200)
+    async with db.session() as session:
+        assert await callbacks.load_action(session, token) == "search " + "x" * 200
+        assert await callbacks.purge_actions(session, timedelta(days=1)) == 0
+        assert await callbacks.purge_actions(session, timedelta(seconds=-1)) == 1
+        assert await callbacks.load_action(session, token) is None
