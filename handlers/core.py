@@ -105,10 +105,15 @@ class Bridge:
             return [text(GENERIC_ERROR)]
 
     async def handle_text(self, request_for: RequestFactory, line: str) -> list[Reply]:
-        """A line typed by a person: a command if it looks like one, otherwise a nudge."""
-        parsed = parse_command_line(line)
-        if parsed is None or not line.lstrip().startswith("/"):
-            return await self.handle(request_for("", clean_text(line)))
+        """A line typed by a person: a command if it starts with `/`, otherwise a nudge."""
+        cleaned = clean_text(line)
+        if not cleaned:
+            return []
+        if not cleaned.startswith("/"):
+            return await self.handle(request_for("", cleaned))
+        parsed = parse_command_line(cleaned)
+        if parsed is None:
+            return [self._unknown(cleaned.split(" ", 1)[0].removeprefix("/"))]
         return await self.handle(request_for(*parsed))
 
     async def _dispatch(self, request: Request) -> list[Reply]:
