@@ -127,15 +127,11 @@ async def _run(args: argparse.Namespace, app: App) -> int:
         "No platform credentials set (TELEGRAM_BOT_TOKEN, SLACK_BOT_TOKEN): "
         "starting the terminal chat on the embedded database."
     )
-    return await _chat_with_scheduler(app, name=args_name(args), admin=False)
-
-
-def args_name(args: argparse.Namespace) -> str:
-    return str(getattr(args, "name", None) or "Guest")
+    return await _chat_with_scheduler(app, name="Guest", admin=False)
 
 
 async def _chat(args: argparse.Namespace, app: App) -> int:
-    return await _chat_with_scheduler(app, name=args_name(args), admin=bool(args.admin))
+    return await _chat_with_scheduler(app, name=args.name, admin=args.admin)
 
 
 async def _chat_with_scheduler(app: App, *, name: str, admin: bool) -> int:

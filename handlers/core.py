@@ -165,11 +165,11 @@ class Bridge:
         if words:
             builder.para(f"Did you want to search for “{words}”?").buttons(
                 # A button's action is a command line; keep it short enough to stay direct.
-                _button("Search for it", f"search {words}"),
-                _button("Help", "help"),
+                Button("Search for it", f"search {words}"),
+                Button("Help", "help"),
             )
         else:
-            builder.buttons(_button("Help", "help"))
+            builder.buttons(Button("Help", "help"))
         return builder.build()
 
     # --- button payloads -------------------------------------------------------------------
@@ -201,7 +201,3 @@ class Bridge:
         if parsed is None:
             return [text("That button has expired. Please send the command again.")]
         return await self.handle(replace(request_for(*parsed), from_button=True))
-
-
-def _button(label: str, action: str) -> Button:
-    return Button(label, action)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -86,7 +88,7 @@ async def set_admin(
     return await person_record(session, person)
 
 
-async def export_person(session: AsyncSession, person_id: int) -> dict[str, object]:
+async def export_person(session: AsyncSession, person_id: int) -> dict[str, Any]:
     """Everything the store holds about one person, as JSON-ready data (UK GDPR access)."""
     person = await session.get_one(Person, person_id)
     identities = await session.scalars(select(Identity).where(Identity.person_id == person_id))

@@ -7,7 +7,9 @@ server). Where it is unreachable they are skipped with the reason, except under 
 
 from __future__ import annotations
 
+import asyncio
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -95,12 +97,27 @@ async def db(empty_db: Database) -> Database:
     return empty_db
 
 
+@pytest.fixture(scope="session")
+def seeded_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Migrate and seed once per run; each test gets its own copy of the file."""
+    path = tmp_path_factory.mktemp("template") / "seeded.sqlite3"
+
+    async def build() -> None:
+        database = Database(f"sqlite:///{path}")
+        await database.upgrade()
+        async with database.session() as session:
+            await seed.seed(session)
+        await database.close()
+
+    asyncio.run(build())
+    return path
+
+
 @pytest.fixture
-async def sqlite_db(sqlite_url: str) -> AsyncIterator[Database]:
-    database = Database(sqlite_url)
-    await database.upgrade()
-    async with database.session() as session:
-        await seed.seed(session)
+async def sqlite_db(seeded_sqlite_template: Path, tmp_path: Path) -> AsyncIterator[Database]:
+    copy = tmp_path / "bridge.sqlite3"
+    shutil.copyfile(seeded_sqlite_template, copy)
+    database = Database(f"sqlite:///{copy}")
     yield database
     await database.close()
 

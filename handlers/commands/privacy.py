@@ -12,7 +12,6 @@ from store import people
 async def mydata(ctx: Context) -> Reply:
     data = await people.export_person(ctx.session, ctx.person.id)
     person = data["person"]
-    assert isinstance(person, dict)
     builder = ReplyBuilder().heading("What we hold about you")
     builder.bullets(
         [
@@ -24,14 +23,14 @@ async def mydata(ctx: Context) -> Reply:
                 Span(
                     ", ".join(
                         f"{i['platform']} {i['username'] or i['user_id']}"
-                        for i in _list(data["identities"])
+                        for i in data["identities"]
                     )
                 ),
             ),
             (
                 bold("Groups: "),
                 Span(
-                    ", ".join(f"{m['group']} ({m['status']})" for m in _list(data["memberships"]))
+                    ", ".join(f"{m['group']} ({m['status']})" for m in data["memberships"])
                     or "none"
                 ),
             ),
@@ -39,14 +38,14 @@ async def mydata(ctx: Context) -> Reply:
                 bold("Rules accepted: "),
                 Span(
                     ", ".join(
-                        f"{c['group']} v{c['rules_version']}" for c in _list(data["consents"])
+                        f"{c['group']} v{c['rules_version']}" for c in data["consents"]
                     )
                     or "none"
                 ),
             ),
             (
                 bold("Subscriptions: "),
-                Span(", ".join(map(str, _list(data["subscriptions"]))) or "none"),
+                Span(", ".join(data["subscriptions"]) or "none"),
             ),
         ]
     )
@@ -55,10 +54,6 @@ async def mydata(ctx: Context) -> Reply:
     return builder.build(
         attachment=Attachment("my-ccin-data.json", payload, "application/json"), private=True
     )
-
-
-def _list(value: object) -> list[dict[str, object]]:
-    return value if isinstance(value, list) else []
 
 
 COMMANDS = [Command("mydata", "See and download everything held about you", mydata)]
