@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from handlers.commands import all_commands
 from handlers.config import ConfigError, Secrets, Settings, load_settings
 from handlers.core import Bridge
-from store import seed
+from store import search_index, seed
 from store.db import Database, DatabaseURLError, default_url
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,8 @@ async def open_app(settings: Settings, secrets: Secrets, config_file: Path) -> A
             if await seed.is_empty(session):
                 counts = await seed.seed(session)
                 log.info("loaded the network's reference data: %s", counts)
+            elif (indexed := await search_index.ensure(session)) is not None:
+                log.info("built the search index: %d documents", indexed)
     except (OperationalError, DBAPIError) as exc:
         await db.close()
         where = "DATABASE_URL" if secrets.database_url else f"the database in {data_dir}"

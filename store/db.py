@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 HEAD_REVISION = "head"
+TSV_INDEX = "ix_search_docs_tsv"
 
 
 class DatabaseURLError(ValueError):
@@ -130,3 +131,12 @@ def _current_revision(connection: Connection) -> str | None:
 def run_sync(coro: Any) -> Any:
     """Run a coroutine from synchronous CLI code."""
     return asyncio.run(coro)
+
+
+def managed_by_orm(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Alembic filter: the full-text index (FTS5 tables, the tsvector column) is raw DDL."""
+    if type_ == "table" and name is not None and name.startswith("search_fts"):
+        return False
+    return not ((type_ == "column" and name == "tsv") or (type_ == "index" and name == TSV_INDEX))

@@ -188,8 +188,8 @@ class Category(Base):
 class CaseStudy(Base):
     __tablename__ = "case_studies"
     id: Mapped[int] = mapped_column(primary_key=True)
-    title: Mapped[str] = mapped_column(String(300), unique=True)
-    url: Mapped[str | None] = mapped_column(String(500))
+    title: Mapped[str] = mapped_column(String(300), index=True)
+    url: Mapped[str | None] = mapped_column(String(500), unique=True)  # the import key
     member: Mapped[str | None] = mapped_column(String(200))
     region: Mapped[str | None] = mapped_column(String(100))
     year: Mapped[str | None] = mapped_column(String(16))
@@ -266,6 +266,46 @@ class Event(Base):
     summary: Mapped[str] = mapped_column(Text, default="")
     source: Mapped[str] = mapped_column(String(80))
     __table_args__ = (UniqueConstraint("title", "starts_on"),)
+
+
+class SearchDoc(Base):
+    """One searchable item (case study, project, publication or supplier).
+
+    The `text_*` columns hold folded text (lower case, no accents, no hyphens inside words) for
+    the full-text index: SQLite FTS5 with BM25 (a virtual table kept in step by triggers) or a
+    weighted PostgreSQL tsvector with a GIN index. Both are created in migration 0002, outside
+    the ORM. Display fields are copied so results need no second query.
+    """
+
+    __tablename__ = "search_docs"
+    __table_args__ = (UniqueConstraint("kind", "ref_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), index=True)
+    ref_id: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(300))
+    url: Mapped[str | None] = mapped_column(String(500))
+    member: Mapped[str | None] = mapped_column(String(200))
+    region: Mapped[str | None] = mapped_column(String(100))
+    year_from: Mapped[int | None] = mapped_column(Integer, index=True)
+    year_label: Mapped[str | None] = mapped_column(String(16))
+    categories: Mapped[list[str]] = mapped_column(default=list)
+    principles: Mapped[list[str]] = mapped_column(default=list)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    text_title: Mapped[str] = mapped_column(Text, default="")
+    text_tags: Mapped[str] = mapped_column(Text, default="")
+    text_body: Mapped[str] = mapped_column(Text, default="")
+    # ";"-separated folded facet values, for category: and principle: filters
+    facet_categories: Mapped[str] = mapped_column(Text, default="")
+    facet_principles: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SearchTerm(Base):
+    """The index's vocabulary (folded, unstemmed words and their document counts), for typos."""
+
+    __tablename__ = "search_terms"
+    term: Mapped[str] = mapped_column(String(64), primary_key=True)
+    docs: Mapped[int] = mapped_column(Integer)
 
 
 class NewsItem(Base):

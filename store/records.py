@@ -84,3 +84,7 @@ class SearchPage:
     hits: tuple[SearchHit, ...]
     total: int
     offset: int
+    corrections: dict[str, str] = field(default_factory=dict)  # typed word -> word searched
+    relaxed: bool = False  # no document had every word; these have some of them
+    problems: tuple[str, ...] = ()  # filters that could not be used
+    terms: tuple[str, ...] = ()  # the words searched for, for highlighting

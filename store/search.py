@@ -1,119 +1,178 @@
-"""Search over case studies and funded projects with simple weighted relevance.
+"""Relevance-ranked full-text search: SQLite FTS5 with BM25, or PostgreSQL full-text search.
 
-Every word of the query is stemmed and matched as a prefix of the documents' words; a field's
-weight counts more for rare words (an idf factor), and documents matching more of the query's
-words rank first. The corpus is hundreds of rows, scored in memory per query.
+Words match as stems and prefixes; quoted phrases match in order; unknown words are corrected to
+the index's vocabulary. When no document has every word, results with some of them are shown
+(and the page says so). Filters (kind, member, region, category, principle, years) narrow
+either way. Any user string is safe: only folded word characters reach the engines' syntax.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Sequence
+import json
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import CaseStudy, Project
+from store.query import Query, parse
 from store.records import SearchHit, SearchPage
-from store.text import stem, words
+from store.spelling import speller_for
+from store.text import fold
 
-KINDS = ("case_study", "project")
-WEIGHTS = {"title": 4.0, "tags": 2.0, "summary": 1.5, "body": 1.0}
+KINDS = ("case_study", "project", "publication", "supplier")
+# bm25 column weights: title, tags (member, categories, principles), body
+SQLITE_WEIGHTS = "10.0, 4.0, 1.0"
+_SAFE = re.compile(r"[^\w]+", re.UNICODE)
 
 
 @dataclass(frozen=True)
-class _Doc:
-    hit: SearchHit
-    fields: dict[str, frozenset[str]]
+class _Terms:
+    """Each query word with the spelling it was corrected to, if any."""
+
+    words: tuple[tuple[str, str | None], ...]
+    phrases: tuple[tuple[str, ...], ...]
 
 
-def _tokens(*texts: str | None) -> frozenset[str]:
-    return frozenset(w for text in texts if text for w in words(text))
+def _safe(word: str) -> str:
+    return _SAFE.sub("", word)
 
 
-async def _documents(session: AsyncSession, kinds: Sequence[str]) -> list[_Doc]:
-    docs: list[_Doc] = []
-    if "case_study" in kinds:
-        for c in await session.scalars(select(CaseStudy)):
-            tags = (c.member or "", *c.categories, *c.principles, c.region or "")
-            hit = SearchHit(
-                kind="case_study",
-                id=c.id,
-                title=c.title,
-                url=c.url,
-                member=c.member,
-                year=c.year,
-                summary=c.summary,
-                score=0.0,
-                tags=tuple(c.categories),
-            )
-            docs.append(_Doc(hit, _fields(c.title, tags, c.summary, c.body)))
-    if "project" in kinds:
-        for p in await session.scalars(select(Project)):
-            kind_label = p.kind.replace("_", " ")
-            tags = (p.lead or "", *p.partners, kind_label)
-            hit = SearchHit(
-                kind="project",
-                id=p.id,
-                title=p.title,
-                url=p.url,
-                member=p.lead,
-                year=p.year,
-                summary=p.summary,
-                score=0.0,
-                tags=(kind_label,),
-            )
-            docs.append(_Doc(hit, _fields(p.title, tags, p.summary, "")))
-    return docs
+def _fts5_match(terms: _Terms, *, every: bool) -> str:
+    parts = []
+    for word, fix in terms.words:
+        options = [f'"{_safe(word)}"*'] + ([f'"{_safe(fix)}"*'] if fix else [])
+        parts.append(options[0] if len(options) == 1 else f"({' OR '.join(options)})")
+    parts += ['"' + " ".join(_safe(w) for w in phrase) + '"' for phrase in terms.phrases]
+    return f" {'AND' if every else 'OR'} ".join(parts)
 
 
-def _fields(title: str, tags: Iterable[str], summary: str, body: str) -> dict[str, frozenset[str]]:
-    return {
-        "title": _tokens(title),
-        "tags": _tokens(*tags),
-        "summary": _tokens(summary),
-        "body": _tokens(body),
-    }
+def _tsquery(terms: _Terms, *, every: bool) -> str:
+    parts = []
+    for word, fix in terms.words:
+        options = [f"{_safe(word)}:*"] + ([f"{_safe(fix)}:*"] if fix else [])
+        parts.append(f"({' | '.join(options)})")
+    parts += ["(" + " <-> ".join(_safe(w) for w in phrase) + ")" for phrase in terms.phrases]
+    return f" {'&' if every else '|'} ".join(parts)
 
 
-def _matches(term: str, tokens: frozenset[str]) -> bool:
-    return term in tokens or any(token.startswith(term) for token in tokens)
+def _filters(query: Query, kinds: Sequence[str]) -> tuple[list[str], dict[str, Any]]:
+    where: list[str] = []
+    params: dict[str, Any] = {}
+    if kinds:
+        names = [f":kind{i}" for i in range(len(kinds))]
+        where.append(f"d.kind IN ({', '.join(names)})")
+        params.update({f"kind{i}": k for i, k in enumerate(kinds)})
+    for name, column in (("member", "d.member"), ("region", "d.region")):
+        value = getattr(query, name)
+        if value:
+            where.append(f"lower(coalesce({column}, '')) LIKE :{name} ESCAPE '\\'")
+            params[name] = _like(value.casefold())
+    for name, column in (("category", "d.facet_categories"), ("principle", "d.facet_principles")):
+        value = getattr(query, name)
+        if value:
+            where.append(f"{column} LIKE :{name} ESCAPE '\\'")
+            params[name] = _like(fold(value).strip())
+    if query.years:
+        where.append("d.year_from BETWEEN :year_start AND :year_end")
+        params["year_start"], params["year_end"] = query.years
+    return where, params
+
+
+def _like(value: str) -> str:
+    return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+COLUMNS = "d.kind, d.ref_id, d.title, d.url, d.member, d.year_label, d.summary, d.categories"
 
 
 async def search(
     session: AsyncSession,
-    query: str,
+    query: str | Query,
     *,
-    kinds: Sequence[str] = KINDS,
+    kinds: Sequence[str] = (),
     offset: int = 0,
     limit: int = 5,
 ) -> SearchPage:
-    terms = [stem(w) for w in words(query)]
-    if not terms:
-        return SearchPage(hits=(), total=0, offset=offset)
-    docs = await _documents(session, kinds)
-    matched: dict[str, list[float]] = {t: [] for t in terms}
-    scored: list[tuple[int, float, SearchHit]] = []
-    per_doc: list[tuple[_Doc, dict[str, float]]] = []
-    for doc in docs:
-        weights = {}
-        for term in terms:
-            best = max(
-                (WEIGHTS[f] for f, tokens in doc.fields.items() if _matches(term, tokens)),
-                default=0.0,
+    parsed = parse(query) if isinstance(query, str) else query
+    kinds = parsed.kinds or tuple(kinds)
+    if not parsed.has_text and not parsed.has_filters:
+        return SearchPage(hits=(), total=0, offset=offset, problems=parsed.problems)
+    dialect = session.get_bind().dialect.name
+    corrections: dict[str, str] = {}
+    if parsed.words:
+        bind = session.get_bind()
+        speller = await speller_for(session, str(bind.engine.url))
+        for word in parsed.words:
+            fix = speller.correct(word)
+            if fix:
+                corrections[word] = fix
+    terms = _Terms(tuple((w, corrections.get(w)) for w in parsed.words), parsed.phrases)
+    where, params = _filters(parsed, kinds)
+    params.update(limit=limit, offset=offset)
+
+    async def run(every: bool) -> tuple[list[Any], int]:
+        if not parsed.has_text:
+            sql = (
+                f"SELECT {COLUMNS}, 0.0 AS score, count(*) OVER () AS total FROM search_docs d "
+                f"{'WHERE ' + ' AND '.join(where) if where else ''} "
+                "ORDER BY d.year_from DESC NULLS LAST, d.title LIMIT :limit OFFSET :offset"
             )
-            if best:
-                weights[term] = best
-                matched[term].append(best)
-        if weights:
-            per_doc.append((doc, weights))
-    for doc, weights in per_doc:
-        score = sum(w * math.log(1 + len(docs) / len(matched[term])) for term, w in weights.items())
-        scored.append((len(weights), score, doc.hit))
-    scored.sort(key=lambda row: (-row[0], -row[1], row[2].title))
-    page = [
-        SearchHit(**{**vars(hit), "score": round(score, 3)})
-        for _, score, hit in scored[offset : offset + limit]
-    ]
-    return SearchPage(hits=tuple(page), total=len(scored), offset=offset)
+        elif dialect == "sqlite":
+            params["match"] = _fts5_match(terms, every=every)
+            # bm25() is only allowed in a plain FTS query, so rank there and count outside.
+            sql = (
+                f"SELECT {COLUMNS}, m.score, count(*) OVER () AS total FROM ("
+                f"SELECT rowid AS id, -bm25(search_fts, {SQLITE_WEIGHTS}) AS score "
+                "FROM search_fts WHERE search_fts MATCH :match) m "
+                "JOIN search_docs d ON d.id = m.id "
+                f"{'WHERE ' + ' AND '.join(where) if where else ''} "
+                "ORDER BY m.score DESC, d.title LIMIT :limit OFFSET :offset"
+            )
+        else:
+            params["tsq"] = _tsquery(terms, every=every)
+            sql = (
+                f"SELECT {COLUMNS}, ts_rank_cd(d.tsv, q, 1) AS score, count(*) OVER () AS total "
+                "FROM search_docs d, to_tsquery('english', :tsq) q WHERE d.tsv @@ q "
+                f"{''.join(' AND ' + w for w in where)} "
+                "ORDER BY score DESC, d.title LIMIT :limit OFFSET :offset"
+            )
+        rows = list((await session.execute(text(sql), params)).all())
+        if rows or offset == 0:
+            return rows, int(rows[0].total) if rows else 0
+        # Past the last page: still report the total so the caller can say "no more".
+        params.update(limit=1, offset=0)
+        first = list((await session.execute(text(sql), params)).all())
+        params.update(limit=limit, offset=offset)
+        return [], int(first[0].total) if first else 0
+
+    rows, total = await run(every=True)
+    relaxed = False
+    if total == 0 and len(parsed.words) + len(parsed.phrases) > 1:
+        rows, total = await run(every=False)
+        relaxed = total > 0
+    hits = tuple(
+        SearchHit(
+            kind=r.kind, id=r.ref_id, title=r.title, url=r.url, member=r.member,
+            year=r.year_label, summary=r.summary, score=round(float(r.score), 4),
+            tags=tuple(_json_list(r.categories)),
+        )
+        for r in rows
+    )  # fmt: skip
+    return SearchPage(
+        hits=hits, total=total, offset=offset, corrections=corrections, relaxed=relaxed,
+        problems=parsed.problems, terms=tuple(
+            [fix or word for word, fix in terms.words] + [w for p in terms.phrases for w in p]
+        ),
+    )  # fmt: skip
+
+
+def _json_list(value: object) -> list[str]:
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    if isinstance(value, str):  # SQLite returns JSON columns as text through raw SQL
+        loaded = json.loads(value or "[]")
+        return [str(v) for v in loaded] if isinstance(loaded, list) else []
+    return []

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store import search_index
 from store.models import (
     Base,
     CaseStudy,
@@ -277,6 +278,7 @@ async def seed(session: AsyncSession, seed_dir: Path = SEED_DIR) -> dict[str, in
             source=r.source,
         )
     await session.flush()
+    await search_index.rebuild(session)
     return await counts(session)
 
 

@@ -37,9 +37,7 @@ async def mydata(ctx: Context) -> Reply:
             (
                 bold("Rules accepted: "),
                 Span(
-                    ", ".join(
-                        f"{c['group']} v{c['rules_version']}" for c in data["consents"]
-                    )
+                    ", ".join(f"{c['group']} v{c['rules_version']}" for c in data["consents"])
                     or "none"
                 ),
             ),

@@ -1,15 +1,29 @@
-"""/search: case studies and funded projects."""
+"""/search: case studies, funded projects, publications and DPS suppliers."""
 
 from __future__ import annotations
+
+import re
 
 from handlers.commands.options import paging_buttons, split_page
 from handlers.core import Command, Context
 from handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic, link
 from store import search as store_search
-from store.records import SearchHit
+from store.records import SearchHit, SearchPage
 
 PAGE_SIZE = 5
-KIND_LABEL = {"case_study": "Case study", "project": "Funded project"}
+KIND_LABEL = {
+    "case_study": "Case study",
+    "project": "Funded project",
+    "publication": "Publication",
+    "supplier": "DPS supplier",
+}
+KIND_FILTER = {
+    "case_study": "case-study",
+    "project": "project",
+    "publication": "publication",
+    "supplier": "supplier",
+}
+EXAMPLE = "/search community energy principle:co-production year:2023..2025"
 
 
 async def search(ctx: Context) -> Reply:
@@ -17,36 +31,53 @@ async def search(ctx: Context) -> Reply:
     if not query:
         return (
             ReplyBuilder()
-            .para(
-                "What should I look for? For example: ", Span("/search community energy", code=True)
-            )
+            .para("What should I look for? For example: ", Span("/search food", code=True))
+            .para("Narrow it with filters: ", Span(EXAMPLE, code=True))
+            .para(italic("Filters: kind: member: region: category: principle: year:"))
             .build()
         )
     result = await store_search.search(
         ctx.session, query, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE
     )
+    builder = ReplyBuilder()
+    for problem in result.problems:
+        builder.para(italic(f"I could not use {problem}."))
     if not result.hits:
         if result.total and page > 1:
-            return ReplyBuilder().para(f"There are no more results for “{query}”.").build()
+            return builder.para(f"There are no more results for “{query}”.").build()
         return (
-            ReplyBuilder()
-            .para(f"Nothing found for “{query}”.")
+            builder.para(f"Nothing found for “{query}”.")
             .para("Try fewer or broader words, e.g. “housing”, “energy” or “food”.")
             .build()
         )
     pages = -(-result.total // PAGE_SIZE)
-    builder = ReplyBuilder().heading(
+    builder.heading(
         f"{result.total} result{'s' if result.total != 1 else ''} for “{query}”"
         + (f" (page {page} of {pages})" if pages > 1 else "")
     )
-    builder.bullets([_card(hit) for hit in result.hits])
+    if result.corrections:
+        fixed = ", ".join(
+            f"“{fix}” (you typed “{typed}”)" for typed, fix in result.corrections.items()
+        )
+        builder.para(italic(f"Including results for {fixed}."))
+    if result.relaxed:
+        builder.para(italic("No result has all of your words; these have some of them."))
+    builder.bullets([_card(hit, result) for hit in result.hits])
     builder.buttons(
         *(Button(label, action) for label, action in paging_buttons("search", query, page, pages))
     )
+    if page == 1 and "kind:" not in query.casefold() and pages > 1:
+        kinds = list(dict.fromkeys(hit.kind for hit in result.hits))
+        builder.buttons(
+            *(
+                Button(f"Only {KIND_LABEL[k].lower()}s", f"search {query} kind:{KIND_FILTER[k]}")
+                for k in kinds[:3]
+            )
+        )
     return builder.build()
 
 
-def _card(hit: SearchHit) -> tuple[Span, ...]:
+def _card(hit: SearchHit, page: SearchPage) -> tuple[Span, ...]:
     title = link(hit.title, hit.url) if hit.url else bold(hit.title)
     facts = [KIND_LABEL.get(hit.kind, hit.kind)]
     if hit.member:
@@ -55,23 +86,53 @@ def _card(hit: SearchHit) -> tuple[Span, ...]:
         facts.append(hit.year)
     spans: list[Span] = [title, italic(" — " + ", ".join(facts))]
     if hit.summary:
-        spans.append(Span(": " + _snippet(hit.summary)))
+        spans.append(Span(": "))
+        spans.extend(highlight(snippet(hit.summary, page.terms), page.terms))
     return tuple(spans)
 
 
-def _snippet(summary: str, limit: int = 220) -> str:
+def snippet(summary: str, terms: tuple[str, ...], limit: int = 200) -> str:
+    """About `limit` characters of the summary, starting near the first matched word."""
     summary = " ".join(summary.split())
     if len(summary) <= limit:
         return summary
-    return summary[:limit].rsplit(" ", 1)[0] + "…"
+    start = 0
+    match = _pattern(terms).search(summary) if terms else None
+    if match and match.start() > limit // 2:
+        start = summary.rfind(" ", 0, match.start() - limit // 4) + 1
+    cut = summary[start : start + limit]
+    if start + limit < len(summary):
+        cut = cut.rsplit(" ", 1)[0] + "…"
+    return ("…" if start else "") + cut
+
+
+def highlight(textual: str, terms: tuple[str, ...]) -> list[Span]:
+    """Split text into spans with the words that start with a searched term in bold."""
+    if not terms:
+        return [Span(textual)]
+    spans: list[Span] = []
+    last = 0
+    for match in _pattern(terms).finditer(textual):
+        if match.start() > last:
+            spans.append(Span(textual[last : match.start()]))
+        spans.append(bold(match.group(0)))
+        last = match.end()
+    if last < len(textual):
+        spans.append(Span(textual[last:]))
+    return spans
+
+
+def _pattern(terms: tuple[str, ...]) -> re.Pattern[str]:
+    stems = sorted({t[:5] if len(t) > 5 else t for t in terms if t}, key=len, reverse=True)
+    return re.compile(r"\b(?:" + "|".join(map(re.escape, stems)) + r")\w*", re.IGNORECASE)
 
 
 COMMANDS = [
     Command(
         "search",
-        "Search case studies and funded projects",
+        "Search case studies, funded projects, publications and DPS suppliers",
         search,
-        usage="search WORDS",
+        usage="search WORDS [kind: member: region: category: principle: year:]",
         aliases=("find",),
     ),
 ]

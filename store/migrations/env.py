@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from store.db import managed_by_orm
 from store.models import Base
 
 connection = context.config.attributes.get("connection")
@@ -15,6 +16,7 @@ context.configure(
     target_metadata=Base.metadata,
     render_as_batch=connection.dialect.name == "sqlite",  # SQLite needs table rebuilds to alter
     compare_type=True,
+    include_object=managed_by_orm,
 )
 with context.begin_transaction():
     context.run_migrations()

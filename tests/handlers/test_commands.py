@@ -11,7 +11,7 @@ import pytest
 from handlers.core import Bridge, Command, Context
 from handlers.errors import GENERIC_ERROR
 from handlers.identity import UserRef
-from handlers.replies import Reply
+from handlers.replies import BulletList, Reply
 from tests.conftest import ALICE, Clock, ask
 
 
@@ -64,11 +64,31 @@ async def test_search_food_finds_the_sustainable_food_lab(bridge: Bridge) -> Non
 async def test_search_pages_with_buttons(bridge: Bridge) -> None:
     first = await bridge.handle(ask("search", "council"))
     assert "page 1 of" in says(first)
-    assert actions(first) == ["search council --page 2"]
+    assert actions(first)[0] == "search council --page 2"
+    assert "search council kind:project" in actions(first)  # refine by the results' kinds
     second = await bridge.handle(ask("search", "council --page 2"))
     assert "page 2 of" in says(second)
     assert "search council --page 1" in actions(second)
     assert says(first) != says(second)
+
+
+async def test_search_corrects_typos_and_highlights(bridge: Bridge) -> None:
+    (reply,) = await bridge.handle(ask("search", "sustainible fod"))
+    text = reply.plain_text
+    assert "Including results for “sustainable” (you typed “sustainible”)" in text
+    assert "Cooperative Approaches to Sustainable Food" in text
+    (housing,) = await bridge.handle(ask("search", "houseing"))
+    assert "you typed “houseing”" in housing.plain_text
+    cards = [b for b in housing.blocks if isinstance(b, BulletList)]
+    bold_words = {s.text for s in cards[0].items[0] if s.bold}
+    assert "housing" in bold_words  # the match is highlighted in the snippet
+
+
+async def test_search_filters_and_a_bad_filter(bridge: Bridge) -> None:
+    text = says(await bridge.handle(ask("search", "solicitors kind:supplier")))
+    assert "Anthony Collins Solicitors" in text and "DPS supplier" in text
+    text = says(await bridge.handle(ask("search", "food year:someday")))
+    assert "I could not use year:someday" in text and "Sustainable Food" in text
 
 
 async def test_search_with_no_words_and_no_results(bridge: Bridge) -> None:

@@ -14,6 +14,7 @@ async def test_food_finds_the_sustainable_food_lab(db: Database) -> None:
     assert page.hits, "no results for food"
     assert "Sustainable Food" in page.hits[0].title
     assert page.hits[0].kind == "project"
+    assert page.hits[0].url == "https://bit.ly/CCIN-sustainable-food"
 
 
 async def test_stems_prefixes_and_hyphens(db: Database) -> None:
@@ -61,3 +62,65 @@ async def test_organisations_filter_by_type_and_words(db: Database) -> None:
         oldham = await reference.organisations(session, "oldham")
     assert full and all(o.member_type == "full" for o in full)
     assert any("Oldham" in o.name for o in oldham)
+
+
+# --- the full-text engine ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [("houseing", "housing"), ("cooperatve", "cooperative"), ("sustainible", "sustainable")],
+)
+async def test_typos_are_corrected_to_the_vocabulary(
+    db: Database, typed: str, expected: str
+) -> None:
+    async with db.session() as session:
+        page = await search.search(session, typed)
+    assert page.corrections.get(typed, "").startswith(expected[:6])
+    assert page.total > 0
+
+
+async def test_phrases_match_in_order(db: Database) -> None:
+    async with db.session() as session:
+        phrase = await search.search(session, '"sustainable food"', limit=50)
+        reversed_phrase = await search.search(session, '"food sustainable"', limit=50)
+    assert any("Sustainable Food" in h.title for h in phrase.hits)
+    assert not any("Sustainable Food" in h.title for h in reversed_phrase.hits)
+
+
+async def test_prefixes_match(db: Database) -> None:
+    async with db.session() as session:
+        page = await search.search(session, "sustain", limit=50)
+    assert any("Sustainable Food" in h.title for h in page.hits)
+
+
+async def test_kind_and_year_filters(db: Database) -> None:
+    async with db.session() as session:
+        suppliers = await search.search(session, "kind:supplier", limit=50)
+        solicitors = await search.search(session, "solicitors kind:supplier")
+        recent = await search.search(session, "kind:project year:2024..2025", limit=100)
+        bad = await search.search(session, "food kind:spaceship year:soon")
+    assert suppliers.total == 23 and {h.kind for h in suppliers.hits} == {"supplier"}
+    assert [h.title for h in solicitors.hits] == ["Anthony Collins Solicitors"]
+    assert recent.total > 0
+    assert all(h.kind == "project" and h.year and "202" in h.year for h in recent.hits)
+    assert len(bad.problems) == 2 and bad.total > 0
+
+
+async def test_member_filter(db: Database) -> None:
+    async with db.session() as session:
+        oldham = await search.search(session, "member:oldham", limit=100)
+    assert oldham.total > 0
+    assert all("oldham" in (h.member or "").casefold() for h in oldham.hits)
+
+
+async def test_no_document_has_every_word_so_some_are_shown(db: Database) -> None:
+    async with db.session() as session:
+        page = await search.search(session, "food zzyzx")
+    assert page.relaxed and any("Sustainable Food" in h.title for h in page.hits)
+
+
+async def test_past_the_last_page_still_counts(db: Database) -> None:
+    async with db.session() as session:
+        page = await search.search(session, "food", offset=500)
+    assert page.hits == () and page.total > 0

@@ -1,0 +1,96 @@
+"""Typo tolerance: correct a query word to the index's vocabulary (SymSpell, edit distance 1-2).
+
+Every vocabulary word and each of its one-letter deletions point back to the word; a query word
+looks up itself and its own deletions, which finds insertions, deletions, substitutions and
+transpositions in a handful of dictionary look-ups instead of a scan of the vocabulary.
+"""
+
+from __future__ import annotations
+
+import bisect
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.models import SearchTerm
+
+MIN_LENGTH = 4  # shorter words have too many neighbours to guess safely
+REFRESH_SECONDS = 30.0
+
+
+def _deletes(word: str) -> set[str]:
+    return {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+def distance(a: str, b: str) -> int:
+    """Optimal string alignment distance (Damerau-Levenshtein with adjacent transpositions)."""
+    rows = [list(range(len(b) + 1))]
+    for i, ca in enumerate(a, 1):
+        row = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            row[j] = min(rows[-1][j] + 1, row[j - 1] + 1, rows[-1][j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                row[j] = min(row[j], rows[-2][j - 2] + 1)
+        rows.append(row)
+    return rows[-1][-1]
+
+
+class Speller:
+    def __init__(self, vocabulary: dict[str, int]) -> None:
+        self.counts = vocabulary
+        self.sorted = sorted(vocabulary)
+        self.index: dict[str, list[str]] = {}
+        for term in vocabulary:
+            if len(term) >= MIN_LENGTH - 1:
+                for key in _deletes(term) | {term}:
+                    self.index.setdefault(key, []).append(term)
+
+    def known(self, word: str) -> bool:
+        """In the vocabulary, or the start of a word in it (prefix search will find it)."""
+        if word in self.counts:
+            return True
+        at = bisect.bisect_left(self.sorted, word)
+        return at < len(self.sorted) and self.sorted[at].startswith(word)
+
+    def correct(self, word: str) -> str | None:
+        if len(word) < MIN_LENGTH or word.isdigit() or self.known(word):
+            return None
+        limit = 1 if len(word) < 7 else 2
+        best: tuple[int, int, str] | None = None
+        for key in _deletes(word) | {word}:
+            for term in self.index.get(key, ()):
+                d = distance(word, term)
+                if d <= limit:
+                    candidate = (d, -self.counts[term], term)
+                    best = candidate if best is None or candidate < best else best
+        return best[2] if best else None
+
+
+@dataclass
+class _Cached:
+    signature: tuple[int, int]
+    speller: Speller
+    checked_at: float
+
+
+_cache: dict[str, _Cached] = {}
+
+
+async def speller_for(session: AsyncSession, cache_key: str) -> Speller:
+    """The speller for this database, rebuilt when the vocabulary changes (checked every 30 s)."""
+    cached = _cache.get(cache_key)
+    now = time.monotonic()
+    if cached is not None and now - cached.checked_at < REFRESH_SECONDS:
+        return cached.speller
+    row = (
+        await session.execute(select(func.count(), func.coalesce(func.sum(SearchTerm.docs), 0)))
+    ).one()
+    signature = (int(row[0]), int(row[1]))
+    if cached is None or cached.signature != signature:
+        terms = await session.execute(select(SearchTerm.term, SearchTerm.docs))
+        cached = _Cached(signature, Speller({t: int(d) for t, d in terms}), now)
+        _cache[cache_key] = cached
+    cached.checked_at = now
+    return cached.speller
