@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -16,6 +17,7 @@ from handlers.identity import parse_user_key
 from scheduler import runtime
 from scheduler.service import build_scheduler
 from store import audit, people, seed
+from store import search as store_search
 from store.db import Database, DatabaseURLError, default_url
 from store.seed import SeedError
 
@@ -44,6 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--admin", action="store_true", help="act as a network admin")
     db = commands.add_parser("db", help="database: upgrade, seed, status")
     db.add_argument("action", choices=["upgrade", "seed", "status"])
+    find = commands.add_parser("search", help="search case studies, projects and suppliers")
+    find.add_argument("query", nargs="+", help='words, "phrases" and filters such as kind:project')
+    find.add_argument(
+        "--kind", choices=["case-study", "project", "publication", "supplier"], action="append"
+    )
+    find.add_argument("--limit", type=int, default=10, help="results to show (1-100)")
+    find.add_argument("--json", action="store_true", help="print JSON, best match first")
     admin = commands.add_parser("admin", help="grant or revoke admin rights")
     admin.add_argument("action", choices=["grant", "revoke"])
     admin.add_argument("who", metavar="PLATFORM:USER_ID")
@@ -75,6 +84,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
         "chat": _chat,
         "db": _db,
         "admin": _admin,
+        "search": _search,
     }
     if args.command == "db" and args.action == "upgrade":
         return await _db_upgrade(data_dir_for(settings, config_file), secrets.database_url)
@@ -158,6 +168,32 @@ async def _db(args: argparse.Namespace, app: App) -> int:
             counts = await seed.counts(session)
             print(f"database {app.db.safe_url} at revision {await app.db.current_revision()}")
             print("records: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return 0
+
+
+async def _search(args: argparse.Namespace, app: App) -> int:
+    limit = max(1, min(100, args.limit))
+    kinds = tuple(k.replace("-", "_") for k in args.kind or ())
+    async with app.db.session() as session:
+        page = await store_search.search(session, " ".join(args.query), kinds=kinds, limit=limit)
+    for problem in page.problems:
+        print(f"ccin-bridge: ignored {problem}", file=sys.stderr)
+    if args.json:
+        print(json.dumps([
+            {"title": h.title, "url": h.url, "kind": h.kind, "score": h.score,
+             "member": h.member, "year": h.year}
+            for h in page.hits
+        ], ensure_ascii=False, indent=2))  # fmt: skip
+        return 0
+    if not page.hits:
+        print("no results")
+        return 0
+    for typed, fix in page.corrections.items():
+        print(f"(including results for {fix!r}; you typed {typed!r})")
+    for rank, hit in enumerate(page.hits, 1):
+        facts = ", ".join(x for x in (hit.kind.replace("_", " "), hit.member, hit.year) if x)
+        print(f"{rank:>3}. {hit.title} [{facts}] {hit.url or ''}".rstrip())
+    print(f"{page.total} result(s)" + (" with some of the words" if page.relaxed else ""))
     return 0
 
 
