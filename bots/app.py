@@ -5,16 +5,26 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from handlers.commands import all_commands
 from handlers.config import ConfigError, Secrets, Settings, load_settings
 from handlers.core import Bridge
+from scheduler.outbound import Outbound
 from store import search_index, seed
 from store.db import Database, DatabaseURLError, default_url
 
 log = logging.getLogger(__name__)
+
+
+class PlatformService(Outbound, Protocol):
+    """A connected platform: receives updates between start() and stop(), and sends."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 @dataclass
@@ -64,3 +74,30 @@ async def open_app(settings: Settings, secrets: Secrets, config_file: Path) -> A
     bridge = Bridge(settings, db, all_commands())
     await bridge.start()
     return App(settings, secrets, db, bridge, data_dir)
+
+
+def platform_services(app: App) -> list[PlatformService]:
+    """An adapter for every platform whose credentials are set in the environment."""
+    services: list[PlatformService] = []
+    if app.secrets.telegram_bot_token:
+        from bots.telegram.adapter import TelegramBot  # only loaded when Telegram is used
+
+        services.append(TelegramBot.from_secrets(app.bridge, app.secrets))
+    if app.secrets.slack_bot_token:
+        if not app.secrets.slack_signing_secret:
+            raise ConfigError(
+                "SLACK_SIGNING_SECRET: required with SLACK_BOT_TOKEN, to verify Slack's requests"
+            )
+        from bots.slack import SlackAdapter
+
+        services.append(
+            SlackAdapter(
+                app.bridge,
+                bot_token=app.secrets.slack_bot_token,
+                signing_secret=app.secrets.slack_signing_secret,
+                api_url=app.secrets.slack_api_url,
+                host=app.settings.slack_http.host,
+                port=app.settings.slack_http.port,
+            )
+        )
+    return services

@@ -6,11 +6,12 @@ import argparse
 import asyncio
 import json
 import logging
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
-from bots.app import App, data_dir_for, load, open_app
+from bots.app import App, PlatformService, data_dir_for, load, open_app, platform_services
 from bots.terminal import TerminalChat
 from handlers.config import ConfigError, config_path
 from handlers.identity import parse_user_key
@@ -121,23 +122,38 @@ async def _db_upgrade(data_dir: Path, url: str | None) -> int:
 
 
 async def _run(args: argparse.Namespace, app: App) -> int:
-    platforms = []
-    if app.secrets.telegram_bot_token:
-        platforms.append("Telegram (TELEGRAM_BOT_TOKEN)")
-    if app.secrets.slack_bot_token:
-        platforms.append("Slack (SLACK_BOT_TOKEN)")
-    if platforms:
+    services = platform_services(app)
+    if not services:
         print(
-            f"ccin-bridge: {' and '.join(platforms)} credentials are set, but this build "
-            "has only the terminal adapter; unset them to use the terminal chat.",
-            file=sys.stderr,
+            "No platform credentials set (TELEGRAM_BOT_TOKEN, SLACK_BOT_TOKEN): "
+            "starting the terminal chat on the embedded database."
         )
-        return EXIT_CONFIG
-    print(
-        "No platform credentials set (TELEGRAM_BOT_TOKEN, SLACK_BOT_TOKEN): "
-        "starting the terminal chat on the embedded database."
-    )
-    return await _chat_with_scheduler(app, name="Guest", admin=False)
+        return await _chat_with_scheduler(app, name="Guest", admin=False)
+    runtime.install(runtime.Runtime(app.bridge, {s.platform: s for s in services}))
+    scheduler = build_scheduler(app.settings)
+    scheduler.start()
+    started: list[PlatformService] = []
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        for service in services:
+            await service.start()
+            started.append(service)
+            log.info("%s adapter started", service.platform)
+        names = ", ".join(s.platform.capitalize() for s in started)
+        print(f"ccin-bridge is running on {names}; Ctrl-C stops it.", flush=True)
+        await stop.wait()
+    finally:
+        for service in reversed(started):
+            await service.stop()
+        scheduler.shutdown(wait=False)
+        runtime.uninstall()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    print("ccin-bridge stopped.")
+    return 0
 
 
 async def _chat(args: argparse.Namespace, app: App) -> int:

@@ -72,6 +72,13 @@ class Schedules(_Strict):
     misfire_grace_minutes: int = Field(default=60, ge=1, le=24 * 60)
 
 
+class SlackHttp(_Strict):
+    """Where the Slack Events API / slash command endpoint listens (`/slack/events`)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=3000, ge=1, le=65535)
+
+
 class Settings(_Strict):
     network_name: str = Field(min_length=1)
     timezone: str = "Europe/London"
@@ -80,6 +87,7 @@ class Settings(_Strict):
     audiences: list[AudienceConfig] = []
     schedules: Schedules = Schedules()
     admins: list[str] = []
+    slack_http: SlackHttp = SlackHttp()
 
     @field_validator("timezone")
     @classmethod

@@ -1,0 +1,1 @@
+"""Telegram adapter: `adapter.TelegramBot` (PTB in and out) and `render` (Reply -> HTML)."""

@@ -1,0 +1,369 @@
+"""The Telegram adapter: PTB updates in, the bridge in the middle, HTML messages out.
+
+It only translates (see STYLE.md): a message or button press becomes a `Request` for the
+bridge, and each neutral `Reply` is rendered by `render.py` and sent with the Bot API.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from telegram import (
+    BotCommand,
+    BotCommandScopeDefault,
+    Chat,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    LinkPreviewOptions,
+    Update,
+    User,
+)
+from telegram.constants import ParseMode
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ContextTypes,
+    ExtBot,
+    MessageHandler,
+    filters,
+)
+
+from bots.telegram.refs import PLATFORM, chat_ref, dm_ref, user_ref
+from bots.telegram.render import Rows, render_reply
+from handlers.config import ConfigError, Secrets
+from handlers.core import Bridge, RequestFactory
+from handlers.errors import GENERIC_ERROR
+from handlers.identity import ChatRef
+from handlers.replies import Reply, ReplyBuilder, link, text
+from handlers.requests import Request
+from scheduler.outbound import Outbound
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.telegram.org/bot"
+ALLOWED_UPDATES = (
+    Update.MESSAGE,
+    Update.CALLBACK_QUERY,
+    Update.INLINE_QUERY,
+    Update.CHAT_JOIN_REQUEST,
+    Update.MY_CHAT_MEMBER,
+    Update.CHAT_MEMBER,
+)
+CALLBACK_DATA_BYTES = 64
+# RetryAfter is waited out this many times before the send fails (PTB's default is 0).
+MAX_RETRIES = 4
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+TelegramApp = Application[
+    ExtBot[int],
+    ContextTypes.DEFAULT_TYPE,
+    dict[Any, Any],
+    dict[Any, Any],
+    dict[Any, Any],
+    None,
+]
+
+
+def normalise_base_url(url: str | None) -> str:
+    """PTB appends `<token>/<method>` to the base URL, so it must end in `/bot`.
+
+    A self-hosted Bot API server is often configured as just `http://host:8081`; accept that.
+    """
+    if not url:
+        return DEFAULT_BASE_URL
+    url = url.rstrip("/")
+    if "{token}" in url or url.endswith("/bot"):
+        return url
+    return url + "/bot"
+
+
+class TelegramBot:
+    """One bot account. Implements the scheduler's `Outbound` protocol as well."""
+
+    platform: str = PLATFORM
+
+    def __init__(
+        self,
+        bridge: Bridge,
+        *,
+        token: str,
+        base_url: str | None = None,
+        poll_timeout: float = 30.0,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 15.0,
+    ) -> None:
+        # Opt in to PTB's coming timedelta durations; otherwise every 429 answer (RetryAfter)
+        # raises a deprecation warning inside PTB itself.
+        os.environ.setdefault("PTB_TIMEDELTA", "true")
+        self.bridge = bridge
+        self.poll_timeout = poll_timeout
+        self.application: TelegramApp = (
+            ApplicationBuilder()
+            .token(token)
+            .base_url(normalise_base_url(base_url))
+            .rate_limiter(AIORateLimiter(max_retries=MAX_RETRIES))
+            .connect_timeout(connect_timeout)
+            .read_timeout(read_timeout)
+            .write_timeout(read_timeout)
+            .pool_timeout(connect_timeout)
+            .get_updates_connect_timeout(connect_timeout)
+            .get_updates_read_timeout(read_timeout)  # PTB adds the long-poll timeout to this
+            .job_queue(None)  # the bridge has one scheduler of its own for every platform
+            .build()
+        )
+        self.application.add_handler(
+            MessageHandler(filters.UpdateType.MESSAGE & filters.COMMAND, self._on_command)
+        )
+        self.application.add_handler(
+            MessageHandler(
+                filters.UpdateType.MESSAGE
+                & filters.ChatType.PRIVATE
+                & filters.TEXT
+                & ~filters.COMMAND,
+                self._on_text,
+            )
+        )
+        self.application.add_handler(CallbackQueryHandler(self._on_button))
+        self.application.add_error_handler(self._on_error)
+
+    @classmethod
+    def from_secrets(cls, bridge: Bridge, secrets: Secrets) -> TelegramBot:
+        if not secrets.telegram_bot_token:
+            raise ConfigError("TELEGRAM_BOT_TOKEN is not set")
+        return cls(
+            bridge,
+            token=secrets.telegram_bot_token,
+            base_url=secrets.telegram_api_base_url,
+        )
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Check the token, publish the command list and start polling for updates."""
+        # httpx logs every request URL at INFO, and Bot API URLs contain the token.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+        app = self.application
+        try:
+            await app.initialize()
+        except InvalidToken:
+            await app.bot.shutdown()  # initialize() opened the HTTP clients before failing
+            raise ConfigError("TELEGRAM_BOT_TOKEN was rejected by the Telegram server") from None
+        except BaseException:
+            await app.bot.shutdown()
+            raise
+        try:
+            await self._publish_commands()
+            await app.start()
+            assert app.updater is not None
+            await app.updater.start_polling(
+                timeout=timedelta(seconds=self.poll_timeout),
+                drop_pending_updates=False,
+                allowed_updates=list(ALLOWED_UPDATES),
+            )
+        except BaseException:
+            await self.stop()
+            raise
+        log.info("Telegram bot @%s is polling for updates", app.bot.username)
+
+    async def stop(self) -> None:
+        app = self.application
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        if app.running:
+            await app.stop()
+        await app.shutdown()
+
+    async def _publish_commands(self) -> None:
+        commands = [
+            BotCommand(c.name, c.summary[:256] or c.name)  # Telegram refuses an empty one
+            for c in self.bridge.visible_commands(is_admin=False)
+        ]
+        try:
+            await self.application.bot.set_my_commands(commands, scope=BotCommandScopeDefault())
+        except TelegramError:
+            # The menu is a convenience: the bot works without it, so start anyway.
+            log.warning("could not publish the command list", exc_info=True)
+
+    # --- Outbound --------------------------------------------------------------------------
+
+    async def send(self, *, chat: ChatRef, reply: Reply) -> None:
+        """Send one reply from a scheduled job. A person who blocked the bot is skipped."""
+        if chat.platform != PLATFORM:
+            raise ValueError(f"{chat.platform} chat given to the Telegram adapter")
+        if reply.private and not chat.is_private:
+            raise ValueError("a private reply can only be sent to a private chat")
+        try:
+            await self._send(int(chat.chat_id), reply)
+        except Forbidden as exc:
+            log.info("not delivered to Telegram chat %s: %s", chat.chat_id, exc.message)
+
+    # --- updates in ------------------------------------------------------------------------
+
+    async def _on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.message
+        if message is None or message.text is None or message.from_user is None:
+            return
+        if not self._is_for_me(message.text):
+            return
+        replies = await self.bridge.handle_text(
+            self._request_factory(message.from_user, message.chat), message.text
+        )
+        await self._answer(message.chat, message.from_user, replies)
+
+    async def _on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.message
+        if message is None or message.text is None or message.from_user is None:
+            return
+        replies = await self.bridge.handle_text(
+            self._request_factory(message.from_user, message.chat), message.text
+        )
+        await self._answer(message.chat, message.from_user, replies)
+
+    async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None:
+            return
+        try:
+            # Answer first: the button shows a spinner until then, even if handling fails.
+            await query.answer()
+        except TelegramError as exc:
+            log.warning("could not answer a button press: %s", exc)
+        user = query.from_user
+        chat = query.message.chat if query.message is not None else None
+        factory = self._request_factory(user, chat)
+        replies = await self.bridge.handle_button(factory, query.data or "")
+        if chat is None:  # a button on an inline-mode message: answer in the DM
+            await self._send_each(user.id, replies)
+        else:
+            await self._answer(chat, user, replies)
+
+    def _request_factory(self, user: User, chat: Chat | None) -> RequestFactory:
+        who = user_ref(user)
+        where = chat_ref(chat) if chat is not None else dm_ref(user)
+
+        def request_for(command: str, args: str) -> Request:
+            return Request(who, where, command, args)
+
+        return request_for
+
+    def _is_for_me(self, line: str) -> bool:
+        """`/cmd@OtherBot` in a group is addressed to another bot."""
+        head = line.split(maxsplit=1)[0] if line.strip() else ""
+        _, at, name = head.partition("@")
+        return not at or name.casefold() == (self.application.bot.username or "").casefold()
+
+    # --- replies out -----------------------------------------------------------------------
+
+    async def _answer(self, chat: Chat, user: User, replies: list[Reply]) -> None:
+        for reply in replies:
+            if reply.private and chat.type != Chat.PRIVATE:
+                await self._send_privately(chat, user, reply)
+            else:
+                await self._send(chat.id, reply)
+
+    async def _send_each(self, chat_id: int, replies: list[Reply]) -> None:
+        for reply in replies:
+            await self._send(chat_id, reply)
+
+    async def _send_privately(self, group: Chat, user: User, reply: Reply) -> None:
+        """Personal data asked for in a group goes to the person's DM, never the group."""
+        try:
+            await self._send(user.id, reply)
+        except Forbidden as exc:
+            # They never started the bot, or blocked it: the bot may not write to them first.
+            log.info("could not DM Telegram user %s: %s", user.id, exc.message)
+            notice = self._start_me_first(user)
+        else:
+            notice = text(f"{user.first_name}, I have sent that to you in a private chat.")
+        await self._send(group.id, notice)
+
+    def _start_me_first(self, user: User) -> Reply:
+        builder = ReplyBuilder()
+        username = self.application.bot.username
+        if username:
+            builder.para(
+                f"{user.first_name}, that answer is private, so I only send it in a private "
+                "chat. Please /start me in a private chat first (",
+                link(f"t.me/{username}", f"https://t.me/{username}"),
+                "), then ask again.",
+            )
+        else:
+            builder.para(
+                f"{user.first_name}, that answer is private, so I only send it in a private "
+                "chat. Please /start me in a private chat first, then ask again."
+            )
+        return builder.build()
+
+    async def _send(self, chat_id: int, reply: Reply) -> None:
+        bot = self.application.bot
+        for chunk in render_reply(reply):
+            await bot.send_message(
+                chat_id,
+                chunk.html,
+                parse_mode=ParseMode.HTML,
+                reply_markup=await self._keyboard(chunk.rows),
+                link_preview_options=NO_PREVIEW,
+            )
+        if reply.attachment is not None:
+            await bot.send_document(
+                chat_id,
+                InputFile(reply.attachment.content, filename=reply.attachment.filename),
+            )
+
+    async def _keyboard(self, rows: Rows) -> InlineKeyboardMarkup | None:
+        if not rows:
+            return None
+        return InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        button.label,
+                        callback_data=await self.bridge.encode_action(
+                            button.action, max_bytes=CALLBACK_DATA_BYTES
+                        ),
+                    )
+                    for button in row
+                ]
+                for row in rows
+            ]
+        )
+
+    # --- errors ----------------------------------------------------------------------------
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """The one error hook: log, tell the person when that can help, never raise."""
+        error = context.error
+        chat = update.effective_chat if isinstance(update, Update) else None
+        where = chat.id if chat is not None else "?"
+        if isinstance(error, Forbidden):
+            # Blocked, or removed from a group: nothing to retry and nobody to tell.
+            log.info("Telegram refused a message to chat %s: %s", where, error.message)
+            return
+        log.error("error while handling a Telegram update from chat %s", where, exc_info=error)
+        unreachable = isinstance(error, NetworkError) and not isinstance(error, BadRequest)
+        if chat is None or unreachable or isinstance(error, RetryAfter):
+            return  # nobody to tell, or the API is unreachable or flooded: telling would fail
+        try:
+            await self._send(chat.id, text(GENERIC_ERROR))
+        except TelegramError as exc:
+            log.warning("could not tell chat %s about the error: %s", chat.id, exc)
+
+
+if TYPE_CHECKING:  # mypy proves the adapter satisfies the scheduler's interface
+
+    def _is_outbound(bot: TelegramBot) -> Outbound:
+        return bot

@@ -1,0 +1,448 @@
+"""A local stand-in for the Slack Web API that answers, and refuses, the way Slack does.
+
+`POST|GET /api/<method>` with a Bearer token (JSON, form or query arguments): auth.test,
+chat.postMessage, chat.postEphemeral, chat.update, conversations.open, users.info and the three
+steps of files_upload_v2. Errors are HTTP 200 `{"ok": false, "error": ...}`; a rate limit is
+HTTP 429 with `Retry-After`. Messages are checked like Slack checks them (block types and
+fields, 50 blocks, 3000-character sections, 75-character buttons, `& < >` escaped in mrkdwn),
+so a renderer that breaks a rule gets `invalid_blocks` or `msg_too_long` here, not in production.
+`POST /respond/<key>` stands in for a slash command's or a button's response_url.
+Every call is recorded; nothing listens beyond 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+TOKEN = "xoxb-ccin-test-token"
+TEAM_ID = "T0CCIN"
+BOT_USER_ID = "UBOT"
+BOT_ID = "BBOT"
+MAX_BLOCKS = 50
+MAX_TEXT = 40_000
+BAD_MESSAGE_ERRORS = {"invalid_blocks", "msg_too_long", "invalid_arguments"}
+
+_CHANNEL = re.compile(r"^[CDG][A-Z0-9]{2,}$")
+# What may follow `<` in mrkdwn: a link, a user, a channel or a special mention, then `>`.
+_TOKEN = re.compile(
+    r"^(?:(?:https?://|mailto:)[^\s|<>]+|@[UW][A-Z0-9]+|#C[A-Z0-9]+|![a-z]+(?:\^[A-Za-z0-9]+)?)"
+    r"(?:\|[^<>]*)?$"
+)
+_BARE_AMPERSAND = re.compile(r"&(?!(?:amp|lt|gt);)")
+_ALLOWED_KEYS = {
+    "section": {"type", "block_id", "text", "fields", "accessory", "expand"},
+    "header": {"type", "block_id", "text"},
+    "actions": {"type", "block_id", "elements"},
+    "context": {"type", "block_id", "elements"},
+    "divider": {"type", "block_id"},
+}
+_BUTTON_KEYS = {"type", "text", "action_id", "value", "url", "style", "confirm"}
+_TEXT_KEYS = {"type", "text", "emoji", "verbatim"}
+
+
+def slack_len(value: str) -> int:
+    return len(value.encode("utf-16-le")) // 2
+
+
+def mrkdwn_problems(text: str, where: str) -> list[str]:
+    """Unescaped `& < >` in mrkdwn: a `<` must open a link or mention token, nothing else."""
+    problems = []
+    for match in re.finditer(r"<([^<>]*)>", text):
+        body = match.group(1)
+        if not _TOKEN.match(body):
+            problems.append(f"unescaped '<' in {where}: {match.group(0)[:40]!r}")
+        elif _BARE_AMPERSAND.search(body):
+            problems.append(f"unescaped '&' in a link in {where}")
+    outside = re.sub(r"<[^<>]*>", "", text)
+    if "<" in outside or ">" in outside:
+        problems.append(f"unescaped '<' or '>' in {where}")
+    if _BARE_AMPERSAND.search(outside):
+        problems.append(f"unescaped '&' in {where}")
+    return problems
+
+
+def _text_problems(obj: Any, where: str, limit: int, plain_only: bool = False) -> list[str]:
+    if not isinstance(obj, dict):
+        return [f"{where} must be a text object"]
+    problems = [f"{where} has unknown field {k!r}" for k in obj.keys() - _TEXT_KEYS]
+    kind, text = obj.get("type"), obj.get("text")
+    if kind not in (("plain_text",) if plain_only else ("plain_text", "mrkdwn")):
+        problems.append(f"{where}.type {kind!r} is not allowed")
+    if not isinstance(text, str) or not text.strip():
+        return [*problems, f"{where}.text must be a non-empty string"]
+    if slack_len(text) > limit:
+        problems.append(f"{where}.text must be at most {limit} characters")
+    if kind == "mrkdwn":
+        problems.extend(mrkdwn_problems(text, where))
+    return problems
+
+
+def block_problems(blocks: Any) -> list[str]:
+    """Why Slack would answer `invalid_blocks`, or [] if it would take them."""
+    if not isinstance(blocks, list) or not blocks:
+        return ["blocks must be a non-empty array"]
+    problems = []
+    if len(blocks) > MAX_BLOCKS:
+        problems.append(f"no more than {MAX_BLOCKS} items allowed [json-pointer:/blocks]")
+    action_ids: set[str] = set()
+    for i, block in enumerate(blocks):
+        where = f"/blocks/{i}"
+        kind = block.get("type") if isinstance(block, dict) else None
+        if kind not in _ALLOWED_KEYS:
+            problems.append(f"{where}: unsupported type {kind!r}")
+            continue
+        problems.extend(f"{where}: unknown field {k!r}" for k in block.keys() - _ALLOWED_KEYS[kind])
+        if kind == "section":
+            problems.extend(_text_problems(block.get("text"), f"{where}/text", 3000))
+        elif kind == "header":
+            problems.extend(_text_problems(block.get("text"), f"{where}/text", 150, True))
+        elif kind == "actions":
+            problems.extend(_actions_problems(block.get("elements"), where, action_ids))
+        elif kind == "context":
+            elements = block.get("elements")
+            if not isinstance(elements, list) or not 1 <= len(elements) <= 10:
+                problems.append(f"{where}/elements must have 1 to 10 items")
+            else:
+                for j, element in enumerate(elements):
+                    problems.extend(_text_problems(element, f"{where}/elements/{j}", 3000))
+    return problems
+
+
+def _actions_problems(elements: Any, where: str, action_ids: set[str]) -> list[str]:
+    if not isinstance(elements, list) or not 1 <= len(elements) <= 25:
+        return [f"{where}/elements must have 1 to 25 items"]
+    problems = []
+    for j, button in enumerate(elements):
+        at = f"{where}/elements/{j}"
+        if not isinstance(button, dict) or button.get("type") != "button":
+            problems.append(f"{at}: only buttons are expected here")
+            continue
+        problems.extend(f"{at}: unknown field {k!r}" for k in button.keys() - _BUTTON_KEYS)
+        problems.extend(_text_problems(button.get("text"), f"{at}/text", 75, True))
+        action_id = button.get("action_id")
+        if not isinstance(action_id, str) or not 1 <= len(action_id) <= 255:
+            problems.append(f"{at}/action_id must be 1 to 255 characters")
+        elif action_id in action_ids:
+            problems.append(f"{at}/action_id {action_id!r} is not unique in the message")
+        else:
+            action_ids.add(action_id)
+        value = button.get("value")
+        if value is not None and (not isinstance(value, str) or len(value) > 2000):
+            problems.append(f"{at}/value must be a string of at most 2000 characters")
+    return problems
+
+
+def message_error(args: dict[str, Any]) -> tuple[str, list[str]] | None:
+    """The error Slack would answer for a message's `text` and `blocks`, with details."""
+    text, blocks = args.get("text"), args.get("blocks")
+    if blocks is not None:
+        problems = block_problems(blocks)
+        if problems:
+            return "invalid_blocks", problems
+    if not text and not blocks:
+        return "no_text", []
+    if isinstance(text, str):
+        if len(text) > MAX_TEXT:
+            return "msg_too_long", [f"text is {len(text)} characters"]
+        if args.get("mrkdwn", True) is not False:
+            problems = mrkdwn_problems(text, "text")
+            if problems:
+                return "invalid_arguments", problems
+    return None
+
+
+@dataclass
+class Call:
+    """One request the fake answered: an API method, a response_url key or an upload."""
+
+    kind: str  # "api", "respond" or "upload"
+    name: str  # the method, the response_url key or the file id
+    args: dict[str, Any]
+    status: int
+    answer: Any
+
+    @property
+    def ok(self) -> bool:
+        if self.kind == "api":
+            return self.status == 200 and bool(self.answer.get("ok"))
+        return self.status == 200
+
+    @property
+    def error(self) -> str | None:
+        if self.ok:
+            return None
+        if isinstance(self.answer, dict):
+            return str(self.answer.get("error"))
+        return str(self.answer)
+
+    @property
+    def text(self) -> str:
+        """Everything a person would read in a message call: fallback text and block texts."""
+        return "\n".join(_texts(self.args))
+
+
+def _texts(message: dict[str, Any]) -> list[str]:
+    texts = [message["text"]] if isinstance(message.get("text"), str) else []
+    for block in message.get("blocks") or []:
+        if isinstance(block.get("text"), dict):
+            texts.append(block["text"].get("text", ""))
+        for element in block.get("elements") or []:
+            if isinstance(element.get("text"), dict):
+                texts.append(element["text"].get("text", ""))
+    return texts
+
+
+class FakeSlack:
+    def __init__(self, token: str = TOKEN) -> None:
+        self.token = token
+        self.calls: list[Call] = []
+        self.users: dict[str, dict[str, Any]] = {}
+        self.uploads: dict[str, bytes] = {}
+        self.files: list[dict[str, Any]] = []  # completed uploads: channel, title, content
+        self._rate_limits: dict[str | None, int] = {}
+        self._failures: dict[str, list[str]] = {}
+        self._pending_files: dict[str, str] = {}
+        self._ts = itertools.count(1)
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    # --- control ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_post("/respond/{key}", self._respond)
+        app.router.add_post("/upload/{file_id}", self._upload)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        host, port = self._runner.addresses[0][:2]
+        self.url = f"http://{host}:{port}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api/"
+
+    def response_url(self, key: str) -> str:
+        return f"{self.url}/respond/{key}"
+
+    def add_user(self, user_id: str, name: str, display_name: str = "") -> None:
+        self.users[user_id] = {
+            "id": user_id,
+            "team_id": TEAM_ID,
+            "name": name,
+            "real_name": display_name or name,
+            "profile": {"display_name": display_name, "real_name": display_name or name},
+        }
+
+    def rate_limit(self, times: int, method: str | None = None) -> None:
+        """Answer the next `times` calls (to `method`, or to any method) with HTTP 429."""
+        self._rate_limits[method] = times
+
+    def fail(self, method: str, error: str, times: int = 1) -> None:
+        """Answer the next `times` calls to `method` with `{"ok": false, "error": error}`."""
+        self._failures.setdefault(method, []).extend([error] * times)
+
+    # --- inspection ---------------------------------------------------------------------------
+
+    def api_calls(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.kind == "api" and c.name == method]
+
+    def delivered(self, method: str) -> list[Call]:
+        return [c for c in self.api_calls(method) if c.ok]
+
+    def responses(self, key: str) -> list[Call]:
+        """Messages sent to the response_url `key` that Slack would have shown."""
+        return [c for c in self.calls if c.kind == "respond" and c.name == key and c.ok]
+
+    def errors(self) -> list[str]:
+        return [c.error for c in self.calls if c.error is not None]
+
+    def bad_messages(self) -> list[Call]:
+        """Calls refused because the message broke Slack's rules: a renderer bug."""
+        return [c for c in self.calls if c.error in BAD_MESSAGE_ERRORS]
+
+    async def wait_for(self, ready: Callable[[], bool], seconds: float = 10.0) -> None:
+        """Until `ready()` holds after some call (TimeoutError after `seconds`)."""
+        async with asyncio.timeout(seconds), self._changed:
+            await self._changed.wait_for(ready)
+
+    async def _record(self, call: Call) -> None:
+        self.calls.append(call)
+        async with self._changed:
+            self._changed.notify_all()
+
+    # --- Web API ------------------------------------------------------------------------------
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        args = await _arguments(request)
+        status, answer, headers = self._answer(method, args, request.headers.get("Authorization"))
+        await self._record(Call("api", method, args, status, answer))
+        return web.json_response(answer, status=status, headers=headers)
+
+    def _answer(
+        self, method: str, args: dict[str, Any], authorization: str | None
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        for key in (method, None):
+            if self._rate_limits.get(key, 0) > 0:
+                self._rate_limits[key] -= 1
+                return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "1"}
+        token = (authorization or "").removeprefix("Bearer ").strip() or args.get("token")
+        if not token:
+            return 200, {"ok": False, "error": "not_authed"}, {}
+        if token != self.token:
+            return 200, {"ok": False, "error": "invalid_auth"}, {}
+        if self._failures.get(method):
+            return 200, {"ok": False, "error": self._failures[method].pop(0)}, {}
+        handler = getattr(self, "_m_" + method.replace(".", "_"), None)
+        if handler is None:
+            return 200, {"ok": False, "error": "unknown_method"}, {}
+        return 200, handler(args), {}
+
+    def _m_auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "url": "https://ccin-test.slack.com/",
+            "team": "CCIN test",
+            "user": "ccin",
+            "team_id": TEAM_ID,
+            "user_id": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "is_enterprise_install": False,
+        }
+
+    def _message(self, args: dict[str, Any], *required: str) -> dict[str, Any] | None:
+        """The error answer for a bad message call, or None if Slack would take it."""
+        for name in required:
+            if not args.get(name):
+                return {"ok": False, "error": f"{name}_not_found" if name != "ts" else "no_ts"}
+        if not _CHANNEL.match(str(args["channel"])):
+            return {"ok": False, "error": "channel_not_found"}
+        refused = message_error(args)
+        if refused is not None:
+            error, problems = refused
+            return {
+                "ok": False,
+                "error": error,
+                "errors": problems,
+                "response_metadata": {"messages": [f"[ERROR] {p}" for p in problems]},
+            }
+        return None
+
+    def _next_ts(self) -> str:
+        return f"1790000000.{next(self._ts):06d}"
+
+    def _m_chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
+        refused = self._message(args, "channel")
+        if refused is not None:
+            return refused
+        ts = self._next_ts()
+        message = {"type": "message", "user": BOT_USER_ID, "bot_id": BOT_ID, "ts": ts}
+        message |= {k: args[k] for k in ("text", "blocks", "thread_ts") if k in args}
+        return {"ok": True, "channel": args["channel"], "ts": ts, "message": message}
+
+    def _m_chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not args.get("user"):
+            return {"ok": False, "error": "user_not_found"}
+        return self._message(args, "channel") or {"ok": True, "message_ts": self._next_ts()}
+
+    def _m_chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        refused = self._message(args, "channel", "ts")
+        if refused is not None:
+            return refused
+        return {"ok": True, "channel": args["channel"], "ts": args["ts"], "text": args.get("text")}
+
+    def _m_conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        users = str(args.get("users") or "").split(",")
+        if len(users) != 1 or not users[0]:
+            return {"ok": False, "error": "users_list_not_supplied"}
+        return {"ok": True, "channel": {"id": "D" + users[0].removeprefix("U")}}
+
+    def _m_users_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        user = self.users.get(str(args.get("user")))
+        return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
+
+    def _m_files_getUploadURLExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not args.get("filename") or not str(args.get("length", "")).isdigit():
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{len(self._pending_files) + 1:04d}"
+        self._pending_files[file_id] = str(args["filename"])
+        return {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+
+    def _m_files_completeUploadExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        files = args.get("files")
+        files = json.loads(files) if isinstance(files, str) else files
+        done = []
+        for item in files or []:
+            if item.get("id") not in self.uploads:
+                return {"ok": False, "error": "file_not_found"}
+            done.append(
+                {
+                    "id": item["id"],
+                    "name": self._pending_files[item["id"]],
+                    "title": item.get("title"),
+                }
+            )
+            self.files.append(
+                {
+                    "channel": args.get("channel_id"),
+                    "title": item.get("title"),
+                    "name": self._pending_files[item["id"]],
+                    "content": self.uploads[item["id"]],
+                }
+            )
+        return {"ok": True, "files": done}
+
+    # --- response_url and uploads -------------------------------------------------------------
+
+    async def _respond(self, request: web.Request) -> web.Response:
+        key = request.match_info["key"]
+        try:
+            message = await request.json()
+        except json.JSONDecodeError:
+            message = None
+        refused = message_error(message) if isinstance(message, dict) else ("invalid_json", [])
+        status, body = (200, "ok") if refused is None else (400, refused[0])
+        await self._record(Call("respond", key, message or {}, status, body))
+        return web.Response(status=status, text=body)
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["file_id"]
+        if file_id not in self._pending_files:
+            return web.Response(status=404, text="unknown upload")
+        data = await request.read()
+        self.uploads[file_id] = data
+        await self._record(Call("upload", file_id, {"length": len(data)}, 200, "OK"))
+        return web.Response(text=f"OK - {len(data)}")
+
+
+async def _arguments(request: web.Request) -> dict[str, Any]:
+    """Slack's clients send JSON for messages and form or query arguments for the rest."""
+    args: dict[str, Any] = dict(request.query)
+    if request.content_type == "application/json":
+        body = await request.json()
+        if isinstance(body, dict):
+            args |= body
+    elif request.can_read_body:
+        args |= dict(await request.post())
+    if isinstance(args.get("blocks"), str):
+        try:
+            args["blocks"] = json.loads(args["blocks"])
+        except json.JSONDecodeError:
+            args["blocks"] = None
+    return args

@@ -1,0 +1,753 @@
+"""A fake Telegram Bot API server: the real wire format, on 127.0.0.1, for adapter tests.
+
+`POST /bot<token>/<method>` with form-urlencoded, multipart or JSON bodies, answered with
+`{"ok": true, "result": ...}` or an error whose HTTP status equals `error_code`, using
+Telegram's own descriptions. `sendMessage` and `sendDocument` validate what Telegram
+validates (HTML parse mode, length after entity parsing, keyboards), a little more strictly:
+a bare `>` or `&` is refused, and length is counted in UTF-16 code units. Every call is recorded
+with its status, so a test can assert that nothing was ever refused.
+
+Tests push updates (`push_message`, `press`) that `getUpdates` long-polls for, honouring
+`offset` (confirmed updates are forgotten) and `timeout`; they can make the next calls answer
+429 with `retry_after` (`rate_limit`), 403 for a person who blocked the bot (`block`), or any
+other error (`fail`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+TOKEN = "123456:TEST-fake-token"
+BOT_ID = 123456
+DATE = 1_795_000_000  # a fixed Unix time, so recorded answers are the same on every run
+MAX_TEXT = 4096
+MAX_CAPTION = 1024
+MAX_BUTTONS = 100
+MAX_CALLBACK_DATA = 64
+
+# Form bodies carry strings raw and everything else JSON-encoded; the server decodes per field.
+JSON_FIELDS = {
+    "reply_markup",
+    "allowed_updates",
+    "link_preview_options",
+    "commands",
+    "scope",
+    "entities",
+    "caption_entities",
+    "reply_parameters",
+}
+NUMBER_FIELDS = {"offset", "limit", "timeout", "message_id", "message_thread_id", "cache_time"}
+BOOL_FIELDS = {
+    "drop_pending_updates",
+    "show_alert",
+    "disable_notification",
+    "protect_content",
+    "disable_content_type_detection",
+}
+UPDATE_KINDS = (
+    "message",
+    "edited_message",
+    "channel_post",
+    "callback_query",
+    "inline_query",
+    "chat_join_request",
+    "my_chat_member",
+    "chat_member",
+)
+
+
+class ApiError(Exception):
+    def __init__(
+        self, status: int, description: str, parameters: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(description)
+        self.status = status
+        self.description = description
+        self.parameters = parameters
+
+
+def bad_request(detail: str) -> ApiError:
+    return ApiError(400, f"Bad Request: {detail}")
+
+
+# --- people and chats -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TgUser:
+    id: int
+    first_name: str
+    last_name: str | None = None
+    username: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"id": self.id, "is_bot": False, "first_name": self.first_name}
+        if self.last_name:
+            data["last_name"] = self.last_name
+        if self.username:
+            data["username"] = self.username
+        return data
+
+    @property
+    def private_chat(self) -> TgChat:
+        return TgChat(self.id, "private", first_name=self.first_name, username=self.username)
+
+
+@dataclass(frozen=True)
+class TgChat:
+    id: int
+    type: str  # private, group, supergroup, channel
+    title: str | None = None
+    first_name: str | None = None
+    username: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"id": self.id, "type": self.type}
+        for key in ("title", "first_name", "username"):
+            if getattr(self, key):
+                data[key] = getattr(self, key)
+        return data
+
+
+# --- what was called, and what the bot sent -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    params: dict[str, Any]
+    status: int
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Document:
+    filename: str
+    content: bytes
+    content_type: str
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    chat_id: int
+    message_id: int
+    html: str  # as sent
+    text: str  # as people see it, after entity parsing
+    reply_markup: dict[str, Any] | None
+    document: Document | None
+    raw: dict[str, Any]  # the Message object the server answered with
+
+    @property
+    def buttons(self) -> list[dict[str, Any]]:
+        rows = (self.reply_markup or {}).get("inline_keyboard", [])
+        return [button for row in rows for button in row]
+
+    def button(self, label: str) -> dict[str, Any]:
+        for button in self.buttons:
+            if button["text"] == label:
+                return button
+        raise AssertionError(f"no button {label!r} in {[b['text'] for b in self.buttons]}")
+
+
+@dataclass
+class _Fault:
+    method: str
+    status: int
+    description: str
+    parameters: dict[str, Any] | None
+    remaining: int
+
+
+# --- Telegram's HTML parse mode -------------------------------------------------------------
+
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[^<>]*)?)\s*>")
+_ATTR = re.compile(r"\s*([a-zA-Z-]+)\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s\"'=<>`]+))")
+_ENTITY = re.compile(r"&(?:#([0-9]{1,7})|#[xX]([0-9a-fA-F]{1,6})|([a-zA-Z]+));")
+NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
+# tag -> (required attributes, optional attributes)
+TAGS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    **{
+        name: (frozenset(), frozenset())
+        for name in ("b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "tg-spoiler")
+    },
+    "span": (frozenset({"class"}), frozenset()),
+    "a": (frozenset({"href"}), frozenset()),
+    "code": (frozenset(), frozenset({"class"})),
+    "pre": (frozenset(), frozenset()),
+    "blockquote": (frozenset(), frozenset({"expandable"})),
+    "tg-emoji": (frozenset({"emoji-id"}), frozenset()),
+}
+ALIASES = {"strong": "b", "em": "i", "ins": "u", "strike": "s", "del": "s", "span": "tg-spoiler"}
+MONOSPACE = {"code", "pre"}
+
+
+def utf16_length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def parse_html(markup: str) -> str:
+    """The visible text of Telegram-HTML `markup`, or ApiError as Telegram would answer."""
+    out: list[str] = []
+    stack: list[str] = []
+    index = 0
+
+    def fail(detail: str) -> ApiError:
+        offset = len(markup[:index].encode())
+        return bad_request(f"can't parse entities: {detail} at byte offset {offset}")
+
+    while index < len(markup):
+        char = markup[index]
+        if char == "<":
+            match = _TAG.match(markup, index)
+            if match is None:
+                raise fail("Unclosed start tag or unsupported character '<'")
+            closing, name, attrs = match.group(1), match.group(2).lower(), match.group(3)
+            if closing:
+                if not stack:
+                    raise fail(f'Unexpected end tag "{name}"')
+                if stack[-1] != name:
+                    raise fail(f'Can\'t find end tag corresponding to start tag "{stack[-1]}"')
+                stack.pop()
+            else:
+                _check_start_tag(name, attrs, stack, fail)
+                stack.append(name)
+            index = match.end()
+        elif char == "&":
+            entity = _ENTITY.match(markup, index)
+            if entity is None:
+                raise fail("Character '&' must be escaped as &amp;")
+            out.append(_decode_entity(entity, fail))
+            index = entity.end()
+        elif char == ">":
+            raise fail("Character '>' must be escaped as &gt;")
+        else:
+            out.append(char)
+            index += 1
+    if stack:
+        raise bad_request(
+            f"can't parse entities: Can't find end tag corresponding to start tag \"{stack[-1]}\""
+        )
+    return "".join(out)
+
+
+def _check_start_tag(
+    name: str, attrs: str, stack: list[str], fail: Callable[[str], ApiError]
+) -> None:
+    if name not in TAGS:
+        raise fail(f'Unsupported start tag "{name}"')
+    found: dict[str, str] = {}
+    rest = attrs
+    while rest.strip():
+        attr = _ATTR.match(rest)
+        if attr is None:
+            raise fail(f'Can\'t parse attributes of tag "{name}"')
+        value = next(v for v in attr.groups()[1:] if v is not None)
+        found[attr.group(1).lower()] = _decode_text(value, fail)
+        rest = rest[attr.end() :]
+    required, optional = TAGS[name]
+    if missing := required - found.keys():
+        raise fail(f'Tag "{name}" must have attribute "{sorted(missing)[0]}"')
+    if extra := found.keys() - required - optional:
+        raise fail(f'Tag "{name}" has unsupported attribute "{sorted(extra)[0]}"')
+    if name == "a" and not found["href"].strip():
+        raise fail("Empty URL in a tag")
+    if name == "span" and found["class"] != "tg-spoiler":
+        raise fail('Tag "span" must have class "tg-spoiler"')
+    # Entities may nest, but nothing goes inside code or pre (except code in pre), links
+    # do not contain links, and a blockquote is never nested.
+    open_tags = {ALIASES.get(t, t) for t in stack}
+    if open_tags & MONOSPACE and not (name == "code" and stack[-1] == "pre"):
+        raise fail(f'Entity "{name}" can\'t be inside a monospace entity')
+    if name == "a" and "a" in open_tags:
+        raise fail("Nested links are not supported")
+    if name == "blockquote" and "blockquote" in open_tags:
+        raise fail("Nested blockquotes are not supported")
+
+
+def _decode_text(value: str, fail: Callable[[str], ApiError]) -> str:
+    if "<" in value or ">" in value:
+        raise fail("Unescaped '<' or '>' in an attribute value")
+    out: list[str] = []
+    index = 0
+    while index < len(value):
+        if value[index] == "&":
+            entity = _ENTITY.match(value, index)
+            if entity is None:
+                raise fail("Character '&' must be escaped as &amp;")
+            out.append(_decode_entity(entity, fail))
+            index = entity.end()
+        else:
+            out.append(value[index])
+            index += 1
+    return "".join(out)
+
+
+def _decode_entity(entity: re.Match[str], fail: Callable[[str], ApiError]) -> str:
+    decimal, hexadecimal, named = entity.groups()
+    if named is not None:
+        if named not in NAMED_ENTITIES:
+            raise fail(f'Unsupported HTML entity "&{named};"')
+        return NAMED_ENTITIES[named]
+    code = int(decimal) if decimal is not None else int(hexadecimal, 16)
+    if not 0 < code <= 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+        raise fail("Invalid character code in an HTML entity")
+    return chr(code)
+
+
+# --- the server -----------------------------------------------------------------------------
+
+
+class FakeTelegramAPI:
+    """Start with `async with FakeTelegramAPI() as api:`; point PTB at `api.base_url`."""
+
+    def __init__(self, token: str = TOKEN, bot_username: str = "ccin_test_bot") -> None:
+        self.token = token
+        self.bot = {
+            "id": BOT_ID,
+            "is_bot": True,
+            "first_name": "CCIN Test Bot",
+            "username": bot_username,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
+        self.calls: list[Call] = []
+        self.sent: list[SentMessage] = []
+        self.commands: dict[str, list[dict[str, Any]]] = {}  # scope type -> commands
+        self.chats: dict[int, TgChat] = {}
+        self.blocked: set[int] = set()
+        self._faults: list[_Fault] = []
+        self._updates: list[dict[str, Any]] = []
+        self._allowed: list[str] = []
+        self._confirmed = 0  # every update with a smaller id was confirmed by an offset
+        self._open_callbacks: set[str] = set()
+        self._update_ids = itertools.count(1)
+        self._message_ids = itertools.count(1)
+        self._callback_ids = itertools.count(1)
+        self._changed = asyncio.Condition()
+        self._closing = False
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/bot{token}/{method}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.bind(("127.0.0.1", 0))  # a free port chosen by the OS
+            self.port = sock.getsockname()[1]
+            await web.SockSite(self._runner, sock).start()
+        except BaseException:
+            sock.close()
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        self._closing = True  # wakes every long poll, so shutdown does not wait for them
+        await self._notify()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeTelegramAPI:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/bot"
+
+    # --- what tests do ---------------------------------------------------------------------
+
+    def add_chat(self, chat: TgChat) -> None:
+        """A chat the bot may write to (pushing an update from a chat adds it too)."""
+        self.chats[chat.id] = chat
+
+    def block(self, user_id: int) -> None:
+        self.blocked.add(user_id)
+
+    def rate_limit(self, times: int, *, retry_after: int = 1, method: str = "sendMessage") -> None:
+        """The next `times` calls of `method` answer 429 Too Many Requests."""
+        self.fail(
+            method,
+            429,
+            f"Too Many Requests: retry after {retry_after}",
+            times=times,
+            parameters={"retry_after": retry_after},
+        )
+
+    def fail(
+        self,
+        method: str,
+        status: int,
+        description: str,
+        *,
+        times: int = 1,
+        parameters: dict[str, Any] | None = None,
+    ) -> None:
+        self._faults.append(_Fault(method, status, description, parameters, times))
+
+    async def push(self, kind: str, payload: dict[str, Any]) -> int:
+        update_id = next(self._update_ids)
+        self._updates.append({"update_id": update_id, kind: payload})
+        await self._notify()
+        return update_id
+
+    async def push_message(self, user: TgUser, text: str, chat: TgChat | None = None) -> int:
+        """`user` writes `text` in `chat` (default: their private chat with the bot)."""
+        chat = chat or user.private_chat
+        self.add_chat(chat)
+        message: dict[str, Any] = {
+            "message_id": next(self._message_ids),
+            "date": DATE,
+            "chat": chat.to_dict(),
+            "from": user.to_dict(),
+            "text": text,
+        }
+        if text.startswith("/"):
+            command = text.split(maxsplit=1)[0]
+            message["entities"] = [
+                {"type": "bot_command", "offset": 0, "length": utf16_length(command)}
+            ]
+        return await self.push("message", message)
+
+    async def press(self, user: TgUser, message: SentMessage, label: str) -> int:
+        """`user` presses the button labelled `label` under a message the bot sent."""
+        data = message.button(label)["callback_data"]
+        query_id = str(next(self._callback_ids))
+        self._open_callbacks.add(query_id)
+        query = {
+            "id": query_id,
+            "from": user.to_dict(),
+            "chat_instance": f"instance-{message.chat_id}",
+            "message": message.raw,
+            "data": data,
+        }
+        return await self.push("callback_query", query)
+
+    async def wait_confirmed(self, update_id: int, within: float = 5.0) -> None:
+        """Until the bot has fetched `update_id` and asked for the updates after it."""
+        await self.wait_for(lambda: self._confirmed > update_id, within)
+
+    async def wait_for(self, predicate: Callable[[], bool], within: float = 5.0) -> None:
+        async with asyncio.timeout(within), self._changed:
+            await self._changed.wait_for(predicate)
+
+    # --- what tests check ------------------------------------------------------------------
+
+    def calls_to(self, method: str) -> list[Call]:
+        return [c for c in self.calls if c.method == method]
+
+    def answers_with(self, status: int) -> list[Call]:
+        return [c for c in self.calls if c.status == status]
+
+    def sent_to(self, chat_id: int) -> list[SentMessage]:
+        return [m for m in self.sent if m.chat_id == chat_id]
+
+    @property
+    def open_callbacks(self) -> set[str]:
+        """Button presses the bot has not answered yet."""
+        return set(self._open_callbacks)
+
+    # --- HTTP ------------------------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params: dict[str, Any] = {}
+        try:
+            params, files = await _read_params(request)
+            if request.match_info["token"] != self.token:
+                raise ApiError(401, "Unauthorized")
+            handler = self._methods().get(method)
+            if handler is None:
+                raise ApiError(404, "Not Found")
+            self._inject_fault(method)
+            result = await handler(params, files)
+        except ApiError as exc:
+            await self._record(Call(method, params, exc.status, exc.description))
+            body: dict[str, Any] = {
+                "ok": False,
+                "error_code": exc.status,
+                "description": exc.description,
+            }
+            if exc.parameters:
+                body["parameters"] = exc.parameters
+            return web.json_response(body, status=exc.status)
+        await self._record(Call(method, params, 200))
+        return web.json_response({"ok": True, "result": result})
+
+    def _methods(
+        self,
+    ) -> dict[str, Callable[[dict[str, Any], dict[str, Document]], Awaitable[Any]]]:
+        return {
+            "getMe": self._get_me,
+            "deleteWebhook": self._true,
+            "getUpdates": self._get_updates,
+            "sendMessage": self._send_message,
+            "sendDocument": self._send_document,
+            "answerCallbackQuery": self._answer_callback_query,
+            "setMyCommands": self._set_my_commands,
+        }
+
+    def _inject_fault(self, method: str) -> None:
+        for fault in self._faults:
+            if fault.method == method and fault.remaining > 0:
+                fault.remaining -= 1
+                raise ApiError(fault.status, fault.description, fault.parameters)
+
+    async def _record(self, call: Call) -> None:
+        self.calls.append(call)
+        await self._notify()
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    # --- methods ---------------------------------------------------------------------------
+
+    async def _get_me(self, params: dict[str, Any], files: dict[str, Document]) -> Any:
+        return self.bot
+
+    async def _true(self, params: dict[str, Any], files: dict[str, Document]) -> Any:
+        return True
+
+    async def _get_updates(self, params: dict[str, Any], files: dict[str, Document]) -> Any:
+        offset = int(params.get("offset") or 0)
+        if offset > 0:
+            self._updates = [u for u in self._updates if u["update_id"] >= offset]
+            if offset > self._confirmed:
+                self._confirmed = offset
+                await self._notify()
+        if params.get("allowed_updates") is not None:
+            self._allowed = list(params["allowed_updates"])
+        limit = int(params.get("limit") or 100)
+        try:
+            async with asyncio.timeout(float(params.get("timeout") or 0)), self._changed:
+                await self._changed.wait_for(lambda: self._closing or bool(self._deliverable()))
+        except TimeoutError:
+            pass
+        return self._deliverable()[:limit]
+
+    def _deliverable(self) -> list[dict[str, Any]]:
+        # Like Telegram, updates of a kind the bot did not ask for are dropped, not kept.
+        allowed = set(self._allowed or UPDATE_KINDS)
+        self._updates = [u for u in self._updates if _kind(u) in allowed]
+        return list(self._updates)
+
+    async def _send_message(self, params: dict[str, Any], files: dict[str, Document]) -> Any:
+        chat = self._chat(params)
+        html = params.get("text")
+        if not isinstance(html, str):
+            raise bad_request("message text is empty")
+        text = _visible(html, params.get("parse_mode"))
+        if not text.strip():
+            raise bad_request("message text is empty")
+        if utf16_length(text) > MAX_TEXT:
+            raise bad_request("message is too long")
+        markup = _check_markup(params.get("reply_markup"))
+        if "link_preview_options" in params and not isinstance(
+            params["link_preview_options"], dict
+        ):
+            raise bad_request("can't parse link preview options JSON object")
+        return self._store(chat, html, text, markup, None, {"text": text})
+
+    async def _send_document(self, params: dict[str, Any], files: dict[str, Document]) -> Any:
+        chat = self._chat(params)
+        document = files.get("document")
+        if document is None:
+            raise bad_request("there is no document in the request")
+        caption = params.get("caption")
+        text = _visible(caption, params.get("parse_mode")) if caption else ""
+        if utf16_length(text) > MAX_CAPTION:
+            raise bad_request("message caption is too long")
+        markup = _check_markup(params.get("reply_markup"))
+        number = len(self.sent) + 1
+        extra: dict[str, Any] = {
+            "document": {
+                "file_id": f"document-{number}",
+                "file_unique_id": f"unique-{number}",
+                "file_name": document.filename,
+                "mime_type": document.content_type,
+                "file_size": len(document.content),
+            }
+        }
+        if text:
+            extra["caption"] = text
+        return self._store(chat, caption or "", text, markup, document, extra)
+
+    async def _answer_callback_query(
+        self, params: dict[str, Any], files: dict[str, Document]
+    ) -> Any:
+        query_id = params.get("callback_query_id")
+        if query_id not in self._open_callbacks:
+            raise bad_request(
+                "query is too old and response timeout expired or query ID is invalid"
+            )
+        if utf16_length(str(params.get("text") or "")) > 200:
+            raise bad_request("MESSAGE_TOO_LONG")
+        self._open_callbacks.discard(query_id)
+        return True
+
+    async def _set_my_commands(self, params: dict[str, Any], files: dict[str, Document]) -> Any:
+        commands = params.get("commands")
+        if not isinstance(commands, list) or len(commands) > 100:
+            raise bad_request("can't parse commands JSON object")
+        for command in commands:
+            name = command.get("command") if isinstance(command, dict) else None
+            if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9_]{1,32}", name):
+                raise bad_request("BOT_COMMAND_INVALID")
+            description = command.get("description")
+            if not isinstance(description, str) or not 1 <= len(description) <= 256:
+                raise bad_request("command description must be non-empty")
+        scope = params.get("scope") or {"type": "default"}
+        if not isinstance(scope, dict) or "type" not in scope:
+            raise bad_request("can't parse BotCommandScope JSON object")
+        self.commands[scope["type"]] = commands
+        return True
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _chat(self, params: dict[str, Any]) -> TgChat:
+        chat_id = params.get("chat_id")
+        if chat_id in (None, ""):
+            raise bad_request("chat_id is empty")
+        if not isinstance(chat_id, int):
+            raise bad_request("chat not found")  # @usernames are for channels, not used here
+        if chat_id in self.blocked:
+            raise ApiError(403, "Forbidden: bot was blocked by the user")
+        if chat_id in self.chats:
+            return self.chats[chat_id]
+        if chat_id > 0:
+            raise ApiError(403, "Forbidden: bot can't initiate conversation with a user")
+        raise bad_request("chat not found")
+
+    def _store(
+        self,
+        chat: TgChat,
+        html: str,
+        text: str,
+        markup: dict[str, Any] | None,
+        document: Document | None,
+        extra: dict[str, Any],
+    ) -> dict[str, Any]:
+        message_id = next(self._message_ids)
+        raw: dict[str, Any] = {
+            "message_id": message_id,
+            "date": DATE,
+            "chat": chat.to_dict(),
+            "from": self.bot,
+            **extra,
+        }
+        if markup is not None:
+            raw["reply_markup"] = markup
+        self.sent.append(SentMessage(chat.id, message_id, html, text, markup, document, raw))
+        return raw
+
+
+def _kind(update: dict[str, Any]) -> str:
+    return next(k for k in update if k != "update_id")
+
+
+def _visible(markup: str, parse_mode: Any) -> str:
+    if parse_mode in (None, ""):
+        return markup
+    if str(parse_mode).upper() != "HTML":
+        raise bad_request(f"this fake speaks parse_mode HTML only, not {parse_mode!r}")
+    return parse_html(markup)
+
+
+def _check_markup(markup: Any) -> dict[str, Any] | None:
+    if markup is None:
+        return None
+    rows = markup.get("inline_keyboard") if isinstance(markup, dict) else None
+    if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
+        raise bad_request("can't parse reply keyboard markup JSON object")
+    buttons = [button for row in rows for button in row]
+    if len(buttons) > MAX_BUTTONS:
+        raise bad_request("reply markup is too long")
+    for button in buttons:
+        if not isinstance(button, dict) or not str(button.get("text") or "").strip():
+            raise bad_request("can't parse inline keyboard button: Text must be non-empty")
+        actions = [k for k in ("callback_data", "url", "switch_inline_query") if k in button]
+        if len(actions) != 1:
+            raise bad_request("can't parse inline keyboard button: exactly one action needed")
+        data = button.get("callback_data")
+        if "callback_data" in button and not (
+            isinstance(data, str) and 1 <= len(data.encode()) <= MAX_CALLBACK_DATA
+        ):
+            raise bad_request("BUTTON_DATA_INVALID")
+        url = button.get("url")
+        if "url" in button and not (
+            isinstance(url, str) and url.startswith(("http://", "https://", "tg://"))
+        ):
+            raise bad_request(f"inline keyboard button URL '{url}' is invalid")
+    return markup
+
+
+async def _read_params(request: web.Request) -> tuple[dict[str, Any], dict[str, Document]]:
+    """Decode a Bot API body the way the real server does: JSON, form or multipart."""
+    files: dict[str, Document] = {}
+    if request.content_type == "application/json":
+        body = await request.json()
+        if not isinstance(body, dict):
+            raise bad_request("request body must be a JSON object")
+        return {k: _normalise(k, v) for k, v in body.items()}, files
+    params: dict[str, Any] = {}
+    form = await request.post()
+    for key, value in form.items():
+        if isinstance(value, web.FileField):
+            with value.file:  # a temporary file: close it, or the GC warns
+                content = value.file.read()
+            files[key] = Document(
+                value.filename, content, value.content_type or "application/octet-stream"
+            )
+            params[key] = f"<file {value.filename}>"
+        else:
+            params[key] = _decode_form_value(key, str(value))
+    return params, files
+
+
+def _decode_form_value(key: str, value: str) -> Any:
+    if key in JSON_FIELDS:
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            raise bad_request(f"can't parse {key} JSON object") from None
+    if key in BOOL_FIELDS:
+        if value not in ("true", "false"):
+            raise bad_request(f"{key} must be true or false")
+        return value == "true"
+    return _normalise(key, value)
+
+
+def _normalise(key: str, value: Any) -> Any:
+    if key == "chat_id" and isinstance(value, str) and re.fullmatch(r"-?\d+", value):
+        return int(value)
+    if key in NUMBER_FIELDS and isinstance(value, str):
+        try:
+            return float(value) if "." in value else int(value)
+        except ValueError:
+            raise bad_request(f"{key} must be a number") from None
+    return value
