@@ -113,15 +113,15 @@ class Bridge:
             return await self.handle(request_for("", cleaned))
         parsed = parse_command_line(cleaned)
         if parsed is None:
-            return [self._unknown(cleaned.split(" ", 1)[0].removeprefix("/"))]
+            return [self._unknown(request_for("", ""), cleaned.split(" ", 1)[0].removeprefix("/"))]
         return await self.handle(request_for(*parsed))
 
     async def _dispatch(self, request: Request) -> list[Reply]:
         if not request.command:
-            return [self._not_a_command(request.args)]
+            return [self._not_a_command(request)]
         cmd = self.commands.get(request.command)
         if cmd is None:
-            return [self._unknown(request.command)]
+            return [self._unknown(request, request.command)]
         args = checked_args(request.args)
         async with self.db.session() as session:
             person = await people.touch_identity(
@@ -133,9 +133,9 @@ class Bridge:
             )
             is_admin = self._is_admin(request.user, person)
             if cmd.admin_only and not is_admin:
-                raise UserFacingError(f"/{cmd.name} is for network admins only.")
+                raise UserFacingError(f"{request.show(cmd.name)} is for network admins only.")
             ctx = Context(
-                request=Request(request.user, request.chat, cmd.name, args, request.from_button),
+                request=replace(request, command=cmd.name, args=args),
                 person=person,
                 is_admin=is_admin,
                 session=session,
@@ -151,17 +151,18 @@ class Bridge:
             person.is_admin or user.key in self.settings.admins or user.key in self._session_admins
         )
 
-    def _unknown(self, name: str) -> Reply:
+    def _unknown(self, request: Request, name: str) -> Reply:
         close = difflib.get_close_matches(name, self.commands, n=1, cutoff=0.6)
-        builder = ReplyBuilder().para(f"I don't know the command /{name[:40]}.")
+        builder = ReplyBuilder().para(f"I don't know the command {request.show(name[:40])}.")
         if close:
-            builder.para(f"Did you mean /{close[0]}?")
-        builder.para("Send /help to see what I can do.")
+            builder.para(f"Did you mean {request.show(close[0])}?")
+        builder.para(f"Send {request.show('help')} to see what I can do.")
         return builder.build()
 
-    def _not_a_command(self, said: str) -> Reply:
-        builder = ReplyBuilder().para("I answer commands such as /search, /events or /groups.")
-        words = said[:60].strip()
+    def _not_a_command(self, request: Request) -> Reply:
+        examples = ", ".join(request.show(c) for c in ("search", "events", "groups"))
+        builder = ReplyBuilder().para(f"I answer commands such as {examples}.")
+        words = request.args[:60].strip()
         if words:
             builder.para(f"Did you want to search for “{words}”?").buttons(
                 # A button's action is a command line; keep it short enough to stay direct.

@@ -24,6 +24,11 @@ class Request:
     command: str
     args: str = ""
     from_button: bool = False
+    prefix: str = "/"  # how people type a command here: "/" or Slack's "/ccin "
+
+    def show(self, command_line: str) -> str:
+        """A command as this person would type it, e.g. `/search food` or `/ccin search food`."""
+        return self.prefix + command_line
 
 
 def clean_text(value: str) -> str:

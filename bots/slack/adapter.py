@@ -44,6 +44,7 @@ from handlers.requests import Request
 log = logging.getLogger(__name__)
 
 COMMAND = "/ccin"
+COMMAND_PREFIX = f"{COMMAND} "  # how /help spells commands in Slack
 RECENT_EVENTS = 2048  # Slack retries within minutes; this many ids covers a busy workspace
 KNOWN_PEOPLE = 4096
 STOP_TIMEOUT = 10.0
@@ -284,7 +285,7 @@ class SlackAdapter:
 
 def _requests(user: UserRef, chat: ChatRef) -> RequestFactory:
     def request(command: str, args: str) -> Request:
-        return Request(user, chat, command, args)
+        return Request(user, chat, command, args, prefix=COMMAND_PREFIX)
 
     return request
 

@@ -97,7 +97,7 @@ async def join(ctx: Context) -> Reply:
             bold(group.name),
             " is waiting for a network admin to approve it. You will hear back here.",
         )
-    builder.para("You can remove yourself at any time with /leave.")
+    builder.para(f"You can remove yourself at any time with {ctx.request.show('leave')}.")
     return builder.build()
 
 
@@ -132,7 +132,11 @@ async def leave(ctx: Context) -> Reply:
     ]
     if not ctx.args:
         if not mine:
-            return ReplyBuilder().para("You are not in any group. See /groups to join one.").build()
+            return (
+                ReplyBuilder()
+                .para(f"You are not in any group. See {ctx.request.show('groups')} to join one.")
+                .build()
+            )
         builder = ReplyBuilder().para("Which group do you want to leave?")
         for m in mine:
             group = ctx.settings.group(m.group_slug)
@@ -152,7 +156,7 @@ async def leave(ctx: Context) -> Reply:
     return (
         ReplyBuilder()
         .para("You have left ", bold(group.name), ".")
-        .para("You can rejoin at any time with /join.")
+        .para(f"You can rejoin at any time with {ctx.request.show('join')}.")
         .build()
     )
 

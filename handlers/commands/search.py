@@ -23,7 +23,7 @@ KIND_FILTER = {
     "publication": "publication",
     "supplier": "supplier",
 }
-EXAMPLE = "/search community energy principle:co-production year:2023..2025"
+EXAMPLE = "search community energy principle:co-production year:2023..2025"
 
 
 async def search(ctx: Context) -> Reply:
@@ -31,8 +31,11 @@ async def search(ctx: Context) -> Reply:
     if not query:
         return (
             ReplyBuilder()
-            .para("What should I look for? For example: ", Span("/search food", code=True))
-            .para("Narrow it with filters: ", Span(EXAMPLE, code=True))
+            .para(
+                "What should I look for? For example: ",
+                Span(ctx.request.show("search food"), code=True),
+            )
+            .para("Narrow it with filters: ", Span(ctx.request.show(EXAMPLE), code=True))
             .para(italic("Filters: kind: member: region: category: principle: year:"))
             .build()
         )

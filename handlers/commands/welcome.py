@@ -27,7 +27,7 @@ async def help_(ctx: Context) -> Reply:
     builder = ReplyBuilder().heading("What I can do")
     items = []
     for cmd in ctx.commands:
-        usage = f"/{cmd.usage or cmd.name}"
+        usage = ctx.request.show(cmd.usage or cmd.name)
         items.append((Span(usage, code=True), Span(f" — {cmd.summary}")))
     builder.bullets(items)
     builder.para("Tip: buttons under a message do the same as typing the command.")

@@ -88,7 +88,7 @@ async def test_bare_command_and_help_show_the_commands(slack: SlackSender) -> No
             "type": "header",
             "text": {"type": "plain_text", "text": "What I can do"},
         }
-        assert "• `/search WORDS" in answer.text
+        assert "• `/ccin search WORDS" in answer.text  # spelled the way Slack users type it
         # Seen only by the asker, and never replacing the message a command was typed under.
         assert answer.args["response_type"] == "ephemeral"
         assert answer.args["replace_original"] is False
@@ -139,9 +139,9 @@ async def test_join_a_group_by_buttons_and_accept_its_rules(
 
 async def test_unknown_subcommands_are_explained(slack: SlackSender) -> None:
     (unknown,) = await slack.ask("frobnicate")
-    assert "I don't know the command /frobnicate." in unknown.text
+    assert "I don't know the command /ccin frobnicate." in unknown.text
     (typo,) = await slack.ask("serach food")
-    assert "Did you mean /search?" in typo.text
+    assert "Did you mean /ccin search?" in typo.text
 
 
 async def test_data_with_markup_characters_and_emoji_is_escaped(slack: SlackSender) -> None:
