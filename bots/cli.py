@@ -10,6 +10,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TextIO
 
 from bots.app import App, PlatformService, data_dir_for, load, open_app, platform_services
 from bots.terminal import TerminalChat
@@ -20,6 +21,8 @@ from scheduler.service import build_scheduler
 from store import audit, people, seed
 from store import search as store_search
 from store.db import Database, DatabaseURLError, default_url
+from store.importers import KINDS as IMPORT_KINDS
+from store.importers import ImportFileError, import_file
 from store.seed import SeedError
 
 EXIT_CONFIG = 2
@@ -54,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     find.add_argument("--limit", type=int, default=10, help="results to show (1-100)")
     find.add_argument("--json", action="store_true", help="print JSON, best match first")
+    imp = commands.add_parser("import", help="import case studies, projects, suppliers or events")
+    imp.add_argument("kind", choices=IMPORT_KINDS)
+    imp.add_argument("file", type=Path, help="a .csv or .json file (events: also .ics)")
     admin = commands.add_parser("admin", help="grant or revoke admin rights")
     admin.add_argument("action", choices=["grant", "revoke"])
     admin.add_argument("who", metavar="PLATFORM:USER_ID")
@@ -86,6 +92,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
         "db": _db,
         "admin": _admin,
         "search": _search,
+        "import": _import,
     }
     if args.command == "db" and args.action == "upgrade":
         return await _db_upgrade(data_dir_for(settings, config_file), secrets.database_url)
@@ -211,6 +218,36 @@ async def _search(args: argparse.Namespace, app: App) -> int:
         print(f"{rank:>3}. {hit.title} [{facts}] {hit.url or ''}".rstrip())
     print(f"{page.total} result(s)" + (" with some of the words" if page.relaxed else ""))
     return 0
+
+
+async def _import(args: argparse.Namespace, app: App) -> int:
+    bar = _progress_bar(sys.stderr)
+    try:
+        async with app.db.session() as session:  # one transaction: every good row, or nothing
+            report = await import_file(session, args.kind, args.file, progress=bar)
+    except ImportFileError as exc:
+        print(f"ccin-bridge: cannot import: {exc}", file=sys.stderr)
+        return 1
+    print(report.summary())
+    for error in report.errors:
+        print(f"  {error.where}: {error.reason}", file=sys.stderr)
+    return 1 if report.errors else 0
+
+
+def _progress_bar(stream: TextIO) -> Callable[[int, int], None] | None:
+    """A one-line bar on a terminal; nothing when output goes to a file or pipe."""
+    if not stream.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        width = 30
+        filled = width * done // total if total else width
+        stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} rows")
+        if done >= total:
+            stream.write("\n")
+        stream.flush()
+
+    return show
 
 
 async def _admin(args: argparse.Namespace, app: App) -> int:

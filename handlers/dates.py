@@ -11,7 +11,7 @@ from dateutil.rrule import rrulestr
 from store.records import EventRecord
 
 log = logging.getLogger(__name__)
-# Recurrences are anchored here; any date before the network's first seeded event works.
+# Series with no first date are anchored here; any date before the network's founding works.
 INACTIVE = ("superseded", "cancelled")
 RRULE_ANCHOR = datetime(2012, 1, 1)  # noqa: DTZ001 (wall-clock arithmetic, zone applied later)
 
@@ -46,7 +46,10 @@ def next_occurrences(event: EventRecord, today: date, count: int) -> list[date]:
     if not event.rrule:
         return []
     try:
-        rule = rrulestr(event.rrule, dtstart=RRULE_ANCHOR)
+        # A series starts on its own first date (an every-other-week rule counts from there);
+        # seeded series with no known first date count from a fixed early anchor.
+        anchor = datetime.combine(event.starts_on, time.min) if event.starts_on else RRULE_ANCHOR
+        rule = rrulestr(event.rrule, dtstart=anchor)
     except (ValueError, TypeError):
         log.warning("event %s has an invalid RRULE %r", event.id, event.rrule)
         return []

@@ -94,3 +94,18 @@ def test_bad_database_url_is_a_config_error(
     result = run_cli(["db", "status"], tmp_path, **env)
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_import_reports_counts_and_bad_rows_and_is_idempotent(tmp_path: Path) -> None:
+    samples = REPO / "tests" / "store" / "import_samples"
+    first = run_cli(["import", "case-studies", str(samples / "case_studies.csv")], tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("3 created, 0 updated")
+    again = run_cli(["import", "case-studies", str(samples / "case_studies.csv")], tmp_path)
+    assert "0 created" in again.stdout and "3 unchanged" in again.stdout
+    ics = run_cli(["import", "events", str(samples / "calendar.ics")], tmp_path)
+    assert ics.returncode == 1 and "rows skipped because of errors" in ics.stdout
+    assert "line 49: missing start date" in ics.stderr
+    missing = run_cli(["import", "events", str(tmp_path / "nope.csv")], tmp_path)
+    assert missing.returncode == 1 and "cannot import" in missing.stderr
+    assert "Traceback" not in first.stderr + ics.stderr + missing.stderr

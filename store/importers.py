@@ -1,0 +1,752 @@
+"""Import case studies, funded projects, DPS suppliers and events from CSV, JSON or iCalendar.
+
+Imports are idempotent upserts on each record's identity: case studies and projects by url
+(projects also by their unique title, so a seeded project is updated rather than duplicated),
+suppliers by name, events by title and start date. Only the columns a file has are written, so
+a file without `region` leaves regions alone; an empty cell clears the value. A bad row is
+reported with where it is and why and never stops the others; only a file that cannot be read
+at all raises `ImportFileError`. Each record's `source` names the file and line it came from,
+as seeded records name their seed document.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from itertools import islice
+from pathlib import Path
+from typing import Any, Literal, get_args
+from zoneinfo import ZoneInfo
+
+from dateutil.rrule import rrulestr
+from sqlalchemy import inspect, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store import search_index
+from store.importers_ics import CalendarError, IcsEvent, read_calendar
+from store.models import Base, CaseStudy, Event, Project, Supplier
+from store.seed import _url as seed_url  # the same normalisation, so imports match seeded links
+
+Kind = Literal["case-studies", "projects", "suppliers", "events"]
+KINDS: tuple[Kind, ...] = get_args(Kind)
+LONDON = ZoneInfo("Europe/London")
+BATCH = 500
+PROJECT_KINDS = ("policy_lab", "policy_prototype", "report", "other")
+EVENT_STATUSES = ("planned", "held", "superseded", "cancelled")
+MAX_COUNT = 10_000  # an RRULE COUNT is expanded once to find its last date
+
+Progress = Callable[[int, int], None]
+Convert = Callable[[str, object], Any]
+
+
+class ImportFileError(Exception):
+    """The file cannot be imported at all; the message says why, for the person importing it."""
+
+
+@dataclass(frozen=True)
+class RowError:
+    where: str  # "line 7" (CSV and iCalendar; the header is line 1) or "index 3" (JSON)
+    reason: str
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    created: int
+    updated: int
+    unchanged: int  # same content; only the record's `source` line is refreshed
+    errors: tuple[RowError, ...] = ()
+    ignored_columns: tuple[str, ...] = ()  # columns this kind does not store (typos, too)
+
+    def summary(self) -> str:
+        line = f"{self.created} created, {self.updated} updated, {self.unchanged} unchanged"
+        if self.errors:
+            rows = "1 row" if len(self.errors) == 1 else f"{len(self.errors)} rows"
+            line += f"; {rows} skipped because of errors"
+        if self.ignored_columns:
+            line += f"; ignored columns: {', '.join(self.ignored_columns)}"
+        return line + "."
+
+
+class _Bad(Exception):
+    """A row cannot be imported; the message is the reason the report gives."""
+
+
+@dataclass(frozen=True)
+class _Raw:
+    """One row as read: `order` sorts the report, `ref` goes into `source`."""
+
+    order: int
+    where: str
+    ref: str
+    data: Mapping[str, object]
+
+
+@dataclass(frozen=True)
+class _Record:
+    order: int
+    where: str
+    source: str
+    values: dict[str, Any]
+
+
+@dataclass
+class _Tally:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[tuple[int, RowError]] = field(default_factory=list)
+
+    def fail(self, order: int, where: str, reason: str) -> None:
+        self.errors.append((order, RowError(where, reason)))
+
+
+# --- values ----------------------------------------------------------------------------------
+
+# PostgreSQL refuses NUL; the other C0 controls are invisible debris from exports.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_ASCII_SPACE = re.compile(r"[ \t\r\n\f\v]+")
+_YEAR = re.compile(r"(?:1[89]|2[01])\d\d(?:\s*[/–-]\s*(?:\d\d|\d{4}))?")
+_TRUE = frozenset({"true", "yes", "y", "1"})
+_FALSE = frozenset({"false", "no", "n", "0"})
+_WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+_FREQUENCIES = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
+
+
+def _kind_of(value: object) -> str:
+    names = {dict: "an object", list: "a list", bool: "true/false", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _text(name: str, value: object, *, multiline: bool = False) -> str:
+    """NFC text with invisible control characters dropped; single lines have spaces collapsed."""
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise _Bad(f"{name} must be text, not {_kind_of(value)}")
+    text = value if isinstance(value, str) else str(value)
+    if _SURROGATE.search(text):
+        raise _Bad(f"{name} contains invalid Unicode (an unpaired surrogate)")
+    text = unicodedata.normalize("NFC", _CONTROL.sub("", text))
+    if not multiline:
+        return _ASCII_SPACE.sub(" ", text).strip()
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return "\n".join(part.rstrip() for part in lines).strip()
+
+
+def _line(name: str, value: object) -> str | None:
+    return _text(name, value) or None
+
+
+def _paragraphs(name: str, value: object) -> str:
+    return _text(name, value, multiline=True)
+
+
+def _optional_paragraphs(name: str, value: object) -> str | None:
+    return _text(name, value, multiline=True) or None
+
+
+def _items(name: str, value: object) -> list[str]:
+    """A JSON array, or `;`-separated text (which may itself hold a JSON array)."""
+    if isinstance(value, str) and value.strip().startswith("["):
+        with suppress(json.JSONDecodeError):  # not JSON after all: read as `;`-separated text
+            value = json.loads(value)
+    if isinstance(value, str):
+        value = value.split(";")
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _Bad(f"{name} must be a list or ;-separated text, not {_kind_of(value)}")
+    items: list[str] = []
+    for item in value:
+        text = _text(name, item)
+        if text and text not in items:
+            items.append(text)
+    return items
+
+
+def _year(name: str, value: object) -> str | None:
+    text = _line(name, value)
+    if text is not None and not _YEAR.fullmatch(text):
+        raise _Bad(f"{name} {text!r} is not a year (e.g. 2024 or 2024/25)")
+    return text
+
+
+def _url(name: str, value: object) -> str | None:
+    text = _line(name, value)
+    if text is not None and " " in text:
+        raise _Bad(f"{name} {text!r} contains spaces or line breaks")
+    return seed_url(text)
+
+
+def _flag(name: str, value: object) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    text = _text(name, value).casefold()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    if not text:
+        return None
+    raise _Bad(f"{name} {text!r} is not yes or no")
+
+
+def _project_kind(name: str, value: object) -> str:
+    text = (_line(name, value) or "other").casefold().replace(" ", "_").replace("-", "_")
+    if text not in PROJECT_KINDS:
+        raise _Bad(f"unknown project kind {text!r} (use {', '.join(PROJECT_KINDS)})")
+    return text
+
+
+def _status(name: str, value: object) -> str:
+    text = (_line(name, value) or "planned").casefold()
+    if text not in EVENT_STATUSES:
+        raise _Bad(f"unknown event status {text!r} (use {', '.join(EVENT_STATUSES)})")
+    return text
+
+
+def _required(data: Mapping[str, object], name: str, convert: Convert = _line) -> Any:
+    value = convert(name, data.get(name))
+    if value is None:
+        raise _Bad(f"missing {name}")
+    return value
+
+
+def _present(data: Mapping[str, object], fields: Mapping[str, Convert]) -> dict[str, Any]:
+    """The fields the row has (an empty value clears); absent fields are left alone."""
+    return {name: convert(name, data[name]) for name, convert in fields.items() if name in data}
+
+
+# --- dates and recurrence --------------------------------------------------------------------
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _moment(name: str, value: object) -> date:
+    """An ISO date, or an ISO date and time (aware when it has an offset)."""
+    if isinstance(value, date):  # already parsed, from iCalendar
+        return value
+    text = _text(name, value)
+    try:
+        return datetime.fromisoformat(text) if len(text) > 10 else date.fromisoformat(text)
+    except ValueError:
+        reason = f"{name} {text!r} is not a valid date (e.g. 2026-03-31 or 2026-03-31T09:00)"
+        raise _Bad(reason) from None
+
+
+def _wall_clock(moment: date, zone: ZoneInfo) -> tuple[date, time | None]:
+    """The network's wall-clock day and time; a time with an offset is converted to `zone`."""
+    if not isinstance(moment, datetime):
+        return moment, None
+    local = moment.astimezone(zone) if moment.tzinfo else moment
+    return local.date(), local.time().replace(microsecond=0)
+
+
+def _instant(moment: datetime, zone: ZoneInfo) -> datetime:
+    # Subtracting two datetimes in one zone ignores a clock change between them; UTC does not.
+    return (moment if moment.tzinfo else moment.replace(tzinfo=zone)).astimezone(UTC)
+
+
+def _ends(value: object, starts: date, zone: ZoneInfo) -> dict[str, Any]:
+    if _blank(value):
+        return {"ends_on": None, "duration_minutes": None}
+    ends = _moment("ends", value)
+    day = _wall_clock(ends, zone)[0]
+    minutes = None
+    if isinstance(starts, datetime) and isinstance(ends, datetime):
+        minutes = int((_instant(ends, zone) - _instant(starts, zone)).total_seconds() // 60)
+        if minutes < 0:
+            raise _Bad("the event ends before it starts")
+    elif day < _wall_clock(starts, zone)[0]:
+        raise _Bad("the event ends before it starts")
+    return {"ends_on": day, "duration_minutes": minutes or None}
+
+
+def _recurrence(value: object, start: datetime, all_day: bool, zone: ZoneInfo) -> str | None:
+    """A validated RRULE that does not depend on its DTSTART.
+
+    The stored rule is expanded without the event's start (`handlers/dates.py` anchors every
+    rule on one fixed date), so the start's weekday or day of month is written into the rule,
+    COUNT becomes the UNTIL it implies, and a UTC UNTIL becomes wall-clock time.
+    """
+    text = _line("rrule", value)
+    if text is None:
+        return None
+    text = re.sub(r"(?i)^rrule:", "", text)
+    parts: dict[str, str] = {}
+    for item in filter(None, text.upper().split(";")):
+        key, equals, setting = (p.strip() for p in item.partition("="))
+        if not (key and equals and setting) or key in parts:
+            raise _Bad(f"rrule {text!r} is not a valid recurrence rule")
+        parts[key] = setting
+    frequency = parts.pop("FREQ", None)
+    if frequency not in _FREQUENCIES:
+        raise _Bad(f"rrule {text!r} must repeat DAILY, WEEKLY, MONTHLY or YEARLY")
+    parts = {"FREQ": frequency, **parts}
+    if "COUNT" in parts and "UNTIL" in parts:
+        raise _Bad(f"rrule {text!r} has both COUNT and UNTIL; use one")
+    interval = parts.get("INTERVAL", "1")
+    if not interval.isdigit() or int(interval) < 1:  # 0 would repeat the same moment forever
+        raise _Bad(f"rrule INTERVAL {interval!r} must be a whole number from 1")
+    if "UNTIL" in parts:
+        parts["UNTIL"] = _local_until(parts["UNTIL"], zone, all_day)
+    _pin_to_start(parts, start)
+    if "COUNT" in parts:
+        parts = _count_as_until(parts, start, all_day)
+    rule = ";".join(f"{key}={setting}" for key, setting in parts.items())
+    try:
+        first = rrulestr(rule, dtstart=start).after(start, inc=True)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise _Bad(f"rrule {text!r} is not a valid recurrence rule ({exc})") from None
+    if first is None:
+        raise _Bad(f"rrule {text!r} never repeats on or after the start")
+    return rule
+
+
+def _local_until(until: str, zone: ZoneInfo, all_day: bool) -> str:
+    """UNTIL as wall-clock time; a bare date on a timed event includes that whole day."""
+    if len(until) == 8 and until.isdigit():
+        return until if all_day else f"{until}T235959"
+    if not until.endswith("Z"):
+        return until  # floating already; rrulestr checks it below
+    try:
+        moment = datetime.strptime(until, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        raise _Bad(f"rrule UNTIL {until!r} is not a valid date and time") from None
+    local = moment.astimezone(zone)
+    return f"{local:%Y%m%d}" if all_day else f"{local:%Y%m%dT%H%M%S}"
+
+
+def _pin_to_start(parts: dict[str, str], start: datetime) -> None:
+    """Write the day RFC 5545 would take from DTSTART into the rule itself."""
+    frequency, given = parts["FREQ"], set(parts)
+    if frequency == "WEEKLY" and "BYDAY" not in given:
+        parts["BYDAY"] = _WEEKDAYS[start.weekday()]
+    elif frequency == "MONTHLY" and not given & {"BYDAY", "BYMONTHDAY", "BYYEARDAY"}:
+        parts["BYMONTHDAY"] = str(start.day)
+    elif frequency == "YEARLY" and not given & {"BYDAY", "BYMONTHDAY", "BYYEARDAY", "BYWEEKNO"}:
+        parts.setdefault("BYMONTH", str(start.month))
+        parts["BYMONTHDAY"] = str(start.day)
+
+
+def _count_as_until(parts: dict[str, str], start: datetime, all_day: bool) -> dict[str, str]:
+    count = parts["COUNT"]
+    if not count.isdigit() or not 0 < int(count) <= MAX_COUNT:
+        raise _Bad(f"rrule COUNT {count!r} must be a number from 1 to {MAX_COUNT}")
+    bounded = {key: setting for key, setting in parts.items() if key != "COUNT"}
+    rule = ";".join(f"{key}={setting}" for key, setting in parts.items())
+    try:
+        dates = list(islice(rrulestr(rule, dtstart=start), int(count)))
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise _Bad(f"rrule {rule!r} is not a valid recurrence rule ({exc})") from None
+    if not dates:
+        raise _Bad(f"rrule {rule!r} never repeats on or after the start")
+    last = dates[-1]
+    bounded["UNTIL"] = f"{last:%Y%m%d}" if all_day else f"{last:%Y%m%dT%H%M%S}"
+    return bounded
+
+
+# --- one converter per kind ------------------------------------------------------------------
+
+_CASE_STUDY_FIELDS: dict[str, Convert] = {
+    "member": _line,
+    "region": _line,
+    "year": _year,
+    "categories": _items,
+    "principles": _items,
+    "summary": _paragraphs,
+    "body": _paragraphs,
+}
+_PROJECT_FIELDS: dict[str, Convert] = {
+    "kind": _project_kind,
+    "partners": _items,
+    "year": _year,
+    "summary": _paragraphs,
+}
+_SUPPLIER_FIELDS: dict[str, Convert] = {
+    "services": _optional_paragraphs,
+    "lots": _items,
+    "website": _url,
+}
+_EVENT_FIELDS: dict[str, Convert] = {
+    "location": _line,
+    "online": _flag,
+    "url": _url,
+    "summary": _paragraphs,
+    "status": _status,
+}
+
+
+def _case_study(data: Mapping[str, object], zone: ZoneInfo) -> dict[str, Any]:
+    title, url = _required(data, "title"), _required(data, "url", _url)
+    return {"title": title, "url": url, **_present(data, _CASE_STUDY_FIELDS)}
+
+
+def _project(data: Mapping[str, object], zone: ZoneInfo) -> dict[str, Any]:
+    title, url = _required(data, "title"), _required(data, "url", _url)
+    values = {"title": title, "url": url, **_present(data, _PROJECT_FIELDS)}
+    if "lead" in data or "member" in data:
+        values["lead"] = _line("lead", data.get("lead")) or _line("member", data.get("member"))
+    return values
+
+
+def _supplier(data: Mapping[str, object], zone: ZoneInfo) -> dict[str, Any]:
+    return {"name": _required(data, "name"), **_present(data, _SUPPLIER_FIELDS)}
+
+
+def _event(data: Mapping[str, object], zone: ZoneInfo) -> dict[str, Any]:
+    title = _required(data, "title")
+    if _blank(data.get("starts")):
+        raise _Bad("missing starts date")
+    starts = _moment("starts", data["starts"])
+    day, at = _wall_clock(starts, zone)
+    values = {"title": title, "starts_on": day, "start_time": at, **_present(data, _EVENT_FIELDS)}
+    if "ends" in data:
+        values.update(_ends(data["ends"], starts, zone))
+    if "rrule" in data:
+        start = datetime.combine(day, at or time.min)
+        values["rrule"] = _recurrence(data["rrule"], start, at is None, zone)
+    return values
+
+
+@dataclass(frozen=True)
+class _Spec:
+    model: type[Base]
+    convert: Callable[[Mapping[str, object], ZoneInfo], dict[str, Any]]
+    columns: frozenset[str]  # what a file may name
+    required: tuple[str, ...]  # what a CSV header must name
+    keys: tuple[tuple[str, ...], ...]  # how an existing record is found, tried in order
+    key_labels: tuple[str, ...]
+    noun: str
+    on_create: Mapping[str, Any] = field(default_factory=dict)
+    indexed: bool = True  # feeds the search index
+
+
+SPECS: dict[Kind, _Spec] = {
+    "case-studies": _Spec(
+        model=CaseStudy,
+        convert=_case_study,
+        columns=frozenset({"title", "url", *_CASE_STUDY_FIELDS}),
+        required=("title", "url"),
+        keys=(("url",),),
+        key_labels=("url",),
+        noun="case study",
+    ),
+    "projects": _Spec(
+        model=Project,
+        convert=_project,
+        columns=frozenset({"title", "url", "lead", "member", *_PROJECT_FIELDS}),
+        required=("title", "url"),
+        keys=(("url",), ("title",)),  # titles are unique too: a seeded link may differ
+        key_labels=("url", "title"),
+        noun="project",
+        on_create={"kind": "other"},
+    ),
+    "suppliers": _Spec(
+        model=Supplier,
+        convert=_supplier,
+        columns=frozenset({"name", *_SUPPLIER_FIELDS}),
+        required=("name",),
+        keys=(("name",),),
+        key_labels=("name",),
+        noun="supplier",
+    ),
+    "events": _Spec(
+        model=Event,
+        convert=_event,
+        columns=frozenset({"title", "starts", "ends", "rrule", *_EVENT_FIELDS}),
+        required=("title", "starts"),
+        keys=(("title", "starts_on"),),
+        key_labels=("title and start date",),
+        noun="event",
+        indexed=False,
+    ),
+}
+
+
+# --- reading files ---------------------------------------------------------------------------
+
+
+def _column(name: str) -> str:
+    """`Title`, ` title `, `Start-Date` -> `title`, `title`, `start_date`."""
+    readable = _SURROGATE.sub("\ufffd", name)  # it may be shown in a report
+    folded = unicodedata.normalize("NFC", readable).strip().casefold()
+    return re.sub(r"[\s-]+", "_", folded)
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ImportFileError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ImportFileError(f"{path}: is a folder, not a file") from None
+    except OSError as exc:
+        raise ImportFileError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+
+
+def _decode(path: Path, data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ImportFileError(
+            f"{path.name}: line {line} is not UTF-8 text; save the file as UTF-8 "
+            "(in Excel: 'CSV UTF-8')"
+        ) from None
+
+
+def _csv_header(path: Path, reader: Any, spec: _Spec) -> list[str]:
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise ImportFileError(f"{path.name}: the file is empty") from None
+    columns = [_column(cell) for cell in header]
+    repeated = sorted({c for c in columns if c and columns.count(c) > 1})
+    if repeated:
+        raise ImportFileError(f"{path.name}: the header names {', '.join(repeated)} twice")
+    missing = [name for name in spec.required if name not in columns]
+    if missing:
+        hint = ""
+        if len(header) == 1 and ";" in header[0]:
+            hint = "; the file looks semicolon-separated, save it as comma-separated CSV"
+        raise ImportFileError(
+            f"{path.name}: the header row (line 1) has no {' or '.join(missing)} column{hint}"
+        )
+    return columns
+
+
+def _csv_rows(path: Path, text: str, spec: _Spec, tally: _Tally) -> list[_Raw]:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    columns = _csv_header(path, reader, spec)
+    rows: list[_Raw] = []
+    start = reader.line_num + 1
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # e.g. an unclosed quote swallowing the rest of the file
+            tally.fail(start, f"line {start}", f"not valid CSV ({exc}); the rest was not read")
+            break
+        if any(cell.strip() for cell in cells):
+            if any(cell.strip() for cell in cells[len(columns) :]):
+                reason = f"has {len(cells)} cells but the header has {len(columns)} columns"
+                tally.fail(start, f"line {start}", reason)
+            else:
+                data = {c: v for c, v in zip(columns, cells, strict=False) if c}
+                rows.append(_Raw(start, f"line {start}", str(start), data))
+        start = reader.line_num + 1
+    return rows
+
+
+def _json_rows(path: Path, text: str, tally: _Tally) -> list[_Raw]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ImportFileError(
+            f"{path.name}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from None
+    except RecursionError:
+        raise ImportFileError(f"{path.name}: the JSON is nested too deeply") from None
+    if not isinstance(data, list):
+        raise ImportFileError(
+            f"{path.name}: expected a list of objects ([{{...}}, ...]), found {_kind_of(data)}"
+        )
+    rows: list[_Raw] = []
+    for index, item in enumerate(data):
+        if isinstance(item, dict):
+            fields = {_column(str(key)): value for key, value in item.items()}
+            rows.append(_Raw(index, f"index {index}", f"[{index}]", fields))
+        else:
+            tally.fail(index, f"index {index}", f"is not an object (found {_kind_of(item)})")
+    return rows
+
+
+def _ics_rows(path: Path, data: bytes, tally: _Tally) -> list[_Raw]:
+    try:
+        found = read_calendar(data)
+    except CalendarError as exc:
+        raise ImportFileError(f"{path.name}: {exc}") from None
+    rows: list[_Raw] = []
+    for item in found:
+        if isinstance(item, IcsEvent):
+            rows.append(_Raw(item.line, f"line {item.line}", str(item.line), item.fields))
+        else:
+            tally.fail(item.line, f"line {item.line}", item.reason)
+    return rows
+
+
+def _rows(path: Path, kind: Kind, spec: _Spec, tally: _Tally) -> list[_Raw]:
+    suffix = path.suffix.casefold()
+    allowed = (".csv", ".json", ".ics") if kind == "events" else (".csv", ".json")
+    if suffix not in allowed:
+        raise ImportFileError(
+            f"{path.name}: {kind} can be imported from {', '.join(allowed)} files, "
+            f"not {suffix or 'a file without an extension'}"
+        )
+    data = _read_bytes(path)
+    if suffix == ".ics":
+        return _ics_rows(path, data, tally)
+    text = _decode(path, data)
+    return _csv_rows(path, text, spec, tally) if suffix == ".csv" else _json_rows(path, text, tally)
+
+
+# --- checking and writing --------------------------------------------------------------------
+
+
+def _limit(model: type[Base], column: str) -> int | None:
+    found = model.__table__.columns.get(column)
+    length = getattr(found.type, "length", None) if found is not None else None
+    return length if isinstance(length, int) else None
+
+
+def _check_lengths(model: type[Base], values: Mapping[str, Any]) -> None:
+    for column, value in values.items():
+        limit = _limit(model, column)
+        if isinstance(value, str) and limit is not None and len(value) > limit:
+            raise _Bad(f"{column} is too long ({len(value)} characters; at most {limit})")
+
+
+def _source(file_name: str, ref: str, limit: int) -> str:
+    """`import:<file>:<line>`, shortening the file name (never the line) to fit the column."""
+    name, suffix = unicodedata.normalize("NFC", file_name), f":{ref}"
+    room = limit - len("import:") - len(suffix)
+    if len(name) > room:
+        name = name[: max(room - 1, 0)] + "…"
+    return f"import:{name}{suffix}"[:limit]
+
+
+def _records(
+    raws: Sequence[_Raw], spec: _Spec, name: str, zone: ZoneInfo, tally: _Tally
+) -> list[_Record]:
+    """Convert and check each row; a row that fails is reported and left out."""
+    records: list[_Record] = []
+    limit = _limit(spec.model, "source") or 80
+    for raw in raws:
+        try:
+            values = spec.convert(raw.data, zone)
+            _check_lengths(spec.model, values)
+        except _Bad as exc:
+            tally.fail(raw.order, raw.where, str(exc))
+            continue
+        records.append(_Record(raw.order, raw.where, _source(name, raw.ref, limit), values))
+    return _unique_in_file(records, spec, tally)
+
+
+def _unique_in_file(records: list[_Record], spec: _Spec, tally: _Tally) -> list[_Record]:
+    """The first row with a given key wins; later ones are reported, not silently merged."""
+    seen: list[dict[tuple[object, ...], str]] = [{} for _ in spec.keys]
+    kept: list[_Record] = []
+    for record in records:
+        keys = [tuple(record.values[c] for c in key) for key in spec.keys]
+        clash = next((i for i, key in enumerate(keys) if key in seen[i]), None)
+        if clash is not None:
+            first = seen[clash][keys[clash]]
+            reason = f"duplicate {spec.key_labels[clash]} in the file (first on {first})"
+            tally.fail(record.order, record.where, reason)
+            continue
+        for i, key in enumerate(keys):
+            seen[i][key] = record.where
+        kept.append(record)
+    return kept
+
+
+async def _existing(
+    session: AsyncSession, model: type[Base], key: tuple[str, ...], batch: Sequence[_Record]
+) -> dict[tuple[object, ...], list[Base]]:
+    """Existing rows for the batch's keys, in one query per key."""
+    column = getattr(model, key[0])
+    wanted = {record.values[key[0]] for record in batch}
+    found: dict[tuple[object, ...], list[Base]] = {}
+    for row in await session.scalars(select(model).where(column.in_(wanted))):
+        found.setdefault(tuple(getattr(row, c) for c in key), []).append(row)
+    return found
+
+
+async def _write_batch(
+    session: AsyncSession,
+    spec: _Spec,
+    batch: Sequence[_Record],
+    tally: _Tally,
+    touched: dict[object, str],
+) -> None:
+    lookups = [await _existing(session, spec.model, key, batch) for key in spec.keys]
+    for record in batch:
+        matches: dict[object, Base] = {}
+        for key, lookup in zip(spec.keys, lookups, strict=True):
+            for found in lookup.get(tuple(record.values[c] for c in key), []):
+                matches[_identity(found)] = found
+        if len(matches) > 1:
+            labels = " or ".join(spec.key_labels)
+            reason = f"its {labels} matches more than one existing {spec.noun}"
+            tally.fail(record.order, record.where, reason)
+            continue
+        row = next(iter(matches.values()), None)
+        if row is None:
+            session.add(spec.model(**{**spec.on_create, **record.values, "source": record.source}))
+            tally.created += 1
+        elif _identity(row) in touched:  # e.g. a project found by title, then by its old url
+            reason = f"updates the same {spec.noun} as {touched[_identity(row)]}"
+            tally.fail(record.order, record.where, reason)
+        else:
+            touched[_identity(row)] = record.where
+            _update(row, record, tally)
+
+
+def _identity(row: Base) -> object:
+    # The primary key, not id(): rows from earlier batches are freed and their ids reused.
+    return inspect(row).identity
+
+
+def _update(row: Base, record: _Record, tally: _Tally) -> None:
+    changed = any(getattr(row, name) != value for name, value in record.values.items())
+    for name, value in {**record.values, "source": record.source}.items():
+        setattr(row, name, value)
+    if changed:
+        tally.updated += 1
+    else:
+        tally.unchanged += 1
+
+
+async def import_file(
+    session: AsyncSession,
+    kind: Kind,
+    path: Path,
+    *,
+    progress: Progress | None = None,
+    zone: ZoneInfo = LONDON,
+) -> ImportReport:
+    """Upsert every good row of `path` as `kind`; report the rest by line (or JSON index).
+
+    Runs in the caller's unit of work, so a database failure leaves nothing half-imported.
+    `progress(done, total)` is called before the first batch and after each one. Dates with
+    an offset become wall-clock dates and times in `zone`.
+    """
+    if kind not in SPECS:
+        raise ValueError(f"unknown import kind {kind!r}; expected one of {', '.join(KINDS)}")
+    spec, tally = SPECS[kind], _Tally()
+    raws = _rows(path, kind, spec, tally)
+    records = _records(raws, spec, path.name, zone, tally)
+    touched: dict[object, str] = {}
+    total = len(records)
+    if progress is not None:
+        progress(0, total)
+    for start in range(0, total, BATCH):
+        await _write_batch(session, spec, records[start : start + BATCH], tally, touched)
+        await session.flush()
+        if progress is not None:
+            progress(min(start + BATCH, total), total)
+    if spec.indexed:
+        await search_index.rebuild(session)
+    ignored = sorted({c for raw in raws for c in raw.data if c} - spec.columns)
+    errors = tuple(error for _, error in sorted(tally.errors, key=lambda item: item[0]))
+    return ImportReport(tally.created, tally.updated, tally.unchanged, errors, tuple(ignored))
