@@ -376,7 +376,7 @@ async def test_calendar_file_with_a_recurring_event_and_the_clocks_changing(
         RowError(f"line {starts[4]}", "missing start date (no DTSTART)"),
     )
     rows = await events(db)
-    officers = rows["Officer Network, monthly call"]
+    officers = rows["Sample Network, monthly call"]
     assert (officers.starts_on, officers.start_time) == (date(2026, 3, 3), time(10, 0))
     assert officers.duration_minutes == 90
     assert officers.summary == "Agenda:\n1. Updates; news\n2. AOB \\ questions"  # not the VALARM's
