@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from store.text import fold, words
+from store.text import fold, phrase_words, words
 
 KIND_ALIASES = {
     "case_study": "case_study", "casestudy": "case_study", "case": "case_study",
@@ -61,11 +61,11 @@ def parse(text: str) -> Query:
         if key is not None and fold(key) in FILTERS:
             found[fold(key)] = (quoted_value if quoted_value is not None else value or "").strip()
         elif phrase is not None:
-            phrase_words = tuple(words(phrase))
-            if len(phrase_words) > 1:
-                phrases.append(phrase_words)
+            in_order = tuple(phrase_words(phrase))
+            if len(in_order) > 1:
+                phrases.append(in_order)
             else:
-                plain.extend(phrase_words)
+                plain.extend(words(phrase))
         else:
             plain.append(match.group(0) if key is not None else bare)
     kinds: list[str] = []

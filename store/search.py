@@ -32,7 +32,7 @@ _SAFE = re.compile(r"[^\w]+", re.UNICODE)
 class _Terms:
     """Each query word with the spelling it was corrected to, if any."""
 
-    words: tuple[tuple[str, str | None], ...]
+    words: tuple[tuple[str, str | None, bool], ...]  # (word, correction, match as prefix)
     phrases: tuple[tuple[str, ...], ...]
 
 
@@ -42,20 +42,28 @@ def _safe(word: str) -> str:
 
 def _fts5_match(terms: _Terms, *, every: bool) -> str:
     parts = []
-    for word, fix in terms.words:
-        options = [f'"{_safe(word)}"*'] + ([f'"{_safe(fix)}"*'] if fix else [])
+    for word, fix, prefix in terms.words:
+        star = "*" if prefix else ""
+        options = [f'"{_safe(word)}"{star}'] + ([f'"{_safe(fix)}"'] if fix else [])
         parts.append(options[0] if len(options) == 1 else f"({' OR '.join(options)})")
     parts += ['"' + " ".join(_safe(w) for w in phrase) + '"' for phrase in terms.phrases]
     return f" {'AND' if every else 'OR'} ".join(parts)
 
 
-def _tsquery(terms: _Terms, *, every: bool) -> str:
+def _pg_query(terms: _Terms, *, every: bool, params: dict[str, Any]) -> str:
+    """A tsquery SQL expression; phrases go through phraseto_tsquery, which knows stopwords."""
     parts = []
-    for word, fix in terms.words:
-        options = [f"{_safe(word)}:*"] + ([f"{_safe(fix)}:*"] if fix else [])
+    for word, fix, prefix in terms.words:
+        options = [_safe(word) + (":*" if prefix else "")] + ([_safe(fix)] if fix else [])
         parts.append(f"({' | '.join(options)})")
-    parts += ["(" + " <-> ".join(_safe(w) for w in phrase) + ")" for phrase in terms.phrases]
-    return f" {'&' if every else '|'} ".join(parts)
+    expressions = []
+    if parts:
+        params["tsq"] = f" {'&' if every else '|'} ".join(parts)
+        expressions.append("to_tsquery('english', :tsq)")
+    for n, phrase in enumerate(terms.phrases):
+        params[f"phrase{n}"] = " ".join(phrase)
+        expressions.append(f"phraseto_tsquery('english', :phrase{n})")
+    return f" {'&&' if every else '||'} ".join(expressions)
 
 
 def _filters(query: Query, kinds: Sequence[str]) -> tuple[list[str], dict[str, Any]]:
@@ -109,7 +117,13 @@ async def search(
             fix = speller.correct(word)
             if fix:
                 corrections[word] = fix
-    terms = _Terms(tuple((w, corrections.get(w)) for w in parsed.words), parsed.phrases)
+        # A complete word matches its stem; only an unfinished one (`sustain`) is a prefix.
+        exact = {w for w in parsed.words if speller.has(w)}
+    else:
+        exact = set()
+    terms = _Terms(
+        tuple((w, corrections.get(w), w not in exact) for w in parsed.words), parsed.phrases
+    )
     where, params = _filters(parsed, kinds)
     params.update(limit=limit, offset=offset)
 
@@ -120,6 +134,21 @@ async def search(
                 f"{'WHERE ' + ' AND '.join(where) if where else ''} "
                 "ORDER BY d.year_from DESC NULLS LAST, d.title LIMIT :limit OFFSET :offset"
             )
+        elif dialect == "sqlite" and not where:
+            # Rank and page inside FTS5 (BM25 as its `rank`), so only one page is joined;
+            # the total comes from a plain count over the index.
+            params["match"] = _fts5_match(terms, every=every)
+            total = await session.scalar(
+                text("SELECT count(*) FROM search_fts WHERE search_fts MATCH :match"), params
+            )
+            sql = (
+                f"SELECT {COLUMNS}, m.score FROM ("
+                "SELECT rowid AS id, -rank AS score FROM search_fts WHERE search_fts MATCH :match "
+                f"AND rank MATCH 'bm25({SQLITE_WEIGHTS})' ORDER BY rank, rowid "
+                "LIMIT :limit OFFSET :offset) m JOIN search_docs d ON d.id = m.id "
+                "ORDER BY m.score DESC, m.id"  # rowid breaks ties, so pages never overlap
+            )
+            return list((await session.execute(text(sql), params)).all()), int(total or 0)
         elif dialect == "sqlite":
             params["match"] = _fts5_match(terms, every=every)
             # bm25() is only allowed in a plain FTS query, so rank there and count outside.
@@ -132,10 +161,11 @@ async def search(
                 "ORDER BY m.score DESC, d.title LIMIT :limit OFFSET :offset"
             )
         else:
-            params["tsq"] = _tsquery(terms, every=every)
+            query_sql = _pg_query(terms, every=every, params=params)
             sql = (
-                f"SELECT {COLUMNS}, ts_rank_cd(d.tsv, q, 1) AS score, count(*) OVER () AS total "
-                "FROM search_docs d, to_tsquery('english', :tsq) q WHERE d.tsv @@ q "
+                f"SELECT {COLUMNS}, ts_rank_cd(d.tsv, s.q, 1) AS score, "
+                f"count(*) OVER () AS total FROM search_docs d, (SELECT {query_sql} AS q) s "
+                "WHERE d.tsv @@ s.q "
                 f"{''.join(' AND ' + w for w in where)} "
                 "ORDER BY score DESC, d.title LIMIT :limit OFFSET :offset"
             )
@@ -164,7 +194,7 @@ async def search(
     return SearchPage(
         hits=hits, total=total, offset=offset, corrections=corrections, relaxed=relaxed,
         problems=parsed.problems, terms=tuple(
-            [fix or word for word, fix in terms.words] + [w for p in terms.phrases for w in p]
+            [fix or word for word, fix, _ in terms.words] + [w for p in terms.phrases for w in p]
         ),
     )  # fmt: skip
 

@@ -47,6 +47,10 @@ class Speller:
                 for key in _deletes(term) | {term}:
                     self.index.setdefault(key, []).append(term)
 
+    def has(self, word: str) -> bool:
+        """The exact word is in the vocabulary."""
+        return word in self.counts
+
     def known(self, word: str) -> bool:
         """In the vocabulary, or the start of a word in it (prefix search will find it)."""
         if word in self.counts:

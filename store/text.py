@@ -28,6 +28,11 @@ def words(query: str) -> list[str]:
     return list(seen)
 
 
+def phrase_words(text: str) -> list[str]:
+    """Every word of a quoted phrase, in order, stopwords kept (`cost of living`)."""
+    return [m.group(0) for m in _WORD.finditer(fold(text))]
+
+
 def like_pattern(word: str) -> str:
     escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"

@@ -124,3 +124,17 @@ async def test_past_the_last_page_still_counts(db: Database) -> None:
     async with db.session() as session:
         page = await search.search(session, "food", offset=500)
     assert page.hits == () and page.total > 0
+
+
+async def test_phrases_keep_their_stopwords(db: Database) -> None:
+    async with db.session() as session:
+        page = await search.search(session, '"bank of kindness"')
+    assert not page.relaxed
+    assert [h.title for h in page.hits] == ["Cooperative Community Bank of Kindness"]
+
+
+async def test_complete_words_match_their_stem_not_every_longer_word(db: Database) -> None:
+    async with db.session() as session:
+        exact = await search.search(session, "food", limit=100)
+        unfinished = await search.search(session, "foo", limit=100)
+    assert exact.total >= 1 and unfinished.total >= exact.total
