@@ -29,9 +29,14 @@ def _find_group(ctx: Context, name: str) -> GroupConfig:
     raise UserFacingError(f"There is no group called “{name[:60]}”. The groups are: {known}.")
 
 
+def _and(items: list[str]) -> str:
+    """`a`, `a and b`, `a, b and c`."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def _eligibility(group: GroupConfig) -> str:
-    types = ", ".join(WHO[t] for t in group.member_types)
-    roles = ", ".join(group.roles)
+    types = _and([WHO[t] for t in group.member_types])
+    roles = _and(list(group.roles))
     return f"Open to {roles} of {types} member organisations."
 
 

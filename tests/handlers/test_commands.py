@@ -125,6 +125,7 @@ async def test_groups_lists_the_network_groups(bridge: Bridge) -> None:
 async def test_join_shows_rules_then_records_consent(bridge: Bridge) -> None:
     rules = await bridge.handle(ask("join", "officers"))
     assert "rules of engagement (version 1)" in says(rules)
+    assert "Open to officers of Full and Associate member organisations." in says(rules)
     assert "join officers --accept" in actions(rules)
     done = says(await bridge.handle(ask("join", "officers --accept")))
     assert "waiting for a network admin" in done
