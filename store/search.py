@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from store.query import Query, parse
 from store.records import SearchHit, SearchPage
 from store.spelling import speller_for
-from store.text import fold
+from store.text import fold, like_pattern
 
 KINDS = ("case_study", "project", "publication", "supplier")
 # bm25 column weights: title, tags (member, categories, principles), body
@@ -77,20 +77,16 @@ def _filters(query: Query, kinds: Sequence[str]) -> tuple[list[str], dict[str, A
         value = getattr(query, name)
         if value:
             where.append(f"lower(coalesce({column}, '')) LIKE :{name} ESCAPE '\\'")
-            params[name] = _like(value.casefold())
+            params[name] = like_pattern(value.casefold())
     for name, column in (("category", "d.facet_categories"), ("principle", "d.facet_principles")):
         value = getattr(query, name)
         if value:
             where.append(f"{column} LIKE :{name} ESCAPE '\\'")
-            params[name] = _like(fold(value).strip())
+            params[name] = like_pattern(fold(value).strip())
     if query.years:
         where.append("d.year_from BETWEEN :year_start AND :year_end")
         params["year_start"], params["year_end"] = query.years
     return where, params
-
-
-def _like(value: str) -> str:
-    return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 COLUMNS = "d.kind, d.ref_id, d.title, d.url, d.member, d.year_label, d.summary, d.categories"
