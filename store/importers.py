@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from store import search_index
 from store.importers_ics import CalendarError, IcsEvent, read_calendar
 from store.models import Base, CaseStudy, Event, Project, Supplier
-from store.seed import _url as seed_url  # the same normalisation, so imports match seeded links
+from store.text import normalise_url
 
 Kind = Literal["case-studies", "projects", "suppliers", "events"]
 KINDS: tuple[Kind, ...] = get_args(Kind)
@@ -183,7 +183,7 @@ def _url(name: str, value: object) -> str | None:
     text = _line(name, value)
     if text is not None and " " in text:
         raise _Bad(f"{name} {text!r} contains spaces or line breaks")
-    return seed_url(text)
+    return normalise_url(text)  # the seeds use the same, so imports match seeded links
 
 
 def _flag(name: str, value: object) -> bool | None:

@@ -26,6 +26,7 @@ from store.models import (
     Project,
     Supplier,
 )
+from store.text import normalise_url
 
 SEED_DIR = Path(__file__).parent / "seed_data"
 Source = Field(pattern=r"^\d{3}_[0-9a-f]+\.txt:\d+$")
@@ -140,13 +141,6 @@ def _rows(data: dict[str, Any], key: str, model: type[R], where: str) -> list[R]
     return rows
 
 
-def _url(value: str | None) -> str | None:
-    """Seeds print links without a scheme (`bit.ly/CCIN-x`); chat platforms need one."""
-    if not value:
-        return None
-    return value if "://" in value else f"https://{value}"
-
-
 def _year(value: str | int | None) -> str | None:
     return None if value is None else str(value)
 
@@ -203,7 +197,7 @@ async def seed(session: AsyncSession, seed_dir: Path = SEED_DIR) -> dict[str, in
             categories=s.categories,
             principles=s.principles,
             summary=s.summary or "",
-            url=_url(s.url),
+            url=normalise_url(s.url),
             source=s.source,
         )
 
@@ -217,7 +211,7 @@ async def seed(session: AsyncSession, seed_dir: Path = SEED_DIR) -> dict[str, in
             lead=pr.lead,
             partners=pr.partners or [],
             year=_year(pr.year),
-            url=_url(pr.url),
+            url=normalise_url(pr.url),
             summary=pr.summary or "",
             source=pr.source,
         )
@@ -245,7 +239,7 @@ async def seed(session: AsyncSession, seed_dir: Path = SEED_DIR) -> dict[str, in
             {"name": sp.name},
             services=sp.services,
             lots=sp.lots or [],
-            website=_url(sp.website),
+            website=normalise_url(sp.website),
             source=sp.source,
         )
 
@@ -261,7 +255,7 @@ async def seed(session: AsyncSession, seed_dir: Path = SEED_DIR) -> dict[str, in
             start_time=e.at,
             location=e.location,
             online=e.online,
-            url=_url(e.url),
+            url=normalise_url(e.url),
             summary=e.summary or "",
             source=e.source,
         )

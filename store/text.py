@@ -44,3 +44,10 @@ def stem(word: str) -> str:
         if len(word) > len(suffix) + 2 and word.endswith(suffix):
             return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
     return word
+
+
+def normalise_url(value: str | None) -> str | None:
+    """Seeds and spreadsheets print links without a scheme (`bit.ly/CCIN-x`); chats need one."""
+    if not value:
+        return None
+    return value if "://" in value else f"https://{value}"
