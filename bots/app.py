@@ -9,6 +9,7 @@ from typing import Protocol
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from bots.telegram.webhook import WebhookConfig
 from handlers.commands import all_commands
 from handlers.config import ConfigError, Secrets, Settings, load_settings
 from handlers.core import Bridge
@@ -76,17 +77,22 @@ async def open_app(settings: Settings, secrets: Secrets, config_file: Path) -> A
     return App(settings, secrets, db, bridge, data_dir)
 
 
-def platform_services(app: App) -> list[PlatformService]:
+def platform_services(
+    app: App, *, telegram_webhook: WebhookConfig | None = None
+) -> list[PlatformService]:
     """An adapter for every platform whose credentials are set in the environment."""
     services: list[PlatformService] = []
     if app.secrets.telegram_bot_token:
         from bots.telegram.adapter import TelegramBot  # only loaded when Telegram is used
 
-        services.append(TelegramBot.from_secrets(app.bridge, app.secrets))
+        services.append(TelegramBot.from_secrets(app.bridge, app.secrets, webhook=telegram_webhook))
+    elif telegram_webhook is not None:
+        raise ConfigError("--telegram-webhook: TELEGRAM_BOT_TOKEN is not set")
     if app.secrets.slack_bot_token:
-        if not app.secrets.slack_signing_secret:
+        if not app.secrets.slack_signing_secret and not app.secrets.slack_app_token:
             raise ConfigError(
                 "SLACK_SIGNING_SECRET: required with SLACK_BOT_TOKEN, to verify Slack's requests"
+                " (or set SLACK_APP_TOKEN for Socket Mode)"
             )
         from bots.slack import SlackAdapter
 
@@ -98,6 +104,7 @@ def platform_services(app: App) -> list[PlatformService]:
                 api_url=app.secrets.slack_api_url,
                 host=app.settings.slack_http.host,
                 port=app.settings.slack_http.port,
+                app_token=app.secrets.slack_app_token,  # Socket Mode when set
             )
         )
     return services

@@ -12,12 +12,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from bots import cli_audit, cli_push, cli_schedule
 from bots.app import App, PlatformService, data_dir_for, load, open_app, platform_services
+from bots.background import Background
+from bots.telegram.webhook import DEFAULT_LISTEN, WebhookConfig, webhook_config
 from bots.terminal import TerminalChat
 from handlers.config import ConfigError, config_path
 from handlers.identity import parse_user_key
-from scheduler import runtime
-from scheduler.service import build_scheduler
+from scheduler.outbound import ChatAdmin
 from store import audit, people, seed
 from store import search as store_search
 from store.db import Database, DatabaseURLError, default_url
@@ -42,8 +44,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="log level for the log file (default INFO)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.add_parser(
+    run = commands.add_parser(
         "run", help="start every platform whose credentials are set, plus the scheduler"
+    )
+    run.add_argument(
+        "--telegram-webhook",
+        metavar="URL",
+        help="receive Telegram updates at this public https:// URL instead of polling",
+    )
+    run.add_argument(
+        "--telegram-listen",
+        metavar="HOST:PORT",
+        help=f"where the webhook server listens (default {DEFAULT_LISTEN})",
     )
     chat = commands.add_parser("chat", help="talk to the bridge in this terminal")
     chat.add_argument("--as", dest="name", default="Guest", help="your name in the chat")
@@ -63,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     admin = commands.add_parser("admin", help="grant or revoke admin rights")
     admin.add_argument("action", choices=["grant", "revoke"])
     admin.add_argument("who", metavar="PLATFORM:USER_ID")
+    cli_audit.add_parser(commands)
+    cli_push.add_parsers(commands)
+    cli_schedule.add_parsers(commands)
     return parser
 
 
@@ -93,6 +108,11 @@ async def _dispatch(args: argparse.Namespace) -> int:
         "admin": _admin,
         "search": _search,
         "import": _import,
+        "audit": cli_audit.run,
+        "broadcast": cli_push.broadcast,
+        "deliveries": cli_push.deliveries,
+        "jobs": cli_schedule.jobs,
+        "ics": cli_schedule.feed,
     }
     if args.command == "db" and args.action == "upgrade":
         return await _db_upgrade(data_dir_for(settings, config_file), secrets.database_url)
@@ -129,16 +149,18 @@ async def _db_upgrade(data_dir: Path, url: str | None) -> int:
 
 
 async def _run(args: argparse.Namespace, app: App) -> int:
-    services = platform_services(app)
+    services = platform_services(app, telegram_webhook=_telegram_webhook(args, app))
     if not services:
         print(
             "No platform credentials set (TELEGRAM_BOT_TOKEN, SLACK_BOT_TOKEN): "
             "starting the terminal chat on the embedded database."
         )
         return await _chat_with_scheduler(app, name="Guest", admin=False)
-    runtime.install(runtime.Runtime(app.bridge, {s.platform: s for s in services}))
-    scheduler = build_scheduler(app.settings)
-    scheduler.start()
+    background = Background(
+        app,
+        {s.platform: s for s in services},
+        {s.platform: s for s in services if isinstance(s, ChatAdmin)},
+    )
     started: list[PlatformService] = []
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -149,18 +171,28 @@ async def _run(args: argparse.Namespace, app: App) -> int:
             await service.start()
             started.append(service)
             log.info("%s adapter started", service.platform)
+        await background.start()
         names = ", ".join(s.platform.capitalize() for s in started)
         print(f"ccin-bridge is running on {names}; Ctrl-C stops it.", flush=True)
         await stop.wait()
     finally:
+        await background.stop()
         for service in reversed(started):
             await service.stop()
-        scheduler.shutdown(wait=False)
-        runtime.uninstall()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
     print("ccin-bridge stopped.")
     return 0
+
+
+def _telegram_webhook(args: argparse.Namespace, app: App) -> WebhookConfig | None:
+    if args.telegram_webhook is None:
+        if args.telegram_listen is not None:
+            raise ConfigError("--telegram-listen only applies with --telegram-webhook URL")
+        return None
+    return webhook_config(
+        args.telegram_webhook, args.telegram_listen, app.secrets.telegram_webhook_secret
+    )
 
 
 async def _chat(args: argparse.Namespace, app: App) -> int:
@@ -171,14 +203,12 @@ async def _chat_with_scheduler(app: App, *, name: str, admin: bool) -> int:
     chat = TerminalChat(app.bridge, name=name, attachments_dir=app.data_dir / "downloads")
     if admin:
         app.bridge.grant_session_admin(chat.user)
-    runtime.install(runtime.Runtime(bridge=app.bridge))
-    scheduler = build_scheduler(app.settings)
-    scheduler.start()
+    background = Background(app, {chat.platform: chat})
+    await background.start()
     try:
         await chat.run()
     finally:
-        scheduler.shutdown(wait=False)
-        runtime.uninstall()
+        await background.stop()
     return 0
 
 

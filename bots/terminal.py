@@ -17,12 +17,17 @@ from handlers.core import Bridge
 from handlers.identity import ChatRef, UserRef
 from handlers.replies import Button, Reply
 from handlers.requests import Request
+from scheduler.outbound import Undeliverable
 
 _CHOICE = re.compile(r"^\s*(\d{1,3})\s*$")
 QUIT = {"/quit", "/exit", "quit", "exit"}
 
 
 class TerminalChat:
+    """One person at the terminal; also the Outbound for pushes addressed to them."""
+
+    platform = "terminal"
+
     def __init__(
         self,
         bridge: Bridge,
@@ -79,6 +84,13 @@ class TerminalChat:
             self._write(f"There is no choice {index + 1}; pick 1 to {len(self._choices)}.")
             return
         self.show(await self.bridge.handle_text(self._request, line))
+
+    async def send(self, *, chat: ChatRef, reply: Reply) -> None:
+        """A push (digest, reminder, approval card ...) for the person at this terminal."""
+        if chat.chat_id not in (self.user.user_id, self.chat.chat_id):
+            raise Undeliverable("that person is not at this terminal")
+        self._write("— message from the bridge —")
+        self.show([reply])
 
     def show(self, replies: list[Reply]) -> None:
         self._choices = []

@@ -24,6 +24,7 @@ CONFIG_ENV = "CCIN_BRIDGE_CONFIG"
 DEFAULT_CONFIG = Path("config.yaml")
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")]
 MemberType = Literal["full", "associate", "affiliate", "supporter"]
+Lead = Annotated[str, Field(pattern=r"^[1-9][0-9]{0,2}[dhm]$")]  # 7d, 1h, 30m
 _SECRET_KEY = re.compile(r"(token|secret|password|api_key)", re.IGNORECASE)
 
 
@@ -70,6 +71,23 @@ class Schedules(_Strict):
     news_reminder_day: int = Field(default=20, ge=1, le=24)
     news_deadline_day: int = Field(default=24, ge=1, le=28)
     misfire_grace_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    # Event reminders: "7d" is the same wall-clock time 7 days before (across a clock change),
+    # "1h"/"30m" an exact interval; events with no start time are reminded at reminder_time.
+    reminder_leads: tuple[Lead, ...] = ("7d", "1d")
+    online_reminder_leads: tuple[Lead, ...] = ("1h",)
+    reminder_time: time = time(9, 0)
+    reminder_check_minutes: int = Field(default=15, ge=1, le=60)
+    reconcile_time: time = time(6, 30)  # daily check of the real chats against the store
+
+    @model_validator(mode="after")
+    def _checks_within_grace(self) -> Schedules:
+        # A reminder falling between two checks must still be inside the grace window.
+        if self.reminder_check_minutes > self.misfire_grace_minutes:
+            raise ValueError(
+                f"reminder_check_minutes ({self.reminder_check_minutes}) must not exceed "
+                f"misfire_grace_minutes ({self.misfire_grace_minutes})"
+            )
+        return self
 
 
 class SlackHttp(_Strict):
@@ -88,6 +106,8 @@ class Settings(_Strict):
     schedules: Schedules = Schedules()
     admins: list[str] = []
     slack_http: SlackHttp = SlackHttp()
+    # People in no group and not seen for this many days are erased (0: never).
+    retention_days: int = Field(default=730, ge=0, le=36500)
 
     @field_validator("timezone")
     @classmethod
@@ -147,6 +167,7 @@ class Secrets:
     slack_app_token: str | None
     slack_api_url: str | None
     database_url: str | None
+    telegram_webhook_secret: str | None = None  # webhook mode: checked on every POST
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Secrets:
@@ -164,6 +185,7 @@ class Secrets:
             slack_app_token=get("SLACK_APP_TOKEN"),
             slack_api_url=get("SLACK_API_URL"),
             database_url=get("DATABASE_URL"),
+            telegram_webhook_secret=get("TELEGRAM_WEBHOOK_SECRET"),
         )
 
     def __repr__(self) -> str:  # never print a credential by accident

@@ -14,8 +14,15 @@ from handlers.config import Settings
 from handlers.errors import GENERIC_ERROR, UserFacingError
 from handlers.identity import UserRef
 from handlers.replies import Button, Reply, ReplyBuilder, text
-from handlers.requests import Request, checked_args, clean_text, parse_command_line
-from store import callbacks, groups, people
+from handlers.requests import (
+    Request,
+    checked_args,
+    clean_multiline,
+    clean_text,
+    parse_command_line,
+)
+from store import callbacks, conversations, groups, people
+from store.conversations import ConversationRecord
 from store.db import Database
 from store.records import PersonRecord
 
@@ -36,6 +43,8 @@ class Context:
     settings: Settings
     now: datetime
     commands: tuple[Command, ...] = ()  # what this person may run, for /help
+    identity_id: int = 0  # the account this request came from (people may have several)
+    conversation: ConversationRecord | None = None  # set when plain text continues a flow
 
     @property
     def args(self) -> str:
@@ -54,6 +63,7 @@ class Command:
     usage: str = ""
     admin_only: bool = False
     aliases: tuple[str, ...] = field(default=())
+    free_text: bool = False  # arguments may be a whole message, line breaks kept
 
 
 class Bridge:
@@ -109,28 +119,48 @@ class Bridge:
         cleaned = clean_text(line)
         if not cleaned:
             return []
+        # Arguments keep their line breaks here; `_dispatch` flattens them unless the command
+        # takes free text (a broadcast's paragraphs).
+        full = clean_multiline(line)
         if not cleaned.startswith("/"):
-            return await self.handle(request_for("", cleaned))
+            # Plain text: the next step of a flow in progress, else a nudge (see _dispatch).
+            return await self.handle(request_for("", full))
         parsed = parse_command_line(cleaned)
-        if parsed is None:
-            return [self._unknown(request_for("", ""), cleaned.split(" ", 1)[0].removeprefix("/"))]
-        return await self.handle(request_for(*parsed))
+        typed = full.removeprefix("/")
+        rest = typed.split(maxsplit=1)[1] if len(typed.split(maxsplit=1)) > 1 else ""
+        if parsed is None or parsed[0] not in self.commands:
+            name = cleaned.removeprefix("/").split(" ", 1)[0]
+            return await self.handle(replace(request_for("", typed), unknown_command=name))
+        return await self.handle(request_for(parsed[0], rest))
 
     async def _dispatch(self, request: Request) -> list[Reply]:
-        if not request.command:
-            return [self._not_a_command(request)]
-        cmd = self.commands.get(request.command)
-        if cmd is None:
+        cmd = self.commands.get(request.command) if request.command else None
+        if request.command and cmd is None:
             return [self._unknown(request, request.command)]
-        args = checked_args(request.args)
         async with self.db.session() as session:
-            person = await people.touch_identity(
+            person, identity_id = await people.touch(
                 session,
                 platform=request.user.platform,
                 external_id=request.user.user_id,
                 display_name=clean_text(request.user.display_name)[:200],
                 username=request.user.username,
             )
+            flow = None
+            if cmd is None:
+                # Plain text continues a flow only in a private chat (in a group, people talk
+                # to each other); a `/word` that is no command was addressed to the bot.
+                addressed = request.chat.is_private or bool(request.unknown_command)
+                flow = (
+                    await conversations.current(session, identity_id, self.clock())
+                    if addressed
+                    else None
+                )
+                cmd = self.commands.get(flow.command) if flow is not None else None
+                if cmd is None and request.unknown_command:
+                    return [self._unknown(request, request.unknown_command)]
+                if cmd is None:
+                    return [self._not_a_command(request)]
+            args = checked_args(request.args, free_text=cmd.free_text)
             is_admin = self._is_admin(request.user, person)
             if cmd.admin_only and not is_admin:
                 raise UserFacingError(f"{request.show(cmd.name)} is for network admins only.")
@@ -142,6 +172,8 @@ class Bridge:
                 settings=self.settings,
                 now=self.clock(),
                 commands=tuple(self.visible_commands(is_admin)),
+                identity_id=identity_id,
+                conversation=flow,
             )
             result = await cmd.handler(ctx)
         return result if isinstance(result, list) else [result]

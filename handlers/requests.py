@@ -10,6 +10,7 @@ from handlers.errors import UserFacingError
 from handlers.identity import ChatRef, UserRef
 
 MAX_ARGS = 500  # longer than any sensible command argument, short enough to echo back safely
+MAX_TEXT = 4000  # free text for commands that take it (broadcasts, news): one chat message
 _COMMAND = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 # Bidi overrides and isolates can disguise text; other control characters are noise.
 _BIDI = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
@@ -25,6 +26,9 @@ class Request:
     args: str = ""
     from_button: bool = False
     prefix: str = "/"  # how people type a command here: "/" or Slack's "/ccin "
+    # A `/word` that is no command: it may answer a flow's step (Slack's `/ccin Testbury`),
+    # else the person is told the command is unknown. `args` then holds the whole text.
+    unknown_command: str = ""
 
     def show(self, command_line: str) -> str:
         """A command as this person would type it, e.g. `/search food` or `/ccin search food`."""
@@ -57,11 +61,21 @@ def parse_command_line(line: str) -> tuple[str, str] | None:
     return name, rest.strip()
 
 
-def checked_args(args: str) -> str:
-    args = clean_text(args)
-    if len(args) > MAX_ARGS:
+def clean_multiline(value: str) -> str:
+    """`clean_text` that keeps line breaks: paragraphs survive, runs of blank lines do not."""
+    lines = unicodedata.normalize("NFC", value).replace("\r\n", "\n").replace("\r", "\n")
+    kept = [clean_text(line) for line in lines.split("\n")]
+    text = "\n".join(kept).strip("\n")
+    return re.sub(r"\n{3,}", "\n\n", text)
+
+
+def checked_args(args: str, *, free_text: bool = False) -> str:
+    """Arguments cleaned and capped; `free_text` keeps line breaks and allows a message."""
+    args = clean_multiline(args) if free_text else clean_text(args)
+    limit = MAX_TEXT if free_text else MAX_ARGS
+    if len(args) > limit:
+        hint = "" if free_text else " (a few words are plenty for a search)"
         raise UserFacingError(
-            f"That is {len(args):,} characters; please keep it under {MAX_ARGS} "
-            "(a few words are plenty for a search)."
+            f"That is {len(args):,} characters; please keep it under {limit:,}{hint}."
         )
     return args

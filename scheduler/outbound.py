@@ -1,11 +1,35 @@
-"""The outbound interface: how scheduled jobs send messages. Each platform adapter implements it."""
+"""The outbound interfaces that platform adapters implement and scheduled work sends through.
+
+`Outbound` delivers one reply to one chat; `ChatAdmin` changes who is in a real chat. Both
+report failure with the exceptions below so the outbox can tell a retry from a dead end.
+"""
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from handlers.identity import ChatRef
 from handlers.replies import Reply
+
+
+class DeliveryError(Exception):
+    """A send failed. Any other exception is treated as transient and retried with backoff."""
+
+
+class RetryLater(DeliveryError):
+    """The platform asked us to wait (HTTP 429 `retry_after`) or was briefly unavailable."""
+
+    def __init__(self, seconds: float, reason: str = "rate limited") -> None:
+        super().__init__(f"{reason}; retry after {seconds:g} s")
+        self.seconds = max(0.0, seconds)
+
+
+class Blocked(DeliveryError):
+    """The person blocked the bot or left the platform: never retried, identity deactivated."""
+
+
+class Undeliverable(DeliveryError):
+    """A permanent failure (chat gone, bot removed, message refused): not retried."""
 
 
 class Outbound(Protocol):
@@ -14,3 +38,28 @@ class Outbound(Protocol):
     platform: str
 
     async def send(self, *, chat: ChatRef, reply: Reply) -> None: ...
+
+
+@runtime_checkable
+class ChatAdmin(Protocol):
+    """Changes membership of the real chats bound to groups, as an admin of those chats."""
+
+    platform: str
+
+    async def admit(self, *, chat_id: str, user_id: str, label: str) -> str | None:
+        """Let one person in. Returns an invite link to send them (Telegram: a join-request
+        link only they will be approved through), or None when they were added directly
+        (Slack's conversations.invite)."""
+        ...
+
+    async def remove(self, *, chat_id: str, user_id: str) -> None:
+        """Take one person out of the chat; not being in it is success."""
+        ...
+
+    async def members(self, *, chat_id: str) -> set[str] | None:
+        """Everyone in the chat, or None where the platform does not let bots list members."""
+        ...
+
+    async def is_member(self, *, chat_id: str, user_id: str) -> bool | None:
+        """Whether one person is in the chat, or None if that cannot be told."""
+        ...

@@ -6,13 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from handlers.core import Bridge
-from scheduler.outbound import Outbound
+from scheduler.outbound import ChatAdmin, Outbound
 
 
 @dataclass
 class Runtime:
     bridge: Bridge
     outbound: dict[str, Outbound] = field(default_factory=dict)
+    chat_admins: dict[str, ChatAdmin] = field(default_factory=dict)
 
 
 _current: Runtime | None = None

@@ -1,29 +1,206 @@
-"""One APScheduler for every platform (PTB's JobQueue would serve Telegram alone)."""
+"""One APScheduler for every platform (PTB's JobQueue would serve Telegram alone).
+
+Jobs live in the bridge's own database (`apscheduler_jobs`, created and owned by APScheduler),
+so they survive a restart. Every job is declared in `scheduled_jobs` with a stable id and a
+module-level function taking only ids. At start-up a job already stored with the same function,
+arguments and trigger keeps its stored next run time: a run that fell due while the bridge was
+down is then made once (coalesced) if it is at most `misfire_grace_minutes` late, and skipped
+if later. Re-adding it with `replace_existing` alone would silently move it to the next future
+time and drop the missed run.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from apscheduler.job import Job
+from apscheduler.jobstores.base import BaseJobStore
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from apscheduler.util import obj_to_ref
+from sqlalchemy import make_url
+from sqlalchemy.engine import URL
 
 from handlers.config import Settings
-from scheduler import jobs
+from scheduler import group_jobs, jobs, push_jobs, reminder_jobs, runtime
+
+log = logging.getLogger(__name__)
+JOB_TABLE = "apscheduler_jobs"  # excluded from Alembic's drift check (store.db.managed_by_orm)
 
 
-def build_scheduler(settings: Settings) -> AsyncIOScheduler:
+@dataclass(frozen=True)
+class JobSpec:
+    """One scheduled job: a stable id, a module-level coroutine and its id-only arguments."""
+
+    id: str
+    func: Callable[..., Awaitable[Any]]
+    trigger: BaseTrigger
+    name: str
+    args: tuple[str | int, ...] = ()
+
+
+def sync_url(url: str | URL) -> str:
+    """The synchronous URL APScheduler's job store needs, for the bridge's own database."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        parsed = parsed.set(drivername="sqlite")
+    elif backend in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    else:
+        raise ValueError(f"no job store for a {backend!r} database")
+    return parsed.render_as_string(hide_password=False)
+
+
+def scheduled_jobs(settings: Settings) -> list[JobSpec]:
+    """Everything the bridge runs on a schedule. Register new jobs here."""
     zone = settings.zone
+    specs = [
+        JobSpec(
+            "purge-button-state",
+            jobs.purge_button_state,
+            CronTrigger(hour=3, minute=17, timezone=zone),
+            "Forget expired button state",
+        ),
+        JobSpec(
+            "event-reminders",
+            reminder_jobs.send_event_reminders,
+            IntervalTrigger(minutes=settings.schedules.reminder_check_minutes, timezone=zone),
+            "Queue event reminders that are due",
+        ),
+    ]
+    return specs + _group_jobs(settings) + _push_jobs(settings)
+
+
+def _group_jobs(settings: Settings) -> list[JobSpec]:
+    """Reconciliation with the real chats, rules reminders and retention, once a day."""
+    zone, at = settings.zone, settings.schedules.reconcile_time
+    daily = CronTrigger(hour=at.hour, minute=at.minute, timezone=zone)
+    return [
+        JobSpec("reconcile-chats", group_jobs.reconcile_chats, daily, "Check group chats"),
+        JobSpec("rules-reminders", group_jobs.remind_rules, daily, "Ask to re-accept rules"),
+        JobSpec(
+            "retention",
+            group_jobs.erase_inactive,
+            CronTrigger(hour=4, minute=41, timezone=zone),
+            "Erase people inactive past the retention period",
+        ),
+    ]
+
+
+def _push_jobs(settings: Settings) -> list[JobSpec]:
+    """The monthly digest per audience, and the "send your news by the 24th" reminder."""
+    zone, when = settings.zone, settings.schedules
+    at = {"hour": when.digest_time.hour, "minute": when.digest_time.minute, "timezone": zone}
+    return [
+        *(
+            JobSpec(
+                f"digest:{audience.slug}",
+                push_jobs.send_monthly_digest,
+                CronTrigger(day=when.digest_day, **at),
+                f"Monthly digest for {audience.name}",
+                (audience.slug,),
+            )
+            for audience in settings.audiences
+        ),
+        JobSpec(
+            "news-reminder",
+            push_jobs.send_news_reminder,
+            CronTrigger(day=when.news_reminder_day, **at),
+            f"Remind everyone to send news by the {when.news_deadline_day}th",
+        ),
+    ]
+
+
+def build_scheduler(
+    settings: Settings,
+    database_url: str | URL | None = None,
+    *,
+    specs: Sequence[JobSpec] | None = None,
+) -> AsyncIOScheduler:
+    """A scheduler in the network's time zone with every job registered (not started).
+
+    `database_url` is the bridge's database (async or plain URL); without one, the installed
+    runtime's database is used, and without that the jobs are kept in memory only.
+    """
+    if database_url is None:
+        database_url = _runtime_database_url()
+    store: BaseJobStore = (
+        SQLAlchemyJobStore(url=sync_url(database_url), tablename=JOB_TABLE)
+        if database_url is not None and not _in_memory(database_url)
+        else MemoryJobStore()
+    )
     scheduler = AsyncIOScheduler(
-        timezone=zone,
+        timezone=settings.zone,
+        jobstores={"default": store},
         job_defaults={
             "coalesce": True,  # several missed runs collapse into one
             "max_instances": 1,
             "misfire_grace_time": settings.schedules.misfire_grace_minutes * 60,
         },
     )
-    scheduler.add_job(
-        jobs.purge_button_state,
-        CronTrigger(hour=3, minute=17, timezone=zone),
-        id="purge-button-state",
-        name="Forget expired button state",
-        replace_existing=True,
-    )
+    register(scheduler, store, scheduled_jobs(settings) if specs is None else specs)
     return scheduler
+
+
+def register(scheduler: AsyncIOScheduler, store: BaseJobStore, specs: Sequence[JobSpec]) -> None:
+    """Add every job, keeping the stored next run time of a job whose definition is unchanged,
+    and drop stored jobs that are no longer declared."""
+    stored = _stored_jobs(scheduler, store)
+    wanted = {spec.id for spec in specs}
+    for job_id in stored.keys() - wanted:
+        log.info("removing scheduled job %r: it is no longer declared", job_id)
+        store.remove_job(job_id)
+    for spec in specs:
+        keep: dict[str, datetime] = {}
+        old = stored.get(spec.id)
+        if old is not None and old.next_run_time is not None and _same(old, spec):
+            keep["next_run_time"] = old.next_run_time
+        scheduler.add_job(
+            spec.func,
+            spec.trigger,
+            args=list(spec.args),
+            id=spec.id,
+            name=spec.name,
+            replace_existing=True,
+            **keep,
+        )
+
+
+def _stored_jobs(scheduler: AsyncIOScheduler, store: BaseJobStore) -> dict[str, Job]:
+    if isinstance(store, MemoryJobStore):
+        return {}
+    store.start(scheduler, "default")  # creates the table if needed; start() does it again
+    return {job.id: job for job in store.get_all_jobs()}
+
+
+def _same(job: Job, spec: JobSpec) -> bool:
+    return (
+        job.func_ref == obj_to_ref(spec.func)
+        and tuple(job.args) == spec.args
+        and _describe(job.trigger) == _describe(spec.trigger)
+    )
+
+
+def _describe(trigger: BaseTrigger) -> str:
+    return f"{trigger} {getattr(trigger, 'timezone', '')}"
+
+
+def _in_memory(url: str | URL) -> bool:
+    parsed = make_url(url) if isinstance(url, str) else url
+    return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+
+
+def _runtime_database_url() -> URL | None:
+    try:
+        return runtime.current().bridge.db.url
+    except RuntimeError:
+        return None

@@ -136,7 +136,8 @@ def run_sync(coro: Any) -> Any:
 def managed_by_orm(
     obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
 ) -> bool:
-    """Alembic filter: the full-text index (FTS5 tables, the tsvector column) is raw DDL."""
-    if type_ == "table" and name is not None and name.startswith("search_fts"):
+    """Alembic filter: the full-text index (FTS5 tables, the tsvector column) is raw DDL, and
+    APScheduler creates and owns its job table."""
+    if type_ == "table" and name is not None and name.startswith(("search_fts", "apscheduler")):
         return False
     return not ((type_ == "column" and name == "tsv") or (type_ == "index" and name == TSV_INDEX))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import Consent, Group, Membership, utcnow
+from store.models import Consent, Group, Identity, Membership, Organisation, Person, utcnow
 from store.records import MembershipRecord
 
 # A membership moves pending -> active (or declined); active -> left | removed.
@@ -99,3 +101,128 @@ async def accepted_version(session: AsyncSession, person_id: int, slug: str) -> 
         .order_by(Consent.rules_version.desc())
         .limit(1)
     )
+
+
+# --- requests and members, for admins --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    """One membership with what an admin needs to judge it (request id = membership id)."""
+
+    request_id: int
+    person_id: int
+    group_slug: str
+    status: str
+    reason: str | None
+    display_name: str
+    organisation: str | None
+    member_type: str | None
+    role: str | None
+    platforms: tuple[str, ...]
+    accepted_version: int | None
+    rules_version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+async def _rows(session: AsyncSession, *conditions: Any) -> list[MemberRow]:
+    query = (
+        select(Membership, Group, Person, Organisation)
+        .join(Group, Group.id == Membership.group_id)
+        .join(Person, Person.id == Membership.person_id)
+        .outerjoin(Organisation, Organisation.id == Person.organisation_id)
+        .where(*conditions)
+        .order_by(Membership.created_at, Membership.id)
+    )
+    result = []
+    for m, g, p, org in (await session.execute(query)).all():
+        platforms = await session.scalars(
+            select(Identity.platform)
+            .where(Identity.person_id == p.id, Identity.active.is_(True))
+            .distinct()
+        )
+        accepted = await session.scalar(
+            select(func.max(Consent.rules_version)).where(
+                Consent.person_id == p.id, Consent.group_id == g.id
+            )
+        )
+        result.append(
+            MemberRow(
+                request_id=m.id,
+                person_id=p.id,
+                group_slug=g.slug,
+                status=m.status,
+                reason=m.reason,
+                display_name=p.display_name,
+                organisation=org.name if org else None,
+                member_type=org.member_type if org else None,
+                role=p.role,
+                platforms=tuple(sorted(platforms)),
+                accepted_version=accepted,
+                rules_version=g.rules_version,
+                created_at=m.created_at,
+                updated_at=m.updated_at,
+            )
+        )
+    return result
+
+
+async def pending_requests(session: AsyncSession) -> list[MemberRow]:
+    return await _rows(session, Membership.status == PENDING)
+
+
+async def request(session: AsyncSession, request_id: int) -> MemberRow | None:
+    rows = await _rows(session, Membership.id == request_id)
+    return rows[0] if rows else None
+
+
+async def members(session: AsyncSession, slug: str, statuses: Iterable[str]) -> list[MemberRow]:
+    return await _rows(session, Group.slug == slug, Membership.status.in_(list(statuses)))
+
+
+async def members_needing_consent(session: AsyncSession) -> list[MemberRow]:
+    """Active members whose latest accepted rules are older than their group's rules."""
+    return [
+        row
+        for row in await _rows(session, Membership.status == ACTIVE)
+        if (row.accepted_version or 0) < row.rules_version
+    ]
+
+
+async def active_member_ids(session: AsyncSession, slug: str) -> set[int]:
+    rows = await session.scalars(
+        select(Membership.person_id)
+        .join(Group, Group.id == Membership.group_id)
+        .where(Group.slug == slug, Membership.status == ACTIVE)
+    )
+    return set(rows)
+
+
+async def counts_by_platform(session: AsyncSession) -> dict[str, dict[str, int]]:
+    """Active members per group and platform (a person on two platforms counts on both)."""
+    rows = await session.execute(
+        select(Group.slug, Identity.platform, func.count(func.distinct(Membership.person_id)))
+        .join(Membership, Membership.group_id == Group.id)
+        .join(Identity, Identity.person_id == Membership.person_id)
+        .where(Membership.status == ACTIVE)
+        .group_by(Group.slug, Identity.platform)
+    )
+    counts: dict[str, dict[str, int]] = {}
+    for slug, platform, n in rows:
+        counts.setdefault(slug, {})[platform] = int(n)
+    return counts
+
+
+async def count_by_status(session: AsyncSession) -> dict[tuple[str, str], int]:
+    rows = await session.execute(
+        select(Group.slug, Membership.status, func.count())
+        .join(Membership, Membership.group_id == Group.id)
+        .group_by(Group.slug, Membership.status)
+    )
+    return {(slug, status): int(n) for slug, status, n in rows}
+
+
+async def rules_version(session: AsyncSession, slug: str) -> int:
+    """The group's current rules version as mirrored from config at start-up."""
+    return (await _group(session, slug)).rules_version

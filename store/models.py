@@ -16,6 +16,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -85,6 +87,9 @@ class Person(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # /forgetme: set while removals from real chats are still queued; the row (already
+    # stripped of names) is deleted with its identities once they are done.
+    forget_requested_at: Mapped[datetime | None] = mapped_column()
     identities: Mapped[list[Identity]] = relationship(
         back_populates="person", cascade="all, delete-orphan"
     )
@@ -157,11 +162,17 @@ class Consent(Base):
 
 
 class Subscription(Base):
+    """A person's choice about one topic (`digest:<audience>`, `reminders`, `announcements`).
+
+    `wanted` false records an explicit opt-out, so group defaults never re-subscribe them.
+    """
+
     __tablename__ = "subscriptions"
     __table_args__ = (UniqueConstraint("person_id", "topic"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     topic: Mapped[str] = mapped_column(String(64))
+    wanted: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -278,9 +289,13 @@ class SearchDoc(Base):
     """
 
     __tablename__ = "search_docs"
-    __table_args__ = (UniqueConstraint("kind", "ref_id"),)
+    __table_args__ = (
+        UniqueConstraint("kind", "ref_id"),
+        # filters without words page newest first through it (migration 0004)
+        Index("ix_search_docs_kind_year", "kind", "year_from", "title"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
     ref_id: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(String(300))
     url: Mapped[str | None] = mapped_column(String(500))
@@ -309,6 +324,8 @@ class SearchTerm(Base):
 
 
 class NewsItem(Base):
+    """A news item for the digest: submitted -> approved | rejected; `digested_at` once sent."""
+
     __tablename__ = "news_items"
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(String(300))
@@ -317,6 +334,11 @@ class NewsItem(Base):
     status: Mapped[str] = mapped_column(String(16), default="submitted")
     submitted_by: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    audience: Mapped[str | None] = mapped_column(String(32))  # None: every audience
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None] = mapped_column()
+    reason: Mapped[str | None] = mapped_column(Text)
+    digested_at: Mapped[datetime | None] = mapped_column()
 
 
 # --- operations ---------------------------------------------------------------------------
@@ -331,6 +353,111 @@ class AuditEntry(Base):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
     action: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Push(Base):
+    """One thing sent to many: a broadcast, a digest, a reminder or a notice to admins.
+
+    `key` makes scheduled pushes idempotent (`digest:officers:2026-12`): a job that runs twice
+    finds the key taken and sends nothing. `payload` is the neutral reply as JSON.
+    """
+
+    __tablename__ = "pushes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), index=True)
+    key: Mapped[str | None] = mapped_column(String(160), unique=True)
+    audience: Mapped[str | None] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(300), default="")
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    reported_at: Mapped[datetime | None] = mapped_column()  # delivery report sent to creator
+
+
+class Delivery(Base):
+    """One push to one chat: pending -> claimed -> sending -> sent | failed | blocked.
+
+    A row left in `sending` by a worker that died is retried with `in_doubt` set, because
+    the platform may already have shown it (the delivery report says so).
+    """
+
+    __tablename__ = "deliveries"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    push_id: Mapped[int] = mapped_column(ForeignKey("pushes.id", ondelete="CASCADE"), index=True)
+    identity_id: Mapped[int | None] = mapped_column(
+        ForeignKey("identities.id", ondelete="CASCADE"), index=True
+    )
+    platform: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    is_private: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime | None] = mapped_column()
+    sent_at: Mapped[datetime | None] = mapped_column()
+    in_doubt: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (
+        UniqueConstraint("push_id", "platform", "chat_id"),
+        Index("ix_deliveries_due", "status", "next_attempt_at"),
+    )
+
+
+class ChatAction(Base):
+    """A change to a real chat's membership, done by a worker: invite, remove, answer a request.
+
+    Queued in the same transaction as the membership change, so a crash cannot approve
+    someone without inviting them, or record a leave without removing them.
+    """
+
+    __tablename__ = "chat_actions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # invite | remove
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    identity_id: Mapped[int] = mapped_column(ForeignKey("identities.id", ondelete="CASCADE"))
+    group_slug: Mapped[str] = mapped_column(String(32))
+    platform: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # done | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column()
+
+
+class Conversation(Base):
+    """A step-by-step flow in progress (news submission, broadcast, join), one per identity."""
+
+    __tablename__ = "conversations"
+    identity_id: Mapped[int] = mapped_column(
+        ForeignKey("identities.id", ondelete="CASCADE"), primary_key=True
+    )
+    command: Mapped[str] = mapped_column(String(32))
+    step: Mapped[str] = mapped_column(String(32))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ChatAlias(Base):
+    """A chat's new id after the platform moved it (a Telegram group upgraded to a
+    supergroup), so the ids bound in config keep working."""
+
+    __tablename__ = "chat_aliases"
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    old_chat_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    new_chat_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LinkCode(Base):
+    """A one-time code that joins an identity on another platform to this person."""
+
+    __tablename__ = "link_codes"
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    expires_at: Mapped[datetime] = mapped_column()
 
 
 class CallbackToken(Base):

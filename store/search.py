@@ -4,11 +4,27 @@ Words match as stems and prefixes; quoted phrases match in order; unknown words 
 the index's vocabulary. When no document has every word, results with some of them are shown
 (and the page says so). Filters (kind, member, region, category, principle, years) narrow
 either way. Any user string is safe: only folded word characters reach the engines' syntax.
+
+Large corpora (SQLite): finding matches in FTS5 is cheap; BM25 is not (a pass over each
+word's whole document list for its IDF, then several microseconds a row). So:
+- The matches are counted by walking them newest first up to COUNT_CAP; past that the total
+  is scaled from the rowid range walked and says `about`. With filters, the newest FILTER_CAP
+  matches are checked and what passes is scaled the same way.
+- Up to RANK_ALL matches are all ranked, by BM25 while its IDF pass stays within BM25_BUDGET
+  document-list entries (every query on the network's real data), else by a cheap score.
+- Beyond RANK_ALL, matches are taken newest first in windows (WINDOW, or FILTERED_WINDOW
+  passing the filters) and a page is ranked within its window by the cheap score: each word
+  found in the title (10) or tags (4), weighted by its rarity in the vocabulary. A page then
+  costs one window, in one statement, whatever the number of matches.
+Member, region, category and principle also narrow the FTS5 match through the tags column (a
+necessary condition built from the vocabulary, re-checked exactly). Filters without words
+page through the (kind, year_from, title) index.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,13 +35,40 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.query import Query, parse
 from store.records import SearchHit, SearchPage
-from store.spelling import speller_for
-from store.text import fold, like_pattern
+from store.spelling import Speller, speller_for
+from store.text import STOPWORDS, fold, like_pattern, stem
 
 KINDS = ("case_study", "project", "publication", "supplier")
 # bm25 column weights: title, tags (member, categories, principles), body
 SQLITE_WEIGHTS = "10.0, 4.0, 1.0"
 _SAFE = re.compile(r"[^\w]+", re.UNICODE)
+RANK_ALL = 1_000  # up to this many matches, BM25 ranks them all (every real-data query)
+WINDOW = 300  # beyond that, matches are ranked a window at a time, newest first
+COUNT_CAP = 5_000  # matches counted exactly; beyond that the total is estimated (`about`)
+FILTER_CAP = 1_000  # newest matches checked against the filters to estimate a filtered total
+BM25_BUDGET = 20_000  # document-list entries BM25's IDF pass may read before the cheap score ranks
+FILTERED_WINDOW = 100  # with filters, matches are ranked in windows of this many passing them
+MAX_EXPANSION = 64  # indexed words a filter word may stand for before we stop narrowing on it
+_PLAIN = re.compile(r"[a-z0-9]+(?: [a-z0-9]+)*")
+
+
+class Estimate(int):
+    """A total estimated from the part of the matches that was read; prints `about 2,600`."""
+
+    def __str__(self) -> str:
+        return f"about {int(self):,}"
+
+    def __format__(self, spec: str) -> str:
+        return str(self) if not spec else format(int(self), spec)
+
+
+def _estimate(found: int, read: int, matches: int) -> int:
+    """Scale `found` in `read` candidates to `matches`, to two significant figures."""
+    if read >= matches:
+        return found
+    guess = found * matches / read
+    digits = max(0, len(str(int(guess))) - 2)
+    return Estimate(max(found, round(guess, -digits)))
 
 
 @dataclass(frozen=True)
@@ -89,6 +132,60 @@ def _filters(query: Query, kinds: Sequence[str]) -> tuple[list[str], dict[str, A
     return where, params
 
 
+def _tag_narrowing(query: Query, speller: Speller) -> list[str]:
+    """FTS5 clauses on the tags column that every document passing the LIKE filters satisfies.
+
+    A value occurring in a member, region, category or principle occurs in text_tags too, and
+    each of its words lies inside some indexed word; so requiring, per word, one of the indexed
+    words containing it never loses a match. Values with other characters are not narrowed.
+    """
+    clauses = []
+    for name in ("member", "region", "category", "principle"):
+        value = getattr(query, name)
+        if not value:
+            continue
+        pattern = value.casefold() if name in ("member", "region") else fold(value).strip()
+        if not _PLAIN.fullmatch(pattern):
+            continue
+        for word in pattern.split():
+            if len(word) < 3 or word.isdigit():
+                continue
+            options = speller.containing(word)
+            if options and len(options) <= MAX_EXPANSION:
+                quoted = " OR ".join(f'"{_safe(o)}"' for o in sorted(options))
+                clauses.append(f"{{text_tags}} : ({quoted})")
+    return clauses
+
+
+def _postings(terms: _Terms, narrowing: Sequence[str], speller: Speller) -> int:
+    """About how many document-list entries BM25's IDF pass would read for this match: the
+    vocabulary's document counts of every word, prefix expansion and narrowing option."""
+    total = 0
+    for word, fix, prefix in terms.words:
+        total += speller.counts.get(fix or "", 0)
+        total += speller.prefixed(word) if prefix else speller.counts.get(word, 0)
+    total += sum(speller.counts.get(w, 0) for phrase in terms.phrases for w in phrase)
+    for clause in narrowing:
+        total += sum(speller.counts.get(o, 0) for o in re.findall(r'"(\w+)"', clause))
+    return total
+
+
+def _scoring(terms: _Terms, speller: Speller | None) -> list[tuple[tuple[str, ...], float]]:
+    """Per word (or phrase): the substrings the cheap score looks for, and the word's weight
+    (its rarity in the vocabulary's document counts, as BM25's IDF would weigh it)."""
+    counts = speller.counts if speller is not None else {}
+    most = speller.most if speller is not None else 1
+    scoring = []
+    for word, fix, _ in terms.words:
+        options = tuple(dict.fromkeys(stem(w) for w in (word, fix) if w))
+        docs = max(counts.get(word, 0), counts.get(fix or "", 0)) or most // 2
+        scoring.append((options, math.log(1 + most / (docs + 0.5))))
+    for phrase in terms.phrases:
+        docs = min((counts.get(w, most) for w in phrase if w not in STOPWORDS), default=most)
+        scoring.append(((" ".join(phrase),), math.log(1 + most / (docs + 0.5))))
+    return scoring
+
+
 COLUMNS = "d.kind, d.ref_id, d.title, d.url, d.member, d.year_label, d.summary, d.categories"
 
 
@@ -106,65 +203,68 @@ async def search(
         return SearchPage(hits=(), total=0, offset=offset, problems=parsed.problems)
     dialect = session.get_bind().dialect.name
     corrections: dict[str, str] = {}
-    if parsed.words:
+    speller: Speller | None = None
+    if parsed.words or (dialect == "sqlite" and parsed.has_filters):
         bind = session.get_bind()
         speller = await speller_for(session, str(bind.engine.url))
+    exact: set[str] = set()
+    if parsed.words and speller is not None:
         for word in parsed.words:
             fix = speller.correct(word)
             if fix:
                 corrections[word] = fix
         # A complete word matches its stem; only an unfinished one (`sustain`) is a prefix.
         exact = {w for w in parsed.words if speller.has(w)}
-    else:
-        exact = set()
     terms = _Terms(
         tuple((w, corrections.get(w), w not in exact) for w in parsed.words), parsed.phrases
     )
     where, params = _filters(parsed, kinds)
+    narrowing = _tag_narrowing(parsed, speller) if dialect == "sqlite" and speller else []
     params.update(limit=limit, offset=offset)
 
     async def run(every: bool) -> tuple[list[Any], int]:
+        if dialect == "sqlite" and parsed.has_text:
+            match = _fts5_match(terms, every=every)
+            if narrowing:
+                match = f"({match}) AND " + " AND ".join(narrowing)
+            scoring = _scoring(terms, speller)
+            # BM25 reads each word's whole document list for its IDF; past a budget (large
+            # corpora only: the network's data is far below it) the cheap score ranks.
+            bm25 = speller is None or _postings(terms, narrowing, speller) <= BM25_BUDGET
+            return await _sqlite_text(
+                session, match, where, params, offset, limit, scoring, bm25=bm25
+            )
         if not parsed.has_text:
-            sql = (
-                f"SELECT {COLUMNS}, 0.0 AS score, count(*) OVER () AS total FROM search_docs d "
-                f"{'WHERE ' + ' AND '.join(where) if where else ''} "
-                "ORDER BY d.year_from DESC NULLS LAST, d.title LIMIT :limit OFFSET :offset"
-            )
-        elif dialect == "sqlite" and not where:
-            # Rank and page inside FTS5 (BM25 as its `rank`), so only one page is joined;
-            # the total comes from a plain count over the index.
-            params["match"] = _fts5_match(terms, every=every)
+            conditions = list(where)
+            if narrowing:
+                conditions.append(
+                    "d.id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH :tags)"
+                )
+                params["tags"] = " AND ".join(narrowing)
+            condition = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+            # Count and page separately: a window count would carry every row through the sort.
             total = await session.scalar(
-                text("SELECT count(*) FROM search_fts WHERE search_fts MATCH :match"), params
+                text(f"SELECT count(*) FROM search_docs d {condition}"), params
             )
+            # Newest first, then by title: read in year order from ix_search_docs_kind_year,
+            # which also holds the titles to sort a year's rows by. (SQLite already sorts
+            # NULLs last in a descending order, and plans the index only without the clause.)
+            # The page's ids are chosen first, so only they carry their columns through a sort.
+            order = f"d.year_from DESC{'' if dialect == 'sqlite' else ' NULLS LAST'}, d.title, d.id"
             sql = (
-                f"SELECT {COLUMNS}, m.score FROM ("
-                "SELECT rowid AS id, -rank AS score FROM search_fts WHERE search_fts MATCH :match "
-                f"AND rank MATCH 'bm25({SQLITE_WEIGHTS})' ORDER BY rank, rowid "
-                "LIMIT :limit OFFSET :offset) m JOIN search_docs d ON d.id = m.id "
-                "ORDER BY m.score DESC, m.id"  # rowid breaks ties, so pages never overlap
+                f"SELECT {COLUMNS}, 0.0 AS score FROM search_docs d WHERE d.id IN (SELECT d.id "
+                f"FROM search_docs d {condition} ORDER BY {order} LIMIT :limit OFFSET :offset) "
+                f"ORDER BY {order}"
             )
             return list((await session.execute(text(sql), params)).all()), int(total or 0)
-        elif dialect == "sqlite":
-            params["match"] = _fts5_match(terms, every=every)
-            # bm25() is only allowed in a plain FTS query, so rank there and count outside.
-            sql = (
-                f"SELECT {COLUMNS}, m.score, count(*) OVER () AS total FROM ("
-                f"SELECT rowid AS id, -bm25(search_fts, {SQLITE_WEIGHTS}) AS score "
-                "FROM search_fts WHERE search_fts MATCH :match) m "
-                "JOIN search_docs d ON d.id = m.id "
-                f"{'WHERE ' + ' AND '.join(where) if where else ''} "
-                "ORDER BY m.score DESC, d.title LIMIT :limit OFFSET :offset"
-            )
-        else:
-            query_sql = _pg_query(terms, every=every, params=params)
-            sql = (
-                f"SELECT {COLUMNS}, ts_rank_cd(d.tsv, s.q, 1) AS score, "
-                f"count(*) OVER () AS total FROM search_docs d, (SELECT {query_sql} AS q) s "
-                "WHERE d.tsv @@ s.q "
-                f"{''.join(' AND ' + w for w in where)} "
-                "ORDER BY score DESC, d.title LIMIT :limit OFFSET :offset"
-            )
+        query_sql = _pg_query(terms, every=every, params=params)
+        sql = (
+            f"SELECT {COLUMNS}, ts_rank_cd(d.tsv, s.q, 1) AS score, "
+            f"count(*) OVER () AS total FROM search_docs d, (SELECT {query_sql} AS q) s "
+            "WHERE d.tsv @@ s.q "
+            f"{''.join(' AND ' + w for w in where)} "
+            "ORDER BY score DESC, d.title LIMIT :limit OFFSET :offset"
+        )
         rows = list((await session.execute(text(sql), params)).all())
         if rows or offset == 0:
             return rows, int(rows[0].total) if rows else 0
@@ -193,6 +293,125 @@ async def search(
             [fix or word for word, fix, _ in terms.words] + [w for p in terms.phrases for w in p]
         ),
     )  # fmt: skip
+
+
+async def _sqlite_text(
+    session: AsyncSession,
+    match: str,
+    where: list[str],
+    params: dict[str, Any],
+    offset: int,
+    limit: int,
+    scoring: Sequence[tuple[tuple[str, ...], float]] = (),
+    *,
+    bm25: bool = True,
+) -> tuple[list[Any], int]:
+    """One page of FTS5 matches for `match` and the total (see the module doc)."""
+    params = {**params, "match": match}
+    walk = "SELECT rowid AS id FROM search_fts WHERE search_fts MATCH :match ORDER BY rowid DESC"
+    counted = (
+        await session.execute(
+            text(
+                f"SELECT count(*) AS n, min(id) AS low, max(id) AS high, "
+                f"(SELECT min(id) FROM search_docs) AS first FROM ({walk} LIMIT :cap)"
+            ),
+            {**params, "cap": COUNT_CAP},
+        )
+    ).one()
+    matches = int(counted.n)
+    if matches == 0:
+        return [], 0
+    checks = " AND ".join(where)
+    if matches <= RANK_ALL:  # rank every match; filters see at most RANK_ALL rows
+        params = {**params}
+        score = f"-bm25(search_fts, {SQLITE_WEIGHTS})" if bm25 else _score_sql(scoring, params)
+        inner = "m.score" if bm25 else score
+        ranked = text(
+            f"SELECT d.id, {COLUMNS}, {inner} AS score, count(*) OVER () AS total FROM "
+            f"(SELECT rowid AS id{', ' + score + ' AS score' if bm25 else ''} "
+            "FROM search_fts WHERE search_fts MATCH :match) m "
+            f"JOIN search_docs d ON d.id = m.id {'WHERE ' + checks if where else ''} "
+            f"ORDER BY score DESC, {'m.id' if bm25 else 'd.id DESC'} LIMIT :limit OFFSET :offset"
+        )
+        ranked_rows = list((await session.execute(ranked, params)).all())
+        if ranked_rows or not where:
+            return ranked_rows, int(ranked_rows[0].total) if ranked_rows else matches
+        counting = f"SELECT count(*) FROM ({walk}) m JOIN search_docs d ON d.id = m.id"
+        return [], int(await session.scalar(text(f"{counting} WHERE {checks}"), params) or 0)
+
+    def scaled(found: int, low: int, high: int) -> int:
+        """`found` matches in rowids low..high (the newest), scaled to the whole index."""
+        return _estimate(found, high - low + 1, high - int(counted.first) + 1)
+
+    if not where:
+        total = matches if matches < COUNT_CAP else scaled(matches, counted.low, counted.high)
+    else:  # filters: check the newest FILTER_CAP matches and scale what passes
+        sample = (
+            await session.execute(
+                text(
+                    "SELECT count(*) AS walked, "
+                    f"coalesce(sum(CASE WHEN {checks} THEN 1 ELSE 0 END), 0) AS passed, "
+                    f"min(m.id) AS low, max(m.id) AS high FROM ({walk} LIMIT :cap) m "
+                    "JOIN search_docs d ON d.id = m.id"
+                ),
+                {**params, "cap": FILTER_CAP},
+            )
+        ).one()
+        if sample.walked < FILTER_CAP:
+            total = int(sample.passed)
+        else:
+            total = scaled(int(sample.passed), sample.low, sample.high)
+    # Windows of WINDOW matches (after filters), newest first; a page is ranked within its
+    # window by the cheap score, and spills into the next window when it crosses the edge.
+    score = _score_sql(scoring, params)
+    # (The subquery's own `d` shadows the outer one, so the filters read the candidate's row.)
+    candidates = f"SELECT m.id FROM ({walk}) m" + (
+        f" JOIN search_docs d ON d.id = m.id WHERE {checks}" if where else ""
+    )
+    page_sql = text(
+        f"SELECT d.id, {COLUMNS}, {score} AS score FROM search_docs d WHERE d.id IN "
+        f"({candidates} ORDER BY m.id DESC LIMIT :window OFFSET :start) "
+        "ORDER BY score DESC, d.id DESC LIMIT :take OFFSET :skip"
+    )
+    # Filtered windows are smaller: each candidate costs a row look-up to check.
+    window = FILTERED_WINDOW if where else WINDOW
+    start = offset // window * window
+    skip = offset - start
+    rows: list[Any] = []
+    while len(rows) < limit:
+        take = limit - len(rows)
+        got = list(
+            (
+                await session.execute(
+                    page_sql,
+                    {**params, "window": window, "start": start, "take": take, "skip": skip},
+                )
+            ).all()
+        )
+        rows += got
+        if len(got) == take or skip + len(got) < window:
+            break  # the page is full, or this window was the last
+        start, skip = start + window, 0
+    if rows and isinstance(total, Estimate) and total < offset + len(rows):
+        total = Estimate(offset + len(rows))  # an estimate never undercuts what was shown
+    return rows, total
+
+
+def _score_sql(scoring: Sequence[tuple[tuple[str, ...], float]], params: dict[str, Any]) -> str:
+    """A cheap score for large match sets: each word found in the title (10) or tags (4),
+    weighted by its rarity. Substrings of the folded text; no pass over any document list."""
+    parts = []
+    for i, (options, weight) in enumerate(scoring):
+        found = {}
+        for column in ("text_title", "text_tags"):
+            tests = []
+            for j, option in enumerate(options):
+                params[f"s{i}_{j}"] = option
+                tests.append(f"instr(d.{column}, :s{i}_{j}) > 0")
+            found[column] = " OR ".join(tests)
+        params[f"w{i}"] = weight
+        parts.append(f":w{i} * (10 * ({found['text_title']}) + 4 * ({found['text_tags']}))")
+    return " + ".join(parts) if parts else "0.0"
 
 
 def _json_list(value: object) -> list[str]:

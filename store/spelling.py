@@ -8,6 +8,7 @@ transpositions in a handful of dictionary look-ups instead of a scan of the voca
 from __future__ import annotations
 
 import bisect
+import re
 import time
 from dataclasses import dataclass
 
@@ -15,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models import SearchTerm
+from store.text import STOPWORDS
 
 MIN_LENGTH = 4  # shorter words have too many neighbours to guess safely
 REFRESH_SECONDS = 30.0
@@ -40,16 +42,49 @@ def distance(a: str, b: str) -> int:
 class Speller:
     def __init__(self, vocabulary: dict[str, int]) -> None:
         self.counts = vocabulary
+        self.most = max(vocabulary.values(), default=1)  # the commonest word's document count
         self.sorted = sorted(vocabulary)
         self.index: dict[str, list[str]] = {}
+        self._containing: dict[str, frozenset[str]] = {}
         for term in vocabulary:
             if len(term) >= MIN_LENGTH - 1:
                 for key in _deletes(term) | {term}:
                     self.index.setdefault(key, []).append(term)
 
+    def containing(self, word: str) -> frozenset[str]:
+        """Every indexed word (apostrophe parts split, as FTS5 splits them) containing `word`.
+
+        Empty when nothing contains it; search then does not narrow on it, which stays right
+        even if this vocabulary is a few seconds older than the index.
+        """
+        found = self._containing.get(word)
+        if found is None:
+            parts = {
+                part
+                for term in self.sorted
+                if word in term
+                for part in re.split("['’]", term)
+                if word in part
+            }
+            if parts:
+                parts |= {w for w in STOPWORDS if word in w} | {word}
+            if len(self._containing) >= 1024:  # user input: keep the cache bounded
+                self._containing.clear()
+            found = self._containing[word] = frozenset(parts)
+        return found
+
     def has(self, word: str) -> bool:
         """The exact word is in the vocabulary."""
         return word in self.counts
+
+    def prefixed(self, prefix: str, cap: int = 10_000_000) -> int:
+        """The document counts of the vocabulary words starting with `prefix`, summed (to cap)."""
+        total = 0
+        at = bisect.bisect_left(self.sorted, prefix)
+        while at < len(self.sorted) and self.sorted[at].startswith(prefix) and total < cap:
+            total += self.counts[self.sorted[at]]
+            at += 1
+        return total
 
     def known(self, word: str) -> bool:
         """In the vocabulary, or the start of a word in it (prefix search will find it)."""
@@ -80,6 +115,11 @@ class _Cached:
 
 
 _cache: dict[str, _Cached] = {}
+
+
+def forget(cache_key: str) -> None:
+    """Drop the cached speller after the vocabulary was rewritten in this process."""
+    _cache.pop(cache_key, None)
 
 
 async def speller_for(session: AsyncSession, cache_key: str) -> Speller:

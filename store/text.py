@@ -11,11 +11,26 @@ STOPWORDS = frozenset(
 )
 
 
+class _Marks(dict[int, int | None]):
+    """str.translate table dropping combining marks; filled lazily, so lookups stay in C."""
+
+    def __missing__(self, code: int) -> int | None:
+        value = None if unicodedata.combining(chr(code)) else code
+        self[code] = value
+        return value
+
+
+_MARKS = _Marks()
+_INNER_HYPHEN = re.compile(r"(?<=\w)[-‐‑–](?=\w)")
+
+
 def fold(text: str) -> str:
     """Lower-case and strip accents and hyphens, so `Co-operative` matches `cooperative`."""
+    if text.isascii():  # the common case, and a hot path when indexing
+        return _INNER_HYPHEN.sub("", text.lower())
     decomposed = unicodedata.normalize("NFKD", text.casefold())
-    without_marks = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return re.sub(r"(?<=\w)[-‐‑–](?=\w)", "", without_marks)
+    without_marks = decomposed if decomposed.isascii() else decomposed.translate(_MARKS)
+    return _INNER_HYPHEN.sub("", without_marks)
 
 
 def words(query: str) -> list[str]:
@@ -26,6 +41,11 @@ def words(query: str) -> list[str]:
         if word not in STOPWORDS:
             seen.setdefault(word, None)
     return list(seen)
+
+
+def word_set(folded_text: str) -> set[str]:
+    """The distinct words of text that is already folded (no stopword removal)."""
+    return set(_WORD.findall(folded_text))
 
 
 def phrase_words(text: str) -> list[str]:

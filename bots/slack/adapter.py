@@ -1,9 +1,11 @@
-"""The Slack adapter: Bolt in HTTP mode, translating Slack's requests to the bridge and back.
+"""The Slack adapter: Bolt over HTTP or Socket Mode, translating Slack's requests to the bridge.
 
-In: `/ccin <command> [args]`, button presses, @-mentions and direct messages. Out: Block Kit
-replies along the response_url (slash commands and buttons, seen only by the asker), or in the
-channel or DM the message came from; a private reply asked for in a channel goes as an ephemeral
-message and its file to the person's DM. It is also the scheduler's `Outbound` for Slack.
+In: `/ccin <command> [args]`, button presses, @-mentions, direct messages, the App Home tab,
+admin modals (bots/slack/home.py, bots/slack/modals.py) and people joining bound channels. Out:
+Block Kit replies along the response_url (slash commands and buttons, seen only by the asker;
+beyond Slack's five posts the rest goes to the person's DM), or in the channel or DM the message
+came from; a private reply asked for in a channel goes as an ephemeral message and its file to
+the person's DM. It is also the scheduler's `Outbound` and `ChatAdmin` for Slack.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -28,13 +31,20 @@ from bots.slack.delivery import (
     Destination,
     DirectMessage,
     Ephemeral,
+    FollowUps,
     ResponseUrl,
     open_dm,
     upload,
 )
+from bots.slack.errors import verdict
+from bots.slack.home import Home
 from bots.slack.lru import Lru
-from bots.slack.render import ACTION_PREFIX, MAX_BUTTON_VALUE, render_reply
+from bots.slack.membership import SlackChannels
+from bots.slack.modals import Modals, review_block
+from bots.slack.render import ACTION_PREFIX, MAX_BLOCKS, MAX_BUTTON_VALUE, render_reply
 from bots.slack.server import EVENTS_PATH, SlackHttpServer
+from bots.slack.socket_mode import SocketConnection
+from handlers import chat_events
 from handlers.core import Bridge, RequestFactory
 from handlers.errors import GENERIC_ERROR
 from handlers.identity import ChatRef, UserRef
@@ -51,7 +61,8 @@ STOP_TIMEOUT = 10.0
 
 
 class SlackAdapter:
-    """Serves Slack's requests on `http://host:port/path`; sends replies with the bot token."""
+    """Serves Slack's requests on `http://host:port/path`, or over a Socket Mode connection
+    when an app-level token is given; sends replies with the bot token."""
 
     platform = "slack"
 
@@ -60,16 +71,29 @@ class SlackAdapter:
         bridge: Bridge,
         *,
         bot_token: str,
-        signing_secret: str,
+        signing_secret: str | None,
         api_url: str | None = None,
         host: str = "0.0.0.0",  # Slack must reach it; TLS comes from a proxy in front
         port: int = 3000,
         path: str = EVENTS_PATH,
+        app_token: str | None = None,
     ) -> None:
+        if not app_token and not signing_secret:
+            # Over HTTP the signature is all that tells Slack's requests from forgeries.
+            raise ValueError("a signing secret is required unless Socket Mode is used")
         self.bridge = bridge
         self.client = build_client(bot_token, api_url)
-        self.app = AsyncApp(client=self.client, signing_secret=signing_secret, name="ccin-bridge")
+        # Socket Mode requests are not signed (the connection is authenticated instead), and
+        # Bolt skips the signature check for them; HTTP requests are always checked.
+        self.app = AsyncApp(
+            client=self.client, signing_secret=signing_secret or "", name="ccin-bridge"
+        )
         self.server = SlackHttpServer(self.app, host=host, port=port, path=path)
+        self.app_token = app_token
+        self.socket: SocketConnection | None = None
+        self.channels = SlackChannels(self.client)
+        self.home = Home(self)
+        self.modals = Modals(self)
         self._recent_events: Lru[str, bool] = Lru(RECENT_EVENTS)
         self._people: Lru[str, tuple[str, str | None]] = Lru(KNOWN_PEOPLE)
         self._in_flight: set[asyncio.Task[Any]] = set()
@@ -78,6 +102,11 @@ class SlackAdapter:
     # --- life cycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
+        if self.app_token:
+            self.socket = SocketConnection(self.app, self.app_token, self.client)
+            await self.socket.start()
+            log.info("Slack adapter connected in Socket Mode")
+            return
         await self.server.start()
         log.info("Slack adapter listening on %s", self.server.url)
 
@@ -87,6 +116,9 @@ class SlackAdapter:
 
     async def stop(self) -> None:
         """Stop taking requests, then let answers already under way finish."""
+        socket, self.socket = self.socket, None
+        if socket is not None:
+            await socket.stop()
         await self.server.stop()
         await self.drain()
 
@@ -99,7 +131,8 @@ class SlackAdapter:
                 log.warning("%d Slack replies unfinished at shutdown", len(pending))
                 return
 
-    def _track(self) -> None:
+    def track(self) -> None:
+        """Count the current listener as work under way, so `drain` waits for it."""
         task = asyncio.current_task()
         if task is not None:
             self._in_flight.add(task)
@@ -108,14 +141,41 @@ class SlackAdapter:
     # --- Outbound ----------------------------------------------------------------------------
 
     async def send(self, *, chat: ChatRef, reply: Reply) -> None:
-        """Post a reply to a channel or DM (scheduled messages)."""
+        """Post a reply to a channel or a person's DM (the outbox's pushes).
+
+        A person's DM is addressed by their user id. Slack's refusals become the outbox's
+        verdicts (scheduler.outbound); connection errors stay as they are: transient.
+        """
         if chat.platform != "slack":
             raise ValueError(f"the Slack adapter cannot send to a {chat.platform} chat")
         if reply.private and not chat.is_private:
             raise ValueError("a private reply cannot be sent to a shared channel")
-        await self._post(reply, Channel(self.client, chat.chat_id))
-        if reply.attachment is not None:
-            await upload(self.client, chat.chat_id, reply.attachment)
+        try:
+            channel = chat.chat_id
+            if chat.is_private and channel.startswith(("U", "W")):
+                channel = await open_dm(self.client, channel)
+            await self._post(reply, Channel(self.client, channel))
+            if reply.attachment is not None:
+                await upload(self.client, channel, reply.attachment)
+        except SlackApiError as exc:
+            mapped = verdict(exc, about_person=chat.is_private)
+            if mapped is None:
+                raise
+            raise mapped from exc
+
+    # --- ChatAdmin: the channels bound to groups (bots/slack/membership.py) ------------------
+
+    async def admit(self, *, chat_id: str, user_id: str, label: str) -> str | None:
+        return await self.channels.admit(chat_id=chat_id, user_id=user_id, label=label)
+
+    async def remove(self, *, chat_id: str, user_id: str) -> None:
+        await self.channels.remove(chat_id=chat_id, user_id=user_id)
+
+    async def members(self, *, chat_id: str) -> set[str] | None:
+        return await self.channels.members(chat_id=chat_id)
+
+    async def is_member(self, *, chat_id: str, user_id: str) -> bool | None:
+        return await self.channels.is_member(chat_id=chat_id, user_id=user_id)
 
     # --- listeners ---------------------------------------------------------------------------
 
@@ -126,10 +186,10 @@ class SlackAdapter:
         app.action(re.compile("^" + re.escape(ACTION_PREFIX)))(self._on_button)
         app.event("app_mention")(self._on_mention)
         app.event("message")(self._on_message)
-        # Subscribed in the manifest for the welcome and App Home features to come; acknowledged
-        # here so Slack does not retry them.
-        app.event("member_joined_channel")(self._not_yet)
-        app.event("app_home_opened")(self._not_yet)
+        app.event("member_joined_channel")(self._on_member_joined)
+        app.event("member_left_channel")(self._on_member_left)
+        self.home.register(app)
+        self.modals.register(app)
         app.error(self._on_error)
 
     async def _skip_retried_events(
@@ -146,35 +206,40 @@ class SlackAdapter:
     async def _on_command(
         self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond
     ) -> None:
-        self._track()
+        self.track()
         await ack()  # within Slack's 3 seconds; the answer follows on the response_url
-        user = inbound.user_ref(command["user_id"], command.get("user_name"))
+        # A slash command carries only the handle; the name we show back is the person's own.
+        user = await self.person(command["user_id"], command.get("user_name"))
         chat = inbound.chat_ref(command["channel_id"], command.get("channel_name"))
         line = inbound.slash_line(command.get("text") or "")
+        if line.casefold() == "/broadcast" and command.get("trigger_id"):
+            # Slack's own form instead of the step-by-step flow other platforms use.
+            await self.modals.open_broadcast(str(command["trigger_id"]))
+            return
         replies = await self.bridge.handle_text(_requests(user, chat), line)
-        await self._deliver(replies, user=user, chat=chat, to=ResponseUrl(respond))
+        await self.deliver(replies, user=user, chat=chat, to=self._follow_ups(respond, user))
 
     async def _on_button(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        self._track()
+        self.track()
         await ack()
         actions = body.get("actions") or [{}]
         who = body.get("user") or {}
-        user = inbound.user_ref(who["id"], who.get("username") or who.get("name"))
+        user = await self.person(who["id"], who.get("username") or who.get("name"))
         channel = body.get("channel") or {}
         channel_id = channel.get("id") or (body.get("container") or {}).get("channel_id") or ""
         chat = inbound.chat_ref(channel_id, channel.get("name"))
         replies = await self.bridge.handle_button(
             _requests(user, chat), str(actions[0].get("value") or "")
         )
-        to = ResponseUrl(respond) if respond.response_url else None
-        await self._deliver(replies, user=user, chat=chat, to=to)
+        to = self._follow_ups(respond, user) if respond.response_url else None
+        await self.deliver(replies, user=user, chat=chat, to=to)
 
     async def _on_mention(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
-        self._track()
+        self.track()
         await self._on_typed(event, context.bot_user_id)
 
     async def _on_message(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
-        self._track()
+        self.track()
         # Only what a person typed in their DM with the bot: no edits, joins or other bots.
         if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
             return
@@ -184,14 +249,35 @@ class SlackAdapter:
         user_id, channel = event.get("user"), event.get("channel")
         if not isinstance(user_id, str) or not isinstance(channel, str):
             return
-        user = await self._person(user_id)
+        user = await self.person(user_id)
         chat = inbound.chat_ref(channel)
         line = inbound.message_line(event.get("text") or "", bot_user_id, self.bridge.commands)
         replies = await self.bridge.handle_text(_requests(user, chat), line)
-        await self._deliver(replies, user=user, chat=chat, thread_ts=event.get("thread_ts"))
+        await self.deliver(replies, user=user, chat=chat, thread_ts=event.get("thread_ts"))
 
-    async def _not_yet(self, event: dict[str, Any]) -> None:
-        log.debug("Slack %s event acknowledged, not handled yet", event.get("type"))
+    async def _on_member_joined(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
+        self.track()
+        user_id, channel = event.get("user"), event.get("channel")
+        if not isinstance(user_id, str) or not isinstance(channel, str):
+            return
+        chat = inbound.chat_ref(channel)
+        if user_id == context.bot_user_id:
+            inviter = event.get("inviter")
+            by = await self.person(inviter) if isinstance(inviter, str) else None
+            await chat_events.bot_membership(self.bridge, chat=chat, present=True, by=by)
+            return
+        await chat_events.member_joined(self.bridge, chat=chat, user=await self.person(user_id))
+
+    async def _on_member_left(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
+        self.track()
+        user_id, channel = event.get("user"), event.get("channel")
+        if not isinstance(user_id, str) or not isinstance(channel, str):
+            return
+        chat = inbound.chat_ref(channel)
+        if user_id == context.bot_user_id:
+            await chat_events.bot_membership(self.bridge, chat=chat, present=False, by=None)
+            return
+        await chat_events.member_left(self.bridge, chat=chat, user=await self.person(user_id))
 
     async def _on_error(
         self, error: Exception, body: dict[str, Any], respond: AsyncRespond
@@ -206,6 +292,9 @@ class SlackAdapter:
             user = inbound.user_ref(event["user"], None)
             chat = inbound.chat_ref(event["channel"])
             destination = self._destination(True, user, chat, event.get("thread_ts"))
+        elif isinstance(user_id := (body.get("user") or {}).get("id"), str) and user_id:
+            # A Home button or a form: no channel to answer in, so tell the person directly.
+            destination = DirectMessage(self.client, user_id)
         if destination is None:
             return
         try:
@@ -215,7 +304,32 @@ class SlackAdapter:
 
     # --- replies -----------------------------------------------------------------------------
 
-    async def _deliver(
+    def requests(self, user: UserRef, chat: ChatRef) -> RequestFactory:
+        return _requests(user, chat)
+
+    async def run(self, user: UserRef, chat: ChatRef, line: str) -> list[Reply]:
+        """A command line run for `user` as if typed in `chat` (Home tab and modals)."""
+        return await self.bridge.handle_text(_requests(user, chat), line)
+
+    async def dm_chat(self, user_id: str) -> ChatRef:
+        """The person's DM with the bot, where Home and modal answers go."""
+        return inbound.chat_ref(await open_dm(self.client, user_id))
+
+    async def payloads(self, replies: list[Reply]) -> dict[str, str]:
+        """Each button's value: its command line, or a token for a long one."""
+        return {
+            button.action: await self.bridge.encode_action(button.action, MAX_BUTTON_VALUE)
+            for reply in replies
+            for row in reply.buttons
+            for button in row
+        }
+
+    def _follow_ups(self, respond: AsyncRespond, user: UserRef) -> FollowUps:
+        note = ReplyBuilder().para("The rest of this answer is in our direct messages.").build()
+        (message,) = render_reply(note, {})
+        return FollowUps(respond, DirectMessage(self.client, user.user_id), message)
+
+    async def deliver(
         self,
         replies: list[Reply],
         *,
@@ -232,6 +346,8 @@ class SlackAdapter:
                 # otherwise to the person's DM, saying so where they asked.
                 in_place = to is None and (chat.is_private or not reply.private)
                 await self._send_file(reply.attachment, user, chat, destination, in_place)
+        if isinstance(to, FollowUps):
+            await to.flush()
 
     def _destination(
         self, private: bool, user: UserRef, chat: ChatRef, thread_ts: str | None
@@ -243,12 +359,13 @@ class SlackAdapter:
         return DirectMessage(self.client, user.user_id)
 
     async def _post(self, reply: Reply, destination: Destination) -> None:
-        payloads = {
-            button.action: await self.bridge.encode_action(button.action, MAX_BUTTON_VALUE)
-            for row in reply.buttons
-            for button in row
-        }
-        for message in render_reply(reply, payloads):
+        messages = render_reply(reply, await self.payloads([reply]))
+        if any(b.action.startswith("approve ") for row in reply.buttons for b in row):
+            # Join requests to judge: Slack can also show them as a form (bots/slack/modals.py).
+            last = messages[-1]
+            if len(last.blocks) < MAX_BLOCKS:
+                messages[-1] = replace(last, blocks=(*last.blocks, review_block()))
+        for message in messages:
             await destination.post(message)
 
     async def _send_file(
@@ -266,8 +383,9 @@ class SlackAdapter:
         note = f"I have sent you {attachment.filename} in our direct messages."
         await self._post(ReplyBuilder().para(note).build(), told)
 
-    async def _person(self, user_id: str) -> UserRef:
-        """Events carry only a user id; users.info gives the names we show back (cached)."""
+    async def person(self, user_id: str, handle: str | None = None) -> UserRef:
+        """Events carry only a user id, and commands and buttons a handle; users.info gives
+        the names we show back (cached), the handle standing in if it fails."""
         known = self._people.get(user_id)
         if known is None:
             try:
@@ -280,7 +398,7 @@ class SlackAdapter:
             known = (str(display or info.get("real_name") or ""), info.get("name"))
             if info:
                 self._people.put(user_id, known)
-        return inbound.user_ref(user_id, known[1], known[0])
+        return inbound.user_ref(user_id, known[1] or handle, known[0])
 
 
 def _requests(user: UserRef, chat: ChatRef) -> RequestFactory:

@@ -43,6 +43,46 @@ class ResponseUrl:
             raise DeliveryError(f"response_url answered HTTP {response.status_code}")
 
 
+MAX_FOLLOW_UPS = 5  # Slack takes 5 posts to one response_url (within 30 minutes)
+
+
+class FollowUps:
+    """The answers to one slash command or button along its response_url, within Slack's
+    five posts; a longer answer keeps the fifth post for a note and goes on in `overflow`
+    (the person's DM: what was private to them in the channel stays private)."""
+
+    def __init__(self, respond: AsyncRespond, overflow: Destination, note: SlackMessage) -> None:
+        self.here = ResponseUrl(respond)
+        self.overflow = overflow
+        self.note = note
+        self._used = 0
+        self._held: SlackMessage | None = None
+        self._overflowing = False
+
+    async def post(self, message: SlackMessage) -> None:
+        if self._overflowing:
+            await self.overflow.post(message)
+        elif self._used < MAX_FOLLOW_UPS - 1:
+            self._used += 1
+            await self.here.post(message)
+        elif self._held is None:
+            self._held = message  # the fifth: sent here only if nothing follows it
+        else:
+            self._overflowing = True
+            self._used += 1
+            await self.here.post(self.note)
+            held, self._held = self._held, None
+            await self.overflow.post(held)
+            await self.overflow.post(message)
+
+    async def flush(self) -> None:
+        """Send the fifth message held back, once it is known to be the last."""
+        held, self._held = self._held, None
+        if held is not None:
+            self._used += 1
+            await self.here.post(held)
+
+
 @dataclass(frozen=True)
 class Channel:
     """An ordinary message that everyone in the channel (or the DM) sees."""

@@ -46,12 +46,40 @@ def escape(value: str) -> str:
 
 def render_reply(reply: Reply, payloads: Mapping[str, str]) -> list[SlackMessage]:
     """The messages for one reply. `payloads` maps each button's action to its button value."""
-    blocks = [b for block in reply.blocks for b in _render_block(block)]
-    blocks.extend(_actions(reply.buttons, payloads))
+    blocks = reply_blocks(reply, payloads, ACTION_PREFIX)
     return [
         SlackMessage(_fallback(chunk), tuple(chunk))
         for chunk in (blocks[i : i + MAX_BLOCKS] for i in range(0, len(blocks), MAX_BLOCKS))
     ]
+
+
+def reply_blocks(
+    reply: Reply, payloads: Mapping[str, str], prefix: str, first: int = 0
+) -> list[SlackBlock]:
+    """One reply's blocks, unsplit, its buttons' action_ids numbered from `first`."""
+    blocks = [b for block in reply.blocks for b in _render_block(block)]
+    blocks.extend(_actions(reply.buttons, payloads, prefix, first))
+    return blocks
+
+
+def view_blocks(
+    replies: Sequence[Reply], payloads: Mapping[str, str], prefix: str, limit: int, more: str
+) -> list[SlackBlock]:
+    """Replies as the blocks of one Home tab or modal: a divider between replies, at most
+    `limit` blocks; `more` (mrkdwn) closes a view that had to be cut short."""
+    blocks: list[SlackBlock] = []
+    for reply in replies:
+        if blocks:
+            blocks.append({"type": "divider"})
+        blocks.extend(reply_blocks(reply, payloads, prefix, _buttons_in(blocks)))
+    if len(blocks) > limit:
+        blocks = blocks[: limit - 1]
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": more}]})
+    return blocks
+
+
+def _buttons_in(blocks: Sequence[SlackBlock]) -> int:
+    return sum(len(b["elements"]) for b in blocks if b["type"] == "actions")
 
 
 # --- text blocks ------------------------------------------------------------------------------
@@ -190,9 +218,11 @@ def safe_url(url: str) -> str | None:
 # --- buttons and fallback text ----------------------------------------------------------------
 
 
-def _actions(rows: Sequence[Sequence[Button]], payloads: Mapping[str, str]) -> list[SlackBlock]:
+def _actions(
+    rows: Sequence[Sequence[Button]], payloads: Mapping[str, str], prefix: str, first: int = 0
+) -> list[SlackBlock]:
     blocks: list[SlackBlock] = []
-    number = 0
+    number = first
     for row in rows:
         for start in range(0, len(row), MAX_ACTIONS):
             elements = []
@@ -205,7 +235,7 @@ def _actions(rows: Sequence[Sequence[Button]], payloads: Mapping[str, str]) -> l
                         "type": "button",
                         "text": {"type": "plain_text", "text": button_label(button.label)},
                         # Unique per message; the payload, not the id, says what to do.
-                        "action_id": f"{ACTION_PREFIX}{number}",
+                        "action_id": f"{prefix}{number}",
                         "value": value,
                     }
                 )

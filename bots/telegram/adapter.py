@@ -1,7 +1,9 @@
 """The Telegram adapter: PTB updates in, the bridge in the middle, HTML messages out.
 
 It only translates (see STYLE.md): a message or button press becomes a `Request` for the
-bridge, and each neutral `Reply` is rendered by `render.py` and sent with the Bot API.
+bridge, and each neutral `Reply` is rendered by `render.py` and sent with the Bot API. Group
+membership is in `membership.py`, inline mode in `inline.py`, webhook options in `webhook.py`.
+The bot is also the scheduler's `Outbound` and `ChatAdmin` for Telegram.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from telegram import (
     BotCommand,
+    BotCommandScopeChat,
     BotCommandScopeDefault,
     Chat,
     InlineKeyboardButton,
@@ -25,6 +28,7 @@ from telegram import (
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
+    ChatMigrated,
     Forbidden,
     InvalidToken,
     NetworkError,
@@ -42,15 +46,20 @@ from telegram.ext import (
     filters,
 )
 
+from bots.telegram.errors import delivery_errors
+from bots.telegram.inline import TelegramInline
+from bots.telegram.membership import TelegramMembership
 from bots.telegram.refs import PLATFORM, chat_ref, dm_ref, user_ref
 from bots.telegram.render import Rows, render_reply
+from bots.telegram.webhook import WebhookConfig
 from handlers.config import ConfigError, Secrets
 from handlers.core import Bridge, RequestFactory
 from handlers.errors import GENERIC_ERROR
 from handlers.identity import ChatRef
 from handlers.replies import Reply, ReplyBuilder, link, text
 from handlers.requests import Request
-from scheduler.outbound import Outbound
+from scheduler.outbound import ChatAdmin, Outbound
+from store import audiences
 
 log = logging.getLogger(__name__)
 
@@ -105,12 +114,14 @@ class TelegramBot:
         poll_timeout: float = 30.0,
         connect_timeout: float = 5.0,
         read_timeout: float = 15.0,
+        webhook: WebhookConfig | None = None,
     ) -> None:
         # Opt in to PTB's coming timedelta durations; otherwise every 429 answer (RetryAfter)
         # raises a deprecation warning inside PTB itself.
         os.environ.setdefault("PTB_TIMEDELTA", "true")
         self.bridge = bridge
         self.poll_timeout = poll_timeout
+        self.webhook = webhook
         self.application: TelegramApp = (
             ApplicationBuilder()
             .token(token)
@@ -138,22 +149,29 @@ class TelegramBot:
             )
         )
         self.application.add_handler(CallbackQueryHandler(self._on_button))
+        self.membership = TelegramMembership(bridge, self.application.bot, self._send)
+        self.application.add_handlers(self.membership.handlers())
+        self.application.add_handler(TelegramInline(bridge).handler())
         self.application.add_error_handler(self._on_error)
 
     @classmethod
-    def from_secrets(cls, bridge: Bridge, secrets: Secrets) -> TelegramBot:
+    def from_secrets(
+        cls, bridge: Bridge, secrets: Secrets, *, webhook: WebhookConfig | None = None
+    ) -> TelegramBot:
         if not secrets.telegram_bot_token:
             raise ConfigError("TELEGRAM_BOT_TOKEN is not set")
         return cls(
             bridge,
             token=secrets.telegram_bot_token,
             base_url=secrets.telegram_api_base_url,
+            webhook=webhook,
         )
 
     # --- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Check the token, publish the command list and start polling for updates."""
+        """Check the token, publish the command lists and start receiving updates: by long
+        polling, or in webhook mode by serving Telegram's POSTs."""
         # httpx logs every request URL at INFO, and Bot API URLs contain the token.
         logging.getLogger("httpx").setLevel(logging.WARNING)
         app = self.application
@@ -169,15 +187,42 @@ class TelegramBot:
             await self._publish_commands()
             await app.start()
             assert app.updater is not None
-            await app.updater.start_polling(
-                timeout=timedelta(seconds=self.poll_timeout),
-                drop_pending_updates=False,
-                allowed_updates=list(ALLOWED_UPDATES),
-            )
+            if self.webhook is None:
+                await app.updater.start_polling(
+                    timeout=timedelta(seconds=self.poll_timeout),
+                    drop_pending_updates=False,
+                    allowed_updates=list(ALLOWED_UPDATES),
+                )
+            else:
+                await self._start_webhook()
         except BaseException:
             await self.stop()
             raise
-        log.info("Telegram bot @%s is polling for updates", app.bot.username)
+        how = "polling for updates" if self.webhook is None else "serving its webhook"
+        log.info("Telegram bot @%s is %s", app.bot.username, how)
+
+    async def _start_webhook(self) -> None:
+        hook = self.webhook
+        assert hook is not None and self.application.updater is not None
+        try:
+            # Also calls setWebhook with the secret: Telegram sends it back on every POST,
+            # and PTB answers 403 to any request without it.
+            await self.application.updater.start_webhook(
+                listen=hook.host,
+                port=hook.port,
+                url_path=hook.path,
+                webhook_url=hook.url,
+                secret_token=hook.secret,
+                allowed_updates=list(ALLOWED_UPDATES),
+                drop_pending_updates=False,
+                bootstrap_retries=3,
+            )
+        except BadRequest as exc:
+            raise ConfigError(f"--telegram-webhook: Telegram refused it: {exc.message}") from None
+        except OSError as exc:  # the port is taken, or the host is not this machine's
+            raise ConfigError(
+                f"--telegram-listen {hook.host}:{hook.port}: cannot listen there ({exc.strerror})"
+            ) from None
 
     async def stop(self) -> None:
         app = self.application
@@ -188,28 +233,71 @@ class TelegramBot:
         await app.shutdown()
 
     async def _publish_commands(self) -> None:
-        commands = [
-            BotCommand(c.name, c.summary[:256] or c.name)  # Telegram refuses an empty one
-            for c in self.bridge.visible_commands(is_admin=False)
-        ]
+        """Everyone's menu lists what everyone may run; each admin's own private chat also
+        lists the admin commands (scoped command lists)."""
+        bot = self.application.bot
         try:
-            await self.application.bot.set_my_commands(commands, scope=BotCommandScopeDefault())
+            await bot.set_my_commands(self._menu(is_admin=False), scope=BotCommandScopeDefault())
         except TelegramError:
             # The menu is a convenience: the bot works without it, so start anyway.
             log.warning("could not publish the command list", exc_info=True)
+            return
+        admin_menu = self._menu(is_admin=True)
+        for chat_id in await self._admin_chats():
+            try:
+                await bot.set_my_commands(admin_menu, scope=BotCommandScopeChat(chat_id))
+            except TelegramError as exc:  # e.g. an admin who never opened a chat with the bot
+                log.info("no admin command list for Telegram chat %s: %s", chat_id, exc)
+
+    def _menu(self, *, is_admin: bool) -> list[BotCommand]:
+        return [
+            BotCommand(c.name, c.summary[:256] or c.name)  # Telegram refuses an empty one
+            for c in self.bridge.visible_commands(is_admin=is_admin)
+        ][:100]  # Telegram's limit per list
+
+    async def _admin_chats(self) -> list[int]:
+        """Private chats of admins the bot has met (by config or the store's flag): a bot can
+        only address a chat that exists, and an admin's DM has the admin's own id."""
+        async with self.bridge.db.session() as session:
+            targets = await audiences.admin_targets(session, self.bridge.settings.admins)
+        return sorted(
+            {int(t.chat_id) for t in targets if t.platform == PLATFORM and t.chat_id.isdigit()}
+        )
 
     # --- Outbound --------------------------------------------------------------------------
 
     async def send(self, *, chat: ChatRef, reply: Reply) -> None:
-        """Send one reply from a scheduled job. A person who blocked the bot is skipped."""
+        """Send one reply from the outbox, reporting failure as the outbox understands it:
+        `Blocked` (403: blocked, deactivated, removed from the group), `RetryLater` (429 after
+        the rate limiter's own retries), `Undeliverable` (400: chat not found, message
+        refused); network errors propagate and are retried. A group that has become a
+        supergroup is recorded and the reply goes to its new id."""
         if chat.platform != PLATFORM:
             raise ValueError(f"{chat.platform} chat given to the Telegram adapter")
         if reply.private and not chat.is_private:
             raise ValueError("a private reply can only be sent to a private chat")
+        chat_id = int(chat.chat_id)
         try:
-            await self._send(int(chat.chat_id), reply)
-        except Forbidden as exc:
-            log.info("not delivered to Telegram chat %s: %s", chat.chat_id, exc.message)
+            with delivery_errors():
+                await self._send(chat_id, reply)
+        except ChatMigrated as exc:
+            await self.membership.migrated(chat_id, exc.new_chat_id)
+            with delivery_errors():
+                await self._send(exc.new_chat_id, reply)
+
+    # --- ChatAdmin (see membership.py) ------------------------------------------------------
+
+    async def admit(self, *, chat_id: str, user_id: str, label: str) -> str | None:
+        return await self.membership.admit(chat_id=chat_id, user_id=user_id, label=label)
+
+    async def remove(self, *, chat_id: str, user_id: str) -> None:
+        await self.membership.remove(chat_id=chat_id, user_id=user_id)
+
+    async def members(self, *, chat_id: str) -> set[str] | None:
+        return await self.membership.members(chat_id=chat_id)
+
+    async def is_member(self, *, chat_id: str, user_id: str) -> bool | None:
+        return await self.membership.is_member(chat_id=chat_id, user_id=user_id)
 
     # --- updates in ------------------------------------------------------------------------
 
@@ -366,4 +454,7 @@ class TelegramBot:
 if TYPE_CHECKING:  # mypy proves the adapter satisfies the scheduler's interface
 
     def _is_outbound(bot: TelegramBot) -> Outbound:
+        return bot
+
+    def _is_chat_admin(bot: TelegramBot) -> ChatAdmin:
         return bot

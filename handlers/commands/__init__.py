@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from handlers.commands import directory, events, groups, privacy, search, welcome
+from handlers.commands import admin, directory, events, groups, home, link, privacy, search, welcome
+from handlers.commands import broadcast as broadcast_commands
+from handlers.commands import calendar as calendar_commands
+from handlers.commands import digest as digest_commands
+from handlers.commands import news as news_commands
+from handlers.commands import subscriptions as subscription_commands
 from handlers.core import Command
 
 
@@ -13,5 +18,13 @@ def all_commands() -> list[Command]:
         *search.COMMANDS,
         *directory.COMMANDS,
         *events.COMMANDS,
+        *calendar_commands.COMMANDS,
         *privacy.COMMANDS,
+        *admin.COMMANDS,
+        *link.COMMANDS,
+        *home.COMMANDS,
+        *subscription_commands.COMMANDS,
+        *news_commands.COMMANDS,
+        *digest_commands.COMMANDS,
+        *broadcast_commands.COMMANDS,
     ]

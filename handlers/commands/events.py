@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from handlers.core import Command, Context
 from handlers.dates import Occurrence, clock_time, long_date, past, short_date, upcoming
-from handlers.replies import Reply, ReplyBuilder, Span, bold, italic, link
+from handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic, link
 from store import reference
 
 RECENT = 3
@@ -19,6 +19,9 @@ async def events(ctx: Context) -> Reply:
         builder.bullets([_line(o) for o in coming])
     else:
         builder.para("No upcoming events are announced yet.")
+    # One "Add to calendar" button per event (a series once), answered with `ics ID`.
+    for event_id, title in dict((o.event.id, o.event.title) for o in coming).items():
+        builder.buttons(Button(f"Add to calendar: {_short(title)}", f"ics {event_id}"))
     if not any(not o.recurring for o in coming):
         recent = past(all_events, today, RECENT)
         if recent:
@@ -30,6 +33,10 @@ async def events(ctx: Context) -> Reply:
                 ]
             )
     return builder.build()
+
+
+def _short(title: str, limit: int = 40) -> str:
+    return title if len(title) <= limit else title[: limit - 1].rstrip() + "…"
 
 
 def _line(occurrence: Occurrence) -> tuple[Span, ...]:

@@ -1,13 +1,25 @@
-"""/groups, /join and /leave: opt-in groups with rules of engagement."""
+"""/groups, /join and /leave: opt-in groups with rules of engagement.
+
+Joining is a flow: rules -> "I accept" -> your organisation (searchable) -> your role ->
+eligibility -> member at once (open groups) or a request for admins to approve. Each step is
+a command line (`join officers --org 12`), so buttons, typed text and a resumed flow all take
+the same path; the flow's progress is kept in the store, so a half-finished join resumes.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from handlers import flow
 from handlers.config import GroupConfig
 from handlers.core import Command, Context
 from handlers.errors import UserFacingError
+from handlers.membership import activate, deactivate, notify_admins
 from handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic
-from store import audit
+from store import audit, conversations, reference
 from store import groups as store_groups
+from store import people as store_people
+from store.records import OrganisationRecord
 
 ACCEPT = "--accept"
 STATUS_TEXT = {
@@ -18,6 +30,12 @@ STATUS_TEXT = {
     store_groups.REMOVED: "removed",
 }
 WHO = {"full": "Full", "associate": "Associate", "affiliate": "Affiliate", "supporter": "Supporter"}
+MAX_CHOICES = 8  # organisation buttons per search: more is a wall, not a choice
+JOIN_THE_NETWORK = (
+    "Only people from the network's member organisations can join its groups. If your "
+    "organisation is not a member yet, it can join the network: see {about} for how, or ask a "
+    "network admin. If you think it is a member under another name, try searching again."
+)
 
 
 def _find_group(ctx: Context, name: str) -> GroupConfig:
@@ -62,58 +80,117 @@ async def list_groups(ctx: Context) -> Reply:
     return builder.build()
 
 
+# --- the join flow ------------------------------------------------------------------------------
+
+
+def _parse(args: str) -> tuple[str, str, str]:
+    """`officers --org 12` -> ("officers", "--org", "12")."""
+    name, _, rest = args.partition(" --")
+    if not rest:
+        return name.strip(), "", ""
+    option, _, value = rest.partition(" ")
+    return name.strip(), "--" + option.strip(), value.strip()
+
+
 async def join(ctx: Context) -> Reply:
+    step = flow.step_of(ctx)
+    if step is not None:  # plain text answering the step in progress
+        assert ctx.conversation is not None
+        return await _answer(ctx, step, dict(ctx.conversation.data))
     if not ctx.args:
+        saved = await conversations.current(ctx.session, ctx.identity_id, ctx.now)
+        if saved is not None and saved.command == "join":
+            return await _resume(ctx, saved.step, dict(saved.data))
         return await list_groups(ctx)
-    name, accepted = _split_accept(ctx.args)
+    name, option, value = _parse(ctx.args)
     group = _find_group(ctx, name)
     current = await store_groups.membership(ctx.session, ctx.person.id, group.slug)
-    if current is not None and current.status in store_groups.CURRENT:
-        return (
-            ReplyBuilder()
-            .para(f"You are already in {group.name} ({STATUS_TEXT[current.status]}).")
-            .build()
+    if current is not None and current.status == store_groups.ACTIVE:
+        return await _already_member(ctx, group, accepting=option == ACCEPT)
+    if current is not None and current.status == store_groups.PENDING:
+        return ReplyBuilder().para(f"Your request to join {group.name} is with the admins.").build()
+    data = await _saved_for(ctx, group)
+    if option == "":
+        if data.get("accepted"):
+            return await _resume(ctx, _next_step(data), data)
+        await flow.begin(ctx, "rules", {"group": group.slug})
+        return _rules(ctx, group)
+    if option == ACCEPT:
+        version = await store_groups.record_consent(
+            ctx.session,
+            person_id=ctx.person.id,
+            slug=group.slug,
+            platform=ctx.request.user.platform,
         )
-    if not accepted:
-        return _rules(group)
-    version = await store_groups.record_consent(
-        ctx.session, person_id=ctx.person.id, slug=group.slug, platform=ctx.request.user.platform
-    )
-    status = store_groups.ACTIVE if group.join_policy == "open" else store_groups.PENDING
-    await store_groups.set_membership(
-        ctx.session, person_id=ctx.person.id, slug=group.slug, status=status
-    )
-    await audit.record(
-        ctx.session,
-        actor_id=ctx.person.id,
-        action="group.join",
-        group=group.slug,
-        status=status,
-        rules_version=version,
-    )
-    builder = ReplyBuilder().para(
-        "Thank you for accepting the rules of engagement (version ", str(version), ")."
-    )
-    if status == store_groups.ACTIVE:
-        builder.para("You are now a member of ", bold(group.name), ".")
-    else:
-        builder.para(
-            "Your request to join ",
-            bold(group.name),
-            " is waiting for a network admin to approve it. You will hear back here.",
-        )
-    builder.para(f"You can remove yourself at any time with {ctx.request.show('leave')}.")
-    return builder.build()
+        data = {"group": group.slug, "accepted": version}
+        return await _ask_organisation(ctx, group, data, "")
+    if not data.get("accepted"):  # a stale button from before the rules were accepted
+        await flow.begin(ctx, "rules", {"group": group.slug})
+        return _rules(ctx, group)
+    if option == "--find":
+        return await _ask_organisation(ctx, group, data, value)
+    if option == "--unlisted":
+        await flow.end(ctx)
+        return _unlisted(ctx)
+    if option == "--org":
+        return await _choose_organisation(ctx, group, data, value)
+    if option == "--role":
+        return await _choose_role(ctx, group, data, value)
+    raise UserFacingError(f"I don't know the join option {option[:20]}.")
 
 
-def _split_accept(args: str) -> tuple[str, bool]:
-    if args.endswith(ACCEPT):
-        return args[: -len(ACCEPT)].strip(), True
-    return args, False
+async def _saved_for(ctx: Context, group: GroupConfig) -> dict[str, Any]:
+    saved = await conversations.current(ctx.session, ctx.identity_id, ctx.now)
+    if saved is not None and saved.command == "join" and saved.data.get("group") == group.slug:
+        return dict(saved.data)
+    return {"group": group.slug}
 
 
-def _rules(group: GroupConfig) -> Reply:
-    return (
+def _next_step(data: dict[str, Any]) -> str:
+    return "role" if data.get("org") else "org"
+
+
+async def _resume(ctx: Context, step: str, data: dict[str, Any]) -> Reply:
+    group = ctx.settings.group(str(data.get("group", "")))
+    if group is None:
+        await flow.end(ctx)
+        return await list_groups(ctx)
+    if step == "rules" or not data.get("accepted"):
+        await flow.begin(ctx, "rules", {"group": group.slug})
+        return _rules(ctx, group)
+    if step == "role" and data.get("org"):
+        return await _ask_role(ctx, group, data)
+    return await _ask_organisation(ctx, group, data, "")
+
+
+async def _answer(ctx: Context, step: str, data: dict[str, Any]) -> Reply:
+    group = ctx.settings.group(str(data.get("group", "")))
+    if group is None:
+        await flow.end(ctx)
+        return await list_groups(ctx)
+    answer = ctx.args.strip()
+    if step == "rules":
+        if answer.casefold() in ("accept", "i accept", "yes", "agree", "i agree"):
+            version = await store_groups.record_consent(
+                ctx.session,
+                person_id=ctx.person.id,
+                slug=group.slug,
+                platform=ctx.request.user.platform,
+            )
+            return await _ask_organisation(
+                ctx, group, {"group": group.slug, "accepted": version}, ""
+            )
+        return _rules(ctx, group, hint=True)
+    if step == "org":
+        return await _ask_organisation(ctx, group, data, answer)
+    if step == "role":
+        return await _choose_role(ctx, group, data, answer)
+    await flow.end(ctx)
+    return await list_groups(ctx)
+
+
+def _rules(ctx: Context, group: GroupConfig, *, hint: bool = False) -> Reply:
+    builder = (
         ReplyBuilder()
         .heading(f"{group.name}: rules of engagement (version {group.rules.version})")
         .para(group.description)
@@ -124,9 +201,220 @@ def _rules(group: GroupConfig) -> Reply:
             if group.join_policy == "approval"
             else "Anyone eligible can join straight away."
         )
-        .buttons(Button("I accept", f"join {group.slug} {ACCEPT}"), Button("Cancel", "groups"))
+    )
+    if hint:
+        builder.para("Press “I accept” (or reply “accept”) to go on, or cancel.")
+    return builder.buttons(
+        Button("I accept", f"join {group.slug} {ACCEPT}"), Button("Cancel", "cancel")
+    ).build()
+
+
+async def _ask_organisation(
+    ctx: Context, group: GroupConfig, data: dict[str, Any], query: str
+) -> Reply:
+    await flow.advance(ctx, "org", data)
+    builder = ReplyBuilder()
+    found: list[OrganisationRecord] = []
+    if query:
+        found = await reference.organisations(ctx.session, query)
+        exact = [o for o in found if o.name.casefold() == query.casefold()]
+        if len(exact) == 1 or len(found) == 1:  # typed it in full: no need to ask again
+            return await _ask_role(ctx, group, {**data, "org": (exact or found)[0].id})
+        if not found:
+            builder.para(f"No member organisation matches “{query[:60]}”. Try another word.")
+        elif len(found) > MAX_CHOICES:
+            builder.para(
+                f"{len(found)} organisations match “{query[:60]}”; here are the first "
+                f"{MAX_CHOICES}. Type more of the name to narrow it down."
+            )
+        else:
+            builder.para("Which one is yours?")
+    else:
+        builder.para(
+            "Thank you. Which organisation are you from? Type part of its name "
+            "(for example the town or council), and pick it from the list."
+        )
+        if ctx.person.organisation:
+            builder.para("Or keep the one you gave before.")
+            keep = await reference.organisations(ctx.session, ctx.person.organisation)
+            found = [o for o in keep if o.name == ctx.person.organisation]
+    for org in found[:MAX_CHOICES]:
+        builder.buttons(Button(org.name, f"join {group.slug} --org {org.id}"))
+    return builder.buttons(
+        Button("My organisation isn't listed", f"join {group.slug} --unlisted"),
+        Button("Cancel", "cancel"),
+    ).build()
+
+
+def _unlisted(ctx: Context) -> Reply:
+    about = (
+        ctx.request.show("about") if "about" in {c.name for c in ctx.commands} else "the website"
+    )
+    return (
+        ReplyBuilder()
+        .heading("Your organisation isn't listed")
+        .para(JOIN_THE_NETWORK.format(about=about))
+        .para(f"Nothing has been saved. You can start again with {ctx.request.show('join')}.")
         .build()
     )
+
+
+async def _choose_organisation(
+    ctx: Context, group: GroupConfig, data: dict[str, Any], value: str
+) -> Reply:
+    if not value.isdigit():
+        return await _ask_organisation(ctx, group, data, value)
+    orgs = {o.id: o for o in await reference.organisations(ctx.session)}
+    org = orgs.get(int(value))
+    if org is None:
+        return await _ask_organisation(ctx, group, data, "")
+    data = {**data, "org": org.id}
+    return await _ask_role(ctx, group, data)
+
+
+async def _ask_role(ctx: Context, group: GroupConfig, data: dict[str, Any]) -> Reply:
+    await flow.advance(ctx, "role", data)
+    builder = ReplyBuilder().para("And your role? Pick the one that fits, or type it.")
+    for index, role in enumerate(group.roles):
+        builder.buttons(Button(role[:1].upper() + role[1:], f"join {group.slug} --role {index}"))
+    return builder.buttons(
+        Button("Something else", f"join {group.slug} --role other"), Button("Cancel", "cancel")
+    ).build()
+
+
+async def _choose_role(ctx: Context, group: GroupConfig, data: dict[str, Any], value: str) -> Reply:
+    role: str | None
+    if value.isdigit() and int(value) < len(group.roles):
+        role = group.roles[int(value)]
+    else:
+        wanted = value.casefold().rstrip("s")
+        role = next((r for r in group.roles if r.casefold().rstrip("s") == wanted), None)
+    orgs = {o.id: o for o in await reference.organisations(ctx.session)}
+    org = orgs.get(int(data.get("org", 0)))
+    if org is None:
+        return await _ask_organisation(ctx, group, data, "")
+    await flow.end(ctx)
+    if role is None or org.member_type not in group.member_types:
+        return _not_eligible(ctx, group, org, role)
+    await store_people.set_profile(ctx.session, ctx.person.id, organisation_id=org.id, role=role)
+    return await _finish(ctx, group, org, role)
+
+
+def _not_eligible(
+    ctx: Context, group: GroupConfig, org: OrganisationRecord, role: str | None
+) -> Reply:
+    builder = ReplyBuilder().heading(f"{group.name} is not open to you")
+    builder.para(_eligibility(group))
+    if org.member_type not in group.member_types:
+        builder.para(f"{org.name} is a {WHO[org.member_type]} member of the network.")
+    if role is None:
+        builder.para(f"The group is for {_and(list(group.roles))}.")
+    others = [
+        g for g in ctx.settings.groups if g.slug != group.slug and org.member_type in g.member_types
+    ]
+    if others:
+        builder.para("You may be able to join: ", ", ".join(g.name for g in others), ".")
+        for g in others[:4]:
+            builder.buttons(Button(f"Join {g.name}", f"join {g.slug}"))
+    return builder.build()
+
+
+async def _finish(ctx: Context, group: GroupConfig, org: OrganisationRecord, role: str) -> Reply:
+    previous = await store_groups.membership(ctx.session, ctx.person.id, group.slug)
+    # Someone an admin removed comes back only through an admin, even to an open group.
+    needs_approval = group.join_policy == "approval" or (
+        previous is not None and previous.status == store_groups.REMOVED
+    )
+    builder = ReplyBuilder()
+    if not needs_approval:
+        invites = await activate(ctx.session, group=group, person_id=ctx.person.id)
+        await audit.record(
+            ctx.session, actor_id=ctx.person.id, action="group.join", group=group.slug
+        )
+        builder.heading(f"Welcome to {group.name}")
+        builder.para("You are now a member of ", bold(group.name), ".")
+        if invites:
+            builder.para("I will send you an invitation to the group's chat in a moment.")
+    else:
+        await store_groups.set_membership(
+            ctx.session, person_id=ctx.person.id, slug=group.slug, status=store_groups.PENDING
+        )
+        request = next(
+            r
+            for r in await store_groups.pending_requests(ctx.session)
+            if r.person_id == ctx.person.id and r.group_slug == group.slug
+        )
+        await audit.record(
+            ctx.session,
+            actor_id=ctx.person.id,
+            action="group.request",
+            group=group.slug,
+            request=request.request_id,
+        )
+        await notify_admins(
+            ctx.session,
+            ctx.settings,
+            approval_card(request, group, org_type=WHO[org.member_type]),
+            title=f"Join request #{request.request_id}",
+            created_by=None,
+        )
+        builder.para(
+            "Thank you. Your request to join ",
+            bold(group.name),
+            " is waiting for a network admin to approve it. You will hear back here.",
+        )
+    builder.para(f"You can remove yourself at any time with {ctx.request.show('leave')}.")
+    return builder.build()
+
+
+def approval_card(request: store_groups.MemberRow, group: GroupConfig, *, org_type: str) -> Reply:
+    """What admins see for one join request, with Approve / Decline buttons."""
+    return (
+        ReplyBuilder()
+        .heading(f"Join request #{request.request_id}: {group.name}")
+        .bullets(
+            [
+                (bold("Name: "), Span(request.display_name or "(no name)")),
+                (bold("Organisation: "), Span(f"{request.organisation} ({org_type})")),
+                (bold("Role: "), Span(request.role or "(not given)")),
+                (bold("Uses: "), Span(", ".join(request.platforms) or "-")),
+            ]
+        )
+        .buttons(
+            Button("Approve", f"approve {request.request_id}"),
+            Button("Decline", f"decline {request.request_id}"),
+        )
+        .build(private=True)
+    )
+
+
+async def _already_member(ctx: Context, group: GroupConfig, *, accepting: bool) -> Reply:
+    accepted = await store_groups.accepted_version(ctx.session, ctx.person.id, group.slug)
+    if (accepted or 0) < await store_groups.rules_version(ctx.session, group.slug):
+        if not accepting:
+            return _rules(ctx, group)
+        version = await store_groups.record_consent(
+            ctx.session,
+            person_id=ctx.person.id,
+            slug=group.slug,
+            platform=ctx.request.user.platform,
+        )
+        await audit.record(
+            ctx.session,
+            actor_id=ctx.person.id,
+            action="group.reaccept",
+            group=group.slug,
+            rules_version=version,
+        )
+        return (
+            ReplyBuilder()
+            .para(f"Thank you for accepting version {version} of the {group.name} rules.")
+            .build()
+        )
+    return ReplyBuilder().para(f"You are already a member of {group.name}.").build()
+
+
+# --- leaving ----------------------------------------------------------------------------------
 
 
 async def leave(ctx: Context) -> Reply:
@@ -148,22 +436,28 @@ async def leave(ctx: Context) -> Reply:
             builder.buttons(Button(group.name if group else m.group_slug, f"leave {m.group_slug}"))
         return builder.build()
     group = _find_group(ctx, ctx.args)
-    if group.slug not in {m.group_slug for m in mine}:
+    current = next((m for m in mine if m.group_slug == group.slug), None)
+    if current is None:
         return (
             ReplyBuilder()
             .para(f"You are not in {group.name}, so there is nothing to leave.")
             .build()
         )
-    await store_groups.set_membership(
-        ctx.session, person_id=ctx.person.id, slug=group.slug, status=store_groups.LEFT
+    removals = await deactivate(
+        ctx.session, group=group, person_id=ctx.person.id, status=store_groups.LEFT
     )
     await audit.record(ctx.session, actor_id=ctx.person.id, action="group.leave", group=group.slug)
-    return (
-        ReplyBuilder()
-        .para("You have left ", bold(group.name), ".")
-        .para(f"You can rejoin at any time with {ctx.request.show('join')}.")
-        .build()
-    )
+    builder = ReplyBuilder()
+    if current.status == store_groups.PENDING:
+        builder.para("Your request to join ", bold(group.name), " is withdrawn.")
+    else:
+        builder.para("You have left ", bold(group.name), ".")
+    if removals:
+        builder.para("I am taking you out of the group's chats on every platform you use.")
+    return builder.para(
+        "You can remove yourself at any time, and rejoin whenever you like with "
+        f"{ctx.request.show('join ' + group.slug)}."
+    ).build()
 
 
 COMMANDS = [

@@ -1,12 +1,13 @@
-"""/mydata: what the bridge holds about you (UK GDPR right of access)."""
+"""/mydata and /forgetme: UK GDPR rights of access and erasure."""
 
 from __future__ import annotations
 
 import json
 
 from handlers.core import Command, Context
-from handlers.replies import Attachment, Reply, ReplyBuilder, Span, bold
-from store import people
+from handlers.membership import forget
+from handlers.replies import Attachment, Button, Reply, ReplyBuilder, Span, bold
+from store import audit, people
 
 
 async def mydata(ctx: Context) -> Reply:
@@ -55,3 +56,41 @@ async def mydata(ctx: Context) -> Reply:
 
 
 COMMANDS = [Command("mydata", "See and download everything held about you", mydata)]
+
+
+CONFIRM = "--confirm"
+
+
+async def forgetme(ctx: Context) -> Reply:
+    """Erase the person (UK GDPR right to erasure), after an explicit confirmation."""
+    if ctx.args.strip() != CONFIRM:
+        return (
+            ReplyBuilder()
+            .heading("Forget me")
+            .para(
+                "This erases everything the bridge holds about you: your name, your accounts "
+                "on every platform, your groups, subscriptions and accepted rules. You will be "
+                "removed from the groups' chats. Only anonymous counts are kept."
+            )
+            .para(
+                f"It cannot be undone. You can first download your data with "
+                f"{ctx.request.show('mydata')}."
+            )
+            .buttons(Button("Yes, forget me", f"forgetme {CONFIRM}"), Button("Cancel", "cancel"))
+            .build(private=True)
+        )
+    removals = await forget(ctx.session, ctx.settings, ctx.person.id, ctx.now)
+    await audit.record(ctx.session, actor_id=None, action="privacy.forget", removals=removals)
+    return (
+        ReplyBuilder()
+        .para("Done: you have been forgotten. Thank you for taking part in the network.")
+        .para(
+            "You are being removed from the groups' chats."
+            if removals
+            else "Nothing about you is kept."
+        )
+        .build(private=True)
+    )
+
+
+COMMANDS = [*COMMANDS, Command("forgetme", "Erase everything held about you", forgetme)]

@@ -54,9 +54,11 @@ async def search(ctx: Context) -> Reply:
             .build()
         )
     pages = -(-result.total // PAGE_SIZE)
+    estimated = isinstance(result.total, store_search.Estimate)
     builder.heading(
         f"{result.total} result{'s' if result.total != 1 else ''} for “{query}”"
-        + (f" (page {page} of {pages})" if pages > 1 else "")
+        # An estimated total ("about 2,600") gives no exact page count to show.
+        + (f" (page {page} of {pages})" if pages > 1 and not estimated else "")
     )
     if result.corrections:
         fixed = ", ".join(

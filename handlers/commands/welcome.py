@@ -1,7 +1,8 @@
-"""/start and /help."""
+"""/start, /help and /cancel."""
 
 from __future__ import annotations
 
+from handlers import flow
 from handlers.core import Command, Context
 from handlers.replies import Button, Reply, ReplyBuilder, Span, bold
 
@@ -34,7 +35,15 @@ async def help_(ctx: Context) -> Reply:
     return builder.build()
 
 
+async def cancel(ctx: Context) -> Reply:
+    """End whatever step-by-step flow is in progress (news, broadcast, joining a group)."""
+    if not await flow.end_any(ctx):
+        return ReplyBuilder().para("There is nothing to cancel.").build()
+    return ReplyBuilder().para("Cancelled. Nothing was sent or saved from those steps.").build()
+
+
 COMMANDS = [
     Command("start", "Welcome and what this bot is for", start),
     Command("help", "This list of commands", help_),
+    Command("cancel", "Stop the step-by-step flow in progress", cancel),
 ]

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 
 from bots.terminal import TerminalChat
+from handlers import reply_codec
 from handlers.core import Bridge
+from handlers.replies import text
+from scheduler.delivery import DeliveryPolicy, DeliveryService
+from store import audiences, outbox, people
+from store.outbox import Target
 
 
 async def converse(bridge: Bridge, script: str, name: str = "Dana") -> str:
@@ -23,7 +29,7 @@ async def test_numbers_press_the_buttons_shown_last(bridge: Bridge) -> None:
 
 
 async def test_join_by_buttons_then_leave(bridge: Bridge) -> None:
-    out = await converse(bridge, "/groups\n4\n1\n/leave housing\n")
+    out = await converse(bridge, "/groups\n4\n1\nOxford City Council\n1\n/leave housing\n")
     assert "Housing: rules of engagement" in out
     assert "You are now a member of Housing" in out
     assert "You have left Housing" in out
@@ -54,3 +60,31 @@ async def test_bad_input_in_the_chat(bridge: Bridge) -> None:
 async def test_quit_ends_the_chat(bridge: Bridge) -> None:
     out = await converse(bridge, "/quit\n/search food\n")
     assert "Sustainable Food" not in out
+
+
+async def test_pushes_for_the_person_at_the_terminal_are_printed(bridge: Bridge) -> None:
+    out = io.StringIO()
+    chat = TerminalChat(bridge, name="Dana", stdin=io.StringIO(""), stdout=out)
+    await chat.say("/start")  # the bridge now knows Dana
+    async with bridge.db.session() as session:
+        person = await people.find_person(session, "terminal", "dana")
+        assert person is not None
+        await outbox.create_push(
+            session,
+            kind="broadcast",
+            payload=reply_codec.encode(text("The Officer Network meets on Tuesday.")),
+            targets=[
+                *await audiences.person_targets(session, person.id),
+                Target("terminal", "someone-else", None),
+            ],
+        )
+    service = DeliveryService(bridge.db, {"terminal": chat}, DeliveryPolicy(poll_seconds=0.02))
+    await service.start()
+    async with asyncio.timeout(20):
+        await service.drain()
+    await service.stop()
+    assert "— message from the bridge —\n\nThe Officer Network meets on Tuesday." in out.getvalue()
+    async with bridge.db.session() as session:
+        push = (await outbox.recent_pushes(session, 1))[0]
+        report = await outbox.report(session, push.id)
+    assert report is not None and report.counts["sent"] == 1 and report.counts["failed"] == 1

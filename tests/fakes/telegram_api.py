@@ -7,10 +7,18 @@ validates (HTML parse mode, length after entity parsing, keyboards), a little mo
 a bare `>` or `&` is refused, and length is counted in UTF-16 code units. Every call is recorded
 with its status, so a test can assert that nothing was ever refused.
 
-Tests push updates (`push_message`, `press`) that `getUpdates` long-polls for, honouring
-`offset` (confirmed updates are forgotten) and `timeout`; they can make the next calls answer
-429 with `retry_after` (`rate_limit`), 403 for a person who blocked the bot (`block`), or any
-other error (`fail`).
+Tests push updates (`push_message`, `press`, `push_inline_query`, `push_join_request`,
+`push_chat_member`, `push_my_chat_member`, `migrate`) that `getUpdates` long-polls for,
+honouring `offset` (confirmed updates are forgotten) and `timeout`; `new_update` builds one
+without queueing it, for POSTing to a webhook. They can make the next calls answer 429 with
+`retry_after` (`rate_limit`), 403 for a person who blocked the bot (`block`), or any other
+error (`fail`). Groups keep who is in them (`add_group`, `members`), so invite links, join
+requests, bans and `getChatMember` behave as Telegram's do; `answerInlineQuery` and
+`setWebhook` check what Telegram checks.
+
+Answers a test arranged on purpose (an injected fault, the redirect a migrated group answers
+with) are marked `provoked`, so "the bot never sent anything Telegram refuses" can still be
+asserted over every other call.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import itertools
 import json
 import re
 import socket
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
@@ -45,15 +54,50 @@ JSON_FIELDS = {
     "entities",
     "caption_entities",
     "reply_parameters",
+    "results",
+    "button",
 }
-NUMBER_FIELDS = {"offset", "limit", "timeout", "message_id", "message_thread_id", "cache_time"}
+NUMBER_FIELDS = {
+    "offset",
+    "limit",
+    "timeout",
+    "message_id",
+    "message_thread_id",
+    "cache_time",
+    "user_id",
+    "expire_date",
+    "member_limit",
+    "until_date",
+    "max_connections",
+}
 BOOL_FIELDS = {
     "drop_pending_updates",
     "show_alert",
     "disable_notification",
     "protect_content",
     "disable_content_type_detection",
+    "is_personal",
+    "creates_join_request",
+    "only_if_banned",
+    "revoke_messages",
 }
+MAX_INLINE_RESULTS = 50
+MAX_INLINE_ID = 64  # bytes, for result ids and next_offset alike
+MEMBER_STATUSES = ("creator", "administrator", "member", "restricted", "left", "kicked")
+IN_CHAT = {"creator", "administrator", "member", "restricted"}
+_SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+# The fields each ChatMember kind must carry; the fake's admin bot may do all but promote.
+ADMIN_RIGHTS = (
+    "can_manage_chat", "can_delete_messages", "can_manage_video_chats", "can_restrict_members",
+    "can_change_info", "can_invite_users", "can_post_stories", "can_edit_stories",
+    "can_delete_stories", "can_pin_messages",
+)  # fmt: skip
+RESTRICTED_RIGHTS = (
+    "can_send_messages", "can_send_audios", "can_send_documents", "can_send_photos",
+    "can_send_videos", "can_send_video_notes", "can_send_voice_notes", "can_send_polls",
+    "can_send_other_messages", "can_add_web_page_previews", "can_change_info",
+    "can_invite_users", "can_pin_messages", "can_manage_topics",
+)  # fmt: skip
 UPDATE_KINDS = (
     "message",
     "edited_message",
@@ -68,12 +112,18 @@ UPDATE_KINDS = (
 
 class ApiError(Exception):
     def __init__(
-        self, status: int, description: str, parameters: dict[str, Any] | None = None
+        self,
+        status: int,
+        description: str,
+        parameters: dict[str, Any] | None = None,
+        *,
+        provoked: bool = False,
     ) -> None:
         super().__init__(description)
         self.status = status
         self.description = description
         self.parameters = parameters
+        self.provoked = provoked
 
 
 def bad_request(detail: str) -> ApiError:
@@ -128,6 +178,30 @@ class Call:
     params: dict[str, Any]
     status: int
     description: str = ""
+    provoked: bool = False  # the test arranged this answer (see the module docstring)
+
+
+@dataclass(frozen=True)
+class InlineAnswer:
+    query_id: str
+    results: list[dict[str, Any]]
+    next_offset: str
+    cache_time: int | None
+    is_personal: bool | None
+
+    @property
+    def ids(self) -> list[str]:
+        return [str(r["id"]) for r in self.results]
+
+
+@dataclass(frozen=True)
+class InviteLink:
+    chat_id: int
+    raw: dict[str, Any]  # the ChatInviteLink object the server answered with
+
+    @property
+    def url(self) -> str:
+        return str(self.raw["invite_link"])
 
 
 @dataclass(frozen=True)
@@ -319,13 +393,23 @@ class FakeTelegramAPI:
             "username": bot_username,
             "can_join_groups": True,
             "can_read_all_group_messages": False,
-            "supports_inline_queries": False,
+            "supports_inline_queries": True,
         }
         self.calls: list[Call] = []
         self.sent: list[SentMessage] = []
-        self.commands: dict[str, list[dict[str, Any]]] = {}  # scope type -> commands
+        # scope type (with ":<chat id>" for a chat's own list) -> commands
+        self.commands: dict[str, list[dict[str, Any]]] = {}
         self.chats: dict[int, TgChat] = {}
         self.blocked: set[int] = set()
+        self.users: dict[int, TgUser] = {}  # everyone an update has come from
+        self.members: dict[int, dict[int, str]] = {}  # group id -> user id -> status
+        self.join_requests: set[tuple[int, int]] = set()  # (chat id, user id), not yet decided
+        self.invite_links: list[InviteLink] = []
+        self.inline_answers: list[InlineAnswer] = []
+        self.webhook: dict[str, Any] | None = None  # what setWebhook set, until deleteWebhook
+        self.migrated: dict[int, int] = {}  # old group id -> its supergroup's id
+        self._request_dms: set[int] = set()  # people with a join request the bot may DM
+        self._open_inline: set[str] = set()
         self._faults: list[_Fault] = []
         self._updates: list[dict[str, Any]] = []
         self._allowed: list[str] = []
@@ -334,6 +418,8 @@ class FakeTelegramAPI:
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1)
         self._callback_ids = itertools.count(1)
+        self._inline_ids = itertools.count(1)
+        self._link_ids = itertools.count(1)
         self._changed = asyncio.Condition()
         self._closing = False
         self._runner: web.AppRunner | None = None
@@ -388,6 +474,15 @@ class FakeTelegramAPI:
     def block(self, user_id: int) -> None:
         self.blocked.add(user_id)
 
+    def add_group(self, chat: TgChat, members: dict[int, str] | None = None) -> None:
+        """A group the bot administers (it may invite, approve and ban), with its members."""
+        self.add_chat(chat)
+        self.members.setdefault(chat.id, {})[BOT_ID] = "administrator"
+        self.members[chat.id].update(members or {})
+
+    def status_of(self, chat_id: int, user_id: int) -> str:
+        return self.members.get(chat_id, {}).get(user_id, "left")
+
     def rate_limit(self, times: int, *, retry_after: int = 1, method: str = "sendMessage") -> None:
         """The next `times` calls of `method` answer 429 Too Many Requests."""
         self.fail(
@@ -409,16 +504,21 @@ class FakeTelegramAPI:
     ) -> None:
         self._faults.append(_Fault(method, status, description, parameters, times))
 
-    async def push(self, kind: str, payload: dict[str, Any]) -> int:
-        update_id = next(self._update_ids)
-        self._updates.append({"update_id": update_id, kind: payload})
-        await self._notify()
-        return update_id
+    def new_update(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """An update with the next id, not queued (for POSTing to a webhook)."""
+        return {"update_id": next(self._update_ids), kind: payload}
 
-    async def push_message(self, user: TgUser, text: str, chat: TgChat | None = None) -> int:
-        """`user` writes `text` in `chat` (default: their private chat with the bot)."""
+    async def push(self, kind: str, payload: dict[str, Any]) -> int:
+        update = self.new_update(kind, payload)
+        self._updates.append(update)
+        await self._notify()
+        return int(update["update_id"])
+
+    def message(self, user: TgUser, text: str, chat: TgChat | None = None) -> dict[str, Any]:
+        """The Message object of `user` writing `text` in `chat` (default: their DM)."""
         chat = chat or user.private_chat
         self.add_chat(chat)
+        self.users[user.id] = user
         message: dict[str, Any] = {
             "message_id": next(self._message_ids),
             "date": DATE,
@@ -431,7 +531,11 @@ class FakeTelegramAPI:
             message["entities"] = [
                 {"type": "bot_command", "offset": 0, "length": utf16_length(command)}
             ]
-        return await self.push("message", message)
+        return message
+
+    async def push_message(self, user: TgUser, text: str, chat: TgChat | None = None) -> int:
+        """`user` writes `text` in `chat` (default: their private chat with the bot)."""
+        return await self.push("message", self.message(user, text, chat))
 
     async def press(self, user: TgUser, message: SentMessage, label: str) -> int:
         """`user` presses the button labelled `label` under a message the bot sent."""
@@ -446,6 +550,103 @@ class FakeTelegramAPI:
             "data": data,
         }
         return await self.push("callback_query", query)
+
+    async def push_inline_query(self, user: TgUser, query: str, offset: str = "") -> str:
+        """`user` types `@bot query` in some chat; returns the inline query's id."""
+        self.users[user.id] = user
+        query_id = f"inline-{next(self._inline_ids)}"
+        self._open_inline.add(query_id)
+        payload = {
+            "id": query_id,
+            "from": user.to_dict(),
+            "query": query,
+            "offset": offset,
+            "chat_type": "sender",
+        }
+        await self.push("inline_query", payload)
+        return query_id
+
+    async def push_join_request(
+        self, user: TgUser, chat: TgChat, invite_link: InviteLink | None = None
+    ) -> int:
+        """`user` asks to join `chat` (through `invite_link` if given). Until the request is
+        decided, the bot may message them even if they never started it (`user_chat_id`)."""
+        self.users[user.id] = user
+        self.add_chat(chat)
+        self.join_requests.add((chat.id, user.id))
+        self._request_dms.add(user.id)
+        payload: dict[str, Any] = {
+            "chat": chat.to_dict(),
+            "from": user.to_dict(),
+            "user_chat_id": user.id,
+            "date": DATE,
+        }
+        if invite_link is not None:
+            payload["invite_link"] = invite_link.raw
+        return await self.push("chat_join_request", payload)
+
+    async def push_chat_member(
+        self, chat: TgChat, user: TgUser, new: str, *, by: TgUser | None = None
+    ) -> int:
+        """`user`'s status in `chat` changes to `new` (joined: member; left; kicked)."""
+        self.users[user.id] = user
+        old = self.status_of(chat.id, user.id)
+        self.members.setdefault(chat.id, {})[user.id] = new
+        payload = {
+            "chat": chat.to_dict(),
+            "from": (by or user).to_dict(),
+            "date": DATE,
+            "old_chat_member": _chat_member(user.to_dict(), old),
+            "new_chat_member": _chat_member(user.to_dict(), new),
+        }
+        return await self.push("chat_member", payload)
+
+    async def push_my_chat_member(
+        self, chat: TgChat, new: str, *, by: TgUser, old: str | None = None
+    ) -> int:
+        """The bot's own status in `chat` changes: added to or removed from a group, or (in a
+        private chat) blocked (`kicked`) and unblocked (`member`) by the person."""
+        self.users[by.id] = by
+        self.add_chat(chat)
+        if old is None:
+            old = self.status_of(chat.id, BOT_ID) if chat.type != "private" else "member"
+        if chat.type == "private":
+            if new == "kicked":
+                self.blocked.add(chat.id)
+            else:
+                self.blocked.discard(chat.id)
+        else:
+            self.members.setdefault(chat.id, {})[BOT_ID] = new
+        payload = {
+            "chat": chat.to_dict(),
+            "from": by.to_dict(),
+            "date": DATE,
+            "old_chat_member": _chat_member(self.bot, old),
+            "new_chat_member": _chat_member(self.bot, new),
+        }
+        return await self.push("my_chat_member", payload)
+
+    async def migrate(self, group: TgChat, supergroup: TgChat, *, by: TgUser) -> int:
+        """`group` is upgraded to `supergroup`: its id changes, and the old id answers every
+        call with 400 and `migrate_to_chat_id`, as Telegram's does."""
+        self.add_chat(supergroup)
+        self.members[supergroup.id] = dict(self.members.pop(group.id, {}))
+        self.migrated[group.id] = supergroup.id
+        base = {"date": DATE, "from": by.to_dict()}
+        old = {
+            **base,
+            "message_id": next(self._message_ids),
+            "chat": group.to_dict(),
+            "migrate_to_chat_id": supergroup.id,
+        }
+        new = {
+            **base,
+            "message_id": next(self._message_ids),
+            "chat": supergroup.to_dict(),
+            "migrate_from_chat_id": group.id,
+        }
+        await self.push("message", old)
+        return await self.push("message", new)
 
     async def wait_confirmed(self, update_id: int, within: float = 5.0) -> None:
         """Until the bot has fetched `update_id` and asked for the updates after it."""
@@ -462,6 +663,14 @@ class FakeTelegramAPI:
 
     def answers_with(self, status: int) -> list[Call]:
         return [c for c in self.calls if c.status == status]
+
+    def refusals(self) -> list[Call]:
+        """400 answers the test did not arrange: each is a call Telegram would refuse."""
+        return [c for c in self.answers_with(400) if not c.provoked]
+
+    def answer_to(self, query_id: str) -> InlineAnswer:
+        [answer] = [a for a in self.inline_answers if a.query_id == query_id]
+        return answer
 
     def sent_to(self, chat_id: int) -> list[SentMessage]:
         return [m for m in self.sent if m.chat_id == chat_id]
@@ -486,7 +695,7 @@ class FakeTelegramAPI:
             self._inject_fault(method)
             result = await handler(params, files)
         except ApiError as exc:
-            await self._record(Call(method, params, exc.status, exc.description))
+            await self._record(Call(method, params, exc.status, exc.description, exc.provoked))
             body: dict[str, Any] = {
                 "ok": False,
                 "error_code": exc.status,
@@ -503,19 +712,27 @@ class FakeTelegramAPI:
     ) -> dict[str, Callable[[dict[str, Any], dict[str, Document]], Awaitable[Any]]]:
         return {
             "getMe": self._get_me,
-            "deleteWebhook": self._true,
+            "setWebhook": self._set_webhook,
+            "deleteWebhook": self._delete_webhook,
             "getUpdates": self._get_updates,
             "sendMessage": self._send_message,
             "sendDocument": self._send_document,
             "answerCallbackQuery": self._answer_callback_query,
+            "answerInlineQuery": self._answer_inline_query,
             "setMyCommands": self._set_my_commands,
+            "createChatInviteLink": self._create_chat_invite_link,
+            "approveChatJoinRequest": self._approve_chat_join_request,
+            "declineChatJoinRequest": self._decline_chat_join_request,
+            "banChatMember": self._ban_chat_member,
+            "unbanChatMember": self._unban_chat_member,
+            "getChatMember": self._get_chat_member,
         }
 
     def _inject_fault(self, method: str) -> None:
         for fault in self._faults:
             if fault.method == method and fault.remaining > 0:
                 fault.remaining -= 1
-                raise ApiError(fault.status, fault.description, fault.parameters)
+                raise ApiError(fault.status, fault.description, fault.parameters, provoked=True)
 
     async def _record(self, call: Call) -> None:
         self.calls.append(call)
@@ -530,10 +747,38 @@ class FakeTelegramAPI:
     async def _get_me(self, params: dict[str, Any], files: dict[str, Document]) -> Any:
         return self.bot
 
-    async def _true(self, params: dict[str, Any], files: dict[str, Document]) -> Any:
+    async def _set_webhook(self, params: dict[str, Any], files: dict[str, Document]) -> Any:
+        url = params.get("url")
+        if not isinstance(url, str) or not url:
+            raise bad_request("bad webhook: Webhook URL must be non-empty")
+        if not url.startswith("https://"):
+            raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+        secret = params.get("secret_token")
+        if secret is not None and not _SECRET_TOKEN.fullmatch(str(secret)):
+            raise bad_request("bad webhook: secret token contains unallowed characters")
+        self.webhook = {
+            "url": url,
+            "secret_token": secret,
+            "allowed_updates": params.get("allowed_updates"),
+            "max_connections": params.get("max_connections"),
+        }
+        if params.get("drop_pending_updates"):
+            self._updates.clear()
+        return True
+
+    async def _delete_webhook(self, params: dict[str, Any], files: dict[str, Document]) -> Any:
+        self.webhook = None
+        if params.get("drop_pending_updates"):
+            self._updates.clear()
         return True
 
     async def _get_updates(self, params: dict[str, Any], files: dict[str, Document]) -> Any:
+        if self.webhook is not None:
+            raise ApiError(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+            )
         offset = int(params.get("offset") or 0)
         if offset > 0:
             self._updates = [u for u in self._updates if u["update_id"] >= offset]
@@ -624,8 +869,119 @@ class FakeTelegramAPI:
         scope = params.get("scope") or {"type": "default"}
         if not isinstance(scope, dict) or "type" not in scope:
             raise bad_request("can't parse BotCommandScope JSON object")
-        self.commands[scope["type"]] = commands
+        key = str(scope["type"])
+        if key in ("chat", "chat_administrators", "chat_member"):
+            key = f"{key}:{self._chat(scope).id}"  # the chat must exist, as on Telegram
+        self.commands[key] = commands
         return True
+
+    async def _answer_inline_query(self, params: dict[str, Any], files: dict[str, Document]) -> Any:
+        query_id = params.get("inline_query_id")
+        if query_id not in self._open_inline:
+            raise bad_request(
+                "query is too old and response timeout expired or query ID is invalid"
+            )
+        results = params.get("results")
+        if not isinstance(results, list):
+            raise bad_request("can't parse inline query results JSON object")
+        if len(results) > MAX_INLINE_RESULTS:
+            raise bad_request("RESULTS_TOO_MUCH")
+        seen: set[str] = set()
+        for result in results:
+            _check_inline_result(result, seen)
+        next_offset = params.get("next_offset") or ""
+        if len(str(next_offset).encode()) > MAX_INLINE_ID:
+            raise bad_request("NEXT_OFFSET_INVALID")
+        cache_time = params.get("cache_time")
+        if cache_time is not None and (not isinstance(cache_time, int) or cache_time < 0):
+            raise bad_request("cache_time must be a non-negative integer")
+        self._open_inline.discard(query_id)
+        self.inline_answers.append(
+            InlineAnswer(
+                str(query_id), results, str(next_offset), cache_time, params.get("is_personal")
+            )
+        )
+        return True
+
+    async def _create_chat_invite_link(
+        self, params: dict[str, Any], files: dict[str, Document]
+    ) -> Any:
+        chat = self._group(params)
+        name = params.get("name")
+        if name is not None and len(str(name)) > 32:
+            raise bad_request("invite link name is too long")
+        if params.get("creates_join_request") and params.get("member_limit") is not None:
+            raise bad_request(
+                "member limit can't be specified for links requiring administrator approval"
+            )
+        expire = params.get("expire_date")
+        if expire is not None and (not isinstance(expire, int) or expire <= time.time()):
+            raise bad_request("EXPIRE_DATE_INVALID")
+        number = next(self._link_ids)
+        raw: dict[str, Any] = {
+            "invite_link": f"https://t.me/+fakeInvite{number:04d}",
+            "creator": self.bot,
+            "creates_join_request": bool(params.get("creates_join_request")),
+            "is_primary": False,
+            "is_revoked": False,
+        }
+        for key in ("name", "expire_date", "member_limit"):
+            if params.get(key) is not None:
+                raw[key] = params[key]
+        self.invite_links.append(InviteLink(chat.id, raw))
+        return raw
+
+    async def _approve_chat_join_request(
+        self, params: dict[str, Any], files: dict[str, Document]
+    ) -> Any:
+        chat, user_id = self._decide(params)
+        self.members.setdefault(chat.id, {})[user_id] = "member"
+        return True
+
+    async def _decline_chat_join_request(
+        self, params: dict[str, Any], files: dict[str, Document]
+    ) -> Any:
+        self._decide(params)
+        return True
+
+    def _decide(self, params: dict[str, Any]) -> tuple[TgChat, int]:
+        chat = self._group(params)
+        user_id = self._user_id(params)
+        if (chat.id, user_id) not in self.join_requests:
+            raise bad_request("HIDE_REQUESTER_MISSING")
+        self.join_requests.discard((chat.id, user_id))
+        self._request_dms.discard(user_id)  # the DM window closes with the decision
+        return chat, user_id
+
+    async def _ban_chat_member(self, params: dict[str, Any], files: dict[str, Document]) -> Any:
+        chat = self._group(params)
+        user_id = self._user_id(params)
+        if user_id == BOT_ID:
+            raise bad_request("can't remove self")  # not how the bot leaves a chat
+        status = self.status_of(chat.id, user_id)
+        if status == "creator":
+            raise bad_request("can't remove chat owner")
+        if status == "administrator":
+            raise bad_request("user is an administrator of the chat")
+        self.members.setdefault(chat.id, {})[user_id] = "kicked"
+        return True
+
+    async def _unban_chat_member(self, params: dict[str, Any], files: dict[str, Document]) -> Any:
+        chat = self._group(params)
+        user_id = self._user_id(params)
+        status = self.status_of(chat.id, user_id)
+        if status == "kicked" or not params.get("only_if_banned"):
+            # Without only_if_banned, Telegram's unban also removes a current member.
+            if status in ("creator", "administrator"):
+                raise bad_request("user is an administrator of the chat")
+            self.members.setdefault(chat.id, {})[user_id] = "left"
+        return True
+
+    async def _get_chat_member(self, params: dict[str, Any], files: dict[str, Document]) -> Any:
+        chat = self._group(params)
+        user_id = self._user_id(params)
+        user = self.bot if user_id == BOT_ID else self._user_dict(user_id)
+        return _chat_member(user, self.status_of(chat.id, user_id))
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -635,13 +991,42 @@ class FakeTelegramAPI:
             raise bad_request("chat_id is empty")
         if not isinstance(chat_id, int):
             raise bad_request("chat not found")  # @usernames are for channels, not used here
+        if chat_id in self.migrated:
+            # A redirect rather than a refusal: PTB raises ChatMigrated with the new id.
+            raise ApiError(
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                {"migrate_to_chat_id": self.migrated[chat_id]},
+                provoked=True,
+            )
         if chat_id in self.blocked:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
         if chat_id in self.chats:
             return self.chats[chat_id]
+        if chat_id in self._request_dms:
+            return self.users[chat_id].private_chat
         if chat_id > 0:
             raise ApiError(403, "Forbidden: bot can't initiate conversation with a user")
         raise bad_request("chat not found")
+
+    def _group(self, params: dict[str, Any]) -> TgChat:
+        """A group or supergroup the bot administers (membership methods need that)."""
+        chat = self._chat(params)
+        if chat.type not in ("group", "supergroup"):
+            raise bad_request("method is available for supergroup and group chats only")
+        if self.status_of(chat.id, BOT_ID) != "administrator":
+            raise bad_request("not enough rights to manage the chat's members")
+        return chat
+
+    def _user_id(self, params: dict[str, Any]) -> int:
+        user_id = params.get("user_id")
+        if not isinstance(user_id, int) or user_id <= 0:
+            raise bad_request("PARTICIPANT_ID_INVALID")
+        return user_id
+
+    def _user_dict(self, user_id: int) -> dict[str, Any]:
+        user = self.users.get(user_id)
+        return user.to_dict() if user else {"id": user_id, "is_bot": False, "first_name": "User"}
 
     def _store(
         self,
@@ -664,6 +1049,50 @@ class FakeTelegramAPI:
             raw["reply_markup"] = markup
         self.sent.append(SentMessage(chat.id, message_id, html, text, markup, document, raw))
         return raw
+
+
+def _chat_member(user: dict[str, Any], status: str) -> dict[str, Any]:
+    """A ChatMember object with the fields its `status` requires."""
+    if status not in MEMBER_STATUSES:
+        raise ValueError(f"unknown chat member status {status!r}")
+    member: dict[str, Any] = {"status": status, "user": user}
+    if status == "creator":
+        member["is_anonymous"] = False
+    elif status == "administrator":
+        member.update(dict.fromkeys(ADMIN_RIGHTS, True), can_promote_members=False)
+        member.update(can_be_edited=False, is_anonymous=False)
+    elif status == "restricted":
+        member.update(is_member=True, until_date=0)
+        member.update(dict.fromkeys(RESTRICTED_RIGHTS, False))
+    elif status == "kicked":
+        member["until_date"] = 0
+    return member
+
+
+def _check_inline_result(result: Any, seen: set[str]) -> None:
+    """What Telegram checks in one InlineQueryResultArticle (the only type the bot sends)."""
+    if not isinstance(result, dict) or result.get("type") != "article":
+        raise bad_request("RESULT_TYPE_INVALID")
+    result_id = result.get("id")
+    if not isinstance(result_id, str) or not 1 <= len(result_id.encode()) <= MAX_INLINE_ID:
+        raise bad_request("RESULT_ID_INVALID")
+    if result_id in seen:
+        raise bad_request("RESULT_ID_DUPLICATE")
+    seen.add(result_id)
+    if not str(result.get("title") or "").strip():
+        raise bad_request("RESULT_TITLE_EMPTY")
+    content = result.get("input_message_content")
+    if not isinstance(content, dict) or not isinstance(content.get("message_text"), str):
+        raise bad_request("MESSAGE_EMPTY")
+    text = _visible(content["message_text"], content.get("parse_mode"))
+    if not text.strip():
+        raise bad_request("MESSAGE_EMPTY")
+    if utf16_length(text) > MAX_TEXT:
+        raise bad_request("MESSAGE_TOO_LONG")
+    _check_markup(result.get("reply_markup"))
+    url = result.get("url")
+    if url is not None and not str(url).startswith(("http://", "https://")):
+        raise bad_request("RESULT_URL_INVALID")
 
 
 def _kind(update: dict[str, Any]) -> str:
@@ -703,7 +1132,7 @@ def _check_markup(markup: Any) -> dict[str, Any] | None:
             isinstance(url, str) and url.startswith(("http://", "https://", "tg://"))
         ):
             raise bad_request(f"inline keyboard button URL '{url}' is invalid")
-    return markup
+    return dict(markup)
 
 
 async def _read_params(request: web.Request) -> tuple[dict[str, Any], dict[str, Document]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from datetime import UTC, datetime
@@ -72,6 +73,25 @@ async def test_search_pages_with_buttons(bridge: Bridge) -> None:
     assert says(first) != says(second)
 
 
+async def test_search_estimated_total_shows_no_page_count(
+    bridge: Bridge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from store import search as store_search
+    from store.records import SearchPage
+
+    real = store_search.search
+
+    async def estimated(*args: object, **kwargs: object) -> SearchPage:
+        page = await real(*args, **kwargs)  # type: ignore[arg-type]
+        return dataclasses.replace(page, total=store_search.Estimate(2600))
+
+    monkeypatch.setattr(store_search, "search", estimated)
+    replies = await bridge.handle(ask("search", "council"))
+    assert "about 2,600 results for “council”" in says(replies)
+    assert " of " not in says(replies).split("\n")[0]  # no "page 1 of 520"
+    assert actions(replies)[0] == "search council --page 2"
+
+
 async def test_search_corrects_typos_and_highlights(bridge: Bridge) -> None:
     (reply,) = await bridge.handle(ask("search", "sustainible fod"))
     text = reply.plain_text
@@ -127,17 +147,21 @@ async def test_join_shows_rules_then_records_consent(bridge: Bridge) -> None:
     assert "rules of engagement (version 1)" in says(rules)
     assert "Open to officers of Full and Associate member organisations." in says(rules)
     assert "join officers --accept" in actions(rules)
-    done = says(await bridge.handle(ask("join", "officers --accept")))
+    assert "Which organisation" in says(await bridge.handle(ask("join", "officers --accept")))
+    assert "join officers --role 0" in actions(await bridge.handle(ask("", "Oxford City Council")))
+    done = says(await bridge.handle(ask("", "officers")))
     assert "waiting for a network admin" in done
     again = says(await bridge.handle(ask("join", "officers")))
-    assert "already in Officer Network (waiting for approval)" in again
+    assert "request to join Officer Network is with the admins" in again
     data = json.loads((await bridge.handle(ask("mydata")))[0].attachment.content)  # type: ignore[union-attr]
     assert data["consents"][0]["group"] == "officers"
     assert data["memberships"][0]["status"] == "pending"
 
 
 async def test_open_group_joins_at_once_and_leave_works(bridge: Bridge) -> None:
-    done = says(await bridge.handle(ask("join", "Housing --accept")))
+    await bridge.handle(ask("join", "Housing --accept"))
+    await bridge.handle(ask("", "Oxford City Council"))
+    done = says(await bridge.handle(ask("", "officer")))
     assert "You are now a member of Housing" in done
     assert "leave housing" in actions(await bridge.handle(ask("leave")))
     left = says(await bridge.handle(ask("leave", "housing")))

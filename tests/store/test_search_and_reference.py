@@ -6,6 +6,7 @@ import pytest
 
 from store import reference, search
 from store.db import Database
+from store.search_index import hyphen_parts
 
 
 async def test_food_finds_the_sustainable_food_lab(db: Database) -> None:
@@ -138,3 +139,17 @@ async def test_complete_words_match_their_stem_not_every_longer_word(db: Databas
         exact = await search.search(session, "food", limit=100)
         unfinished = await search.search(session, "foo", limit=100)
     assert exact.total >= 1 and unfinished.total >= exact.total
+
+
+def test_hyphen_parts_are_folded_and_deduplicated() -> None:
+    assert hyphen_parts("A dementia-friendly, co-operative town", "Dementia-Friendly") == (
+        "dementia friendly operative"
+    )
+    assert hyphen_parts("no hyphens here") == ""
+
+
+async def test_hyphenated_words_are_found_by_their_parts(db: Database) -> None:
+    for query in ("dementia friendly", "demensia friendly", "friendly burntwood"):
+        async with db.session() as session:
+            page = await search.search(session, query, limit=5)
+        assert "Enabling a dementia-friendly Burntwood" in [h.title for h in page.hits], query

@@ -82,7 +82,7 @@ SOURCE = re.compile(r"^(\d{3}_[0-9a-f]+\.txt):(\d+)$")
 
 
 def records() -> list[tuple[str, dict[str, object]]]:
-    found = []
+    found: list[tuple[str, dict[str, object]]] = []
     for path in sorted(SEED_DATA.glob("*.yaml")):
         found.extend(
             (path.name, record) for record in _with_source(yaml.safe_load(path.read_text()))

@@ -153,6 +153,75 @@ class SlackSender:
         assert answer.status == 200, answer
         return await self._answers(key)
 
+    async def command(
+        self, text: str, user: Person = ALICE, channel: tuple[str, str] = GENERAL
+    ) -> str:
+        """`/ccin <text>` without waiting for an answer; the response_url key it carries."""
+        key = next(self._keys)
+        answer = await self.post(
+            self.command_body(text, key, user, channel), "application/x-www-form-urlencoded"
+        )
+        assert answer.status == 200, answer
+        return key
+
+    # --- App Home, shortcuts and modals ---------------------------------------------------------
+
+    async def interactive(self, payload: dict[str, Any]) -> Answer:
+        base = {
+            "api_app_id": APP_ID,
+            "token": "legacy-verification-token",
+            "team": {"id": TEAM_ID, "domain": "ccin-test"},
+            "trigger_id": f"trigger-{next(self._keys)}",
+        }
+        body = urlencode({"payload": json.dumps(base | payload)})
+        return await self.post(body, "application/x-www-form-urlencoded")
+
+    async def shortcut(self, callback_id: str, user: Person = ALICE) -> Answer:
+        """A global shortcut from Slack's shortcut menu."""
+        return await self.interactive(
+            {"type": "shortcut", "callback_id": callback_id, "user": _user(user)}
+        )
+
+    async def press_in_view(
+        self,
+        view: dict[str, Any],
+        label: str,
+        user: Person = ALICE,
+        values: dict[str, Any] | None = None,
+    ) -> Answer:
+        """Press a button in a Home tab or a modal (`view` with its `id`, as the fake holds it)."""
+        button = find_view_button(view, label)
+        return await self.interactive(
+            {
+                "type": "block_actions",
+                "user": _user(user),
+                "container": {"type": "view", "view_id": view["id"]},
+                "view": _view_payload(view, values),
+                "actions": [
+                    {
+                        "type": "button",
+                        "action_id": button["action_id"],
+                        "block_id": "b1",
+                        "text": button["text"],
+                        "value": button.get("value", ""),
+                        "action_ts": f"{time.time():.6f}",
+                    }
+                ],
+            }
+        )
+
+    async def submit(
+        self, view: dict[str, Any], values: dict[str, Any] | None = None, user: Person = ALICE
+    ) -> Answer:
+        """Press a modal's submit button with `values` as {block_id: {action_id: state}}."""
+        return await self.interactive(
+            {
+                "type": "view_submission",
+                "user": _user(user),
+                "view": _view_payload(view, values),
+            }
+        )
+
     # --- events -------------------------------------------------------------------------------
 
     def event_body(self, event: dict[str, Any], event_id: str) -> str:
@@ -218,3 +287,48 @@ def find_button(message: Call, label: str) -> dict[str, Any]:
     found = [b for b in buttons(message) if b["text"]["text"] == label]
     assert found, f"no button {label!r} in {[b['text']['text'] for b in buttons(message)]}"
     return found[0]
+
+
+def _user(user: Person) -> dict[str, str]:
+    return {"id": user.id, "username": user.handle, "name": user.handle, "team_id": TEAM_ID}
+
+
+def _view_payload(view: dict[str, Any], values: dict[str, Any] | None) -> dict[str, Any]:
+    return {
+        "id": view["id"],
+        "team_id": TEAM_ID,
+        "type": view["type"],
+        "callback_id": view.get("callback_id", ""),
+        "private_metadata": view.get("private_metadata", ""),
+        "blocks": view["blocks"],
+        "state": {"values": values or {}},
+        "hash": "h1",
+    }
+
+
+def view_buttons(view: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        element
+        for block in view["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+    ]
+
+
+def find_view_button(view: dict[str, Any], label: str) -> dict[str, Any]:
+    found = [b for b in view_buttons(view) if b["text"]["text"] == label]
+    assert found, f"no button {label!r} in {[b['text']['text'] for b in view_buttons(view)]}"
+    return found[0]
+
+
+def view_text(view: dict[str, Any]) -> str:
+    texts = []
+    for block in view["blocks"]:
+        if isinstance(block.get("text"), dict):
+            texts.append(block["text"]["text"])
+        for element in block.get("elements") or []:
+            if isinstance(element.get("text"), dict):
+                texts.append(element["text"]["text"])
+            elif isinstance(element.get("text"), str):
+                texts.append(element["text"])
+    return "\n".join(texts)

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from bots.slack.adapter import COMMAND
+from bots.slack.modals import APPROVALS, BROADCAST
 from bots.slack.server import EVENTS_PATH
 
 MANIFEST = Path(__file__).resolve().parents[3] / "slack" / "manifest.yaml"
@@ -60,7 +61,18 @@ def test_scopes_and_events() -> None:
         "app_mention",
         "message.im",
         "member_joined_channel",
+        "member_left_channel",
         "app_home_opened",
     ]
     # People reach the bot in its DM (message.im), so the messages tab must be open.
     assert app["features"]["app_home"]["messages_tab_enabled"] is True
+    assert app["features"]["app_home"]["home_tab_enabled"] is True
+
+
+def test_shortcuts_open_the_adapters_modals() -> None:
+    shortcuts = manifest()["features"]["shortcuts"]
+    assert {s["callback_id"] for s in shortcuts} == {BROADCAST, APPROVALS}
+    for shortcut in shortcuts:
+        assert shortcut["type"] == "global"
+        assert 1 <= len(shortcut["name"]) <= 24
+        assert 1 <= len(shortcut["description"]) <= 150

@@ -17,6 +17,7 @@ from bots.slack.render import (
     escape,
     render_reply,
     slack_len,
+    view_blocks,
 )
 from handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic, link
 from tests.fakes.slack_api import block_problems, message_error, mrkdwn_problems
@@ -286,3 +287,23 @@ def test_the_fake_accepts_slack_tokens_and_checks_text_length() -> None:
     assert message_error({"text": "x" * 40_001})[0] == "msg_too_long"  # type: ignore[index]
     assert message_error({"text": "a < b"})[0] == "invalid_arguments"  # type: ignore[index]
     assert escape("<&>") == "&lt;&amp;&gt;"
+
+
+def test_a_view_is_cut_at_its_block_limit_with_a_note_and_unique_action_ids() -> None:
+    replies = [
+        ReplyBuilder().heading(f"Part {n}").para("text").buttons(Button("Go", f"go {n}")).build()
+        for n in range(40)
+    ]
+    payloads = {f"go {n}": f"=go {n}" for n in range(40)}
+    blocks = view_blocks(replies, payloads, "ccin-home:", 100, "More: `/ccin home`")
+    assert len(blocks) == 100
+    assert blocks[-1] == {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": "More: `/ccin home`"}],
+    }
+    assert blocks[3] == {"type": "divider"}  # between one reply and the next
+    ids = [e["action_id"] for b in blocks if b["type"] == "actions" for e in b["elements"]]
+    assert len(ids) == len(set(ids)) and ids[0] == "ccin-home:0"
+    assert block_problems(blocks, 100, in_view=True) == []
+    short = view_blocks(replies[:2], payloads, "ccin-home:", 100, "More")
+    assert len(short) == 7 and short[-1]["type"] == "actions"

@@ -17,7 +17,7 @@ import yaml
 
 from tests.bots.slack.sender import ALICE, SIGNING_SECRET, sign
 from tests.bots.telegram.test_run import read_until
-from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_api import APP_TOKEN, FakeSlack
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -91,3 +91,44 @@ def test_slack_token_without_signing_secret_is_a_config_error(tmp_path: Path) ->
     )  # fmt: skip
     assert result.returncode == 2
     assert "SLACK_SIGNING_SECRET" in result.stderr and "Traceback" not in result.stderr
+
+
+async def test_run_in_socket_mode_with_an_app_token_and_no_port(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text((REPO / "config.yaml").read_text())
+    fake = FakeSlack()
+    await fake.start()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_URL"))}
+    env = {k: v for k, v in env.items() if not k.startswith("SLACK_")}
+    env.update(
+        SLACK_BOT_TOKEN=fake.token, SLACK_APP_TOKEN=APP_TOKEN,  # no signing secret
+        SLACK_API_URL=fake.api_url, PYTHONPATH=str(REPO),
+    )  # fmt: skip
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bots.cli", "--config", str(tmp_path / "config.yaml"), "run",
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert process.stdout is not None
+    try:
+        await read_until(process.stdout, "running on Slack")
+        command = {
+            "team_id": "T0CCIN", "channel_id": "C0GENERAL", "channel_name": "general",
+            "user_id": ALICE.id, "user_name": ALICE.handle, "command": "/ccin",
+            "text": "suppliers solicitors", "api_app_id": "A0CCIN",
+            "response_url": fake.response_url("socket"), "trigger_id": "1.2.3",
+        }  # fmt: skip
+        envelope = await fake.socket_send("slash_commands", command, accepts_response_payload=True)
+        await fake.socket_ack(envelope)
+        await fake.wait_for(
+            lambda: any("Anthony Collins Solicitors" in c.text for c in fake.responses("socket"))
+        )
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(30):
+            out, err = await process.communicate()
+        await fake.stop()
+    assert process.returncode == 0, err.decode()
+    assert [c.ok for c in fake.api_calls("apps.connections.open")] == [True]
+    assert APP_TOKEN not in (out + err).decode() and fake.token not in (out + err).decode()
+    assert fake.bad_messages() == []

@@ -26,7 +26,10 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 ALICE = TgUser(1001, "Alice", "Example", username="alice")
 BOB = TgUser(1002, "Bob", "Blocked", username="bob")
 CAROL = TgUser(1003, "Carol <Council> & Co")  # never opened a private chat with the bot
-GROUP = TgChat(-100200300, "supergroup", title="CCIN Officers")
+DANA = TgUser(1004, "Dana", "Admin", username="dana")  # a network admin by config
+GROUP = TgChat(-100200300, "supergroup", title="CCIN Officers")  # bound to officers
+OLD_GROUP = TgChat(-4000123, "group", title="CCIN Leaders")  # bound to leaders, then migrated
+NEW_GROUP = TgChat(-1004000123, "supergroup", title="CCIN Leaders")
 
 
 def long_reply(kind: str) -> Reply:
@@ -80,14 +83,29 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
 async def fake_api() -> AsyncIterator[FakeTelegramAPI]:
     async with FakeTelegramAPI() as api:
         yield api
-    # Telegram would have refused any of these: the adapter must never send one.
-    refused = [(c.method, c.description) for c in api.answers_with(400)]
+    # Telegram would have refused any of these: the adapter must never send one. (Only
+    # answers a test arranged on purpose, such as an injected fault, are left out.)
+    refused = [(c.method, c.description) for c in api.refusals()]
     assert refused == [], refused
+
+
+def with_chats(settings: Settings) -> Settings:
+    """The repo's config with real Telegram groups bound, and Dana as an admin."""
+    bound = {"officers": [GROUP.id], "leaders": [OLD_GROUP.id]}
+    groups = [
+        g.model_copy(update={"chats": g.chats.model_copy(update={"telegram": bound[g.slug]})})
+        if g.slug in bound
+        else g
+        for g in settings.groups
+    ]
+    return settings.model_copy(
+        update={"groups": groups, "admins": [*settings.admins, f"telegram:{DANA.id}"]}
+    )
 
 
 @pytest.fixture
 async def tg_bridge(settings: Settings, sqlite_db: Database, clock: Clock) -> Bridge:
-    bridge = Bridge(settings, sqlite_db, [*all_commands(), LONG], clock=clock)
+    bridge = Bridge(with_chats(settings), sqlite_db, [*all_commands(), LONG], clock=clock)
     await bridge.start()
     return bridge
 

@@ -17,10 +17,9 @@ from bots.telegram.adapter import ALLOWED_UPDATES, CALLBACK_DATA_BYTES, Telegram
 from bots.telegram.render import MAX_TEXT
 from handlers.config import ConfigError
 from handlers.core import Bridge
-from handlers.identity import ChatRef
-from handlers.replies import Reply, text
-from tests.bots.telegram.conftest import ALICE, BOB, CAROL, GROUP, Harness, long_reply
-from tests.fakes.telegram_api import FakeTelegramAPI, SentMessage, utf16_length
+from store import people
+from tests.bots.telegram.conftest import ALICE, BOB, CAROL, DANA, GROUP, Harness, long_reply
+from tests.fakes.telegram_api import TOKEN, FakeTelegramAPI, SentMessage, utf16_length
 
 
 def texts(messages: list[SentMessage]) -> str:
@@ -132,8 +131,11 @@ async def test_groups_then_join_officers_and_accept_the_rules(telegram: Harness)
     assert "rules of engagement" in rules.text
     assert labels(rules) == ["I accept", "Cancel"]
     [accepted] = await telegram.press(ALICE, rules, "I accept")
-    assert "Thank you for accepting the rules of engagement" in accepted.text
-    assert "waiting for a network admin to approve it" in accepted.text
+    assert "Which organisation are you from?" in accepted.text
+    [role] = await telegram.say(ALICE, "Oldham")  # typed text continues the flow
+    assert "your role?" in role.text
+    [done] = await telegram.press(ALICE, role, "Officers")
+    assert "waiting for a network admin to approve it" in done.text
     [again] = await telegram.say(ALICE, "/groups")
     assert "[waiting for approval]" in again.text
     assert telegram.api.open_callbacks == set()
@@ -254,21 +256,6 @@ async def test_mydata_in_a_group_asks_to_start_a_private_chat_first(telegram: Ha
     ]
 
 
-async def test_outbound_send_reaches_a_chat_and_skips_a_blocked_one(
-    telegram: Harness, caplog: pytest.LogCaptureFixture
-) -> None:
-    telegram.api.add_chat(GROUP)
-    group = ChatRef("telegram", str(GROUP.id), is_private=False)
-    await telegram.bot.send(chat=group, reply=text("Hi <all>"))
-    assert [m.text for m in telegram.api.sent_to(GROUP.id)] == ["Hi <all>"]
-    telegram.api.block(BOB.id)
-    with caplog.at_level(logging.INFO, logger="bots.telegram"):
-        await telegram.bot.send(chat=ChatRef("telegram", str(BOB.id)), reply=text("Hello"))
-    assert "blocked by the user" in caplog.text
-    with pytest.raises(ValueError, match="private reply"):
-        await telegram.bot.send(chat=group, reply=Reply((), private=True))
-
-
 async def test_a_rejected_token_is_a_configuration_error(
     fake_api: FakeTelegramAPI, tg_bridge: Bridge
 ) -> None:
@@ -276,3 +263,34 @@ async def test_a_rejected_token_is_a_configuration_error(
     with pytest.raises(ConfigError, match="TELEGRAM_BOT_TOKEN was rejected"):
         await bot.start()
     assert [(c.method, c.status) for c in fake_api.calls] == [("getMe", 401)]
+
+
+async def test_admins_get_their_own_command_list_in_their_private_chat(
+    fake_api: FakeTelegramAPI, tg_bridge: Bridge
+) -> None:
+    # Dana is an admin by config, Alice by the store's flag, Carol is not one; all have
+    # used the bot, so their private chats exist.
+    async with tg_bridge.db.session() as session:
+        for user in (DANA, CAROL):
+            await people.touch(
+                session,
+                platform="telegram",
+                external_id=str(user.id),
+                display_name=user.first_name,
+                username=user.username,
+            )
+        await people.set_admin(
+            session, platform="telegram", external_id=str(ALICE.id), is_admin=True
+        )
+    for user in (ALICE, CAROL, DANA):
+        fake_api.add_chat(user.private_chat)
+    bot = TelegramBot(tg_bridge, token=TOKEN, base_url=fake_api.base_url, poll_timeout=1)
+    await bot.start()
+    await bot.stop()
+    everyone = {c["command"] for c in fake_api.commands["default"]}
+    admin_only = {c.name for c in tg_bridge.visible_commands(is_admin=True)} - everyone
+    assert {"pending", "approve", "stats"} <= admin_only
+    assert set(fake_api.commands) == {"default", f"chat:{ALICE.id}", f"chat:{DANA.id}"}
+    for admin in (ALICE, DANA):
+        menu = {c["command"] for c in fake_api.commands[f"chat:{admin.id}"]}
+        assert menu == everyone | admin_only

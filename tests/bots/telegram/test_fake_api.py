@@ -187,3 +187,94 @@ async def test_ptb_sees_the_fakes_answers_as_telegrams(
     with pytest.raises(InvalidToken):
         async with Bot("1:WRONG", base_url=api.base_url):
             pass
+
+
+GROUP_CHAT = TgChat(-100555, "supergroup", title="Exampleton Officers")
+
+
+def article(result_id: str = "a", text: str = "<b>Card</b>") -> dict[str, Any]:
+    return {
+        "type": "article",
+        "id": result_id,
+        "title": "Card",
+        "input_message_content": {"message_text": text, "parse_mode": "HTML"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("params", "description"),
+    [
+        ({"results": [article(str(n)) for n in range(50)]}, None),
+        ({"results": [article(str(n)) for n in range(51)]}, "Bad Request: RESULTS_TOO_MUCH"),
+        ({"results": [article("x"), article("x")]}, "Bad Request: RESULT_ID_DUPLICATE"),
+        ({"results": [article("i" * 65)]}, "Bad Request: RESULT_ID_INVALID"),
+        ({"results": [article(text="a < b")]}, "Bad Request: can't parse entities"),
+        ({"results": [], "next_offset": "9" * 65}, "Bad Request: NEXT_OFFSET_INVALID"),
+        ({"results": [{**article(), "title": " "}]}, "Bad Request: RESULT_TITLE_EMPTY"),
+    ],
+)
+async def test_inline_answers_are_validated_like_telegram(
+    api: FakeTelegramAPI,
+    http: aiohttp.ClientSession,
+    params: dict[str, Any],
+    description: str | None,
+) -> None:
+    query_id = await api.push_inline_query(USER, "food")
+    status, body = await post(
+        http, api, "answerInlineQuery", json={"inline_query_id": query_id, **params}
+    )
+    if description is None:
+        assert status == 200 and len(api.answer_to(query_id).results) == 50
+    else:
+        assert status == 400 and body["description"].startswith(description)
+        assert api.inline_answers == []
+    # A query is answered once; a second answer is refused as Telegram does.
+    status, _ = await post(
+        http, api, "answerInlineQuery", json={"inline_query_id": query_id, "results": []}
+    )
+    assert status == (400 if description is None else 200)
+
+
+async def test_a_webhook_needs_https_and_stops_polling(
+    api: FakeTelegramAPI, http: aiohttp.ClientSession
+) -> None:
+    status, body = await post(http, api, "setWebhook", data={"url": "http://example.org/h"})
+    assert status == 400 and "HTTPS" in body["description"]
+    status, _ = await post(
+        http, api, "setWebhook", data={"url": "https://example.org/h", "secret_token": "a b"}
+    )
+    assert status == 400
+    status, _ = await post(
+        http, api, "setWebhook", data={"url": "https://example.org/h", "secret_token": "ok_1-"}
+    )
+    assert status == 200 and api.webhook is not None
+    status, body = await post(http, api, "getUpdates", data={"timeout": "0"})
+    assert status == 409 and body["description"].startswith("Conflict:")
+    assert (await post(http, api, "deleteWebhook"))[0] == 200
+    assert (await post(http, api, "getUpdates", data={"timeout": "0"}))[0] == 200
+
+
+async def test_group_membership_behaves_like_telegram(
+    api: FakeTelegramAPI, http: aiohttp.ClientSession
+) -> None:
+    member, stranger = TgUser(8, "Mo"), TgUser(9, "Sam")
+    api.add_group(GROUP_CHAT, {member.id: "member"})
+    async with Bot(TOKEN, base_url=api.base_url) as bot:
+        with pytest.raises(BadRequest, match="approval"):
+            await bot.create_chat_invite_link(
+                GROUP_CHAT.id, member_limit=1, creates_join_request=True
+            )
+        # Unban without only_if_banned also removes a current member (Telegram's quirk).
+        await bot.unban_chat_member(GROUP_CHAT.id, member.id)
+        assert api.status_of(GROUP_CHAT.id, member.id) == "left"
+        assert (await bot.get_chat_member(GROUP_CHAT.id, member.id)).status == "left"
+        # A join request opens a DM window that closes with the decision.
+        await api.push_join_request(stranger, GROUP_CHAT)
+        await bot.send_message(stranger.id, "About your request")
+        await bot.decline_chat_join_request(GROUP_CHAT.id, stranger.id)
+        with pytest.raises(Forbidden):
+            await bot.send_message(stranger.id, "Too late")
+        with pytest.raises(BadRequest, match=r"(?i)hide_requester_missing"):
+            await bot.approve_chat_join_request(GROUP_CHAT.id, stranger.id)
+        with pytest.raises(BadRequest, match="supergroup and group chats only"):
+            await bot.ban_chat_member(USER.id, member.id)

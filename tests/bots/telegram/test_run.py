@@ -6,8 +6,11 @@ import asyncio
 import os
 import shutil
 import signal
+import socket
 import sys
 from pathlib import Path
+
+import aiohttp
 
 from tests.bots.telegram.conftest import ALICE
 from tests.fakes.telegram_api import TOKEN, FakeTelegramAPI
@@ -55,3 +58,67 @@ async def test_run_serves_telegram_until_sigterm(fake_api: FakeTelegramAPI, tmp_
     assert "telegram adapter started" in log
     assert TOKEN not in (out + err).decode() + log  # the token reaches neither console nor log
     assert fake_api.calls_to("setMyCommands")
+
+
+async def test_run_with_a_webhook_serves_only_requests_with_the_secret(
+    fake_api: FakeTelegramAPI, tmp_path: Path
+) -> None:
+    shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    secret = "run-test_secret"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL"))}
+    env.update(
+        TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=fake_api.base_url,
+        TELEGRAM_WEBHOOK_SECRET=secret, PYTHONPATH=str(REPO),
+    )  # fmt: skip
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bots.cli", "--config", str(tmp_path / "config.yaml"), "run",
+        "--telegram-webhook", "https://bridge.example.org/ccin/telegram",
+        "--telegram-listen", f"127.0.0.1:{port}",
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert process.stdout is not None and process.stderr is not None
+    url = f"http://127.0.0.1:{port}/ccin/telegram"
+    try:
+        await read_until(process.stdout, "running on Telegram")
+        assert fake_api.webhook is not None and fake_api.webhook["secret_token"] == secret
+        update = fake_api.new_update("message", fake_api.message(ALICE, "/suppliers solicitors"))
+        async with aiohttp.ClientSession() as http:
+            async with http.post(url, json=update) as refused:
+                assert refused.status == 403
+            headers = {"X-Telegram-Bot-Api-Secret-Token": secret}
+            async with http.post(url, json=update, headers=headers) as accepted:
+                assert accepted.status == 200
+        await fake_api.wait_for(
+            lambda: any("Anthony Collins Solicitors" in m.text for m in fake_api.sent), within=20
+        )
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(30):
+            out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    assert fake_api.calls_to("getUpdates") == []  # no polling beside the webhook
+    assert sum("Anthony Collins Solicitors" in m.text for m in fake_api.sent) == 1
+    log = (tmp_path / "data" / "ccin-bridge.log").read_text()
+    assert secret not in (out + err).decode() + log
+
+
+async def test_run_refuses_a_webhook_that_is_not_https(tmp_path: Path) -> None:
+    shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL"))}
+    env.update(TELEGRAM_BOT_TOKEN=TOKEN, PYTHONPATH=str(REPO))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bots.cli", "--config", str(tmp_path / "config.yaml"), "run",
+        "--telegram-webhook", "http://bridge.example.org/hook",
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    async with asyncio.timeout(60):
+        _, err = await process.communicate()
+    assert process.returncode == 2
+    assert "--telegram-webhook 'http://bridge.example.org/hook'" in err.decode()
+    assert "https://" in err.decode() and "Traceback" not in err.decode()

@@ -1,0 +1,53 @@
+"""`ccin-bridge audit [--limit N] [--json]`: the audit log of admin actions, newest first."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from sqlalchemy import select
+
+from bots.app import App
+from store import audit
+from store.models import Person
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser("audit", help="show the audit log (admin actions, changes)")
+    parser.add_argument("--limit", type=int, default=50, help="entries to show (default 50)")
+    parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+
+
+async def run(args: argparse.Namespace, app: App) -> int:
+    limit = max(1, min(10_000, args.limit))
+    async with app.db.session() as session:
+        entries = await audit.recent(session, limit)
+        actors = {e.actor_id for e in entries if e.actor_id is not None}
+        names: dict[int, str] = {
+            pid: name
+            for pid, name in await session.execute(
+                select(Person.id, Person.display_name).where(Person.id.in_(actors))
+            )
+        }
+    rows = [
+        {
+            "id": e.id,
+            "at": e.at.isoformat(timespec="seconds"),
+            "actor_id": e.actor_id,
+            "actor": names.get(e.actor_id) if e.actor_id is not None else None,
+            "action": e.action,
+            "detail": e.detail,
+        }
+        for e in entries
+    ]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    if not rows:
+        print("the audit log is empty")
+        return 0
+    for e in entries:
+        who = (names.get(e.actor_id) or f"#{e.actor_id}") if e.actor_id is not None else "system"
+        detail = ", ".join(f"{k}={v}" for k, v in sorted(e.detail.items()))
+        print(f"{e.at:%Y-%m-%d %H:%M}  {who:<20}  {e.action:<24}  {detail}".rstrip())
+    return 0

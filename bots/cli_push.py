@@ -1,0 +1,107 @@
+"""`ccin-bridge broadcast` and `ccin-bridge deliveries`: admin pushes from the command line.
+
+A broadcast is only queued here, in the outbox of the bridge's database; a running bridge
+(`ccin-bridge run`) delivers it, so the command returns at once with the push's number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from bots.app import App
+from handlers import broadcasts
+from handlers.errors import UserFacingError
+from handlers.requests import clean_text
+from store import outbox
+
+EXIT_USAGE = 2
+
+
+def add_parsers(commands: Any) -> None:
+    """Add the `broadcast` and `deliveries` subcommands to the CLI's subparsers."""
+    cast = commands.add_parser(
+        "broadcast", help="queue a broadcast to an audience (a running bridge delivers it)"
+    )
+    cast.add_argument(
+        "--audience", required=True, help="an audience slug from config.yaml, or everyone"
+    )
+    text = cast.add_mutually_exclusive_group(required=True)
+    text.add_argument("--text", help="the message")
+    text.add_argument("--file", type=Path, help="a UTF-8 file; blank lines separate paragraphs")
+    report = commands.add_parser("deliveries", help="delivery report of a push (or recent pushes)")
+    report.add_argument("push_id", nargs="?", type=int, help="the push number")
+
+
+def message_from(args: argparse.Namespace) -> str:
+    """The broadcast text, cleaned paragraph by paragraph (blank lines are kept)."""
+    if args.file is not None:
+        try:
+            raw = Path(args.file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UserFacingError(f"cannot read {args.file}: {exc.__class__.__name__}") from None
+    else:
+        raw = args.text or ""
+    paragraphs = [clean_text(p) for p in raw.replace("\r\n", "\n").split("\n\n")]
+    return "\n\n".join(p for p in paragraphs if p)
+
+
+async def broadcast(args: argparse.Namespace, app: App) -> int:
+    try:
+        audience = broadcasts.find_audience(app.settings, args.audience)
+        message = broadcasts.check_text(message_from(args))
+        async with app.db.session() as session:
+            queued = await broadcasts.queue(
+                session,
+                app.settings,
+                audience=audience,
+                text=message,
+                created_by=None,
+                via="cli",
+            )
+    except UserFacingError as exc:
+        print(f"ccin-bridge: {exc.reason}", file=sys.stderr)
+        return EXIT_USAGE
+    label = broadcasts.audience_label(app.settings, audience)
+    print(f"Queued broadcast #{queued.push_id} to {label}: {queued.recipients} chat(s).")
+    print(
+        "A running bridge (ccin-bridge run) delivers it; if none is running, it goes out "
+        "when one starts."
+    )
+    print(f"See how it went with: ccin-bridge deliveries {queued.push_id}")
+    return 0
+
+
+async def deliveries(args: argparse.Namespace, app: App) -> int:
+    async with app.db.session() as session:
+        if args.push_id is None:
+            pushes = await outbox.recent_pushes(session, limit=20)
+            if not pushes:
+                print("nothing has been sent yet")
+            for p in pushes:
+                when = p.created_at.astimezone(app.settings.zone)
+                print(f"#{p.id:<5} {when:%Y-%m-%d %H:%M} {p.kind:<13} {p.title}")
+            return 0
+        report = await outbox.report(session, args.push_id)
+    if report is None:
+        print(f"ccin-bridge: there is no push #{args.push_id}", file=sys.stderr)
+        return 1
+    when = report.created_at.astimezone(app.settings.zone)
+    audience = f", audience {report.audience}" if report.audience else ""
+    print(f"Push #{report.push_id}: {report.kind}{audience}, queued {when:%Y-%m-%d %H:%M}")
+    if report.title:
+        print(f"  {report.title}")
+    state = "finished" if report.finished else "still going out"
+    print(f"{report.total} recipient chat(s), {state}:")
+    for status, count in report.counts.items():
+        if count:
+            print(f"  {status:<8} {count}")
+    if report.in_doubt:
+        print(f"  {report.in_doubt} were mid-send when a worker stopped: may have arrived twice")
+    if report.errors:
+        print("Problems:")
+        for platform, chat, error in report.errors:
+            print(f"  {platform} {chat}: {error}")
+    return 0

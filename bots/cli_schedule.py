@@ -1,0 +1,135 @@
+"""`ccin-bridge jobs` and `ccin-bridge ics`: what the scheduler will do, and the events feed.
+
+`jobs` reads the persistent job store (the `apscheduler_jobs` table in the bridge's database)
+without starting a scheduler, so it is safe while the bridge runs; jobs the bridge has not
+stored yet (it never ran) are shown as they will be scheduled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import pickle
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import column, create_engine, inspect, select, table
+from sqlalchemy.engine import URL
+
+from bots.app import App
+from handlers import ics
+from scheduler.service import JOB_TABLE, scheduled_jobs, sync_url
+from store import reference
+
+
+@dataclass(frozen=True)
+class JobRow:
+    id: str
+    name: str
+    next_run: datetime | None  # None: paused
+    schedule: str
+    stored: bool
+
+
+def add_parsers(commands: Any) -> None:
+    """Add the `jobs` and `ics` subcommands to the CLI's subparsers."""
+    jobs = commands.add_parser("jobs", help="scheduled jobs and when each fires next")
+    jobs.add_argument("--json", action="store_true", help="print JSON")
+    feed = commands.add_parser("ics", help="every event as one iCalendar (.ics) feed")
+    feed.add_argument("--out", type=Path, help="write to this file (default: standard output)")
+
+
+def stored_jobs(database_url: str | URL) -> list[JobRow] | None:
+    """The jobs in the persistent store, or None when the store does not exist yet."""
+    engine = create_engine(sync_url(database_url))
+    try:
+        if not inspect(engine).has_table(JOB_TABLE):
+            return None
+        jobs_t = table(JOB_TABLE, column("id"), column("job_state"))
+        with engine.connect() as connection:
+            rows = connection.execute(select(jobs_t.c.id, jobs_t.c.job_state)).all()
+    finally:
+        engine.dispose()
+    found = []
+    for job_id, state_bytes in rows:
+        try:
+            # Written by APScheduler itself, in the bridge's own database.
+            state = pickle.loads(state_bytes)
+        except Exception as exc:  # a job whose function no longer exists, for one
+            found.append(JobRow(job_id, f"(unreadable: {exc.__class__.__name__})", None, "", True))
+            continue
+        found.append(
+            JobRow(job_id, state["name"], state["next_run_time"], str(state["trigger"]), True)
+        )
+    return found
+
+
+async def job_rows(app: App) -> list[JobRow]:
+    """Stored jobs, plus declared jobs not stored yet (with the time they would first fire)."""
+    stored = await asyncio.to_thread(stored_jobs, app.db.url) or []
+    known = {row.id for row in stored}
+    now = datetime.now(app.settings.zone)
+    pending = [
+        JobRow(s.id, s.name, s.trigger.get_next_fire_time(None, now), str(s.trigger), False)
+        for s in scheduled_jobs(app.settings)
+        if s.id not in known
+    ]
+    rows = stored + pending
+    rows.sort(key=lambda r: (r.next_run is None, r.next_run or now, r.id))
+    return rows
+
+
+async def jobs(args: argparse.Namespace, app: App) -> int:
+    zone = app.settings.zone
+    rows = await job_rows(app)
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "id": r.id,
+                        "name": r.name,
+                        "next_run": r.next_run.astimezone(zone).isoformat() if r.next_run else None,
+                        "schedule": r.schedule,
+                        "stored": r.stored,
+                    }
+                    for r in rows
+                ],
+                indent=2,
+            )
+        )
+        return 0
+    if not rows:
+        print("no scheduled jobs")
+        return 0
+    width = max(len(r.id) for r in rows)
+    for r in rows:
+        when = f"{r.next_run.astimezone(zone):%a %d %b %Y %H:%M %Z}" if r.next_run else "paused"
+        note = "" if r.stored else "  (not stored yet: starts with `ccin-bridge run`)"
+        print(f"{when:<25} {r.id:<{width}}  {r.name}  [{r.schedule}]{note}")
+    print(f"times in {zone.key}")
+    return 0
+
+
+async def feed(args: argparse.Namespace, app: App) -> int:
+    async with app.db.session() as session:
+        events = await reference.events(session)
+    content = ics.calendar(
+        events, zone=app.settings.zone, now=datetime.now(UTC), name=app.settings.network_name
+    )
+    count = content.count(b"BEGIN:VEVENT")
+    if args.out is None:
+        sys.stdout.buffer.write(content)
+        sys.stdout.buffer.flush()
+        return 0
+    try:
+        await asyncio.to_thread(Path(args.out).write_bytes, content)
+    except OSError as exc:
+        print(f"ccin-bridge: cannot write {args.out}: {exc.strerror}", file=sys.stderr)
+        return 1
+    print(f"{count} events written to {args.out}")
+    return 0

@@ -1,0 +1,111 @@
+"""/digest preview [AUDIENCE] and /digest send [AUDIENCE], for admins.
+
+The preview is the very reply that would be queued. `digest send` queues the next edition
+early; the scheduled run for that month then finds its key taken and sends nothing.
+"""
+
+from __future__ import annotations
+
+from handlers import digest
+from handlers.core import Command, Context
+from handlers.digest import edition_moment, month_name, next_edition
+from handlers.errors import UserFacingError
+from handlers.replies import Button, Reply, ReplyBuilder, text
+from store import audiences
+from store.subscriptions import digest_topic
+
+
+def _choose(ctx: Context, action: str) -> Reply:
+    builder = ReplyBuilder().para(f"Which audience's digest do you want to {action}?")
+    for audience in ctx.settings.audiences:
+        builder.buttons(Button(audience.name, f"digest {action} {audience.slug}"))
+    return builder.build()
+
+
+async def digest_command(ctx: Context) -> Reply | list[Reply]:
+    action, _, rest = ctx.args.partition(" ")
+    action = action.casefold()
+    if action not in ("preview", "send"):
+        raise UserFacingError(
+            f"Use {ctx.request.show('digest preview [audience]')} or "
+            f"{ctx.request.show('digest send [audience]')}."
+        )
+    if not ctx.settings.audiences:
+        raise UserFacingError("No audiences are configured, so there is no digest to send.")
+    if action == "preview":
+        if not rest.strip():
+            return _choose(ctx, "preview")
+        return await _preview(ctx, digest.find_audience(ctx.settings, rest))
+    slugs = (
+        [digest.find_audience(ctx.settings, rest)]
+        if rest.strip()
+        else [a.slug for a in ctx.settings.audiences]
+    )
+    return [await _send(ctx, slug) for slug in slugs]
+
+
+async def _preview(ctx: Context, audience: str) -> list[Reply]:
+    edition = next_edition(ctx.settings, ctx.now)
+    sent = await digest.sent_push(ctx.session, audience, edition)
+    note = ReplyBuilder()
+    if sent is not None:
+        note.para(
+            f"The {month_name(edition)} edition was already sent early (push #{sent.id}). "
+            "This is what the next one would carry so far."
+        )
+        edition = digest.add_months(edition, 1)
+    composed = await digest.compose(
+        ctx.session, ctx.settings, audience, now=ctx.now, edition=edition
+    )
+    readers = await audiences.topic_targets(ctx.session, digest_topic(audience))
+    when = edition_moment(ctx.settings, edition)
+    note.para(
+        f"Preview: the {month_name(edition)} digest for "
+        f"{digest.audience_name(ctx.settings, audience)}, due {when:%-d %B at %H:%M}, "
+        f"to {len(readers)} subscribed chat(s). It would carry {len(composed.news_ids)} "
+        "news item(s). Exactly as it would be sent:"
+    )
+    if sent is None:
+        note.buttons(Button("Send it now", f"digest send {audience}"))
+    return [note.build(private=True), composed.reply]
+
+
+async def _send(ctx: Context, audience: str) -> Reply:
+    edition = next_edition(ctx.settings, ctx.now)
+    name = digest.audience_name(ctx.settings, audience)
+    result = await digest.send(
+        ctx.session,
+        ctx.settings,
+        audience,
+        now=ctx.now,
+        edition=edition,
+        created_by=ctx.person.id,
+    )
+    if result.push_id is None:
+        following = edition_moment(ctx.settings, digest.add_months(edition, 1))
+        return text(
+            f"The {month_name(edition)} digest for {name} was sent already; nothing was queued. "
+            f"The next one is due {following:%-d %B %Y}."
+        )
+    return (
+        ReplyBuilder()
+        .para(
+            f"Queued the {month_name(edition)} digest for {name} (push #{result.push_id}) "
+            f"to {result.recipients} chat(s). The scheduled one on "
+            f"{edition_moment(ctx.settings, edition):%-d %B} will be skipped."
+        )
+        .para("You will get a delivery report here when it has gone out.")
+        .buttons(Button("Delivery report", f"deliveries {result.push_id}"))
+        .build()
+    )
+
+
+COMMANDS = [
+    Command(
+        "digest",
+        "Preview or send the monthly digest early",
+        digest_command,
+        usage="digest preview|send [audience]",
+        admin_only=True,
+    ),
+]

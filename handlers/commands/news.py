@@ -1,0 +1,362 @@
+"""/news: submit a news item step by step; admins approve, edit or reject it.
+
+The flow asks for a title, the text and a link (or "skip"), shows a preview and submits on
+confirmation; /cancel stops it at any step, and a bad answer is explained and asked again.
+Admins get an approval card (Approve / Edit / Reject) through the outbox, every decision is
+audited, and the submitter hears the outcome.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from handlers import flow, reply_codec
+from handlers.core import Command, Context
+from handlers.errors import UserFacingError
+from handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic, link, text
+from store import audiences, audit, conversations, news, outbox
+from store.news import APPROVED, REJECTED, SUBMITTED, NewsRecord
+
+TITLE_MIN, TITLE_MAX = 3, 120
+BODY_MIN, BODY_MAX = 10, 480  # a digest item is short; the link carries the rest
+URL_MAX = 500
+TITLE, BODY, LINK, CONFIRM, REASON = "title", "text", "link", "confirm", "reason"
+SKIP_WORDS = ("skip", "none", "no", "-")
+KEEP = "keep"
+SUBMIT = "--submit"
+
+
+# --- the submission flow ---------------------------------------------------------------------
+
+
+async def news_command(ctx: Context) -> Reply | list[Reply]:
+    step = flow.step_of(ctx)
+    if step is not None:
+        return await _answer(ctx, step, dict(ctx.conversation.data if ctx.conversation else {}))
+    first, _, rest = ctx.args.partition(" ")
+    word, rest = first.casefold(), rest.strip()
+    if word == SUBMIT:
+        return await _submit(ctx)
+    if word == "review" and not rest:
+        return await _admin(ctx, _review)
+    if word in ("approve", "reject", "edit") and rest.split(" ", 1)[0].isdigit():
+        return await _admin(ctx, {"approve": _approve, "reject": _reject, "edit": _edit}[word])
+    return await _start(ctx)
+
+
+def _cancel_hint(ctx: Context) -> str:
+    return f"(Send {ctx.request.show('cancel')} to stop.)"
+
+
+async def _start(ctx: Context) -> Reply:
+    if not ctx.request.chat.is_private:
+        return text(
+            f"Let's do this in a private chat: send me {ctx.request.show('news')} there and "
+            "I will ask for the title, text and link."
+        )
+    data: dict[str, Any] = {"mode": "submit"}
+    if ctx.args:  # `/news My title` gives the title straight away
+        data["title"] = _check_title(ctx.args)
+        await flow.begin(ctx, BODY, data)
+        return _ask(ctx, BODY, data)
+    await flow.begin(ctx, TITLE, data)
+    return (
+        ReplyBuilder()
+        .heading("Send news for the monthly digest")
+        .para("I will ask for a title, a short text and a link, then show you a preview.")
+        .para(_prompt(ctx, TITLE, data))
+        .build()
+    )
+
+
+def _prompt(ctx: Context, step: str, data: dict[str, Any]) -> str:
+    editing = data.get("mode") == "edit"
+    keep = f" Send “{KEEP}” to keep it as it is." if editing else ""
+    if step == TITLE:
+        now = f" It is now: “{data['title']}”." if editing else ""
+        return f"What is the title? (up to {TITLE_MAX} characters){now}{keep} {_cancel_hint(ctx)}"
+    if step == BODY:
+        now = f" It is now: “{data['text']}”." if editing else ""
+        return (
+            f"Now the text: a few sentences, up to {BODY_MAX} characters.{now}{keep} "
+            f"{_cancel_hint(ctx)}"
+        )
+    now = f" It is now: {data.get('link') or 'no link'}." if editing else ""
+    return (
+        "A link where people can read more (starting with https://), or “skip” for none."
+        f"{now}{keep} {_cancel_hint(ctx)}"
+    )
+
+
+def _ask(ctx: Context, step: str, data: dict[str, Any], problem: str | None = None) -> Reply:
+    builder = ReplyBuilder()
+    if problem:
+        builder.para(problem)
+    return builder.para(_prompt(ctx, step, data)).build()
+
+
+def _check_title(value: str) -> str:
+    value = value.strip()
+    if len(value) < TITLE_MIN:
+        raise UserFacingError(
+            f"That title is too short; please use at least {TITLE_MIN} characters."
+        )
+    if len(value) > TITLE_MAX:
+        raise UserFacingError(
+            f"That title is {len(value)} characters; please keep it to {TITLE_MAX} or fewer."
+        )
+    return value
+
+
+def _check_body(value: str) -> str:
+    value = value.strip()
+    if len(value) < BODY_MIN:
+        raise UserFacingError("That is very short; please write a sentence or two.")
+    if len(value) > BODY_MAX:
+        raise UserFacingError(
+            f"That text is {len(value)} characters; please keep it to {BODY_MAX} or fewer "
+            "and put the rest behind the link."
+        )
+    return value
+
+
+def check_link(value: str) -> str | None:
+    value = value.strip()
+    if value.casefold() in SKIP_WORDS:
+        return None
+    parts = urlsplit(value) if " " not in value else None
+    if (
+        parts is None
+        or parts.scheme.casefold() not in ("http", "https")
+        or "." not in parts.netloc
+        or len(value) > URL_MAX
+    ):
+        raise UserFacingError(
+            "That doesn't look like a web link. Please send one starting with https:// "
+            "(for example https://example.org/news), or “skip” for none."
+        )
+    return value
+
+
+async def _answer(ctx: Context, step: str, data: dict[str, Any]) -> Reply | list[Reply]:
+    value = ctx.args
+    keep = data.get("mode") == "edit" and value.casefold() == KEEP
+    try:
+        if step == TITLE:
+            data["title"] = data["title"] if keep else _check_title(value)
+            await flow.advance(ctx, BODY, data)
+            return _ask(ctx, BODY, data)
+        if step == BODY:
+            data["text"] = data["text"] if keep else _check_body(value)
+            await flow.advance(ctx, LINK, data)
+            return _ask(ctx, LINK, data)
+        if step == LINK:
+            data["link"] = data.get("link") if keep else check_link(value)
+            if data.get("mode") == "edit":
+                return await _save_edit(ctx, data)
+            await flow.advance(ctx, CONFIRM, data)
+            return _preview(ctx, data)
+    except UserFacingError as problem:
+        return _ask(ctx, step, data, problem.reason)
+    if step == CONFIRM:
+        if value.casefold() in ("submit", "yes", "send", "ok"):
+            return await _submit(ctx)
+        return (
+            ReplyBuilder()
+            .para("Press Submit to send it to the admins, or send “submit”. " + _cancel_hint(ctx))
+            .buttons(Button("Submit", f"news {SUBMIT}"), Button("Cancel", "cancel"))
+            .build()
+        )
+    if step == REASON:
+        reason = None if value.casefold() in SKIP_WORDS else value[:500]
+        await flow.end(ctx)
+        return await _decide(ctx, int(data["id"]), REJECTED, reason)
+    await flow.end(ctx)  # a step this version does not know: start afresh
+    return text(f"That step has expired. Please start again with {ctx.request.show('news')}.")
+
+
+def _item_blocks(builder: ReplyBuilder, title: str, body: str, url: str | None) -> None:
+    builder.para(bold(title))
+    builder.para(body)
+    builder.para(link("Read more", url) if url else italic("No link"))
+
+
+def _preview(ctx: Context, data: dict[str, Any]) -> Reply:
+    builder = ReplyBuilder().heading("Preview of your news")
+    _item_blocks(builder, data["title"], data["text"], data.get("link"))
+    builder.para("Submit it to the network's admins for the next digest?")
+    return builder.buttons(Button("Submit", f"news {SUBMIT}"), Button("Cancel", "cancel")).build()
+
+
+async def _submit(ctx: Context) -> Reply:
+    state = ctx.conversation or await conversations.current(ctx.session, ctx.identity_id, ctx.now)
+    if state is None or state.command != "news" or state.step != CONFIRM:
+        return text(
+            f"There is no news waiting to be submitted. Start with {ctx.request.show('news')}."
+        )
+    data = state.data
+    item = await news.submit(
+        ctx.session,
+        person_id=ctx.person.id,
+        title=data["title"],
+        body=data["text"],
+        url=data.get("link"),
+    )
+    await flow.end(ctx)
+    await audit.record(ctx.session, actor_id=ctx.person.id, action="news.submit", news_id=item.id)
+    await outbox.create_push(
+        ctx.session,
+        kind="news-review",
+        payload=reply_codec.encode(card(item)),
+        targets=await audiences.admin_targets(ctx.session, ctx.settings.admins),
+        title=f"News #{item.id} for approval",
+    )
+    return (
+        ReplyBuilder()
+        .para("Thank you! Your news has gone to the network's admins for approval.")
+        .para("You will hear back here; approved news goes into the next monthly digest.")
+        .build()
+    )
+
+
+# --- admins ----------------------------------------------------------------------------------
+
+
+def card(item: NewsRecord, note: str | None = None) -> Reply:
+    """The approval card admins get for a submission, with its decision buttons."""
+    builder = ReplyBuilder().heading(f"News #{item.id} for approval")
+    if note:
+        builder.para(italic(note))
+    _item_blocks(builder, item.title, item.body, item.url)
+    builder.para(Span(f"Sent by {item.submitter_name}."))
+    if item.status == SUBMITTED:
+        builder.buttons(
+            Button("Approve", f"news approve {item.id}"),
+            Button("Edit", f"news edit {item.id}"),
+            Button("Reject", f"news reject {item.id}"),
+        )
+    return builder.build(private=True)
+
+
+async def _admin(ctx: Context, action: Any) -> Reply | list[Reply]:
+    if not ctx.is_admin:
+        raise UserFacingError(
+            f"{ctx.request.show('news ' + ctx.args.split(' ')[0])} is for network admins only."
+        )
+    result: Reply | list[Reply] = await action(ctx)
+    return result
+
+
+def _id_and_rest(ctx: Context) -> tuple[int, str]:
+    _, _, rest = ctx.args.partition(" ")
+    number, _, more = rest.strip().partition(" ")
+    return int(number), more.strip()
+
+
+async def _item(ctx: Context, news_id: int) -> NewsRecord:
+    item = await news.get(ctx.session, news_id)
+    if item is None:
+        raise UserFacingError(f"There is no news item #{news_id}.")
+    return item
+
+
+async def _review(ctx: Context) -> list[Reply]:
+    waiting = await news.waiting(ctx.session, limit=10)
+    if not waiting:
+        return [text("No news is waiting for approval.")]
+    intro = text(f"{len(waiting)} news item(s) waiting for approval, oldest first:")
+    return [intro, *(card(item) for item in waiting)]
+
+
+async def _approve(ctx: Context) -> Reply:
+    news_id, _ = _id_and_rest(ctx)
+    return await _decide(ctx, news_id, APPROVED, None)
+
+
+async def _reject(ctx: Context) -> Reply:
+    news_id, reason = _id_and_rest(ctx)
+    item = await _item(ctx, news_id)
+    if not reason and item.status == SUBMITTED and ctx.request.chat.is_private:
+        await flow.begin(ctx, REASON, {"id": news_id})
+        return text(
+            f"Why is “{item.title}” rejected? I will pass your reason on to "
+            f"{item.submitter_name}. Send “skip” to give none. {_cancel_hint(ctx)}"
+        )
+    return await _decide(ctx, news_id, REJECTED, reason or None)
+
+
+async def _decide(ctx: Context, news_id: int, status: str, reason: str | None) -> Reply:
+    item = await _item(ctx, news_id)
+    decided = await news.decide(
+        ctx.session, news_id, status=status, by=ctx.person.id, reason=reason
+    )
+    if decided is None:
+        return text(f"News #{news_id} “{item.title}” was already {item.status}; nothing changed.")
+    await audit.record(
+        ctx.session,
+        actor_id=ctx.person.id,
+        action=f"news.{'approve' if status == APPROVED else 'reject'}",
+        news_id=news_id,
+        reason=reason,
+    )
+    if decided.submitted_by is not None:
+        await outbox.create_push(
+            ctx.session,
+            kind="news-outcome",
+            payload=reply_codec.encode(_outcome(decided)),
+            targets=await audiences.person_targets(ctx.session, decided.submitted_by),
+            title=f"News #{news_id} {status}",
+        )
+    if status == APPROVED:
+        return text(f"Approved news #{news_id} “{decided.title}”: it goes into the next digest.")
+    return text(f"Rejected news #{news_id} “{decided.title}”. {decided.submitter_name} is told.")
+
+
+def _outcome(item: NewsRecord) -> Reply:
+    builder = ReplyBuilder()
+    if item.status == APPROVED:
+        builder.para("Good news: your news “", bold(item.title), "” was approved.")
+        builder.para("It will be in the next monthly digest.")
+    else:
+        builder.para("Your news “", bold(item.title), "” was not accepted for the digest.")
+        if item.reason:
+            builder.para("The admins said: ", italic(item.reason))
+    return builder.build(private=True)
+
+
+async def _edit(ctx: Context) -> Reply:
+    news_id, _ = _id_and_rest(ctx)
+    item = await _item(ctx, news_id)
+    if item.status == REJECTED:
+        return text(f"News #{news_id} was rejected, so there is nothing to edit.")
+    if not ctx.request.chat.is_private:
+        return text("Editing asks a few questions: please do it in a private chat with me.")
+    data = {"mode": "edit", "id": news_id, "title": item.title, "text": item.body, "link": item.url}
+    await flow.begin(ctx, TITLE, data)
+    return _ask(ctx, TITLE, data)
+
+
+async def _save_edit(ctx: Context, data: dict[str, Any]) -> Reply:
+    await flow.end(ctx)
+    item = await news.edit(
+        ctx.session,
+        int(data["id"]),
+        title=data["title"],
+        body=data["text"],
+        url=data.get("link"),
+    )
+    if item is None:
+        return text("That news item no longer exists.")
+    await audit.record(ctx.session, actor_id=ctx.person.id, action="news.edit", news_id=item.id)
+    return card(item, note="Saved your changes.")
+
+
+COMMANDS = [
+    Command(
+        "news",
+        "Send news for the monthly digest (admins: review, approve, reject, edit)",
+        news_command,
+        usage="news",
+    ),
+]

@@ -1,0 +1,49 @@
+"""The delivery report an admin gets when a push they sent has settled."""
+
+from __future__ import annotations
+
+from handlers.replies import Button, Reply, ReplyBuilder, Span, bold
+from store.outbox import PushReport
+
+_LABELS = {
+    "sent": "sent",
+    "failed": "failed",
+    "blocked": "blocked the bot",
+    "pending": "waiting",
+    "claimed": "waiting",
+    "sending": "sending",
+}
+
+
+def report_lines(report: PushReport) -> list[tuple[Span, ...]]:
+    shown: dict[str, int] = {}
+    for status, count in report.counts.items():
+        if count:
+            label = _LABELS.get(status, status)
+            shown[label] = shown.get(label, 0) + count
+    lines: list[tuple[Span, ...]] = [
+        (bold(str(n)), Span(f" {label}")) for label, n in shown.items()
+    ]
+    if report.in_doubt:
+        lines.append(
+            (
+                bold(str(report.in_doubt)),
+                Span(" were being sent when a worker stopped, so may have arrived twice"),
+            )
+        )
+    return lines
+
+
+def report_reply(report: PushReport) -> Reply:
+    what = report.title or report.kind
+    builder = ReplyBuilder().heading(f"Delivery report: {what}")
+    if report.total == 0:
+        builder.para("Nobody was subscribed, so nothing was sent.")
+    else:
+        builder.para(f"{report.total} recipient chat(s):").bullets(report_lines(report))
+    if report.errors:
+        builder.para("First problems:").bullets(
+            [(Span(f"{platform} {chat}: {error}"),) for platform, chat, error in report.errors[:5]]
+        )
+    builder.buttons(Button("Full report", f"deliveries {report.push_id}"))
+    return builder.build()

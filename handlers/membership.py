@@ -1,0 +1,214 @@
+"""Group membership rules shared by the commands, chat events and scheduled jobs.
+
+Which real chats a group is bound to, who may be in them, and the queued chat changes and
+admin notices that go with every membership change (queued in the caller's transaction, so a
+crash can never approve someone without inviting them or record a leave without removing them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers import reply_codec
+from handlers.config import GroupConfig, Settings
+from handlers.replies import Reply
+from store import audiences, chat_actions, outbox, people, subscriptions
+from store import groups as store_groups
+from store.models import Identity
+
+# How each platform types a command; handlers without a request (chat events, jobs) use this.
+PREFIX = {"slack": "/ccin "}
+
+
+def show(platform: str, command_line: str) -> str:
+    return PREFIX.get(platform, "/") + command_line
+
+
+@dataclass(frozen=True)
+class BoundChat:
+    platform: str
+    chat_id: str
+
+
+def bound_chats(group: GroupConfig) -> list[BoundChat]:
+    """The real chats config binds to a group, by the ids config knows them by."""
+    chats = [BoundChat("telegram", str(c)) for c in group.chats.telegram]
+    chats += [BoundChat("slack", c) for c in group.chats.slack]
+    return chats
+
+
+def groups_for_chat(settings: Settings, platform: str, chat_id: str) -> list[GroupConfig]:
+    """The groups bound to this chat (normally one), by its original id."""
+    return [
+        g
+        for g in settings.groups
+        if any(c.platform == platform and c.chat_id == chat_id for c in bound_chats(g))
+    ]
+
+
+async def config_chat_id(session: AsyncSession, platform: str, chat_id: str) -> str:
+    """The id config knows a chat by, following a platform migration backwards."""
+    return await chat_actions.original_chat(session, platform, chat_id)
+
+
+async def active_identities(session: AsyncSession, person_id: int) -> list[Identity]:
+    rows = await session.scalars(
+        select(Identity)
+        .where(Identity.person_id == person_id, Identity.active.is_(True))
+        .order_by(Identity.id)
+    )
+    return list(rows)
+
+
+async def all_identities(session: AsyncSession, person_id: int) -> list[Identity]:
+    rows = await session.scalars(
+        select(Identity).where(Identity.person_id == person_id).order_by(Identity.id)
+    )
+    return list(rows)
+
+
+async def queue_chat_changes(
+    session: AsyncSession,
+    *,
+    group: GroupConfig,
+    person_id: int,
+    kind: str,
+    platforms: set[str] | None = None,
+) -> int:
+    """Queue `invite` or `remove` on every bound chat for each of the person's identities on
+    that platform (removals go to inactive identities too: blocking the bot is no way in).
+    Returns how many were queued."""
+    identities = (
+        await active_identities(session, person_id)
+        if kind == chat_actions.INVITE
+        else await all_identities(session, person_id)
+    )
+    queued = 0
+    for chat in bound_chats(group):
+        for identity in identities:
+            if identity.platform != chat.platform or (
+                platforms is not None and identity.platform not in platforms
+            ):
+                continue
+            await chat_actions.enqueue(
+                session,
+                kind=kind,
+                person_id=person_id,
+                identity_id=identity.id,
+                group_slug=group.slug,
+                platform=chat.platform,
+                chat_id=chat.chat_id,
+            )
+            queued += 1
+    return queued
+
+
+async def is_approved(session: AsyncSession, person_id: int, groups: list[GroupConfig]) -> bool:
+    """True if the person is an active member of any of these groups."""
+    for group in groups:
+        current = await store_groups.membership(session, person_id, group.slug)
+        if current is not None and current.status == store_groups.ACTIVE:
+            return True
+    return False
+
+
+async def notify_admins(
+    session: AsyncSession,
+    settings: Settings,
+    reply: Reply,
+    *,
+    title: str,
+    key: str | None = None,
+    created_by: int | None = None,
+) -> int | None:
+    """Queue a notice to every admin's DM through the outbox (None if nobody to tell)."""
+    targets = await audiences.admin_targets(session, settings.admins)
+    if not targets:
+        return None
+    return await outbox.create_push(
+        session,
+        kind="admin",
+        payload=reply_codec.encode(reply),
+        targets=targets,
+        key=key,
+        audience="admins",
+        title=title,
+        created_by=created_by,
+    )
+
+
+async def notify_person(
+    session: AsyncSession,
+    person_id: int,
+    reply: Reply,
+    *,
+    title: str,
+    key: str | None = None,
+    now: datetime | None = None,
+) -> int | None:
+    """Queue a DM to every active identity of one person."""
+    targets = await audiences.person_targets(session, person_id)
+    if not targets:
+        return None
+    return await outbox.create_push(
+        session,
+        kind="notice",
+        payload=reply_codec.encode(reply),
+        targets=targets,
+        key=key,
+        title=title,
+        now=now,
+    )
+
+
+async def activate(
+    session: AsyncSession, *, group: GroupConfig, person_id: int, reason: str | None = None
+) -> int:
+    """Make a membership active with everything that goes with it: default subscriptions and
+    an invitation to each bound chat on every platform the person uses. Returns invites queued."""
+    await store_groups.set_membership(
+        session, person_id=person_id, slug=group.slug, status=store_groups.ACTIVE, reason=reason
+    )
+    await subscriptions.apply_group_defaults(session, person_id, group.audience)
+    return await queue_chat_changes(
+        session, group=group, person_id=person_id, kind=chat_actions.INVITE
+    )
+
+
+async def deactivate(
+    session: AsyncSession,
+    *,
+    group: GroupConfig,
+    person_id: int,
+    status: str,
+    reason: str | None = None,
+) -> int:
+    """End a membership (left / removed / declined) and take the person out of every bound
+    chat on every platform. Returns removals queued."""
+    await store_groups.set_membership(
+        session, person_id=person_id, slug=group.slug, status=status, reason=reason
+    )
+    return await queue_chat_changes(
+        session, group=group, person_id=person_id, kind=chat_actions.REMOVE
+    )
+
+
+async def forget(session: AsyncSession, settings: Settings, person_id: int, now: datetime) -> int:
+    """Erase a person: queue their removal from every bound chat first (the removals keep
+    the platform ids they need until done), strip everything else now, and delete the rest as
+    soon as no removal is waiting. Returns removals queued."""
+    removals = 0
+    for membership in await store_groups.memberships_of(session, person_id):
+        group = settings.group(membership.group_slug)
+        if group is not None and membership.status in store_groups.CURRENT:
+            removals += await queue_chat_changes(
+                session, group=group, person_id=person_id, kind=chat_actions.REMOVE
+            )
+    await session.flush()
+    await people.begin_erasure(session, person_id, now)
+    await people.finish_erasure(session, person_id)
+    return removals

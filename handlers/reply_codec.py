@@ -1,0 +1,98 @@
+"""Replies as JSON, so a push can wait in the outbox and be rendered later on any platform."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from handlers.replies import (
+    Attachment,
+    Block,
+    BulletList,
+    Button,
+    Heading,
+    Line,
+    Paragraph,
+    Reply,
+    Span,
+)
+
+VERSION = 1
+
+
+def encode(reply: Reply) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "v": VERSION,
+        "blocks": [_block(b) for b in reply.blocks],
+        "buttons": [[[b.label, b.action] for b in row] for row in reply.buttons],
+        "private": reply.private,
+    }
+    if reply.attachment is not None:
+        a = reply.attachment
+        data["attachment"] = {
+            "filename": a.filename,
+            "mime_type": a.mime_type,
+            "content": base64.b64encode(a.content).decode("ascii"),
+        }
+    return data
+
+
+def decode(data: dict[str, Any]) -> Reply:
+    if data.get("v") != VERSION:
+        raise ValueError(f"unknown reply format version {data.get('v')!r}")
+    attachment = None
+    if data.get("attachment"):
+        a = data["attachment"]
+        attachment = Attachment(a["filename"], base64.b64decode(a["content"]), a["mime_type"])
+    return Reply(
+        blocks=tuple(_unblock(b) for b in data["blocks"]),
+        buttons=tuple(
+            tuple(Button(label, action) for label, action in row) for row in data["buttons"]
+        ),
+        attachment=attachment,
+        private=bool(data.get("private")),
+    )
+
+
+def _span(span: Span) -> dict[str, Any]:
+    out: dict[str, Any] = {"t": span.text}
+    for flag in ("bold", "italic", "code"):
+        if getattr(span, flag):
+            out[flag[0]] = True
+    if span.link:
+        out["l"] = span.link
+    return out
+
+
+def _unspan(data: dict[str, Any]) -> Span:
+    return Span(
+        data["t"],
+        bold=bool(data.get("b")),
+        italic=bool(data.get("i")),
+        code=bool(data.get("c")),
+        link=data.get("l"),
+    )
+
+
+def _line(line: Line) -> list[dict[str, Any]]:
+    return [_span(s) for s in line]
+
+
+def _unline(data: list[dict[str, Any]]) -> Line:
+    return tuple(_unspan(s) for s in data)
+
+
+def _block(block: Block) -> dict[str, Any]:
+    if isinstance(block, Heading):
+        return {"h": block.text}
+    if isinstance(block, Paragraph):
+        return {"p": _line(block.spans)}
+    return {"ul": [_line(item) for item in block.items]}
+
+
+def _unblock(data: dict[str, Any]) -> Block:
+    if "h" in data:
+        return Heading(data["h"])
+    if "p" in data:
+        return Paragraph(_unline(data["p"]))
+    return BulletList(tuple(_unline(item) for item in data["ul"]))

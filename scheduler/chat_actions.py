@@ -1,0 +1,212 @@
+"""The chat-action worker: does queued invites and removals through each platform's ChatAdmin.
+
+An invite asks the platform to let the person in (Telegram: a join-request link only they are
+approved through; Slack: a direct add) and DMs them the link through the outbox. Failures
+are retried with backoff; one that gives up is reported to admins. After a removal, an erasure
+that was waiting for it (/forgetme) is completed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers import reply_codec
+from handlers.config import Settings
+from handlers.replies import Reply, ReplyBuilder, Span, bold
+from scheduler.outbound import Blocked, ChatAdmin, RetryLater, Undeliverable
+from store import audiences, audit, chat_actions, outbox, people
+from store.chat_actions import ChatActionJob
+from store.db import Database
+from store.outbox import Target
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ChatActionPolicy:
+    batch: int = 10
+    poll_seconds: float = 1.0
+    max_attempts: int = 6
+
+
+def backoff(attempts: int) -> timedelta:
+    """30 s, 1 min, 2 min ... capped at an hour: chat admin calls are rare and rate limited."""
+    return timedelta(seconds=min(30 * 2 ** max(0, attempts - 1), 3600))
+
+
+class ChatActionService:
+    def __init__(
+        self,
+        db: Database,
+        admins: Mapping[str, ChatAdmin],
+        policy: ChatActionPolicy | None = None,
+        *,
+        settings: Settings | None = None,
+    ) -> None:
+        self.db = db
+        self.admins = dict(admins)
+        self.policy = policy or ChatActionPolicy()
+        self.settings = settings
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        async with self.db.session() as session:
+            await chat_actions.reset_running(session)
+        self._stopping.clear()
+        self._task = asyncio.create_task(self._loop(), name="chat-actions")
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, timeout=10)
+            except TimeoutError:
+                self._task.cancel()
+            self._task = None
+
+    async def drain(self) -> None:
+        """Run until nothing is due (tests); callers bound the wait with `asyncio.timeout`."""
+        while await self.run_once():
+            pass
+
+    async def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                done = await self.run_once()
+            except Exception:
+                log.exception("chat action worker failed; carrying on")
+                done = 0
+            if done == 0:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.policy.poll_seconds)
+
+    async def run_once(self) -> int:
+        """Claim one batch and do it; returns how many actions were tried."""
+        if not self.admins:
+            return 0
+        async with self.db.session() as session:
+            jobs = await chat_actions.claim(
+                session, platforms=list(self.admins), limit=self.policy.batch
+            )
+        for job in jobs:
+            await self._do(job)
+        await self._finish_erasures({job.person_id for job in jobs})
+        return len(jobs)
+
+    async def _do(self, job: ChatActionJob) -> None:
+        admin = self.admins[job.platform]
+        link: str | None = None
+        error: str | None = None
+        retry: timedelta | None = None
+        try:
+            if job.kind == chat_actions.INVITE:
+                link = await admin.admit(
+                    chat_id=job.chat_id, user_id=job.user_id, label=self._label(job)
+                )
+            else:
+                await admin.remove(chat_id=job.chat_id, user_id=job.user_id)
+        except RetryLater as exc:
+            error, retry = str(exc), timedelta(seconds=max(exc.seconds, 1))
+        except (Blocked, Undeliverable) as exc:
+            error = f"{exc.__class__.__name__}: {exc}"
+        except Exception as exc:  # transient by contract: retried with backoff
+            log.warning("chat action %d (%s) failed: %r", job.id, job.kind, exc)
+            error, retry = f"{exc.__class__.__name__}: {exc}", backoff(job.attempts)
+        async with self.db.session() as session:
+            status = await chat_actions.finish(
+                session,
+                job.id,
+                error=error,
+                retry_in=retry,
+                max_attempts=self.policy.max_attempts,
+            )
+            if status == chat_actions.DONE and job.kind == chat_actions.INVITE:
+                await self._send_invite(session, job, link)
+            if status == chat_actions.FAILED:
+                await audit.record(
+                    session,
+                    actor_id=None,
+                    action=f"chat.{job.kind}_failed",
+                    group=job.group_slug,
+                    person=job.person_id,
+                    platform=job.platform,
+                    error=(error or "")[:200],
+                )
+                await self._tell_admins(session, job, error or "")
+
+    def _group_name(self, slug: str) -> str:
+        group = self.settings.group(slug) if self.settings is not None else None
+        return group.name if group is not None else slug
+
+    def _label(self, job: ChatActionJob) -> str:
+        return f"{self._group_name(job.group_slug)} #{job.person_id}"[:32]
+
+    async def _send_invite(
+        self, session: AsyncSession, job: ChatActionJob, link: str | None
+    ) -> None:
+        name = self._group_name(job.group_slug)
+        builder = ReplyBuilder().heading(f"Your invitation to {name}")
+        if link is None:
+            builder.para("You have been added to the ", bold(name), " chat. Welcome!")
+        else:
+            builder.para(
+                "Here is your personal link to the ",
+                bold(name),
+                " chat: ",
+                Span(link, link=link),
+            ).para("It is for you alone: I let in only approved members.")
+        reply = builder.build(private=True)
+        await outbox.create_push(
+            session,
+            kind="invite",
+            payload=reply_codec.encode(reply),
+            targets=[Target(job.platform, job.user_id, job.identity_id, is_private=True)],
+            key=f"invite:{job.id}",
+            title=f"Invitation to {name}",
+        )
+
+    async def _tell_admins(self, session: AsyncSession, job: ChatActionJob, error: str) -> None:
+        what = "invite" if job.kind == chat_actions.INVITE else "remove"
+        reply: Reply = (
+            ReplyBuilder()
+            .heading(f"Could not {what} someone in a group chat")
+            .para(
+                f"I could not {what} person #{job.person_id} on {job.platform} in the chat of ",
+                bold(self._group_name(job.group_slug)),
+                f" after {job.attempts} attempt(s): {error[:200]}",
+            )
+            .para("Please check that the bot is still an admin of that chat, and do it by hand.")
+            .build(private=True)
+        )
+        targets = await audiences.admin_targets(
+            session, self.settings.admins if self.settings is not None else ()
+        )
+        if targets:
+            await outbox.create_push(
+                session,
+                kind="admin",
+                payload=reply_codec.encode(reply),
+                targets=targets,
+                key=f"chat-action-failed:{job.id}",
+                title="A chat change failed",
+            )
+
+    async def _finish_erasures(self, person_ids: Iterable[int]) -> None:
+        async with self.db.session() as session:
+            waiting = set(await people.erasures_waiting(session))
+            for person_id in set(person_ids) & waiting:
+                await people.finish_erasure(session, person_id)

@@ -1,0 +1,216 @@
+"""Delivery workers: drain the outbox through the platform adapters.
+
+Each worker ("lane") sends one message at a time and records it before and after the
+platform call, so a crash can leave at most one message per lane in doubt. Several lanes,
+in one process or many (PostgreSQL), share the outbox safely; throughput comes from lanes,
+and each adapter keeps to its platform's rate limits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+from handlers import reply_codec
+from handlers.delivery_report import report_reply
+from handlers.identity import ChatRef, Platform
+from scheduler.outbound import Blocked, Outbound, RetryLater, Undeliverable
+from store import audiences, outbox
+from store.db import Database
+from store.outbox import DeliveryJob
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    lanes: int = 4
+    batch: int = 20  # rows a lane claims at a time
+    poll_seconds: float = 0.5
+    lease: timedelta = timedelta(minutes=2)  # a row held longer belongs to a dead worker
+    max_attempts: int = 8
+    expire_after: timedelta = timedelta(days=3)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def backoff(attempts: int) -> timedelta:
+    """5 s, 10 s, 20 s ... capped at 15 minutes."""
+    return timedelta(seconds=min(5 * 2 ** max(0, attempts - 1), 900))
+
+
+class DeliveryService:
+    """Runs the lanes for every platform that has an outbound adapter in this process."""
+
+    def __init__(
+        self,
+        db: Database,
+        outbound: Mapping[str, Outbound],
+        policy: DeliveryPolicy | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.db = db
+        self.outbound = dict(outbound)
+        self.policy = policy or DeliveryPolicy()
+        self.name = name or worker_name()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._busy = 0  # lanes between claiming a batch and settling its reports
+
+    def wake(self) -> None:
+        """Something was queued: look now rather than at the next poll."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        async with self.db.session() as session:
+            doubtful = await outbox.recover_stale(session, lease=self.policy.lease)
+            await outbox.expire(session, older_than=self.policy.expire_after)
+        if doubtful:
+            log.warning("%d deliveries were mid-send when a worker stopped: retrying", doubtful)
+        self._stopping.clear()
+        self._tasks = [
+            asyncio.create_task(self._lane(f"{self.name}/{n}"), name=f"delivery-lane-{n}")
+            for n in range(self.policy.lanes)
+        ]
+        self._tasks.append(asyncio.create_task(self._housekeeping(), name="delivery-recovery"))
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        for task in self._tasks:
+            try:
+                await asyncio.wait_for(task, timeout=10)
+            except TimeoutError:
+                task.cancel()
+        self._tasks = []
+
+    async def drain(self) -> None:
+        """Wait until nothing is due for these platforms (tests, the CLI's broadcast); callers
+        bound the wait with `asyncio.timeout`."""
+        while True:
+            async with self.db.session() as session:
+                unfinished = await outbox.has_unfinished(session, self.outbound)
+            # A lane that just sent a push's last message may still be queueing its report.
+            if not unfinished and self._busy == 0:
+                return
+            self.wake()
+            await asyncio.sleep(0.05)
+
+    async def _housekeeping(self) -> None:
+        """While running, take back rows that another (crashed) worker held past the lease,
+        so a quick restart elsewhere does not leave them stuck until the next start."""
+        interval = max(1.0, self.policy.lease.total_seconds() / 2)
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=interval)
+            if self._stopping.is_set():
+                return
+            try:
+                async with self.db.session() as session:
+                    doubtful = await outbox.recover_stale(session, lease=self.policy.lease)
+                    await outbox.expire(session, older_than=self.policy.expire_after)
+                if doubtful:
+                    log.warning("%d deliveries held by a stopped worker: retrying", doubtful)
+                    self.wake()
+            except Exception:
+                log.exception("delivery recovery failed; will try again")
+
+    async def _lane(self, lane: str) -> None:
+        while not self._stopping.is_set():
+            try:
+                done = await self.run_once(lane)
+            except Exception:
+                log.exception("delivery lane %s failed; carrying on", lane)
+                done = 0
+            if done == 0:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.policy.poll_seconds)
+        async with self.db.session() as session:
+            await outbox.release(session, lane)
+
+    async def run_once(self, lane: str | None = None) -> int:
+        """Claim one batch and send it; returns how many deliveries were settled."""
+        lane = lane or self.name
+        if not self.outbound:
+            return 0
+        self._busy += 1
+        try:
+            async with self.db.session() as session:
+                jobs = await outbox.claim(
+                    session, worker=lane, platforms=list(self.outbound), limit=self.policy.batch
+                )
+            for job in jobs:
+                if self._stopping.is_set():
+                    break  # the rest are released as never tried
+                await self._deliver(job, lane)
+            await self._report_finished({job.push_id for job in jobs})
+        finally:
+            self._busy -= 1
+        return len(jobs)
+
+    async def _deliver(self, job: DeliveryJob, lane: str) -> None:
+        async with self.db.session() as session:
+            if not await outbox.mark_sending(session, job.id, lane):
+                return  # held past the lease and taken back: another worker sends it
+        platform: Platform = job.platform  # type: ignore[assignment]
+        chat = ChatRef(platform, job.chat_id, is_private=job.is_private)
+        error: str | None = None
+        try:
+            reply = reply_codec.decode(job.payload)
+            await self.outbound[job.platform].send(chat=chat, reply=reply)
+        except Blocked as exc:
+            async with self.db.session() as session:
+                await outbox.mark_blocked(session, job.id, str(exc) or "blocked")
+            return
+        except (Undeliverable, ValueError, KeyError) as exc:
+            async with self.db.session() as session:
+                await outbox.mark_failed(session, job.id, str(exc) or exc.__class__.__name__)
+            return
+        except RetryLater as exc:
+            delay, error = timedelta(seconds=exc.seconds), str(exc)
+        except Exception as exc:  # network, 5xx, anything unknown: transient
+            delay, error = backoff(job.attempts), f"{exc.__class__.__name__}: {exc}"
+        if error is not None:
+            log.info("delivery %d to %s will be retried: %s", job.id, job.platform, error)
+            async with self.db.session() as session:
+                await outbox.mark_retry(
+                    session,
+                    job.id,
+                    delay=delay,
+                    error=error,
+                    max_attempts=self.policy.max_attempts,
+                )
+            return
+        async with self.db.session() as session:
+            await outbox.mark_sent(session, job.id)
+
+    async def _report_finished(self, push_ids: set[int]) -> None:
+        """Tell whoever sent a push how it went, once, when its last delivery settles."""
+        async with self.db.session() as session:
+            for push_id in await outbox.unreported_finished(session, push_ids):
+                if not await outbox.take_report_turn(session, push_id):
+                    continue
+                report = await outbox.report(session, push_id)
+                creator = await outbox.creator_of(session, push_id)
+                if report is None or creator is None:
+                    continue
+                await outbox.create_push(
+                    session,
+                    kind="report",
+                    payload=reply_codec.encode(report_reply(report)),
+                    targets=await audiences.person_targets(session, creator),
+                    title=f"Delivery report for #{push_id}",
+                )
+        if push_ids:
+            self.wake()

@@ -1,0 +1,180 @@
+"""Scheduled group jobs: reconciliation with the real chats, retention erasure, rules reminders.
+
+Module-level coroutines taking no live objects, so any job store can keep them; they find the
+bridge and the platforms' ChatAdmins through `scheduler.runtime.current()`.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.membership import bound_chats, forget, notify_admins, notify_person
+from handlers.replies import Button, ReplyBuilder, Span, bold
+from scheduler import runtime
+from store import audit, chat_actions, people
+from store import groups as store_groups
+from store.models import Identity, Push
+
+log = logging.getLogger(__name__)
+RULES_REMINDER_AFTER = timedelta(days=7)
+
+
+async def reconcile_chats() -> int:
+    """Compare each bound chat with the store; report strangers and missing members to admins.
+    Returns the number of discrepancies found."""
+    rt = runtime.current()
+    bridge = rt.bridge
+    lines: list[str] = []
+    async with bridge.db.session() as session:
+        for group in bridge.settings.groups:
+            approved = await store_groups.active_member_ids(session, group.slug)
+            for chat in bound_chats(group):
+                admin = rt.chat_admins.get(chat.platform)
+                if admin is None:
+                    continue
+                chat_id = await chat_actions.resolve_chat(session, chat.platform, chat.chat_id)
+                expected = {
+                    i.external_id: i.person_id
+                    for i in await _identities(session, chat.platform, approved)
+                }
+                present = await admin.members(chat_id=chat_id)
+                if present is None:  # the platform will not list members: ask one by one
+                    missing = [
+                        u
+                        for u in expected
+                        if await admin.is_member(chat_id=chat_id, user_id=u) is False
+                    ]
+                    strangers: set[str] = set()
+                else:
+                    missing = [u for u in expected if u not in present]
+                    strangers = present - set(expected)
+                for user_id in sorted(strangers):
+                    person = await people.find_person(session, chat.platform, user_id)
+                    who = (person.display_name if person else "") or f"{chat.platform} {user_id}"
+                    lines.append(
+                        f"{group.name} ({chat.platform}): {who} is in the chat "
+                        "but was never approved."
+                    )
+                for user_id in missing:
+                    lines.append(
+                        f"{group.name} ({chat.platform}): approved member #{expected[user_id]} "
+                        "is missing from the chat."
+                    )
+        if lines:
+            builder = ReplyBuilder().heading("Group chats and the member list disagree")
+            builder.bullets([(Span(line),) for line in lines[:50]])
+            if len(lines) > 50:
+                builder.para(f"... and {len(lines) - 50} more.")
+            await notify_admins(
+                session,
+                bridge.settings,
+                builder.build(private=True),
+                title="Reconciliation report",
+                key=f"reconcile:{bridge.clock():%Y-%m-%d}",
+            )
+        await audit.record(session, actor_id=None, action="groups.reconciled", issues=len(lines))
+    return len(lines)
+
+
+async def _identities(session: AsyncSession, platform: str, person_ids: set[int]) -> list[Identity]:
+    if not person_ids:
+        return []
+    rows = await session.scalars(
+        select(Identity).where(
+            Identity.platform == platform, Identity.person_id.in_(sorted(person_ids))
+        )
+    )
+    return list(rows)
+
+
+async def _all_of(session: AsyncSession, person_id: int) -> list[Identity]:
+    return list(await session.scalars(select(Identity).where(Identity.person_id == person_id)))
+
+
+async def erase_inactive() -> int:
+    """Erase people not seen for `retention_days` who are in no group; complete erasures
+    whose chat removals are done. Returns how many were erased."""
+    bridge = runtime.current().bridge
+    days = bridge.settings.retention_days
+    now = bridge.clock()
+    async with bridge.db.session() as session:
+        erased = 0
+        if days:
+            admins = set(bridge.settings.admins)
+            for person_id in await people.inactive_since(session, now - timedelta(days=days)):
+                keys = {f"{i.platform}:{i.external_id}" for i in await _all_of(session, person_id)}
+                if keys & admins:  # admins named in config are kept however quiet
+                    continue
+                await forget(session, bridge.settings, person_id, now)
+                erased += 1
+        for person_id in await people.erasures_waiting(session):
+            await people.finish_erasure(session, person_id)
+        if erased:
+            await audit.record(
+                session, actor_id=None, action="privacy.retention", erased=erased, days=days
+            )
+    log.info("retention: erased %d inactive people", erased)
+    return erased
+
+
+async def remind_rules() -> int:
+    """Ask members to re-accept changed rules; remind once a week later. Returns DMs queued."""
+    bridge = runtime.current().bridge
+    now = bridge.clock()
+    queued = 0
+    async with bridge.db.session() as session:
+        for row in await store_groups.members_needing_consent(session):
+            group = bridge.settings.group(row.group_slug)
+            if group is None:
+                continue
+            base = f"rules:{group.slug}:v{row.rules_version}:{row.person_id}"
+            first = (
+                ReplyBuilder()
+                .heading(f"{group.name}: the rules of engagement have changed")
+                .para(
+                    f"The rules are now at version {row.rules_version}. Please read them and "
+                    "accept to stay in the group; you can also leave at any time."
+                )
+                .para(group.rules.text.strip())
+                .buttons(
+                    Button("I accept", f"join {group.slug} --accept"),
+                    Button("Leave the group", f"leave {group.slug}"),
+                )
+                .build(private=True)
+            )
+            if await notify_person(
+                session, row.person_id, first, title="Rules changed", key=base, now=now
+            ):
+                queued += 1
+                continue
+            # Already asked: a single reminder once the first request is a week old.
+            if await _asked_before(session, base, now):
+                reminder = (
+                    ReplyBuilder()
+                    .para(
+                        "A reminder: please accept the new rules of ",
+                        bold(group.name),
+                        f" (version {row.rules_version}).",
+                    )
+                    .buttons(Button("I accept", f"join {group.slug} --accept"))
+                    .build(private=True)
+                )
+                if await notify_person(
+                    session,
+                    row.person_id,
+                    reminder,
+                    title="Rules reminder",
+                    key=base + ":reminder",
+                    now=now,
+                ):
+                    queued += 1
+    return queued
+
+
+async def _asked_before(session: AsyncSession, key: str, now: datetime) -> bool:
+    created = await session.scalar(select(Push.created_at).where(Push.key == key))
+    return created is not None and now - created >= RULES_REMINDER_AFTER

@@ -1,0 +1,170 @@
+"""Queued changes to real chats (invite, remove), done by a worker through each platform."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.models import ChatAction, ChatAlias, Identity, utcnow
+
+INVITE, REMOVE = "invite", "remove"
+PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
+
+
+@dataclass(frozen=True)
+class ChatActionJob:
+    id: int
+    kind: str
+    person_id: int
+    identity_id: int
+    group_slug: str
+    platform: str
+    chat_id: str
+    user_id: str
+    attempts: int
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    kind: str,
+    person_id: int,
+    identity_id: int,
+    group_slug: str,
+    platform: str,
+    chat_id: str,
+) -> None:
+    """Queue one change; a pending one for the same person and chat is superseded."""
+    await session.execute(
+        update(ChatAction)
+        .where(
+            ChatAction.identity_id == identity_id,
+            ChatAction.chat_id == chat_id,
+            ChatAction.platform == platform,
+            ChatAction.status == PENDING,
+        )
+        .values(status=DONE, error="superseded", done_at=utcnow())
+    )
+    session.add(
+        ChatAction(
+            kind=kind,
+            person_id=person_id,
+            identity_id=identity_id,
+            group_slug=group_slug,
+            platform=platform,
+            chat_id=chat_id,
+            status=PENDING,
+        )
+    )
+
+
+async def claim(
+    session: AsyncSession, *, platforms: Collection[str], limit: int, now: datetime | None = None
+) -> list[ChatActionJob]:
+    now = now or utcnow()
+    query = (
+        select(ChatAction, Identity.external_id)
+        .join(Identity, Identity.id == ChatAction.identity_id)
+        .where(
+            ChatAction.status == PENDING,
+            ChatAction.next_attempt_at <= now,
+            ChatAction.platform.in_(list(platforms)),
+        )
+        .order_by(ChatAction.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=ChatAction)
+    jobs = []
+    for action, user_id in (await session.execute(query)).all():
+        action.status = RUNNING
+        action.attempts += 1
+        jobs.append(
+            ChatActionJob(
+                id=action.id,
+                kind=action.kind,
+                person_id=action.person_id,
+                identity_id=action.identity_id,
+                group_slug=action.group_slug,
+                platform=action.platform,
+                chat_id=await resolve_chat(session, action.platform, action.chat_id),
+                user_id=user_id,
+                attempts=action.attempts,
+            )
+        )
+    return jobs
+
+
+async def finish(
+    session: AsyncSession,
+    action_id: int,
+    *,
+    error: str | None = None,
+    retry_in: timedelta | None = None,
+    max_attempts: int = 6,
+) -> str:
+    """Record the outcome: done, back to pending after `retry_in`, or failed. Returns status."""
+    action = await session.get_one(ChatAction, action_id)
+    if error is None:
+        action.status, action.error, action.done_at = DONE, None, utcnow()
+    elif retry_in is not None and action.attempts < max_attempts:
+        action.status, action.error = PENDING, error[:500]
+        action.next_attempt_at = utcnow() + retry_in
+    else:
+        action.status, action.error, action.done_at = FAILED, error[:500], utcnow()
+    return action.status
+
+
+async def reset_running(session: AsyncSession) -> None:
+    """At start-up: actions a stopped process was doing are done again (they are idempotent)."""
+    await session.execute(
+        update(ChatAction).where(ChatAction.status == RUNNING).values(status=PENDING)
+    )
+
+
+async def failed_since(session: AsyncSession, since: datetime) -> list[ChatAction]:
+    rows = await session.scalars(
+        select(ChatAction)
+        .where(ChatAction.status == FAILED, ChatAction.done_at >= since)
+        .order_by(ChatAction.id)
+    )
+    return list(rows)
+
+
+# --- chats the platform moved ----------------------------------------------------------------
+
+
+async def record_migration(session: AsyncSession, platform: str, old: str, new: str) -> None:
+    alias = await session.get(ChatAlias, (platform, old))
+    if alias is None:
+        session.add(ChatAlias(platform=platform, old_chat_id=old, new_chat_id=new))
+    else:
+        alias.new_chat_id = new
+
+
+async def resolve_chat(session: AsyncSession, platform: str, chat_id: str) -> str:
+    """The chat's current id, following migrations (at most a few hops)."""
+    for _ in range(5):
+        alias = await session.get(ChatAlias, (platform, chat_id))
+        if alias is None:
+            break
+        chat_id = alias.new_chat_id
+    return chat_id
+
+
+async def original_chat(session: AsyncSession, platform: str, chat_id: str) -> str:
+    """The id config knows a migrated chat by (the reverse of `resolve_chat`)."""
+    for _ in range(5):
+        old = await session.scalar(
+            select(ChatAlias.old_chat_id).where(
+                ChatAlias.platform == platform, ChatAlias.new_chat_id == chat_id
+            )
+        )
+        if old is None:
+            break
+        chat_id = old
+    return chat_id

@@ -1,0 +1,405 @@
+"""The outbox: every push becomes one delivery row per recipient chat, drained by workers.
+
+Rows move pending -> claimed -> sending -> sent | failed | blocked. A worker claims a batch
+in one UPDATE (on PostgreSQL its subquery uses `FOR UPDATE SKIP LOCKED`, so several workers
+never take the same row), then marks each row `sending` just before the platform call and
+`sent` just after it. After a crash, `claimed` rows were never tried and simply go back to
+pending; a `sending` row may already have been shown, so it goes back marked `in_doubt` and
+the delivery report lists it. So a crash duplicates at most one message per worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.models import Delivery, Identity, Push, utcnow
+
+PENDING, CLAIMED, SENDING = "pending", "claimed", "sending"
+SENT, FAILED, BLOCKED = "sent", "failed", "blocked"
+STATUSES = (PENDING, CLAIMED, SENDING, SENT, FAILED, BLOCKED)
+UNFINISHED = (PENDING, CLAIMED, SENDING)
+_CHUNK = 500  # rows per INSERT: well under SQLite's and psycopg's parameter limits
+
+
+@dataclass(frozen=True)
+class Target:
+    """One chat to deliver to: a person's DM (with their identity) or a group chat."""
+
+    platform: str
+    chat_id: str
+    identity_id: int | None = None
+    is_private: bool = True
+
+
+@dataclass(frozen=True)
+class DeliveryJob:
+    id: int
+    push_id: int
+    platform: str
+    chat_id: str
+    is_private: bool
+    identity_id: int | None
+    attempts: int
+    in_doubt: bool
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PushReport:
+    push_id: int
+    kind: str
+    title: str
+    audience: str | None
+    created_at: datetime
+    counts: dict[str, int]
+    in_doubt: int
+    errors: tuple[tuple[str, str, str], ...]  # (platform, chat id, error) of failures
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def finished(self) -> bool:
+        return all(self.counts.get(s, 0) == 0 for s in UNFINISHED)
+
+
+async def create_push(
+    session: AsyncSession,
+    *,
+    kind: str,
+    payload: dict[str, Any],
+    targets: Iterable[Target],
+    key: str | None = None,
+    audience: str | None = None,
+    title: str = "",
+    created_by: int | None = None,
+    now: datetime | None = None,
+) -> int | None:
+    """Queue a push and its deliveries. With a `key` already used, queue nothing: None."""
+    now = now or utcnow()
+    if key is not None and await session.scalar(select(Push.id).where(Push.key == key)):
+        return None
+    push = Push(
+        kind=kind,
+        key=key,
+        audience=audience,
+        title=title[:300],
+        payload=payload,
+        created_by=created_by,
+        created_at=now,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(push)
+            await session.flush()
+    except IntegrityError:  # another process took the key between our check and insert
+        return None
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for t in targets:
+        rows.setdefault(
+            (t.platform, t.chat_id),
+            {
+                "push_id": push.id,
+                "identity_id": t.identity_id,
+                "platform": t.platform,
+                "chat_id": t.chat_id,
+                "is_private": t.is_private,
+                "status": PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "in_doubt": False,
+            },
+        )
+    values = list(rows.values())
+    for start in range(0, len(values), _CHUNK):
+        await session.execute(insert(Delivery), values[start : start + _CHUNK])
+    return push.id
+
+
+async def claim(
+    session: AsyncSession,
+    *,
+    worker: str,
+    platforms: Collection[str],
+    limit: int,
+    now: datetime | None = None,
+) -> list[DeliveryJob]:
+    """Take up to `limit` due deliveries for these platforms, marking them `claimed`."""
+    now = now or utcnow()
+    due = (
+        select(Delivery.id)
+        .where(
+            Delivery.status == PENDING,
+            Delivery.next_attempt_at <= now,
+            Delivery.platform.in_(list(platforms)),
+        )
+        .order_by(Delivery.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    # One statement, so two workers on SQLite cannot both read a row before either writes.
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(due.scalar_subquery()), Delivery.status == PENDING)
+        .values(status=CLAIMED, claimed_by=worker, claimed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    rows = await session.execute(
+        select(Delivery, Push.payload)
+        .join(Push, Push.id == Delivery.push_id)
+        .where(Delivery.claimed_by == worker, Delivery.status == CLAIMED)
+        .order_by(Delivery.id)
+    )
+    return [
+        DeliveryJob(
+            id=d.id,
+            push_id=d.push_id,
+            platform=d.platform,
+            chat_id=d.chat_id,
+            is_private=d.is_private,
+            identity_id=d.identity_id,
+            attempts=d.attempts + 1,
+            in_doubt=d.in_doubt,
+            payload=payload,
+        )
+        for d, payload in rows
+    ]
+
+
+async def mark_sending(
+    session: AsyncSession, delivery_id: int, worker: str, now: datetime | None = None
+) -> bool:
+    """Just before the platform call: from here a crash leaves the delivery in doubt.
+
+    False if the row is no longer this worker's (held past the lease and given to another),
+    in which case it must not be sent.
+    """
+    result = await session.execute(
+        update(Delivery)
+        .where(
+            Delivery.id == delivery_id,
+            Delivery.claimed_by == worker,
+            Delivery.status == CLAIMED,
+        )
+        .values(status=SENDING, claimed_at=now or utcnow(), attempts=Delivery.attempts + 1)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def mark_sent(session: AsyncSession, delivery_id: int, now: datetime | None = None) -> None:
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id)
+        .values(status=SENT, sent_at=now or utcnow(), error=None)
+    )
+
+
+async def mark_retry(
+    session: AsyncSession,
+    delivery_id: int,
+    *,
+    delay: timedelta,
+    error: str,
+    max_attempts: int,
+    now: datetime | None = None,
+) -> bool:
+    """Back to pending after `delay`, or failed once out of attempts. True if it will retry."""
+    now = now or utcnow()
+    attempts = await session.scalar(select(Delivery.attempts).where(Delivery.id == delivery_id))
+    if attempts is None:
+        return False
+    if attempts >= max_attempts:
+        await mark_failed(session, delivery_id, f"gave up after {attempts} attempts: {error}")
+        return False
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id)
+        .values(status=PENDING, next_attempt_at=now + delay, error=error[:500])
+    )
+    return True
+
+
+async def mark_failed(session: AsyncSession, delivery_id: int, error: str) -> None:
+    await session.execute(
+        update(Delivery).where(Delivery.id == delivery_id).values(status=FAILED, error=error[:500])
+    )
+
+
+async def mark_blocked(session: AsyncSession, delivery_id: int, error: str) -> None:
+    """The person blocked the bot: deactivate that identity and stop every pending send to it."""
+    identity_id = await session.scalar(
+        select(Delivery.identity_id).where(Delivery.id == delivery_id)
+    )
+    await session.execute(
+        update(Delivery).where(Delivery.id == delivery_id).values(status=BLOCKED, error=error[:500])
+    )
+    if identity_id is not None:
+        await session.execute(
+            update(Identity).where(Identity.id == identity_id).values(active=False)
+        )
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.identity_id == identity_id, Delivery.status == PENDING)
+            .values(status=BLOCKED, error="the person has blocked the bot")
+        )
+
+
+async def recover_stale(
+    session: AsyncSession, *, lease: timedelta, now: datetime | None = None
+) -> int:
+    """Give back rows held longer than the lease by a worker that has stopped.
+
+    `claimed` rows were never tried; `sending` rows may have reached the person, so they are
+    marked in doubt. Returns how many were in doubt.
+    """
+    now = now or utcnow()
+    stale = Delivery.claimed_at < now - lease
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.status == CLAIMED, stale)
+        .values(status=PENDING, claimed_by=None)
+    )
+    result = await session.execute(
+        update(Delivery)
+        .where(Delivery.status == SENDING, stale)
+        .values(
+            status=PENDING,
+            claimed_by=None,
+            in_doubt=True,
+            next_attempt_at=now,
+            error="the sending worker stopped mid-send; it may have been delivered already",
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def release(session: AsyncSession, worker: str) -> None:
+    """A worker stopping cleanly hands back what it claimed but had not tried."""
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.claimed_by == worker, Delivery.status == CLAIMED)
+        .values(status=PENDING, claimed_by=None)
+    )
+
+
+async def expire(
+    session: AsyncSession, *, older_than: timedelta, now: datetime | None = None
+) -> int:
+    """Pending rows for a platform that has not been running for days are given up."""
+    now = now or utcnow()
+    stale = select(Push.id).where(Push.created_at < now - older_than)
+    result = await session.execute(
+        update(Delivery)
+        .where(Delivery.status == PENDING, Delivery.push_id.in_(stale))
+        .values(status=FAILED, error="expired: the platform was not connected in time")
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def has_due(
+    session: AsyncSession, platforms: Collection[str], now: datetime | None = None
+) -> bool:
+    due = await session.scalar(
+        select(Delivery.id)
+        .where(
+            Delivery.status == PENDING,
+            Delivery.next_attempt_at <= (now or utcnow()),
+            Delivery.platform.in_(list(platforms)),
+        )
+        .limit(1)
+    )
+    return due is not None
+
+
+async def report(session: AsyncSession, push_id: int, max_errors: int = 20) -> PushReport | None:
+    push = await session.get(Push, push_id)
+    if push is None:
+        return None
+    counts = {
+        status: int(n)
+        for status, n in await session.execute(
+            select(Delivery.status, func.count())
+            .where(Delivery.push_id == push_id)
+            .group_by(Delivery.status)
+        )
+    }
+    in_doubt = await session.scalar(
+        select(func.count()).where(Delivery.push_id == push_id, Delivery.in_doubt.is_(True))
+    )
+    errors = await session.execute(
+        select(Delivery.platform, Delivery.chat_id, Delivery.error)
+        .where(Delivery.push_id == push_id, Delivery.status.in_([FAILED, BLOCKED]))
+        .order_by(Delivery.id)
+        .limit(max_errors)
+    )
+    return PushReport(
+        push_id=push.id,
+        kind=push.kind,
+        title=push.title,
+        audience=push.audience,
+        created_at=push.created_at,
+        counts={s: counts.get(s, 0) for s in STATUSES},
+        in_doubt=int(in_doubt or 0),
+        errors=tuple((p, c, e or "") for p, c, e in errors),
+    )
+
+
+async def unreported_finished(session: AsyncSession, push_ids: Collection[int]) -> list[int]:
+    """Of these pushes, those with a creator, every delivery settled, and no report sent yet."""
+    if not push_ids:
+        return []
+    open_ = select(Delivery.push_id).where(
+        Delivery.push_id.in_(list(push_ids)), Delivery.status.in_(UNFINISHED)
+    )
+    rows = await session.scalars(
+        select(Push.id).where(
+            Push.id.in_(list(push_ids)),
+            Push.created_by.is_not(None),
+            Push.reported_at.is_(None),
+            Push.id.not_in(open_),
+        )
+    )
+    return list(rows)
+
+
+async def take_report_turn(session: AsyncSession, push_id: int) -> bool:
+    """Exactly one worker wins the right to send a push's delivery report."""
+    result = await session.execute(
+        update(Push)
+        .where(Push.id == push_id, Push.reported_at.is_(None))
+        .values(reported_at=utcnow())
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def creator_of(session: AsyncSession, push_id: int) -> int | None:
+    return await session.scalar(select(Push.created_by).where(Push.id == push_id))
+
+
+async def has_unfinished(
+    session: AsyncSession, platforms: Collection[str], now: datetime | None = None
+) -> bool:
+    """Anything for these platforms not yet settled (due now, or claimed, or in flight)."""
+    row = await session.scalar(
+        select(Delivery.id)
+        .where(
+            Delivery.platform.in_(list(platforms)),
+            Delivery.status.in_(UNFINISHED),
+            or_(Delivery.status != PENDING, Delivery.next_attempt_at <= (now or utcnow())),
+        )
+        .limit(1)
+    )
+    return row is not None
+
+
+async def recent_pushes(session: AsyncSession, limit: int = 20) -> list[Push]:
+    return list(await session.scalars(select(Push).order_by(Push.id.desc()).limit(limit)))

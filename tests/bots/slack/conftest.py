@@ -1,0 +1,50 @@
+"""The real Bolt app over HTTP, the real bridge on SQLite, a fake Slack Web API; all on 127.0.0.1.
+
+Every message and view the adapter sends is checked by the fake as Slack would check it, and
+each test ends by asserting none was refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+
+from bots.slack import SlackAdapter
+from handlers.core import Bridge
+from tests.bots.slack.sender import ALICE, BOB, SIGNING_SECRET, SlackSender
+from tests.fakes.slack_api import FakeSlack
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeSlack]:
+    fake = FakeSlack()
+    await fake.start()
+    fake.add_user(ALICE.id, ALICE.handle, "Alice Example")
+    fake.add_user(BOB.id, BOB.handle, "Bob Sample")
+    yield fake
+    await fake.stop()
+    # Whatever the test did, Slack would have taken every message and view the adapter sent.
+    assert [(c.name, c.error, c.answer) for c in fake.bad_messages()] == []
+
+
+@pytest.fixture
+async def adapter(bridge: Bridge, fake: FakeSlack) -> AsyncIterator[SlackAdapter]:
+    adapter = SlackAdapter(
+        bridge,
+        bot_token=fake.token,
+        signing_secret=SIGNING_SECRET,
+        api_url=fake.api_url,
+        host="127.0.0.1",
+        port=0,
+    )
+    await adapter.start()
+    yield adapter
+    await adapter.stop()
+
+
+@pytest.fixture
+async def slack(adapter: SlackAdapter, fake: FakeSlack) -> AsyncIterator[SlackSender]:
+    async with aiohttp.ClientSession() as session:
+        yield SlackSender(session, adapter, fake)

@@ -1,0 +1,112 @@
+"""Webhook mode: the real Application serves PTB's webhook server on a local port, registers
+it with setWebhook (answered by the fake), and handles only POSTs carrying the secret."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bots.telegram.adapter import ALLOWED_UPDATES, TelegramBot
+from bots.telegram.webhook import DEFAULT_LISTEN, WebhookConfig, parse_listen, webhook_config
+from handlers.config import ConfigError
+from handlers.core import Bridge
+from tests.bots.telegram.conftest import ALICE
+from tests.fakes.telegram_api import TOKEN, FakeTelegramAPI
+
+PUBLIC_URL = "https://bridge.example.org/telegram/hook"
+SECRET = "s3cret_webhook-token"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+async def hooked(
+    fake_api: FakeTelegramAPI, tg_bridge: Bridge
+) -> AsyncIterator[tuple[TelegramBot, str]]:
+    hook = WebhookConfig(url=PUBLIC_URL, host="127.0.0.1", port=free_port(), secret=SECRET)
+    bot = TelegramBot(tg_bridge, token=TOKEN, base_url=fake_api.base_url, webhook=hook)
+    await bot.start()
+    try:
+        yield bot, f"http://127.0.0.1:{hook.port}/{hook.path}"
+    finally:
+        await bot.stop()
+
+
+async def post(url: str, update: dict[str, Any], headers: dict[str, str]) -> int:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(url, json=update, headers=headers) as response,
+    ):
+        return response.status
+
+
+async def test_the_webhook_is_registered_with_the_secret_and_no_polling(
+    fake_api: FakeTelegramAPI, hooked: tuple[TelegramBot, str]
+) -> None:
+    assert fake_api.webhook is not None
+    assert fake_api.webhook["url"] == PUBLIC_URL
+    assert fake_api.webhook["secret_token"] == SECRET
+    assert fake_api.webhook["allowed_updates"] == list(ALLOWED_UPDATES)
+    assert fake_api.calls_to("getUpdates") == []
+
+
+async def test_an_update_with_the_secret_is_handled(
+    fake_api: FakeTelegramAPI, hooked: tuple[TelegramBot, str]
+) -> None:
+    bot, url = hooked
+    update = fake_api.new_update("message", fake_api.message(ALICE, "/suppliers solicitors"))
+    status = await post(url, update, {"X-Telegram-Bot-Api-Secret-Token": SECRET})
+    assert status == 200
+    async with asyncio.timeout(10):
+        await bot.application.update_queue.join()
+    assert "Anthony Collins Solicitors" in "\n".join(m.text for m in fake_api.sent_to(ALICE.id))
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"}, {"X-Telegram-Bot-Api-Secret-Token": ""}],
+)
+async def test_an_update_without_the_right_secret_is_refused_and_changes_nothing(
+    fake_api: FakeTelegramAPI, hooked: tuple[TelegramBot, str], headers: dict[str, str]
+) -> None:
+    bot, url = hooked
+    update = fake_api.new_update("message", fake_api.message(ALICE, "/start"))
+    calls = len(fake_api.calls)
+    assert await post(url, update, headers) == 403
+    async with asyncio.timeout(10):
+        await bot.application.update_queue.join()
+    assert bot.application.update_queue.empty()
+    assert fake_api.sent == [] and len(fake_api.calls) == calls
+    # The same update with the secret goes through: the refusal was the header's doing.
+    assert await post(url, update, {"X-Telegram-Bot-Api-Secret-Token": SECRET}) == 200
+
+
+def test_webhook_options_are_checked_before_anything_starts() -> None:
+    config = webhook_config(PUBLIC_URL, "0.0.0.0:8443", "abc_DEF-123")
+    assert (config.host, config.port, config.path) == ("0.0.0.0", 8443, "telegram/hook")
+    assert SECRET not in repr(webhook_config(PUBLIC_URL, None, SECRET))
+    made_up = webhook_config(PUBLIC_URL, None, None)
+    assert (
+        len(made_up.secret) >= 32
+        and made_up.secret != webhook_config(PUBLIC_URL, None, None).secret
+    )
+    assert (made_up.host, made_up.port) == parse_listen(DEFAULT_LISTEN)
+    assert parse_listen("[::1]:9000") == ("::1", 9000)
+    assert parse_listen("9000") == ("127.0.0.1", 9000)
+    with pytest.raises(ConfigError, match="https://"):
+        webhook_config("http://bridge.example.org/hook", None, None)
+    with pytest.raises(ConfigError, match="TELEGRAM_WEBHOOK_SECRET"):
+        webhook_config(PUBLIC_URL, None, "has spaces!")
+    with pytest.raises(ConfigError, match="--telegram-listen"):
+        webhook_config(PUBLIC_URL, "localhost:http", None)
+    with pytest.raises(ConfigError, match="--telegram-listen"):
+        parse_listen("127.0.0.1:70000")

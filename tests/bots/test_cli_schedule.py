@@ -1,0 +1,66 @@
+"""`ccin-bridge jobs` and `ccin-bridge ics`, run as real processes on a temporary data dir."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from handlers.config import Settings
+from scheduler.service import build_scheduler
+from tests.bots.test_cli import run_cli
+
+
+def _store_jobs(settings: Settings, database: Path, probe_at: datetime) -> None:
+    """What a running bridge leaves behind: the jobs in the store, one moved to `probe_at`."""
+
+    async def run() -> None:
+        scheduler = build_scheduler(settings, f"sqlite:///{database}")
+        scheduler.start(paused=True)
+        scheduler.modify_job("news-reminder", next_run_time=probe_at)
+        scheduler.shutdown(wait=False)
+
+    asyncio.run(run())
+
+
+def test_jobs_lists_declared_then_stored_jobs_in_the_network_zone(
+    tmp_path: Path, settings: Settings
+) -> None:
+    fresh = run_cli(["jobs"], tmp_path)
+    assert fresh.returncode == 0, fresh.stderr
+    assert "event-reminders" in fresh.stdout and "digest:officers" in fresh.stdout
+    assert "(not stored yet" in fresh.stdout
+    assert fresh.stdout.rstrip().endswith("times in Europe/London")
+
+    _store_jobs(
+        settings, tmp_path / "data" / "ccin-bridge.sqlite3", datetime(2027, 7, 1, 8, 0, tzinfo=UTC)
+    )
+    stored = run_cli(["jobs", "--json"], tmp_path)
+    assert stored.returncode == 0, stored.stderr
+    rows = {row["id"]: row for row in json.loads(stored.stdout)}
+    assert all(row["stored"] for row in rows.values())
+    assert rows["news-reminder"]["next_run"] == "2027-07-01T09:00:00+01:00"  # BST
+    assert rows["digest:officers"]["schedule"] == "cron[day='1', hour='9', minute='0']"
+
+
+def test_ics_writes_the_whole_feed(tmp_path: Path) -> None:
+    to_file = run_cli(["ics", "--out", "feed.ics"], tmp_path)
+    assert to_file.returncode == 0, to_file.stderr
+    content = (tmp_path / "feed.ics").read_bytes()
+    count = content.count(b"BEGIN:VEVENT")
+    assert to_file.stdout.strip() == f"{count} events written to feed.ics"
+    assert count > 0
+    assert content.startswith(b"BEGIN:VCALENDAR\r\n") and content.endswith(b"END:VCALENDAR\r\n")
+    assert max(len(line) for line in content.split(b"\r\n")) <= 75
+    assert b"RRULE:FREQ=MONTHLY;BYDAY=1TU" in content
+
+    printed = run_cli(["ics"], tmp_path)
+    assert printed.returncode == 0, printed.stderr
+    assert printed.stdout.startswith("BEGIN:VCALENDAR")
+
+
+def test_ics_reports_an_unwritable_file(tmp_path: Path) -> None:
+    result = run_cli(["ics", "--out", str(tmp_path / "missing" / "feed.ics")], tmp_path)
+    assert result.returncode == 1
+    assert "cannot write" in result.stderr

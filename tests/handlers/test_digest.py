@@ -1,0 +1,159 @@
+"""The monthly digest through the Bridge and the real delivery lanes."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from html import unescape
+
+from sqlalchemy import select
+
+from bots.telegram.render import MAX_TEXT, render_reply, visible_length
+from handlers import digest
+from handlers.config import Settings
+from handlers.core import Bridge
+from handlers.replies import Heading
+from store import news
+from store.db import Database
+from store.models import NewsItem, Push
+from tests.conftest import Clock
+from tests.handlers.push_support import (
+    ADA,
+    ALEX,
+    SAM,
+    actions,
+    deliver,
+    push_bridge,
+    say,
+    says,
+)
+
+
+async def _approved(bridge: Bridge, title: str, url: str | None = None) -> int:
+    async with bridge.db.session() as session:
+        item = await news.submit(
+            session, person_id=1, title=title, body=f"About {title}.", url=url, audience=None
+        )
+        await news.decide(session, item.id, status=news.APPROVED, by=1)
+    return item.id
+
+
+async def _subscribe(bridge: Bridge) -> None:
+    await say(bridge, ADA, "/start")
+    await say(bridge, ALEX, "/subscribe digest:officers")
+    await say(bridge, SAM, "/subscribe digest:leaders")
+
+
+async def test_preview_is_exactly_the_digest_with_its_sections(
+    settings: Settings, sqlite_db: Database, clock: Clock
+) -> None:
+    bridge = await push_bridge(settings, sqlite_db, clock)
+    await _subscribe(bridge)
+    await _approved(bridge, "Testbury's repair café", "https://example.org/repair-cafe")
+    note, body = await say(bridge, ADA, "/digest preview officers")
+    assert "Preview: the December 2026 digest for Officers" in note.plain_text
+    assert "to 1 subscribed chat(s)" in note.plain_text and "1 news item(s)" in note.plain_text
+    assert actions([note]) == ["digest send officers"]
+    headings = [b.text for b in body.blocks if isinstance(b, Heading)]
+    assert headings[:3] == [
+        "December 2026 digest for Officers",
+        "News",
+        "Coming up in the next 6 weeks",
+    ]
+    assert "Dynamic Purchasing System" in headings
+    text = body.plain_text
+    assert "Testbury's repair café" in text and "Read more" in text
+    assert "Tuesday 1 December 2026 — Officer Network monthly meeting" in text
+    assert "Tuesday 5 January 2027" not in text  # beyond six weeks (3 January)
+    assert "runs from 1 Apr 2020 to 28 Oct 2028" in text
+    assert "unsubscribe digest:officers" in actions([body])
+    sent = await say(bridge, ADA, "/digest send officers")
+    queued = await deliver(bridge.db)
+    assert next(r.plain_text for r in queued.to("alex")) == text  # what was previewed went out
+    assert "Queued the December 2026 digest" in says(sent)
+
+
+async def test_digest_is_for_admins_only(
+    settings: Settings, sqlite_db: Database, clock: Clock
+) -> None:
+    bridge = await push_bridge(settings, sqlite_db, clock)
+    assert "for network admins only" in says(await say(bridge, ALEX, "/digest preview"))
+    choose = await say(bridge, ADA, "/digest preview")
+    assert "digest preview officers" in actions(choose)
+    assert "no audience called “pets”" in says(await say(bridge, ADA, "/digest send pets"))
+
+
+async def test_early_send_goes_once_and_marks_news_digested(
+    settings: Settings, sqlite_db: Database, clock: Clock
+) -> None:
+    bridge = await push_bridge(settings, sqlite_db, clock)
+    await _subscribe(bridge)
+    first = await _approved(bridge, "Sampleford wins an award")
+    reply = says(await say(bridge, ADA, "/digest send officers"))
+    assert "Queued the December 2026 digest for Officers" in reply
+    assert "scheduled one on 1 December will be skipped" in reply
+    assert "was sent already" in says(await say(bridge, ADA, "/digest send officers"))
+    sent = await deliver(bridge.db)
+    [officers] = sent.to("alex")
+    assert "Sampleford wins an award" in officers.plain_text
+    assert sent.to("sam") == []  # Sam takes the leaders' digest only
+    reports = [r for r in sent.to("ada") if r.plain_text.startswith("Delivery report")]
+    assert len(reports) == 1 and "1 sent" in reports[0].plain_text
+    async with bridge.db.session() as session:
+        item = await session.get(NewsItem, first)
+        keys = list(await session.scalars(select(Push.key).where(Push.kind == "digest")))
+    assert item is not None and item.digested_at is not None
+    assert keys == ["digest:officers:2026-12"]
+    # The leaders' digest still carries news meant for every audience...
+    await say(bridge, ADA, "/digest send leaders")
+    assert "Sampleford wins an award" in (await deliver(bridge.db)).to("sam")[0].plain_text
+    # ...and the officers' next edition carries only what was approved since.
+    await _approved(bridge, "Exampleton's new co-op hub")
+    clock.now = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+    note, body = await say(bridge, ADA, "/digest preview officers")
+    assert "January 2027 digest" in note.plain_text
+    assert "Exampleton's new co-op hub" in body.plain_text
+    assert "Sampleford wins an award" not in body.plain_text
+
+
+async def test_send_without_audience_sends_every_audience(
+    settings: Settings, sqlite_db: Database, clock: Clock
+) -> None:
+    bridge = await push_bridge(settings, sqlite_db, clock)
+    replies = await say(bridge, ADA, "/digest send")
+    assert len(replies) == len(settings.audiences)
+    async with bridge.db.session() as session:
+        keys = sorted(
+            str(k) for k in await session.scalars(select(Push.key).where(Push.kind == "digest"))
+        )
+    assert keys == sorted(f"digest:{a.slug}:2026-12" for a in settings.audiences)
+
+
+async def test_a_long_digest_splits_into_messages_telegram_accepts(
+    settings: Settings, sqlite_db: Database, clock: Clock
+) -> None:
+    bridge = await push_bridge(settings, sqlite_db, clock)
+    await say(bridge, ADA, "/start")
+    for n in range(40):
+        await _approved(bridge, f"Network story number {n} " + "x" * 60, "https://example.org/s")
+    async with bridge.db.session() as session:
+        composed = await digest.compose(
+            session, bridge.settings, "members", now=clock.now, edition=date(2026, 12, 1)
+        )
+    chunks = render_reply(composed.reply)
+    assert len(chunks) > 1
+    assert all(visible_length(unescape(re.sub("<[^>]+>", "", c.html))) <= MAX_TEXT for c in chunks)
+    assert "Network story number 39" in composed.reply.plain_text
+    assert chunks[-1].rows  # the buttons come with the last message
+
+
+async def test_the_dps_end_is_counted_down_in_its_last_year(
+    settings: Settings, sqlite_db: Database, clock: Clock
+) -> None:
+    bridge = await push_bridge(settings, sqlite_db, clock)
+    clock.now = datetime(2028, 9, 28, 12, 0, tzinfo=UTC)
+    _, body = await say(bridge, ADA, "/digest preview members")
+    assert "The DPS ends on Saturday 28 October 2028, in 30 days." in body.plain_text
+    clock.now = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+    _, body = await say(bridge, ADA, "/digest preview members")
+    assert "The DPS ends on" not in body.plain_text
