@@ -8,11 +8,12 @@ import json
 import logging
 import signal
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from bots import cli_audit, cli_push, cli_schedule
+from bots import cli_audit, cli_push, cli_schedule, fetch
 from bots.app import App, PlatformService, data_dir_for, load, open_app, platform_services
 from bots.background import Background
 from bots.telegram.webhook import DEFAULT_LISTEN, WebhookConfig, webhook_config
@@ -71,7 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     find.add_argument("--json", action="store_true", help="print JSON, best match first")
     imp = commands.add_parser("import", help="import case studies, projects, suppliers or events")
     imp.add_argument("kind", choices=IMPORT_KINDS)
-    imp.add_argument("file", type=Path, help="a .csv or .json file (events: also .ics)")
+    imp.add_argument(
+        "file", help="a .csv or .json file (events: also .ics), or an http(s):// URL of one"
+    )
     admin = commands.add_parser("admin", help="grant or revoke admin rights")
     admin.add_argument("action", choices=["grant", "revoke"])
     admin.add_argument("who", metavar="PLATFORM:USER_ID")
@@ -253,8 +256,11 @@ async def _search(args: argparse.Namespace, app: App) -> int:
 async def _import(args: argparse.Namespace, app: App) -> int:
     bar = _progress_bar(sys.stderr)
     try:
-        async with app.db.session() as session:  # one transaction: every good row, or nothing
-            report = await import_file(session, args.kind, args.file, progress=bar)
+        with tempfile.TemporaryDirectory(prefix="ccin-import-") as folder:
+            source = args.file
+            path = await fetch.download(source, Path(folder)) if fetch.is_url(source) else None
+            async with app.db.session() as session:  # one transaction: every good row, or none
+                report = await import_file(session, args.kind, path or Path(source), progress=bar)
     except ImportFileError as exc:
         print(f"ccin-bridge: cannot import: {exc}", file=sys.stderr)
         return 1
