@@ -14,7 +14,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -27,6 +27,8 @@ from store.db import Database
 from store.outbox import DeliveryJob
 
 log = logging.getLogger(__name__)
+
+SETTLE_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -165,35 +167,45 @@ class DeliveryService:
                 return  # held past the lease and taken back: another worker sends it
         platform: Platform = job.platform  # type: ignore[assignment]
         chat = ChatRef(platform, job.chat_id, is_private=job.is_private)
-        error: str | None = None
         try:
             reply = reply_codec.decode(job.payload)
             await self.outbound[job.platform].send(chat=chat, reply=reply)
         except Blocked as exc:
-            async with self.db.session() as session:
-                await outbox.mark_blocked(session, job.id, str(exc) or "blocked")
-            return
+            await self._settle(outbox.mark_blocked, job.id, str(exc) or "blocked")
         except (Undeliverable, ValueError, KeyError) as exc:
-            async with self.db.session() as session:
-                await outbox.mark_failed(session, job.id, str(exc) or exc.__class__.__name__)
-            return
+            await self._settle(outbox.mark_failed, job.id, str(exc) or exc.__class__.__name__)
         except RetryLater as exc:
-            delay, error = timedelta(seconds=exc.seconds), str(exc)
+            await self._retry(job, timedelta(seconds=exc.seconds), str(exc))
         except Exception as exc:  # network, 5xx, anything unknown: transient
-            delay, error = backoff(job.attempts), f"{exc.__class__.__name__}: {exc}"
-        if error is not None:
-            log.info("delivery %d to %s will be retried: %s", job.id, job.platform, error)
-            async with self.db.session() as session:
-                await outbox.mark_retry(
-                    session,
-                    job.id,
-                    delay=delay,
-                    error=error,
-                    max_attempts=self.policy.max_attempts,
-                )
-            return
-        async with self.db.session() as session:
-            await outbox.mark_sent(session, job.id)
+            await self._retry(job, backoff(job.attempts), f"{exc.__class__.__name__}: {exc}")
+        else:
+            await self._settle(outbox.mark_sent, job.id)
+
+    async def _retry(self, job: DeliveryJob, delay: timedelta, error: str) -> None:
+        log.info("delivery %d to %s will be retried: %s", job.id, job.platform, error)
+        await self._settle(
+            outbox.mark_retry,
+            job.id,
+            delay=delay,
+            error=error,
+            max_attempts=self.policy.max_attempts,
+        )
+
+    async def _settle(
+        self, record: Callable[..., Awaitable[object]], *args: object, **kwargs: object
+    ) -> None:
+        """Record a delivery's outcome, trying again if the database is briefly unavailable:
+        once the platform has the message, losing the record would send it twice."""
+        for attempt in range(SETTLE_ATTEMPTS):
+            try:
+                async with self.db.session() as session:
+                    await record(session, *args, **kwargs)
+                return
+            except Exception:
+                if attempt == SETTLE_ATTEMPTS - 1:
+                    raise
+                log.warning("could not record delivery %s; retrying", args[0], exc_info=True)
+                await asyncio.sleep(0.2 * 2**attempt)
 
     async def _report_finished(self, push_ids: set[int]) -> None:
         """Tell whoever sent a push how it went, once, when its last delivery settles."""

@@ -16,7 +16,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models import Delivery, Identity, Push, utcnow
@@ -85,29 +86,31 @@ async def create_push(
 ) -> int | None:
     """Queue a push and its deliveries. With a `key` already used, queue nothing: None."""
     now = now or utcnow()
-    if key is not None and await session.scalar(select(Push.id).where(Push.key == key)):
-        return None
-    push = Push(
-        kind=kind,
-        key=key,
-        audience=audience,
-        title=title[:300],
-        payload=payload,
-        created_by=created_by,
-        created_at=now,
+    values = {
+        "kind": kind,
+        "key": key,
+        "audience": audience,
+        "title": title[:300],
+        "payload": payload,
+        "created_by": created_by,
+        "created_at": now,
+    }
+    # ON CONFLICT rather than a savepoint: the key's check and claim are one statement even
+    # between processes, and SQLite's driver would commit a savepoint opened first in a
+    # transaction on its own, breaking the caller's all-or-nothing unit of work.
+    dialect = session.get_bind().dialect.name
+    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(Push).values(values)
+    push_id = await session.scalar(
+        statement.on_conflict_do_nothing(index_elements=[Push.key]).returning(Push.id)
     )
-    try:
-        async with session.begin_nested():
-            session.add(push)
-            await session.flush()
-    except IntegrityError:  # another process took the key between our check and insert
+    if push_id is None:  # the key was taken: this push was already queued
         return None
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     for t in targets:
         rows.setdefault(
             (t.platform, t.chat_id),
             {
-                "push_id": push.id,
+                "push_id": push_id,
                 "identity_id": t.identity_id,
                 "platform": t.platform,
                 "chat_id": t.chat_id,
@@ -118,10 +121,10 @@ async def create_push(
                 "in_doubt": False,
             },
         )
-    values = list(rows.values())
-    for start in range(0, len(values), _CHUNK):
-        await session.execute(insert(Delivery), values[start : start + _CHUNK])
-    return push.id
+    deliveries = list(rows.values())
+    for start in range(0, len(deliveries), _CHUNK):
+        await session.execute(insert(Delivery), deliveries[start : start + _CHUNK])
+    return int(push_id)
 
 
 async def claim(

@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from sqlalchemy import select, update
+import pytest
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import reply_codec
 from handlers.identity import ChatRef
@@ -74,6 +77,24 @@ async def _all_people(db: Database) -> list[int]:
         return list(await session.scalars(select(Identity.person_id).order_by(Identity.id)))
 
 
+async def _drain(service: DeliveryService, seconds: float) -> None:
+    """Drain, and on a timeout say what was left: which rows, in which state, held by whom."""
+    try:
+        async with asyncio.timeout(seconds):
+            await service.drain()
+    except TimeoutError:
+        async with service.db.session() as session:
+            rows = (await session.execute(select(Delivery).order_by(Delivery.id))).scalars()
+            left = [
+                (d.id, d.chat_id, d.status, d.claimed_by, d.attempts, d.next_attempt_at, d.error)
+                for d in rows
+                if d.status not in ("sent", "failed", "blocked")
+            ]
+        raise AssertionError(
+            f"not drained in {seconds} s; busy lanes {service._busy}, unsettled rows {left}"
+        ) from None
+
+
 def test_replies_survive_the_round_trip_through_json() -> None:
     reply = (
         ReplyBuilder()
@@ -93,8 +114,7 @@ async def test_every_recipient_gets_it_exactly_once(db: Database) -> None:
     assert push_id is not None
     service = DeliveryService(db, {"terminal": platform}, FAST)
     await service.start()
-    async with asyncio.timeout(20):
-        await service.drain()
+    await _drain(service, 20)
     await service.stop()
     assert sorted(chat for chat, _ in platform.sent) == sorted(f"u{i}" for i in range(12))
     async with db.session() as session:
@@ -163,8 +183,7 @@ async def test_a_crash_mid_send_is_retried_once_and_reported_in_doubt(db: Databa
         db, {"terminal": platform}, DeliveryPolicy(lanes=1, lease=timedelta(0), poll_seconds=0.02)
     )
     await service.start()
-    async with asyncio.timeout(20):
-        await service.drain()
+    await _drain(service, 20)
     await service.stop()
     assert sorted(c for c, _ in platform.sent) == ["u0", "u1", "u2"]
     async with db.session() as session:
@@ -180,8 +199,7 @@ async def test_two_services_share_one_outbox_without_duplicates(db: Database) ->
     services = [DeliveryService(db, {"terminal": p}, FAST) for p in (a, b)]
     for s in services:
         await s.start()
-    async with asyncio.timeout(30):
-        await services[0].drain()
+    await _drain(services[0], 30)
     for s in services:
         await s.stop()
     sent = [c for c, _ in a.sent + b.sent]
@@ -194,8 +212,7 @@ async def test_the_sender_gets_a_delivery_report(db: Database) -> None:
     push_id = await _push(db, ReplyBuilder().para("Hi").build(), creator=creator)
     service = DeliveryService(db, {"terminal": platform}, FAST)
     await service.start()
-    async with asyncio.timeout(20):
-        await service.drain()
+    await _drain(service, 20)
     await service.stop()
     reports = [r for chat, r in platform.sent if r.plain_text.startswith("Delivery report")]
     assert len(reports) == 1 and reports[0].plain_text.count("3") >= 1
@@ -220,8 +237,7 @@ async def test_rows_a_dead_worker_held_are_taken_back_while_running(db: Database
         jobs = await outbox.claim(session, worker="dead/0", platforms=["terminal"], limit=3)
         assert await outbox.mark_sending(session, jobs[0].id, "dead/0")
     assert push_id is not None
-    async with asyncio.timeout(30):
-        await service.drain()
+    await _drain(service, 30)
     await service.stop()
     assert sorted(c for c, _ in platform.sent) == ["u0", "u1", "u2"]
     async with db.session() as session:
@@ -239,3 +255,77 @@ async def test_a_row_taken_back_from_a_slow_worker_is_not_sent_by_it(db: Databas
         assert again.id == job.id
         assert not await outbox.mark_sending(session, job.id, "slow/0")
         assert await outbox.mark_sending(session, job.id, "fast/0")
+
+
+async def test_a_refused_database_write_after_sending_does_not_send_twice(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _people(db, 3)
+    platform = RecordingPlatform()
+    push_id = await _push(db, ReplyBuilder().para("Hi").build())
+    real_mark_sent = outbox.mark_sent
+    refusals = [OperationalError("UPDATE deliveries", {}, Exception("database is locked"))]
+
+    async def busy_once(session: AsyncSession, delivery_id: int) -> None:
+        if refusals:
+            raise refusals.pop()
+        await real_mark_sent(session, delivery_id)
+
+    monkeypatch.setattr(outbox, "mark_sent", busy_once)
+    service = DeliveryService(db, {"terminal": platform}, FAST)
+    await service.start()
+    await _drain(service, 20)
+    await service.stop()
+    assert not refusals
+    assert sorted(c for c, _ in platform.sent) == ["u0", "u1", "u2"]
+    async with db.session() as session:
+        report = await outbox.report(session, push_id or 0)
+    assert report is not None and report.counts["sent"] == 3 and report.in_doubt == 0
+
+
+async def test_a_lane_that_fails_takes_up_what_it_claimed_again(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _people(db, 3)
+    platform = RecordingPlatform()
+    await _push(db, ReplyBuilder().para("Hi").build())
+    real_mark_sending = outbox.mark_sending
+    failures = [RuntimeError("connection lost")]
+
+    async def fail_once(session: AsyncSession, delivery_id: int, worker: str) -> bool:
+        if failures:
+            raise failures.pop()
+        return await real_mark_sending(session, delivery_id, worker)
+
+    monkeypatch.setattr(outbox, "mark_sending", fail_once)
+    # A lease far longer than the wait: the lane itself must pick its claimed rows up again.
+    policy = DeliveryPolicy(lanes=1, batch=5, poll_seconds=0.02, lease=timedelta(hours=1))
+    service = DeliveryService(db, {"terminal": platform}, policy)
+    await service.start()
+    await _drain(service, 20)
+    await service.stop()
+    assert not failures
+    assert sorted(c for c, _ in platform.sent) == ["u0", "u1", "u2"]
+
+
+async def test_a_push_is_part_of_its_callers_unit_of_work(db: Database) -> None:
+    """Queued with whatever caused it: if that fails, neither is kept (SQLite too)."""
+    await _people(db, 2)
+
+    async def queue_then_fail() -> None:
+        async with db.session() as session:
+            await outbox.create_push(
+                session,
+                kind="broadcast",
+                payload=reply_codec.encode(ReplyBuilder().para("Hi").build()),
+                targets=[Target("terminal", "u0", None)],
+                key="test:rolled-back",
+            )
+            raise RuntimeError("the cause failed after queueing")
+
+    with pytest.raises(RuntimeError):
+        await queue_then_fail()
+    async with db.session() as session:
+        assert await session.scalar(select(func.count()).select_from(Delivery)) == 0
+        assert await outbox.recent_pushes(session) == []
+    assert await _push(db, ReplyBuilder().para("Hi").build(), key="test:rolled-back") is not None

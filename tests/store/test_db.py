@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.engine import Connection
 
+from store import audit
 from store.db import Database, DatabaseURLError, async_url, managed_by_orm
 from store.models import AuditEntry, Base
 
@@ -69,3 +71,31 @@ def test_url_mapping() -> None:
 def test_safe_url_hides_the_password() -> None:
     db = Database("postgresql://bridge:hunter2@127.0.0.1/x")
     assert "hunter2" not in db.safe_url
+
+
+async def test_units_of_work_that_read_then_write_concurrently_all_commit(
+    empty_db: Database,
+) -> None:
+    """On SQLite a deferred transaction would fail here with "database is locked"."""
+
+    async def unit(n: int) -> None:
+        async with empty_db.session() as session:
+            await session.scalar(select(func.count()).select_from(AuditEntry))
+            await asyncio.sleep(0.05)  # the other units read meanwhile (if they may)
+            await audit.record(session, actor_id=None, action="test.unit", n=n)
+
+    await asyncio.gather(*(unit(n) for n in range(4)))
+    async with empty_db.session() as session:
+        count = await session.scalar(
+            select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "test.unit")
+        )
+    assert count == 4
+
+
+async def test_a_session_opened_inside_another_can_read_at_once(empty_db: Database) -> None:
+    async with empty_db.session() as outer:
+        await audit.record(outer, actor_id=None, action="test.outer")
+        await outer.flush()
+        async with asyncio.timeout(2), empty_db.session() as inner:  # no wait on outer's lock
+            assert await inner.scalar(select(func.count()).select_from(AuditEntry)) == 0
+        assert await empty_db.current_revision() is not None
