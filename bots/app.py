@@ -64,8 +64,12 @@ async def open_app(settings: Settings, secrets: Secrets, config_file: Path) -> A
             if await seed.is_empty(session):
                 counts = await seed.seed(session)
                 log.info("loaded the network's reference data: %s", counts)
-            elif (indexed := await search_index.ensure(session)) is not None:
-                log.info("built the search index: %d documents", indexed)
+            else:
+                # Cheap when nothing changed (only changed documents are written); after an
+                # upgrade that indexes differently, or an interrupted import, it mends the index.
+                synced = await search_index.sync(session)
+                if synced.inserted or synced.updated or synced.deleted:
+                    log.info("search index brought up to date: %s", synced)
     except (OperationalError, DBAPIError) as exc:
         await db.close()
         where = "DATABASE_URL" if secrets.database_url else f"the database in {data_dir}"

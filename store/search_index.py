@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, Table, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import Select, Table, and_, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store import spelling
@@ -236,16 +236,6 @@ async def _write_vocabulary(session: AsyncSession, vocabulary: Counter[str]) -> 
     new = [{"term": t, "docs": n} for t, n in vocabulary.items() if t not in stored]
     for start in range(0, len(new), CHUNK * 5):
         await session.execute(insert(TERMS), new[start : start + CHUNK * 5])
-
-
-async def ensure(session: AsyncSession) -> int | None:
-    """Build the index if it is empty but there is something to index (e.g. after an upgrade)."""
-    if await session.scalar(select(func.count()).select_from(DOCS)):
-        return None
-    sources = [await session.scalar(select(func.count()).select_from(s.table)) for s in SOURCES]
-    if not any(sources):
-        return None
-    return await rebuild(session)
 
 
 async def rebuild(session: AsyncSession) -> int:

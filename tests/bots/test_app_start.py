@@ -1,0 +1,37 @@
+"""Start-up on an existing database: the search index is brought in step with its sources."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from sqlalchemy import delete, func, select, update
+
+from bots.app import load, open_app
+from store.models import SearchDoc
+from store.search import search
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+async def test_start_up_mends_an_index_that_an_older_version_built(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    shutil.copy(REPO / "config.yaml", config)
+    settings, secrets = load(config)
+    app = await open_app(settings, secrets, config)  # first start: seeds and indexes
+    async with app.db.session() as session:
+        total = await session.scalar(select(func.count()).select_from(SearchDoc))
+        # As an older index format left it: no hyphen parts in the tags, one document missing.
+        await session.execute(update(SearchDoc).values(text_tags=""))
+        await session.execute(
+            delete(SearchDoc).where(SearchDoc.title == "Anthony Collins Solicitors")
+        )
+    await app.db.close()
+
+    app = await open_app(settings, secrets, config)
+    async with app.db.session() as session:
+        assert await session.scalar(select(func.count()).select_from(SearchDoc)) == total
+        assert await session.scalar(select(func.count()).where(SearchDoc.text_tags == "")) == 0
+        page = await search(session, "solicitors", kinds=("supplier",), limit=5)
+    await app.db.close()
+    assert page.hits[0].title == "Anthony Collins Solicitors"
