@@ -15,8 +15,9 @@ the fake stored per chat counts lost (0) and duplicated (>1) messages.
 1. broadcast: N recipients, one push; achieved rate = N / (first to last message) and / rate.
 2. crash: one worker process is killed with SIGKILL at a random moment, 10 times, and
    restarted at once; a last worker finishes. Duplicates are compared with rows the outbox
-   marked `in_doubt` (the delivery log). Rows a killed worker held are only recovered by a
-   worker starting after the lease (`--lease`, 5 s here, 2 minutes by default).
+   marked `in_doubt` (the delivery log). Rows a killed worker held are taken back once held
+   longer than the lease (`--lease`, 5 s here, 2 minutes by default), by a worker starting or
+   by a running one's periodic check.
 3. workers: two worker processes drain one outbox on PostgreSQL (FOR UPDATE SKIP LOCKED).
 
 Not part of pytest; each run takes a few minutes at most.
