@@ -8,6 +8,8 @@ The bot is also the scheduler's `Outbound` and `ChatAdmin` for Telegram.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 from datetime import timedelta
@@ -115,6 +117,7 @@ class TelegramBot:
         connect_timeout: float = 5.0,
         read_timeout: float = 15.0,
         webhook: WebhookConfig | None = None,
+        menu_refresh_seconds: float = 300.0,
     ) -> None:
         # Opt in to PTB's coming timedelta durations; otherwise every 429 answer (RetryAfter)
         # raises a deprecation warning inside PTB itself.
@@ -122,6 +125,9 @@ class TelegramBot:
         self.bridge = bridge
         self.poll_timeout = poll_timeout
         self.webhook = webhook
+        self.menu_refresh_seconds = menu_refresh_seconds
+        self._admin_menus: set[int] = set()  # private chats showing the admin command list
+        self._menu_task: asyncio.Task[None] | None = None
         self.application: TelegramApp = (
             ApplicationBuilder()
             .token(token)
@@ -198,6 +204,7 @@ class TelegramBot:
         except BaseException:
             await self.stop()
             raise
+        self._menu_task = asyncio.create_task(self._keep_admin_menus(), name="telegram-menus")
         how = "polling for updates" if self.webhook is None else "serving its webhook"
         log.info("Telegram bot @%s is %s", app.bot.username, how)
 
@@ -225,6 +232,11 @@ class TelegramBot:
             ) from None
 
     async def stop(self) -> None:
+        if self._menu_task is not None:
+            self._menu_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._menu_task
+            self._menu_task = None
         app = self.application
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
@@ -242,12 +254,34 @@ class TelegramBot:
             # The menu is a convenience: the bot works without it, so start anyway.
             log.warning("could not publish the command list", exc_info=True)
             return
+        await self.refresh_admin_menus()
+
+    async def refresh_admin_menus(self) -> None:
+        """Give admins granted since the last look (`ccin-bridge admin grant`, config) their
+        command list, and take it back from chats whose person is no longer an admin."""
+        bot = self.application.bot
+        admins = set(await self._admin_chats())
         admin_menu = self._menu(is_admin=True)
-        for chat_id in await self._admin_chats():
+        for chat_id in sorted(admins - self._admin_menus):
             try:
                 await bot.set_my_commands(admin_menu, scope=BotCommandScopeChat(chat_id))
+                self._admin_menus.add(chat_id)
             except TelegramError as exc:  # e.g. an admin who never opened a chat with the bot
                 log.info("no admin command list for Telegram chat %s: %s", chat_id, exc)
+        for chat_id in sorted(self._admin_menus - admins):
+            try:
+                await bot.delete_my_commands(scope=BotCommandScopeChat(chat_id))
+                self._admin_menus.discard(chat_id)
+            except TelegramError as exc:
+                log.info("could not reset the command list of chat %s: %s", chat_id, exc)
+
+    async def _keep_admin_menus(self) -> None:
+        while True:
+            await asyncio.sleep(self.menu_refresh_seconds)
+            try:
+                await self.refresh_admin_menus()
+            except Exception:  # the store or the network: the next round tries again
+                log.warning("could not refresh the admin command lists", exc_info=True)
 
     def _menu(self, *, is_admin: bool) -> list[BotCommand]:
         return [

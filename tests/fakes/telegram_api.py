@@ -720,6 +720,7 @@ class FakeTelegramAPI:
             "answerCallbackQuery": self._answer_callback_query,
             "answerInlineQuery": self._answer_inline_query,
             "setMyCommands": self._set_my_commands,
+            "deleteMyCommands": self._delete_my_commands,
             "createChatInviteLink": self._create_chat_invite_link,
             "approveChatJoinRequest": self._approve_chat_join_request,
             "declineChatJoinRequest": self._decline_chat_join_request,
@@ -866,14 +867,21 @@ class FakeTelegramAPI:
             description = command.get("description")
             if not isinstance(description, str) or not 1 <= len(description) <= 256:
                 raise bad_request("command description must be non-empty")
+        self.commands[self._scope_key(params)] = commands
+        return True
+
+    async def _delete_my_commands(self, params: dict[str, Any], files: dict[str, Document]) -> Any:
+        self.commands.pop(self._scope_key(params), None)
+        return True
+
+    def _scope_key(self, params: dict[str, Any]) -> str:
         scope = params.get("scope") or {"type": "default"}
         if not isinstance(scope, dict) or "type" not in scope:
             raise bad_request("can't parse BotCommandScope JSON object")
         key = str(scope["type"])
         if key in ("chat", "chat_administrators", "chat_member"):
             key = f"{key}:{self._chat(scope).id}"  # the chat must exist, as on Telegram
-        self.commands[key] = commands
-        return True
+        return key
 
     async def _answer_inline_query(self, params: dict[str, Any], files: dict[str, Document]) -> Any:
         query_id = params.get("inline_query_id")

@@ -294,3 +294,52 @@ async def test_admins_get_their_own_command_list_in_their_private_chat(
     for admin in (ALICE, DANA):
         menu = {c["command"] for c in fake_api.commands[f"chat:{admin.id}"]}
         assert menu == everyone | admin_only
+
+
+async def test_admin_command_lists_follow_grants_and_revokes_while_running(
+    fake_api: FakeTelegramAPI, tg_bridge: Bridge
+) -> None:
+    async with tg_bridge.db.session() as session:
+        for user in (ALICE, CAROL):
+            await people.touch(
+                session,
+                platform="telegram",
+                external_id=str(user.id),
+                display_name=user.first_name,
+                username=user.username,
+            )
+        await people.set_admin(
+            session, platform="telegram", external_id=str(ALICE.id), is_admin=True
+        )
+    for user in (ALICE, CAROL):
+        fake_api.add_chat(user.private_chat)
+    bot = TelegramBot(
+        tg_bridge,
+        token=TOKEN,
+        base_url=fake_api.base_url,
+        poll_timeout=1,
+        menu_refresh_seconds=0.1,
+    )
+    await bot.start()
+    try:
+        assert f"chat:{ALICE.id}" in fake_api.commands
+        assert f"chat:{CAROL.id}" not in fake_api.commands
+        # `ccin-bridge admin grant` / `revoke` from another process: only the store changes.
+        async with tg_bridge.db.session() as session:
+            await people.set_admin(
+                session, platform="telegram", external_id=str(CAROL.id), is_admin=True
+            )
+            await people.set_admin(
+                session, platform="telegram", external_id=str(ALICE.id), is_admin=False
+            )
+        await fake_api.wait_for(
+            lambda: (
+                f"chat:{ALICE.id}" not in fake_api.commands
+                and f"chat:{CAROL.id}" in fake_api.commands
+            ),
+            within=10,
+        )
+    finally:
+        await bot.stop()
+    assert {c["command"] for c in fake_api.commands[f"chat:{CAROL.id}"]} >= {"pending", "stats"}
+    assert ("deleteMyCommands", 200) in [(c.method, c.status) for c in fake_api.calls]
