@@ -33,6 +33,7 @@ WEEKS_AHEAD = 6
 MAX_EVENTS = 10
 MAX_NEW = 5  # case studies and projects listed; the rest are counted
 SUMMARY_CHARS = 220
+MAX_SUPPLIER_NAMES = 10  # suppliers added since the last digest, named; the rest counted
 DPS_NOTICE_DAYS = 365  # from a year before the DPS ends, the digest counts down to it
 
 
@@ -173,14 +174,23 @@ async def compose(
         if total > len(shown):
             builder.para(italic(f"…and {total - len(shown)} more: use Search to find them."))
 
-    if data.dps is not None:
+    if data.dps is not None or data.new_suppliers:
         builder.heading("Dynamic Purchasing System")
+    if data.dps is not None:
         builder.para(dps_summary(data.dps, today.isoformat()))
         days_left = (data.dps.ends_on - today).days
         if 0 <= days_left <= DPS_NOTICE_DAYS:
             builder.para(
                 bold(f"The DPS ends on {long_date(data.dps.ends_on)}, in {days_left} days.")
             )
+    if data.new_suppliers:
+        names = ", ".join(data.new_suppliers[:MAX_SUPPLIER_NAMES])
+        more = len(data.new_suppliers) - MAX_SUPPLIER_NAMES
+        builder.para(
+            Span("New on the supplier list: "),
+            bold(names),
+            Span(f" and {more} more." if more > 0 else "."),
+        )
 
     builder.buttons(Button("Send your news", "news"), Button("All events", "events"))
     builder.buttons(

@@ -1,8 +1,9 @@
 """What a monthly digest is made of, read from the store for one audience.
 
 "Since the last digest" is the time of this audience's previous digest push (kind `digest`).
-The DPS tables keep no history of changes, so the digest can only state the DPS period and
-warn as its end approaches; it never claims that suppliers joined or left.
+Only records that admins imported count as new: the reference data loaded with the bridge
+(its seeds) was not news when it was installed. For the DPS the store knows when a supplier
+was added to the list, not when one left it, so the digest names additions only.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store import news, reference
-from store.models import CaseStudy, Project, Push
+from store.models import CaseStudy, Project, Push, Supplier
 from store.news import NewsRecord
 from store.records import DpsRecord, EventRecord
 
 DIGEST_KIND = "digest"
+IMPORTED = "import:%"  # the `source` of every record `ccin-bridge import` wrote
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class DigestData:
     projects: tuple[NewItem, ...]
     projects_total: int
     dps: DpsRecord | None
+    new_suppliers: tuple[str, ...] = ()  # imported onto the DPS list since the last digest
 
 
 async def last_digest_at(session: AsyncSession, audience: str) -> datetime | None:
@@ -56,27 +59,34 @@ async def gather(
     `added_since` (the previous edition's date) bounds what counts as new."""
     since = await last_digest_at(session, audience)
     window = since or added_since
+    new_study = (CaseStudy.created_at > window) & CaseStudy.source.like(IMPORTED)
     studies = list(
         await session.scalars(
             select(CaseStudy)
-            .where(CaseStudy.created_at > window)
+            .where(new_study)
             .order_by(CaseStudy.created_at.desc(), CaseStudy.id.desc())
             .limit(limit)
         )
     )
     studies_total = await session.scalar(
-        select(func.count()).select_from(CaseStudy).where(CaseStudy.created_at > window)
+        select(func.count()).select_from(CaseStudy).where(new_study)
     )
+    new_project = (Project.created_at > window) & Project.source.like(IMPORTED)
     projects = list(
         await session.scalars(
             select(Project)
-            .where(Project.created_at > window)
+            .where(new_project)
             .order_by(Project.created_at.desc(), Project.id.desc())
             .limit(limit)
         )
     )
     projects_total = await session.scalar(
-        select(func.count()).select_from(Project).where(Project.created_at > window)
+        select(func.count()).select_from(Project).where(new_project)
+    )
+    new_suppliers = await session.scalars(
+        select(Supplier.name)
+        .where(Supplier.created_at > window, Supplier.source.like(IMPORTED))
+        .order_by(Supplier.name)
     )
     return DigestData(
         audience=audience,
@@ -93,4 +103,5 @@ async def gather(
         ),
         projects_total=int(projects_total or 0),
         dps=await reference.dps(session),
+        new_suppliers=tuple(new_suppliers),
     )

@@ -250,6 +250,8 @@ class Supplier(Base):
     lots: Mapped[list[str]] = mapped_column(default=list)
     website: Mapped[str | None] = mapped_column(String(300))
     source: Mapped[str] = mapped_column(String(80))
+    # When it joined the list; NULL for suppliers stored before this was recorded.
+    created_at: Mapped[datetime | None] = mapped_column(default=utcnow)
 
 
 class Event(Base):

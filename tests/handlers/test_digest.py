@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from html import unescape
+from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bots.telegram.render import MAX_TEXT, render_reply, visible_length
 from handlers import digest
@@ -15,7 +16,8 @@ from handlers.core import Bridge
 from handlers.replies import Heading
 from store import news
 from store.db import Database
-from store.models import NewsItem, Push
+from store.importers import import_file
+from store.models import CaseStudy, NewsItem, Project, Push, Supplier
 from tests.conftest import Clock
 from tests.handlers.push_support import (
     ADA,
@@ -157,3 +159,29 @@ async def test_the_dps_end_is_counted_down_in_its_last_year(
     clock.now = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
     _, body = await say(bridge, ADA, "/digest preview members")
     assert "The DPS ends on" not in body.plain_text
+
+
+async def test_only_imported_records_are_new_and_dps_additions_are_named(
+    settings: Settings, sqlite_db: Database, clock: Clock, tmp_path: Path
+) -> None:
+    bridge = await push_bridge(settings, sqlite_db, clock)
+    suppliers = tmp_path / "suppliers.csv"
+    suppliers.write_text("name,services\nExampleton Co-operative Consulting,Advice\n")
+    studies = tmp_path / "case_studies.csv"
+    studies.write_text(
+        "title,url,member\nSampleford repair café,https://example.org/r,Sampleford\n"
+    )
+    async with sqlite_db.session() as session:
+        await import_file(session, "suppliers", suppliers)
+        await import_file(session, "case-studies", studies)
+        # Seeded and imported alike, as if added yesterday: inside this edition's window.
+        for model in (Supplier, CaseStudy, Project):
+            await session.execute(update(model).values(created_at=clock.now - timedelta(days=1)))
+    _, body = await say(bridge, ADA, "/digest preview members")
+    text = body.plain_text
+    headings = [b.text for b in body.blocks if isinstance(b, Heading)]
+    assert "New on the supplier list: Exampleton Co-operative Consulting." in text
+    assert "Sampleford repair café" in text and "New case studies" in headings
+    # The reference data the bridge was installed with is not news.
+    assert "Anthony Collins Solicitors" not in text
+    assert "New funded projects" not in headings
