@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import reply_codec
 from handlers.config import GroupConfig, Settings
+from handlers.errors import UserFacingError
 from handlers.replies import Reply
 from store import audiences, chat_actions, outbox, people, subscriptions
 from store import groups as store_groups
@@ -39,6 +40,16 @@ def bound_chats(group: GroupConfig) -> list[BoundChat]:
     chats = [BoundChat("telegram", str(c)) for c in group.chats.telegram]
     chats += [BoundChat("slack", c) for c in group.chats.slack]
     return chats
+
+
+def find_group(settings: Settings, name: str) -> GroupConfig:
+    """The group a person or admin named, by slug or name (`#officers`, `Officer Network`)."""
+    wanted = name.strip().casefold().removeprefix("#")
+    for group in settings.groups:
+        if wanted in (group.slug, group.name.casefold()):
+            return group
+    known = ", ".join(g.slug for g in settings.groups)
+    raise UserFacingError(f"There is no group called “{name[:60]}”. The groups are: {known}.")
 
 
 def groups_for_chat(settings: Settings, platform: str, chat_id: str) -> list[GroupConfig]:

@@ -14,7 +14,7 @@ from handlers import flow
 from handlers.config import GroupConfig
 from handlers.core import Command, Context
 from handlers.errors import UserFacingError
-from handlers.membership import activate, deactivate, notify_admins
+from handlers.membership import activate, deactivate, find_group, notify_admins
 from handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic
 from store import audit, conversations, reference
 from store import groups as store_groups
@@ -36,15 +36,6 @@ JOIN_THE_NETWORK = (
     "organisation is not a member yet, it can join the network: see {about} for how, or ask a "
     "network admin. If you think it is a member under another name, try searching again."
 )
-
-
-def _find_group(ctx: Context, name: str) -> GroupConfig:
-    wanted = name.strip().casefold().removeprefix("#")
-    for group in ctx.settings.groups:
-        if wanted in (group.slug, group.name.casefold()):
-            return group
-    known = ", ".join(g.slug for g in ctx.settings.groups)
-    raise UserFacingError(f"There is no group called “{name[:60]}”. The groups are: {known}.")
 
 
 def _and(items: list[str]) -> str:
@@ -103,7 +94,7 @@ async def join(ctx: Context) -> Reply:
             return await _resume(ctx, saved.step, dict(saved.data))
         return await list_groups(ctx)
     name, option, value = _parse(ctx.args)
-    group = _find_group(ctx, name)
+    group = find_group(ctx.settings, name)
     current = await store_groups.membership(ctx.session, ctx.person.id, group.slug)
     if current is not None and current.status == store_groups.ACTIVE:
         return await _already_member(ctx, group, accepting=option == ACCEPT)
@@ -435,7 +426,7 @@ async def leave(ctx: Context) -> Reply:
             group = ctx.settings.group(m.group_slug)
             builder.buttons(Button(group.name if group else m.group_slug, f"leave {m.group_slug}"))
         return builder.build()
-    group = _find_group(ctx, ctx.args)
+    group = find_group(ctx.settings, ctx.args)
     current = next((m for m in mine if m.group_slug == group.slug), None)
     if current is None:
         return (

@@ -19,7 +19,7 @@ from handlers.config import ConfigError
 from handlers.core import Bridge
 from store import people
 from tests.bots.telegram.conftest import ALICE, BOB, CAROL, DANA, GROUP, Harness, long_reply
-from tests.fakes.telegram_api import TOKEN, FakeTelegramAPI, SentMessage, utf16_length
+from tests.fakes.telegram_api import TOKEN, FakeTelegramAPI, SentMessage, TgUser, utf16_length
 
 
 def texts(messages: list[SentMessage]) -> str:
@@ -265,13 +265,13 @@ async def test_a_rejected_token_is_a_configuration_error(
     assert [(c.method, c.status) for c in fake_api.calls] == [("getMe", 401)]
 
 
-async def test_admins_get_their_own_command_list_in_their_private_chat(
-    fake_api: FakeTelegramAPI, tg_bridge: Bridge
+async def _met(
+    api: FakeTelegramAPI, bridge: Bridge, users: tuple[TgUser, ...], admins: tuple[TgUser, ...]
 ) -> None:
-    # Dana is an admin by config, Alice by the store's flag, Carol is not one; all have
-    # used the bot, so their private chats exist.
-    async with tg_bridge.db.session() as session:
-        for user in (DANA, CAROL):
+    """These people have used the bot (their private chats exist); `admins` by the store's
+    flag, as `ccin-bridge admin grant` sets it."""
+    async with bridge.db.session() as session:
+        for user in users:
             await people.touch(
                 session,
                 platform="telegram",
@@ -279,11 +279,20 @@ async def test_admins_get_their_own_command_list_in_their_private_chat(
                 display_name=user.first_name,
                 username=user.username,
             )
-        await people.set_admin(
-            session, platform="telegram", external_id=str(ALICE.id), is_admin=True
-        )
-    for user in (ALICE, CAROL, DANA):
-        fake_api.add_chat(user.private_chat)
+        for user in admins:
+            await people.set_admin(
+                session, platform="telegram", external_id=str(user.id), is_admin=True
+            )
+    for user in users:
+        api.add_chat(user.private_chat)
+
+
+async def test_admins_get_their_own_command_list_in_their_private_chat(
+    fake_api: FakeTelegramAPI, tg_bridge: Bridge
+) -> None:
+    # Dana is an admin by config, Alice by the store's flag, Carol is not one; all have
+    # used the bot, so their private chats exist.
+    await _met(fake_api, tg_bridge, (ALICE, CAROL, DANA), admins=(ALICE,))
     bot = TelegramBot(tg_bridge, token=TOKEN, base_url=fake_api.base_url, poll_timeout=1)
     await bot.start()
     await bot.stop()
@@ -299,20 +308,7 @@ async def test_admins_get_their_own_command_list_in_their_private_chat(
 async def test_admin_command_lists_follow_grants_and_revokes_while_running(
     fake_api: FakeTelegramAPI, tg_bridge: Bridge
 ) -> None:
-    async with tg_bridge.db.session() as session:
-        for user in (ALICE, CAROL):
-            await people.touch(
-                session,
-                platform="telegram",
-                external_id=str(user.id),
-                display_name=user.first_name,
-                username=user.username,
-            )
-        await people.set_admin(
-            session, platform="telegram", external_id=str(ALICE.id), is_admin=True
-        )
-    for user in (ALICE, CAROL):
-        fake_api.add_chat(user.private_chat)
+    await _met(fake_api, tg_bridge, (ALICE, CAROL), admins=(ALICE,))
     bot = TelegramBot(
         tg_bridge,
         token=TOKEN,
