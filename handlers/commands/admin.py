@@ -5,7 +5,7 @@ Every decision is audited with the acting admin; people hear the outcome through
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from sqlalchemy import func, select
 
@@ -13,22 +13,13 @@ from handlers import flow
 from handlers.config import GroupConfig
 from handlers.core import Command, Context
 from handlers.errors import UserFacingError
-from handlers.membership import activate, deactivate, notify_person, show
+from handlers.membership import activate, deactivate, find_group, notify_person, show
 from handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic
 from store import audit
 from store import groups as store_groups
 from store.models import AuditEntry, Identity, Person
 
 NO_REASON = "--no-reason"
-
-
-def _group(ctx: Context, name: str) -> GroupConfig:
-    wanted = name.strip().casefold().removeprefix("#")
-    for group in ctx.settings.groups:
-        if wanted in (group.slug, group.name.casefold()):
-            return group
-    known = ", ".join(g.slug for g in ctx.settings.groups)
-    raise UserFacingError(f"There is no group called “{name[:60]}”. The groups are: {known}.")
 
 
 async def _request(ctx: Context, value: str) -> store_groups.MemberRow:
@@ -163,7 +154,7 @@ async def decline(ctx: Context) -> Reply:
 async def members(ctx: Context) -> Reply:
     if not ctx.args:
         raise UserFacingError(f"Which group? For example {ctx.request.show('members officers')}.")
-    group = _group(ctx, ctx.args)
+    group = find_group(ctx.settings, ctx.args)
     rows = await store_groups.members(ctx.session, group.slug, store_groups.CURRENT)
     builder = ReplyBuilder().heading(f"{group.name}: {len(rows)} member(s) and request(s)")
     items = []
@@ -235,7 +226,7 @@ async def remove(ctx: Context) -> Reply:
             f"Usage: {ctx.request.show('remove GROUP PERSON [reason]')}, e.g. "
             f"{ctx.request.show('remove officers #12 left the council')}."
         )
-    group = _group(ctx, parts[0])
+    group = find_group(ctx.settings, parts[0])
     person_id = await _resolve_person(ctx, parts[1], group.slug)
     reason = parts[2].strip()[:500] if len(parts) > 2 else None
     current = await store_groups.membership(ctx.session, person_id, group.slug)
@@ -267,14 +258,15 @@ async def remove(ctx: Context) -> Reply:
     )
 
 
-def _month_start(now: datetime) -> datetime:
-    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+def _month_start(now: datetime, zone: tzinfo) -> datetime:
+    """Midnight on the 1st in the network's time zone: "this month" as its members count it."""
+    return now.astimezone(zone).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
 async def stats(ctx: Context) -> Reply:
     by_platform = await store_groups.counts_by_platform(ctx.session)
     by_status = await store_groups.count_by_status(ctx.session)
-    since = _month_start(ctx.now)
+    since = _month_start(ctx.now, ctx.settings.zone)
     monthly = dict(
         (
             await ctx.session.execute(

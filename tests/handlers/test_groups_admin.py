@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -102,3 +102,12 @@ async def test_link_merges_accounts_once_and_codes_expire(
     assert "not valid" in texts(await say(bridge, ALEX_SLACK, f"/link {code}"))
     mydata = texts(await say(bridge, ALEX_SLACK, "/mydata"))
     assert "telegram alexexample" in mydata and "slack alex.ex" in mydata
+
+
+async def test_stats_counts_this_month_from_midnight_on_the_first_in_the_network_zone(
+    settings: Settings, sqlite_db: Database, clock: Clock
+) -> None:
+    bridge = await make_bridge(settings, sqlite_db, clock)
+    # 30 June 23:30 UTC is already 1 July in London (BST): July's count starts then.
+    clock.now = datetime(2026, 6, 30, 23, 30, tzinfo=UTC)
+    assert "This month (since 01 July)" in texts(await say(bridge, ADMIN, "/stats"))
