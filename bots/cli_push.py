@@ -41,7 +41,8 @@ def message_from(args: argparse.Namespace) -> str:
         try:
             raw = Path(args.file).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise UserFacingError(f"cannot read {args.file}: {exc.__class__.__name__}") from None
+            why = getattr(exc, "strerror", None) or "not UTF-8 text"
+            raise UserFacingError(f"cannot read {args.file}: {why}") from None
     else:
         raw = args.text or ""
     paragraphs = [clean_text(p) for p in raw.replace("\r\n", "\n").split("\n\n")]

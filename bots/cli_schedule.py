@@ -107,9 +107,16 @@ async def jobs(args: argparse.Namespace, app: App) -> int:
         print("no scheduled jobs")
         return 0
     width = max(len(r.id) for r in rows)
+    now = datetime.now(zone)
+    grace = app.settings.schedules.misfire_grace_minutes
     for r in rows:
         when = f"{r.next_run.astimezone(zone):%a %d %b %Y %H:%M %Z}" if r.next_run else "paused"
         note = "" if r.stored else "  (not stored yet: starts with `ccin-bridge run`)"
+        if r.stored and r.next_run is not None and r.next_run < now:
+            note = (
+                "  (overdue: the bridge is not running; it runs once on start if within "
+                f"{grace} minutes of this time, else waits for its next time)"
+            )
         print(f"{when:<25} {r.id:<{width}}  {r.name}  [{r.schedule}]{note}")
     print(f"times in {zone.key}")
     return 0

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
 from handlers.config import Settings
 from scheduler.service import build_scheduler
-from tests.bots.test_cli import run_cli
+from tests.bots.test_cli import REPO, run_cli
 
 
 def _store_jobs(settings: Settings, database: Path, probe_at: datetime) -> None:
@@ -64,3 +69,44 @@ def test_ics_reports_an_unwritable_file(tmp_path: Path) -> None:
     result = run_cli(["ics", "--out", str(tmp_path / "missing" / "feed.ics")], tmp_path)
     assert result.returncode == 1
     assert "cannot write" in result.stderr
+
+
+def test_jobs_says_which_stored_jobs_are_overdue(tmp_path: Path, settings: Settings) -> None:
+    run_cli(["db", "upgrade"], tmp_path)
+    # As the bridge left it when it stopped an hour before the news reminder was due.
+    _store_jobs(
+        settings, tmp_path / "data" / "ccin-bridge.sqlite3", datetime(2026, 1, 20, 9, 0, tzinfo=UTC)
+    )
+    listed = run_cli(["jobs"], tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    [line] = [ln for ln in listed.stdout.splitlines() if "news-reminder" in ln]
+    assert "(overdue: the bridge is not running; it runs once on start if within 60" in line
+    assert sum("overdue" in ln for ln in listed.stdout.splitlines()) == 1
+
+
+def _no_platforms(env: Mapping[str, str]) -> dict[str, str]:
+    return {
+        k: v
+        for k, v in env.items()
+        if not k.startswith(("TELEGRAM_", "SLACK_")) and k != "DATABASE_URL"
+    }
+
+
+def test_output_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
+    reader, writer = os.pipe()
+    os.close(reader)  # like `ccin-bridge jobs | head` after head has gone
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "bots.cli", "--config", str(tmp_path / "config.yaml"), "jobs"],
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
+            timeout=120,
+            env={**_no_platforms(os.environ), "PYTHONPATH": str(REPO)},
+        )
+    finally:
+        os.close(writer)
+    assert result.returncode == 141
+    assert result.stderr == ""
