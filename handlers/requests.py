@@ -13,7 +13,16 @@ MAX_ARGS = 500  # longer than any sensible command argument, short enough to ech
 MAX_TEXT = 4000  # free text for commands that take it (broadcasts, news): one chat message
 _COMMAND = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 # Bidi overrides and isolates can disguise text; other control characters are noise.
-_BIDI = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+# Bidi overrides and isolates, direction marks, and invisible spaces and joiners that would
+# split or disguise words (a zero-width space inside "hou\u200bsing"). ZWJ and ZWNJ stay: emoji
+# sequences and some scripts need them.
+_INVISIBLE = dict.fromkeys(
+    map(
+        ord,
+        "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+        "\u200e\u200f\u061c\u200b\u2060\ufeff",
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -36,8 +45,8 @@ class Request:
 
 
 def clean_text(value: str) -> str:
-    """NFC-normalise, drop control and bidi-override characters, collapse whitespace."""
-    value = unicodedata.normalize("NFC", value).translate(_BIDI)
+    """NFC-normalise, drop control and invisible formatting characters, collapse whitespace."""
+    value = unicodedata.normalize("NFC", value).translate(_INVISIBLE)
     value = "".join(
         " " if ch in "\t\n\r\v\f" else ch
         for ch in value

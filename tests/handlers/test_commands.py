@@ -199,6 +199,7 @@ async def test_unknown_command_suggests_a_close_one(bridge: Bridge) -> None:
         "food\x00\x07\x1b[31m",
         "\ud800",
         "'; DROP TABLE people; --",
+        "\ufeffhou\u200bsing\u2060 \u200fenergy",
     ],
 )
 @pytest.mark.parametrize("command", ["search", "suppliers", "join", "leave", "events", "groups"])
@@ -207,6 +208,11 @@ async def test_odd_arguments_get_a_friendly_answer(bridge: Bridge, command: str,
     text = says(replies)
     assert text and GENERIC_ERROR not in text
     assert "\x00" not in text and "\u202e" not in text
+    assert not {"\u200b", "\u2060", "\ufeff", "\u200f"} & set(text)
+
+
+async def test_a_zero_width_space_does_not_split_a_word(bridge: Bridge) -> None:
+    assert "Community-Led Housing" in says(await bridge.handle(ask("search", "hou\u200bsing")))
 
 
 async def test_ten_thousand_characters_are_refused_politely(bridge: Bridge) -> None:
