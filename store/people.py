@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -399,26 +400,36 @@ async def redact(session: AsyncSession, needles: Iterable[str]) -> int:
             continue
         # JSON text may spell non-ASCII characters as \\u escapes; look for both spellings.
         spellings = {v for n in needles for v in (n, json.dumps(n)[1:-1])}
+        pattern = _whole_words(spellings)
         matches = [
             cast(c, Text).like(like_pattern(n), escape="\\") for c in columns for n in spellings
         ]
         keys = list(table.primary_key.columns)
+        # LIKE finds candidates; only whole words are replaced, so "Eve" erases "Eve" but
+        # leaves other people's "Events" alone.
         rows = (await session.execute(select(*keys, *columns).where(or_(*matches)))).all()
         for row in rows:
-            values = {c.name: _scrub(row[len(keys) + i], needles) for i, c in enumerate(columns)}
+            old = {c.name: row[len(keys) + i] for i, c in enumerate(columns)}
+            values = {name: _scrub(value, pattern) for name, value in old.items()}
+            if values == old:
+                continue
             where = [k == row[i] for i, k in enumerate(keys)]
             await session.execute(table.update().where(*where).values(values))
             changed += 1
     return changed
 
 
-def _scrub(value: Any, needles: list[str]) -> Any:
+def _whole_words(needles: Iterable[str]) -> re.Pattern[str]:
+    alternatives = sorted(needles, key=len, reverse=True)  # the longest spelling first
+    return re.compile("|".join(rf"(?<!\w){re.escape(n)}(?!\w)" for n in alternatives))
+
+
+def _scrub(value: Any, pattern: re.Pattern[str]) -> Any:
+    """Redact whole-word matches in text and in JSON values (keys are structure, not data)."""
     if isinstance(value, str):
-        for needle in needles:
-            value = value.replace(needle, ERASED)
-        return value
+        return pattern.sub(ERASED, value)
     if isinstance(value, list):
-        return [_scrub(v, needles) for v in value]
+        return [_scrub(v, pattern) for v in value]
     if isinstance(value, dict):
-        return {_scrub(k, needles): _scrub(v, needles) for k, v in value.items()}
+        return {k: _scrub(v, pattern) for k, v in value.items()}
     return value

@@ -10,6 +10,7 @@ from handlers.commands import all_commands
 from handlers.config import Settings
 from handlers.core import Bridge
 from scheduler.chat_actions import ChatActionService
+from store import audit, people
 from store.db import Database
 from store.models import Base, Person
 from tests.conftest import Clock
@@ -101,3 +102,19 @@ async def test_forgetme_without_chats_erases_at_once(bridge: Bridge) -> None:
     assert "member of Housing" in texts(await say(bridge, ALEX_TG, "officers"))
     await say(bridge, ALEX_TG, "/forgetme --confirm")
     assert _mentions(await _everything(bridge.db)) == []
+
+
+async def test_redaction_takes_whole_words_and_leaves_json_structure(db: Database) -> None:
+    async with db.session() as session:
+        await audit.record(
+            session,
+            actor_id=None,
+            action="test.note",
+            note="Events with Eve, and eve@example.org; Eve's notes",
+            Eve="a key is structure, not data",
+        )
+    async with db.session() as session:
+        assert await people.redact(session, ["Eve"]) == 1
+        entry = (await audit.recent(session, 1))[0]
+    assert entry.detail["note"] == "Events with [erased], and eve@example.org; [erased]'s notes"
+    assert entry.detail["Eve"] == "a key is structure, not data"
