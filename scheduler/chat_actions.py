@@ -103,9 +103,26 @@ class ChatActionService:
                 session, platforms=list(self.admins), limit=self.policy.batch
             )
         for job in jobs:
-            await self._do(job)
+            try:
+                await self._do(job)
+            except Exception:  # recording the outcome failed: do it again later, not never
+                log.exception("chat action %d could not be recorded; it will be retried", job.id)
+                await self._requeue(job)
         await self._finish_erasures({job.person_id for job in jobs})
         return len(jobs)
+
+    async def _requeue(self, job: ChatActionJob) -> None:
+        try:
+            async with self.db.session() as session:
+                await chat_actions.finish(
+                    session,
+                    job.id,
+                    error="could not record the outcome",
+                    retry_in=backoff(job.attempts),
+                    max_attempts=self.policy.max_attempts,
+                )
+        except Exception:  # the next start-up puts it back (reset_running)
+            log.exception("chat action %d stays running until the next start", job.id)
 
     async def _do(self, job: ChatActionJob) -> None:
         admin = self.admins[job.platform]

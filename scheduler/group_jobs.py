@@ -41,17 +41,25 @@ async def reconcile_chats() -> int:
                     i.external_id: i.person_id
                     for i in await _identities(session, chat.platform, approved)
                 }
-                present = await admin.members(chat_id=chat_id)
-                if present is None:  # the platform will not list members: ask one by one
-                    missing = [
-                        u
-                        for u in expected
-                        if await admin.is_member(chat_id=chat_id, user_id=u) is False
-                    ]
-                    strangers: set[str] = set()
-                else:
-                    missing = [u for u in expected if u not in present]
-                    strangers = present - set(expected)
+                try:
+                    present = await admin.members(chat_id=chat_id)
+                    if present is None:  # the platform will not list members: ask one by one
+                        missing = [
+                            u
+                            for u in expected
+                            if await admin.is_member(chat_id=chat_id, user_id=u) is False
+                        ]
+                        strangers: set[str] = set()
+                    else:
+                        missing = [u for u in expected if u not in present]
+                        strangers = present - set(expected)
+                except Exception as exc:  # one unreachable chat must not hide the others
+                    log.warning("could not check %s chat %s: %r", chat.platform, chat_id, exc)
+                    lines.append(
+                        f"{group.name} ({chat.platform}): could not check the chat "
+                        f"({exc.__class__.__name__}); is the bot still in it as an admin?"
+                    )
+                    continue
                 for user_id in sorted(strangers):
                     person = await people.find_person(session, chat.platform, user_id)
                     who = (person.display_name if person else "") or f"{chat.platform} {user_id}"

@@ -6,7 +6,8 @@ import logging
 from datetime import timedelta
 
 from scheduler import runtime
-from store import callbacks
+from store import callbacks, link_codes
+from store.models import utcnow
 
 log = logging.getLogger(__name__)
 BUTTON_STATE_TTL = timedelta(days=7)
@@ -17,5 +18,6 @@ async def purge_button_state() -> int:
     bridge = runtime.current().bridge
     async with bridge.db.session() as session:
         removed = await callbacks.purge_actions(session, BUTTON_STATE_TTL)
+        await link_codes.purge_expired(session, utcnow())  # unused /link codes
     log.info("purged %d expired button states", removed)
     return removed

@@ -30,6 +30,7 @@ from sqlalchemy import make_url
 from sqlalchemy.engine import URL
 
 from handlers.config import Settings
+from handlers.digest import ordinal
 from scheduler import group_jobs, jobs, push_jobs, reminder_jobs, runtime
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ def scheduled_jobs(settings: Settings) -> list[JobSpec]:
             "purge-button-state",
             jobs.purge_button_state,
             CronTrigger(hour=3, minute=17, timezone=zone),
-            "Forget expired button state",
+            "Forget expired button state and link codes",
         ),
         JobSpec(
             "event-reminders",
@@ -115,7 +116,7 @@ def _push_jobs(settings: Settings) -> list[JobSpec]:
             "news-reminder",
             push_jobs.send_news_reminder,
             CronTrigger(day=when.news_reminder_day, **at),
-            f"Remind everyone to send news by the {when.news_deadline_day}th",
+            f"Remind everyone to send news by the {ordinal(when.news_deadline_day)}",
         ),
     ]
 

@@ -100,3 +100,22 @@ async def test_rules_bump_asks_members_to_reaccept_then_reminds_once(
     await say(bridge, ALEX_TG, "/join officers --accept")
     async with bridge.db.session() as session:
         assert await store_groups.members_needing_consent(session) == []
+
+
+class _UnreachableChat(FakeChatAdmin):
+    async def members(self, *, chat_id: str) -> set[str] | None:
+        raise TimeoutError("no answer")
+
+
+async def test_a_chat_that_cannot_be_checked_is_reported_not_fatal(
+    settings: Settings, sqlite_db: Database, clock: Clock
+) -> None:
+    bridge = await make_bridge(settings, sqlite_db, clock)
+    runtime.install(
+        runtime.Runtime(bridge=bridge, chat_admins={"telegram": _UnreachableChat("telegram")})
+    )
+    await say(bridge, ADMIN, "/help")
+    # Both bound chats are tried and reported; the first failing does not stop the second.
+    assert await group_jobs.reconcile_chats() == 2
+    (report,) = await _payloads(bridge, "Reconciliation report")
+    assert report.count("could not check the chat (TimeoutError)") == 2
