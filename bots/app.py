@@ -51,8 +51,13 @@ def load(config_file: Path) -> tuple[Settings, Secrets]:
     return load_settings(config_file), Secrets.from_env()
 
 
-async def open_app(settings: Settings, secrets: Secrets, config_file: Path) -> App:
-    """Migrate, seed an empty database with the network's reference data, sync groups."""
+async def open_app(
+    settings: Settings, secrets: Secrets, config_file: Path, *, mend_index: bool = True
+) -> App:
+    """Migrate, seed an empty database with the network's reference data, sync groups.
+
+    `mend_index` brings the search index in step with its sources (for the long-running
+    commands); otherwise it is only built when empty, so one-shot commands start fast."""
     data_dir = data_dir_for(settings, config_file)
     try:
         db = Database(secrets.database_url or default_url(data_dir))
@@ -64,9 +69,9 @@ async def open_app(settings: Settings, secrets: Secrets, config_file: Path) -> A
             if await seed.is_empty(session):
                 counts = await seed.seed(session)
                 log.info("loaded the network's reference data: %s", counts)
-            else:
-                # Cheap when nothing changed (only changed documents are written); after an
-                # upgrade that indexes differently, or an interrupted import, it mends the index.
+            elif mend_index or await search_index.is_empty(session):
+                # Writes only documents that changed; after an upgrade that indexes
+                # differently, or an interrupted import, it mends the index.
                 synced = await search_index.sync(session)
                 if synced.inserted or synced.updated or synced.deleted:
                     log.info("search index brought up to date: %s", synced)

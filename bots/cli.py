@@ -125,7 +125,8 @@ async def _dispatch(args: argparse.Namespace) -> int:
     }
     if args.command == "db" and args.action == "upgrade":
         return await _db_upgrade(data_dir_for(settings, config_file), secrets.database_url)
-    app = await open_app(settings, secrets, config_file)
+    # Only the long-running commands check the whole search index at start.
+    app = await open_app(settings, secrets, config_file, mend_index=args.command in ("run", "chat"))
     _log_to_file(app.data_dir, args.log_level)
     try:
         return await handlers[args.command](args, app)
@@ -185,9 +186,15 @@ async def _run(args: argparse.Namespace, app: App) -> int:
         print(f"ccin-bridge is running on {names}; Ctrl-C stops it.", flush=True)
         await stop.wait()
     finally:
-        await background.stop()
+        try:
+            await background.stop()
+        except Exception:  # the platforms must still be stopped cleanly
+            log.exception("the scheduler or delivery workers did not stop cleanly")
         for service in reversed(started):
-            await service.stop()
+            try:
+                await service.stop()
+            except Exception:
+                log.exception("the %s adapter did not stop cleanly", service.platform)
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
     print("ccin-bridge stopped.")

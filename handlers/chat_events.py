@@ -23,6 +23,7 @@ from handlers.membership import (
     show,
 )
 from handlers.replies import Reply, ReplyBuilder, bold
+from handlers.requests import clean_text
 from store import audit, chat_actions, people
 from store.models import Identity
 
@@ -90,8 +91,10 @@ async def member_joined(bridge: Bridge, *, chat: ChatRef, user: UserRef) -> None
         person = await people.find_person(session, user.platform, user.user_id)
         if person is not None and await is_approved(session, person.id, groups):
             return
-        who = user.display_name or user.username or "someone the bridge has not met"
-        handle = f" (@{user.username})" if user.username else ""
+        # Straight from the platform: cleaned and capped like every name the bridge stores.
+        name, username = clean_text(user.display_name)[:200], clean_text(user.username or "")[:64]
+        who = name or username or "someone the bridge has not met"
+        handle = f" (@{username})" if username else ""
         reply = (
             ReplyBuilder()
             .heading("Someone joined without approval")

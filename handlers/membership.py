@@ -199,10 +199,14 @@ async def deactivate(
     reason: str | None = None,
 ) -> int:
     """End a membership (left / removed / declined) and take the person out of every bound
-    chat on every platform. Returns removals queued."""
+    chat on every platform. Returns removals queued: none for a request never approved, since
+    nobody was let into a chat for it."""
+    before = await store_groups.membership(session, person_id, group.slug)
     await store_groups.set_membership(
         session, person_id=person_id, slug=group.slug, status=status, reason=reason
     )
+    if before is None or before.status != store_groups.ACTIVE:
+        return 0
     return await queue_chat_changes(
         session, group=group, person_id=person_id, kind=chat_actions.REMOVE
     )

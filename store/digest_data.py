@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -52,6 +53,21 @@ async def last_digest_at(session: AsyncSession, audience: str) -> datetime | Non
     )
 
 
+_Added = TypeVar("_Added", CaseStudy, Project)
+
+
+async def _newest(
+    session: AsyncSession, model: type[_Added], window: datetime, limit: int
+) -> tuple[list[_Added], int]:
+    """Records imported after `window`: the newest `limit` of them, and how many in all."""
+    new = (model.created_at > window) & model.source.like(IMPORTED)
+    rows = await session.scalars(
+        select(model).where(new).order_by(model.created_at.desc(), model.id.desc()).limit(limit)
+    )
+    total = await session.scalar(select(func.count()).select_from(model).where(new))
+    return list(rows), int(total or 0)
+
+
 async def gather(
     session: AsyncSession, audience: str, *, added_since: datetime, limit: int = 5
 ) -> DigestData:
@@ -59,30 +75,8 @@ async def gather(
     `added_since` (the previous edition's date) bounds what counts as new."""
     since = await last_digest_at(session, audience)
     window = since or added_since
-    new_study = (CaseStudy.created_at > window) & CaseStudy.source.like(IMPORTED)
-    studies = list(
-        await session.scalars(
-            select(CaseStudy)
-            .where(new_study)
-            .order_by(CaseStudy.created_at.desc(), CaseStudy.id.desc())
-            .limit(limit)
-        )
-    )
-    studies_total = await session.scalar(
-        select(func.count()).select_from(CaseStudy).where(new_study)
-    )
-    new_project = (Project.created_at > window) & Project.source.like(IMPORTED)
-    projects = list(
-        await session.scalars(
-            select(Project)
-            .where(new_project)
-            .order_by(Project.created_at.desc(), Project.id.desc())
-            .limit(limit)
-        )
-    )
-    projects_total = await session.scalar(
-        select(func.count()).select_from(Project).where(new_project)
-    )
+    studies, studies_total = await _newest(session, CaseStudy, window, limit)
+    projects, projects_total = await _newest(session, Project, window, limit)
     new_suppliers = await session.scalars(
         select(Supplier.name)
         .where(Supplier.created_at > window, Supplier.source.like(IMPORTED))
@@ -96,12 +90,12 @@ async def gather(
         case_studies=tuple(
             NewItem(s.title, s.url, ", ".join(x for x in (s.member, s.year) if x)) for s in studies
         ),
-        case_studies_total=int(studies_total or 0),
+        case_studies_total=studies_total,
         projects=tuple(
             NewItem(p.title, p.url, ", ".join(x for x in (p.kind.replace("_", " "), p.lead) if x))
             for p in projects
         ),
-        projects_total=int(projects_total or 0),
+        projects_total=projects_total,
         dps=await reference.dps(session),
         new_suppliers=tuple(new_suppliers),
     )

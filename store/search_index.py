@@ -238,6 +238,10 @@ async def _write_vocabulary(session: AsyncSession, vocabulary: Counter[str]) -> 
         await session.execute(insert(TERMS), new[start : start + CHUNK * 5])
 
 
+async def is_empty(session: AsyncSession) -> bool:
+    return await session.scalar(select(DOCS.c.id).limit(1)) is None
+
+
 async def rebuild(session: AsyncSession) -> int:
     """Bring the whole index up to date; returns how many documents it holds.
 

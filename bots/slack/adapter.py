@@ -288,7 +288,9 @@ class SlackAdapter:
         destination: Destination | None = None
         if respond.response_url:
             destination = ResponseUrl(respond)
-        elif isinstance(event.get("channel"), str) and isinstance(event.get("user"), str):
+        elif event.get("type") in ("message", "app_mention") and (
+            isinstance(event.get("channel"), str) and isinstance(event.get("user"), str)
+        ):  # not member_joined_channel and the like: nobody asked for anything
             user = inbound.user_ref(event["user"], None)
             chat = inbound.chat_ref(event["channel"])
             destination = self._destination(True, user, chat, event.get("thread_ts"))

@@ -19,6 +19,7 @@ first (with a "working" view where the modal stays open) and the work follows.
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -140,7 +141,8 @@ class Modals:
         self.adapter.track()
         values = body["view"]["state"]["values"]
         audience = ((values["audience"]["audience"].get("selected_option")) or {}).get("value")
-        text = " ".join(str(values["text"]["text"].get("value") or "").split())
+        # Raw: the bridge cleans it and keeps the paragraphs (broadcast takes free text).
+        text = str(values["text"]["text"].get("value") or "").strip()
         if not text or not audience:
             await ack(response_action="errors", errors={"text": "Write the message to send."})
             return
@@ -207,9 +209,8 @@ class Modals:
             return
         if len(line.split()) == 2 and line.startswith("decline "):  # `decline ID`: no reason yet
             state = ((body.get("view") or {}).get("state") or {}).get("values") or {}
-            reason = " ".join(
-                str((state.get(REASON) or {}).get(REASON, {}).get("value") or "").split()
-            )
+            typed: dict[str, Any] = next((v for k, v in state.items() if k.startswith(REASON)), {})
+            reason = " ".join(str((typed.get(REASON) or {}).get("value") or "").split())
             if reason:
                 line = f"{line} {reason}"
         user_id = str(body["user"]["id"])
@@ -246,7 +247,9 @@ class Modals:
             view["blocks"].append(
                 {
                     "type": "input",
-                    "block_id": REASON,
+                    # A new id each time: Slack keeps an input's text across updates while its
+                    # block_id stays, and one decline's reason must not go with the next.
+                    "block_id": f"{REASON}-{secrets.token_hex(4)}",
                     "optional": True,
                     "label": plain("Reason, sent with a decline"),
                     "element": {"type": "plain_text_input", "action_id": REASON},

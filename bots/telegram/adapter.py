@@ -254,7 +254,10 @@ class TelegramBot:
             # The menu is a convenience: the bot works without it, so start anyway.
             log.warning("could not publish the command list", exc_info=True)
             return
-        await self.refresh_admin_menus()
+        try:
+            await self.refresh_admin_menus()
+        except Exception:  # the store, say: admins get their menu at the next refresh
+            log.warning("could not publish the admin command lists", exc_info=True)
 
     async def refresh_admin_menus(self) -> None:
         """Give admins granted since the last look (`ccin-bridge admin grant`, config) their
@@ -471,13 +474,16 @@ class TelegramBot:
         error = context.error
         chat = update.effective_chat if isinstance(update, Update) else None
         where = chat.id if chat is not None else "?"
+        # Only someone who asked (a message or a button) is told; a member update or join
+        # request that failed must not post an error into the whole group.
+        asked = isinstance(update, Update) and (update.message or update.callback_query)
         if isinstance(error, Forbidden):
             # Blocked, or removed from a group: nothing to retry and nobody to tell.
             log.info("Telegram refused a message to chat %s: %s", where, error.message)
             return
         log.error("error while handling a Telegram update from chat %s", where, exc_info=error)
         unreachable = isinstance(error, NetworkError) and not isinstance(error, BadRequest)
-        if chat is None or unreachable or isinstance(error, RetryAfter):
+        if chat is None or not asked or unreachable or isinstance(error, RetryAfter):
             return  # nobody to tell, or the API is unreachable or flooded: telling would fail
         try:
             await self._send(chat.id, text(GENERIC_ERROR))

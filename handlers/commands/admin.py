@@ -104,6 +104,13 @@ async def decline(ctx: Context) -> Reply:
     if flow.step_of(ctx) == "reason":
         assert ctx.conversation is not None
         request_id, reason = str(ctx.conversation.data["request"]), ctx.args
+        try:
+            await _request(ctx, request_id)
+        except UserFacingError as exc:
+            # Decided meanwhile (another admin, the card's buttons): this step is over, and
+            # the text typed for it must not reach anyone.
+            await flow.end(ctx)
+            return ReplyBuilder().para(exc.reason).build(private=True)
     else:
         request_id, _, reason = ctx.args.partition(" ")
         if not request_id:

@@ -263,9 +263,14 @@ async def _choose_organisation(
     return await _ask_role(ctx, group, data)
 
 
-async def _ask_role(ctx: Context, group: GroupConfig, data: dict[str, Any]) -> Reply:
+async def _ask_role(
+    ctx: Context, group: GroupConfig, data: dict[str, Any], note: str | None = None
+) -> Reply:
     await flow.advance(ctx, "role", data)
-    builder = ReplyBuilder().para("And your role? Pick the one that fits, or type it.")
+    builder = ReplyBuilder()
+    if note:
+        builder.para(note)
+    builder.para("And your role? Pick the one that fits, or type it.")
     for index, role in enumerate(group.roles):
         builder.buttons(Button(role[:1].upper() + role[1:], f"join {group.slug} --role {index}"))
     return builder.buttons(
@@ -280,6 +285,9 @@ async def _choose_role(ctx: Context, group: GroupConfig, data: dict[str, Any], v
     else:
         wanted = value.casefold().rstrip("s")
         role = next((r for r in group.roles if r.casefold().rstrip("s") == wanted), None)
+        if role is None and value.casefold() != "other":
+            # A typo or a role named differently: ask again rather than turn them away.
+            return await _ask_role(ctx, group, data, f"I don't recognise the role “{value[:60]}”.")
     orgs = {o.id: o for o in await reference.organisations(ctx.session)}
     org = orgs.get(int(data.get("org", 0)))
     if org is None:

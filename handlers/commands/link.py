@@ -46,18 +46,29 @@ async def link(ctx: Context) -> Reply:
             f"That code belongs to someone who already has a {ctx.request.user.platform} "
             "account here. Enter it on the other platform."
         )
+    here = ctx.request.user.platform
+    owner_groups = await _active_groups(ctx, owner)
+    my_groups = await _active_groups(ctx, ctx.person.id)
     await store_people.merge(ctx.session, keep_id=owner, merge_id=ctx.person.id)
-    # Memberships now apply here too: invite this account to the chats of active groups.
+    # Memberships now apply to both accounts: each account is invited to the chats of the
+    # groups only the other one was in (it is already in its own).
     invites = 0
     for membership in await store_groups.memberships_of(ctx.session, owner):
         group = ctx.settings.group(membership.group_slug)
-        if group is not None and membership.status == store_groups.ACTIVE:
+        if group is None or membership.status != store_groups.ACTIVE:
+            continue
+        wanted: set[str] = set()
+        if group.slug not in my_groups:
+            wanted.add(here)
+        if group.slug not in owner_groups:
+            wanted |= platforms
+        if wanted:
             invites += await queue_chat_changes(
                 ctx.session,
                 group=group,
                 person_id=owner,
                 kind=chat_actions.INVITE,
-                platforms={ctx.request.user.platform},
+                platforms=wanted,
             )
     await audit.record(
         ctx.session, actor_id=owner, action="person.link", platform=ctx.request.user.platform
@@ -66,8 +77,13 @@ async def link(ctx: Context) -> Reply:
         bold("Linked. "), "This account and your other one are now one person to the bridge."
     )
     if invites:
-        builder.para("I will send you invitations to your groups' chats here.")
+        builder.para("I will send you invitations to your groups' chats you are not in yet.")
     return builder.build(private=True)
+
+
+async def _active_groups(ctx: Context, person_id: int) -> set[str]:
+    memberships = await store_groups.memberships_of(ctx.session, person_id)
+    return {m.group_slug for m in memberships if m.status == store_groups.ACTIVE}
 
 
 COMMANDS = [

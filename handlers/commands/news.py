@@ -96,8 +96,14 @@ def _ask(ctx: Context, step: str, data: dict[str, Any], problem: str | None = No
     return builder.para(_prompt(ctx, step, data)).build()
 
 
+def _one_line(value: str) -> str:
+    # The command takes free text (so a long answer gets this flow's own message, not the
+    # generic one), but a title and a digest's short text are single lines.
+    return " ".join(value.split())
+
+
 def _check_title(value: str) -> str:
-    value = value.strip()
+    value = _one_line(value)
     if len(value) < TITLE_MIN:
         raise UserFacingError(
             f"That title is too short; please use at least {TITLE_MIN} characters."
@@ -110,7 +116,7 @@ def _check_title(value: str) -> str:
 
 
 def _check_body(value: str) -> str:
-    value = value.strip()
+    value = _one_line(value)
     if len(value) < BODY_MIN:
         raise UserFacingError("That is very short; please write a sentence or two.")
     if len(value) > BODY_MAX:
@@ -125,7 +131,7 @@ def check_link(value: str) -> str | None:
     value = value.strip()
     if value.casefold() in SKIP_WORDS:
         return None
-    parts = urlsplit(value) if " " not in value else None
+    parts = None if any(c.isspace() for c in value) else urlsplit(value)
     if (
         parts is None
         or parts.scheme.casefold() not in ("http", "https")
@@ -358,5 +364,6 @@ COMMANDS = [
         "Send news for the monthly digest (admins: review, approve, reject, edit)",
         news_command,
         usage="news",
+        free_text=True,
     ),
 ]

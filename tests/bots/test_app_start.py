@@ -35,3 +35,25 @@ async def test_start_up_mends_an_index_that_an_older_version_built(tmp_path: Pat
         page = await search(session, "solicitors", kinds=("supplier",), limit=5)
     await app.db.close()
     assert page.hits[0].title == "Anthony Collins Solicitors"
+
+
+async def test_one_shot_commands_only_build_an_empty_index(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    shutil.copy(REPO / "config.yaml", config)
+    settings, secrets = load(config)
+    app = await open_app(settings, secrets, config)
+    async with app.db.session() as session:
+        total = await session.scalar(select(func.count()).select_from(SearchDoc))
+        await session.execute(update(SearchDoc).values(text_tags=""))
+    await app.db.close()
+
+    app = await open_app(settings, secrets, config, mend_index=False)  # e.g. `ccin-bridge jobs`
+    async with app.db.session() as session:
+        assert await session.scalar(select(func.count()).where(SearchDoc.text_tags != "")) == 0
+        await session.execute(delete(SearchDoc))
+    await app.db.close()
+
+    app = await open_app(settings, secrets, config, mend_index=False)
+    async with app.db.session() as session:
+        assert await session.scalar(select(func.count()).select_from(SearchDoc)) == total
+    await app.db.close()

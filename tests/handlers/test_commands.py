@@ -158,6 +158,19 @@ async def test_join_shows_rules_then_records_consent(bridge: Bridge) -> None:
     assert data["memberships"][0]["status"] == "pending"
 
 
+async def test_a_role_not_recognised_is_asked_again_not_turned_away(bridge: Bridge) -> None:
+    await bridge.handle(ask("join", "officers --accept"))
+    await bridge.handle(ask("", "Oxford City Council"))
+    again = await bridge.handle(ask("", "offcer"))
+    assert "I don't recognise the role “offcer”" in says(again)
+    assert "join officers --role 0" in actions(again)
+    assert "waiting for a network admin" in says(await bridge.handle(ask("", "officers")))
+    other = await bridge.handle(ask("join", "leaders --accept"))
+    assert "Which organisation" in says(other)
+    await bridge.handle(ask("", "Oxford City Council"))
+    assert "not open to you" in says(await bridge.handle(ask("join", "leaders --role other")))
+
+
 async def test_open_group_joins_at_once_and_leave_works(bridge: Bridge) -> None:
     await bridge.handle(ask("join", "Housing --accept"))
     await bridge.handle(ask("", "Oxford City Council"))

@@ -15,6 +15,7 @@ from tests.handlers.groups_support import (
     ADMIN,
     ALEX_SLACK,
     ALEX_TG,
+    OFFICERS_SLACK,
     OFFICERS_TG,
     actions,
     approve_all,
@@ -111,3 +112,39 @@ async def test_stats_counts_this_month_from_midnight_on_the_first_in_the_network
     # 30 June 23:30 UTC is already 1 July in London (BST): July's count starts then.
     clock.now = datetime(2026, 6, 30, 23, 30, tzinfo=UTC)
     assert "This month (since 01 July)" in texts(await say(bridge, ADMIN, "/stats"))
+
+
+async def test_a_reason_step_for_a_request_decided_meanwhile_ends_and_sends_nothing(
+    settings: Settings, sqlite_db: Database, clock: Clock
+) -> None:
+    bridge = await make_bridge(settings, sqlite_db, clock)
+    await say(bridge, ADMIN, "/help")
+    await join_officers(bridge, ALEX_TG)
+    assert "Why are you declining #1" in texts(await say(bridge, ADMIN, "/decline 1"))
+    assert "Approved" in texts(await say(bridge, ADMIN, "/approve 1"))  # e.g. from the card
+    assert "already decided" in texts(await say(bridge, ADMIN, "Typed for the decline"))
+    # The step is over: the next plain text is not taken as a reason again.
+    assert "already decided" not in texts(await say(bridge, ADMIN, "hello"))
+    async with bridge.db.session() as session:
+        notices = [str(p) for p in await session.scalars(select(Push.payload))]
+    assert not any("Typed for the decline" in n for n in notices)
+
+
+async def test_linking_invites_each_account_only_to_chats_it_is_not_in(
+    settings: Settings, sqlite_db: Database, clock: Clock
+) -> None:
+    bridge = await make_bridge(settings, sqlite_db, clock)
+    await say(bridge, ADMIN, "/help")
+    await join_officers(bridge, ALEX_SLACK)  # a member through Slack only
+    await approve_all(bridge)
+    code = texts(await say(bridge, ALEX_TG, "/link")).split("code is ")[1][:8]
+    assert "Linked" in texts(await say(bridge, ALEX_SLACK, f"/link {code}"))
+    async with bridge.db.session() as session:
+        invites = [
+            (a.platform, a.chat_id)
+            for a in await session.scalars(
+                select(ChatAction).where(ChatAction.kind == chat_actions.INVITE)
+            )
+        ]
+    # Slack was invited on approval; linking adds the Telegram account, and only that.
+    assert sorted(invites) == [("slack", OFFICERS_SLACK), ("telegram", OFFICERS_TG)]

@@ -155,3 +155,17 @@ async def test_review_lists_what_is_waiting(
     assert "1 news item(s) waiting" in says(replies) and TITLE in says(replies)
     async with bridge.db.session() as session:
         assert await session.scalar(select(func.count()).select_from(NewsItem)) == 1
+
+
+async def test_a_long_text_gets_the_flows_own_answer_and_lines_are_joined(
+    settings: Settings, sqlite_db: Database, clock: Clock
+) -> None:
+    bridge = await push_bridge(settings, sqlite_db, clock)
+    await say(bridge, ALEX, "/news")
+    await say(bridge, ALEX, TITLE)
+    too_long = says(await say(bridge, ALEX, "word " * 150))  # 750 characters
+    assert "please keep it to 480 or fewer and put the rest behind the link" in too_long
+    assert "search" not in too_long
+    assert "A link" in says(await say(bridge, ALEX, "Residents now own\nthe solar panels."))
+    preview = says(await say(bridge, ALEX, LINK))
+    assert "Residents now own the solar panels." in preview

@@ -414,7 +414,7 @@ async def test_the_broadcast_modal_previews_then_queues_for_an_admin(
     assert [o["value"] for o in options][-1] == "everyone"
     assert "officers" in [o["value"] for o in options]
 
-    message = "Hello officers & friends,\nsee you on Tuesday <3"
+    message = "Hello officers & friends,\n\nsee you on Tuesday <3"
     answer = await slack.submit(form, picked("officers", "Officers", message), user=BOB)
     assert answer.status == 200 and '"response_action":"update"' in answer.body.replace(" ", "")
     await fake.wait_for(lambda: bool(fake.delivered("views.update")))
@@ -435,6 +435,9 @@ async def test_the_broadcast_modal_previews_then_queues_for_an_admin(
     )
     (push,) = await pushes(sqlite_db)
     assert push.kind == "broadcast" and push.audience == "officers"
+    # Two paragraphs, as typed in the form.
+    assert "see you on Tuesday <3" in str(push.payload)
+    assert "friends, see you" not in str(push.payload)
     assert fake.responses(key) == []  # the form replaced the answer along the response_url
 
 
@@ -486,10 +489,11 @@ async def test_the_join_requests_modal_approves_and_declines_with_a_reason(
     assert {f"Approve #{first}", f"Decline #{first}"} <= {
         b["text"]["text"] for b in view_buttons(form)
     }
-    assert form["blocks"][-1]["block_id"] == "reason"  # type: ignore[index]
+    reason_block = str(form["blocks"][-1]["block_id"])  # type: ignore[index]
+    assert reason_block.startswith("reason-")
 
     reason = {
-        "reason": {"reason": {"type": "plain_text_input", "value": "Use your council account"}}
+        reason_block: {"reason": {"type": "plain_text_input", "value": "Use your council account"}}
     }
     await slack.press_in_view(form, f"Decline #{first}", user=BOB, values=reason)
     await fake.wait_for(lambda: len(fake.delivered("views.update")) == 2)
@@ -497,6 +501,8 @@ async def test_the_join_requests_modal_approves_and_declines_with_a_reason(
     form = opened(fake)
     assert f"Declined #{first}." in view_text(form)
     assert "Join requests waiting (1)" in view_text(form)
+    # A fresh reason box: Slack would otherwise carry the last reason over to the next one.
+    assert form["blocks"][-1]["block_id"] not in (reason_block, "reason")  # type: ignore[index]
 
     await slack.press_in_view(form, f"Approve #{second}", user=BOB)
     await fake.wait_for(lambda: len(fake.delivered("views.update")) == 3)

@@ -266,7 +266,10 @@ async def both_platforms(tg: Harness, slack: SlackSender) -> None:
     found = re.search(r"one-time code is (\S+)\.", code.text)
     assert found is not None
     [linked] = await slack.ask(f"link {found.group(1)}", user=ALICE_ON_SLACK)
-    assert "Linked." in linked.text and "invitations to your groups' chats here" in linked.text
+    assert (
+        "Linked." in linked.text
+        and "invitations to your groups' chats you are not in" in linked.text
+    )
     await fake.wait_for(lambda: bool(fake.delivered("conversations.invite")), WITHIN)
     [invited] = fake.delivered("conversations.invite")
     assert invited.args == {"channel": OFFICERS_CHANNEL, "users": ALICE_ON_SLACK.id}

@@ -14,6 +14,7 @@ import time
 import pytest
 from sqlalchemy import select
 
+from handlers import chat_events
 from handlers.core import Bridge
 from handlers.identity import ChatRef
 from handlers.replies import text
@@ -236,3 +237,19 @@ async def test_a_group_upgraded_to_a_supergroup_keeps_working(telegram: Harness)
     assert url == api.invite_links[-1].url and api.invite_links[-1].chat_id == NEW_GROUP.id
     await bot.remove(chat_id=str(OLD_GROUP.id), user_id=str(ALICE.id))
     assert api.status_of(NEW_GROUP.id, ALICE.id) == "left"
+
+
+async def test_a_member_update_that_fails_is_logged_not_posted_to_the_group(
+    telegram: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    api = telegram.api
+    api.add_group(GROUP)
+
+    async def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("the store is unavailable")
+
+    monkeypatch.setattr(chat_events, "member_joined", broken)
+    with caplog.at_level(logging.ERROR):
+        await telegram.settle(await api.push_chat_member(GROUP, CAROL, "member"))
+    assert "error while handling a Telegram update" in caplog.text
+    assert api.sent_to(GROUP.id) == []  # nobody in the group asked for anything
