@@ -84,6 +84,7 @@ class Modals:
         app.shortcut(BROADCAST)(self._on_broadcast_shortcut)
         app.view(BROADCAST)(self._on_broadcast_preview)
         app.view(BROADCAST_CONFIRM)(self._on_broadcast_confirm)
+        app.view_closed(BROADCAST_CONFIRM)(self._on_broadcast_closed)
         app.shortcut(APPROVALS)(self._on_approvals_shortcut)
         app.action(REVIEW_ACTION)(self._on_approvals_shortcut)
         app.action(re.compile("^" + re.escape(FORM_PREFIX)))(self._on_decision)
@@ -169,7 +170,12 @@ class Modals:
         )
         view = self._view("Broadcast", [_text_only(r) for r in replies], BROADCAST_CONFIRM, {})
         if send is not None:
-            view |= {"submit": plain("Confirm"), "close": plain("Cancel"), "private_metadata": send}
+            view |= {
+                "submit": plain("Confirm"),
+                "close": plain("Cancel"),
+                "private_metadata": send,
+                "notify_on_close": True,  # Cancel must end the flow the preview started
+            }
         await adapter.client.views_update(view_id=body["view"]["id"], view=view)
 
     async def _on_broadcast_confirm(self, ack: AsyncAck, body: dict[str, Any]) -> None:
@@ -179,6 +185,14 @@ class Modals:
         if not line.startswith("broadcast "):
             return
         await self._run_to_dm(str(body["user"]["id"]), "/" + line)
+
+    async def _on_broadcast_closed(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        """Cancel on the preview: end the broadcast's confirm step, so that a later "send" in
+        the DM cannot queue what the admin called off."""
+        self.adapter.track()
+        await ack()
+        if str(body["view"].get("private_metadata") or "").startswith("broadcast "):
+            await self._run_to_dm(str(body["user"]["id"]), "/cancel")
 
     async def _run_to_dm(self, user_id: str, line: str) -> None:
         adapter = self.adapter

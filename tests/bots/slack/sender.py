@@ -222,6 +222,17 @@ class SlackSender:
             }
         )
 
+    async def close(self, view: dict[str, Any], user: Person = ALICE) -> Answer:
+        """Press a modal's close button (Slack tells the app only with `notify_on_close`)."""
+        return await self.interactive(
+            {
+                "type": "view_closed",
+                "user": _user(user),
+                "view": _view_payload(view, None),
+                "is_cleared": False,
+            }
+        )
+
     # --- events -------------------------------------------------------------------------------
 
     def event_body(self, event: dict[str, Any], event_id: str) -> str:

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 import aiohttp
 import pytest
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bots.slack import SlackAdapter
 from handlers import reply_codec
@@ -25,7 +25,7 @@ from handlers.replies import Reply, ReplyBuilder
 from scheduler.outbound import Blocked, ChatAdmin, RetryLater, Undeliverable
 from store import groups, people
 from store.db import Database
-from store.models import Push
+from store.models import Conversation, Push
 from tests.bots.slack.sender import (
     ALICE,
     BOB,
@@ -523,3 +523,28 @@ async def test_the_join_requests_modal_approves_and_declines_with_a_reason(
 
 def labels(message: object) -> list[str]:
     return [b["text"]["text"] for b in buttons(message)]  # type: ignore[arg-type]
+
+
+async def test_cancel_on_the_broadcast_preview_ends_the_broadcast(
+    bridge: Bridge, slack: SlackSender, adapter: SlackAdapter, fake: FakeSlack, sqlite_db: Database
+) -> None:
+    bridge.grant_session_admin(UserRef("slack", BOB.id))
+    await slack.command("broadcast", user=BOB)
+    await fake.wait_for(lambda: bool(fake.delivered("views.open")))
+    form = opened(fake)
+    await slack.submit(form, picked("officers", "Officers", "Called off"), user=BOB)
+    await fake.wait_for(lambda: bool(fake.delivered("views.update")))
+    await adapter.drain()
+    preview = opened(fake)
+    assert preview["notify_on_close"] is True
+    async with sqlite_db.session() as session:
+        assert await session.scalar(select(func.count()).select_from(Conversation)) == 1
+
+    assert (await slack.close(preview, user=BOB)).status == 200
+    await fake.wait_for(lambda: bool(fake.delivered("chat.postMessage")))
+    await adapter.drain()
+    (told,) = fake.delivered("chat.postMessage")
+    assert told.args["channel"] == "DBOB" and "Cancelled" in told.text
+    async with sqlite_db.session() as session:
+        assert await session.scalar(select(func.count()).select_from(Conversation)) == 0
+    assert await pushes(sqlite_db) == []
