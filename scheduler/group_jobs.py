@@ -12,7 +12,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.membership import bound_chats, forget, notify_admins, notify_person
+from handlers.membership import (
+    all_identities,
+    bound_chats,
+    forget,
+    notify_admins,
+    notify_person,
+)
 from handlers.replies import Button, ReplyBuilder, Span, bold
 from scheduler import runtime
 from store import audit, chat_actions, people
@@ -99,10 +105,6 @@ async def _identities(session: AsyncSession, platform: str, person_ids: set[int]
     return list(rows)
 
 
-async def _all_of(session: AsyncSession, person_id: int) -> list[Identity]:
-    return list(await session.scalars(select(Identity).where(Identity.person_id == person_id)))
-
-
 async def erase_inactive() -> int:
     """Erase people not seen for `retention_days` who are in no group; complete erasures
     whose chat removals are done. Returns how many were erased."""
@@ -114,7 +116,10 @@ async def erase_inactive() -> int:
         if days:
             admins = set(bridge.settings.admins)
             for person_id in await people.inactive_since(session, now - timedelta(days=days)):
-                keys = {f"{i.platform}:{i.external_id}" for i in await _all_of(session, person_id)}
+                keys = {
+                    f"{i.platform}:{i.external_id}"
+                    for i in await all_identities(session, person_id)
+                }
                 if keys & admins:  # admins named in config are kept however quiet
                     continue
                 await forget(session, bridge.settings, person_id, now)

@@ -126,15 +126,6 @@ async def reset_running(session: AsyncSession) -> None:
     )
 
 
-async def failed_since(session: AsyncSession, since: datetime) -> list[ChatAction]:
-    rows = await session.scalars(
-        select(ChatAction)
-        .where(ChatAction.status == FAILED, ChatAction.done_at >= since)
-        .order_by(ChatAction.id)
-    )
-    return list(rows)
-
-
 # --- chats the platform moved ----------------------------------------------------------------
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models import LinkCode
@@ -42,7 +42,3 @@ async def redeem(session: AsyncSession, code: str, now: datetime) -> int | None:
 
 async def purge_expired(session: AsyncSession, now: datetime) -> None:
     await session.execute(delete(LinkCode).where(LinkCode.expires_at <= now))
-
-
-async def holder(session: AsyncSession, code: str) -> int | None:
-    return await session.scalar(select(LinkCode.person_id).where(LinkCode.code == normalise(code)))

@@ -308,21 +308,6 @@ async def expire(
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-async def has_due(
-    session: AsyncSession, platforms: Collection[str], now: datetime | None = None
-) -> bool:
-    due = await session.scalar(
-        select(Delivery.id)
-        .where(
-            Delivery.status == PENDING,
-            Delivery.next_attempt_at <= (now or utcnow()),
-            Delivery.platform.in_(list(platforms)),
-        )
-        .limit(1)
-    )
-    return due is not None
-
-
 async def report(session: AsyncSession, push_id: int, max_errors: int = 20) -> PushReport | None:
     push = await session.get(Push, push_id)
     if push is None:

@@ -196,13 +196,6 @@ async def set_profile(
     person.organisation_id, person.role = organisation_id, role
 
 
-async def identity_count(session: AsyncSession, person_id: int) -> int:
-    n = await session.scalar(
-        select(func.count()).select_from(Identity).where(Identity.person_id == person_id)
-    )
-    return int(n or 0)
-
-
 # --- linking two identities (/link) ------------------------------------------------------------
 
 
