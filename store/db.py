@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,6 +15,7 @@ from sqlalchemy import event, make_url
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -51,17 +53,36 @@ def async_url(url: str) -> URL:
     )
 
 
+READ_ONLY = "ccin_read_only"  # execution option of the engine that read-only sessions use
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # Foreign keys are off by default in SQLite; WAL lets the chat read while a job writes.
+    # Foreign keys are off by default in SQLite; WAL lets readers work while one writes.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+    # The driver's own BEGIN comes late and deferred; `_sqlite_begin` says how instead.
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    """A reader's BEGIN takes no lock and may not write; a writer's takes the write lock at
+    once. A deferred transaction that read first and writes later fails with "database is
+    locked" (no busy wait helps) when another connection wrote in between."""
+    read_only = bool(connection.get_execution_options().get(READ_ONLY))
+    connection.exec_driver_sql(f"PRAGMA query_only={int(read_only)}")
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 class Database:
-    """One async engine and its session factory."""
+    """One async engine; units of work that write, and read-only ones.
+
+    SQLite has one writer at a time: in this process writers take turns on a lock (so a
+    burst of writes queues instead of failing), and other processes (the CLI) wait on
+    SQLite's busy timeout. Readers run beside them. PostgreSQL needs neither.
+    """
 
     def __init__(self, url: str) -> None:
         self.url = async_url(url)
@@ -74,7 +95,15 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(self.url, pool_pre_ping=True)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
+            readers = self.engine.execution_options(**{READ_ONLY: True})
+        else:
+            readers = self.engine.execution_options(postgresql_readonly=True)
+        self._read_engine = readers
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._readers = async_sessionmaker(readers, expire_on_commit=False)
+        self._write_turn = asyncio.Lock() if self.is_sqlite else None
+        self._writing: asyncio.Task[Any] | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -88,19 +117,48 @@ class Database:
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A unit of work: committed on success, rolled back on any error."""
-        async with self._sessions() as session, session.begin():
+        if self._write_turn is None:
+            async with self._sessions() as session, session.begin():
+                yield session
+            return
+        task = asyncio.current_task()
+        if task is not None and task is self._writing:
+            # Opened inside this task's own writing unit of work, it would wait for itself
+            # (SQLite's one writer is the outer one): it may read, at once, but not write.
+            async with self.read() as session:
+                yield session
+            return
+        async with self._write_turn:
+            self._writing = task
+            try:
+                async with self._sessions() as session, session.begin():
+                    yield session
+            finally:
+                self._writing = None
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A read-only unit of work: runs beside writers, and any write in it fails."""
+        async with self._readers() as session, session.begin():
             yield session
 
     async def upgrade(self, revision: str = HEAD_REVISION) -> None:
-        async with self.engine.begin() as connection:
+        async with self._writer() as connection:
             await connection.run_sync(_run_alembic, "upgrade", revision)
 
     async def downgrade(self, revision: str) -> None:
-        async with self.engine.begin() as connection:
+        async with self._writer() as connection:
             await connection.run_sync(_run_alembic, "downgrade", revision)
 
+    @asynccontextmanager
+    async def _writer(self) -> AsyncIterator[AsyncConnection]:
+        async with contextlib.AsyncExitStack() as stack:
+            if self._write_turn is not None:
+                await stack.enter_async_context(self._write_turn)
+            yield await stack.enter_async_context(self.engine.begin())
+
     async def current_revision(self) -> str | None:
-        async with self.engine.connect() as connection:
+        async with self._read_engine.connect() as connection:
             return await connection.run_sync(_current_revision)
 
     async def close(self) -> None:

@@ -49,8 +49,9 @@ async def test_subscribe_by_button_then_unsubscribe_by_name(
     assert "already subscribed" in says(again)
     off = await say(bridge, ALEX, "/unsubscribe Digest Officers")
     assert "will no longer get: Monthly digest for Officers" in says(off)
+    person = await _person_id(bridge, ALEX)
     async with bridge.db.session() as session:
-        topics = await subscriptions.topics_of(session, await _person_id(bridge, ALEX))
+        topics = await subscriptions.topics_of(session, person)
     assert topics == {"digest:officers": False}
 
 

@@ -10,6 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import func, inspect, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from store import audit
 from store.db import Database, DatabaseURLError, async_url, managed_by_orm
@@ -99,3 +100,48 @@ async def test_a_session_opened_inside_another_can_read_at_once(empty_db: Databa
         async with asyncio.timeout(2), empty_db.session() as inner:  # no wait on outer's lock
             assert await inner.scalar(select(func.count()).select_from(AuditEntry)) == 0
         assert await empty_db.current_revision() is not None
+
+
+async def test_a_burst_of_writers_longer_than_the_busy_timeout_all_commit(
+    empty_db: Database,
+) -> None:
+    """On SQLite each writer holds the one write lock; without turns in this process the ones
+    still waiting after the 5 s busy timeout failed with "database is locked"."""
+
+    async def unit(n: int) -> None:
+        async with empty_db.session() as session:
+            await audit.record(session, actor_id=None, action="test.burst", n=n)
+            await session.flush()
+            await asyncio.sleep(0.25)  # work between the write and the commit
+
+    await asyncio.gather(*(unit(n) for n in range(24)))  # 6 s of holding the lock in all
+    async with empty_db.read() as session:
+        count = await session.scalar(
+            select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "test.burst")
+        )
+    assert count == 24
+
+
+async def test_a_read_only_unit_of_work_cannot_write(empty_db: Database) -> None:
+    async def sneak_a_write() -> None:
+        async with empty_db.read() as session:
+            await audit.record(session, actor_id=None, action="test.sneaky")
+            await session.flush()
+
+    with pytest.raises(DBAPIError):
+        await sneak_a_write()
+    async with empty_db.read() as session:
+        assert await session.scalar(select(func.count()).select_from(AuditEntry)) == 0
+
+
+async def test_readers_run_while_a_writer_holds_the_lock(empty_db: Database) -> None:
+    async with empty_db.session() as writer:
+        await audit.record(writer, actor_id=None, action="test.writer")
+        await writer.flush()
+
+        async def read() -> int | None:
+            async with empty_db.read() as session:
+                return await session.scalar(select(func.count()).select_from(AuditEntry))
+
+        # Another task reads at once (the writer's row is not committed yet).
+        assert await asyncio.wait_for(asyncio.create_task(read()), timeout=2) == 0
