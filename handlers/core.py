@@ -138,13 +138,14 @@ class Bridge:
         if request.command and cmd is None:
             return [self._unknown(request, request.command)]
         async with self.db.session() as session:
-            person, identity_id = await people.touch(
+            caller = await people.account(
                 session,
                 platform=request.user.platform,
                 external_id=request.user.user_id,
                 display_name=clean_text(request.user.display_name)[:200],
                 username=request.user.username,
             )
+            person, identity_id = caller.person, caller.identity_id
             flow = None
             if cmd is None:
                 # Plain text continues a flow only in a private chat (in a group, people talk
@@ -161,7 +162,7 @@ class Bridge:
                 if cmd is None:
                     return [self._not_a_command(request)]
             args = checked_args(request.args, free_text=cmd.free_text)
-            is_admin = self._is_admin(request.user, person)
+            is_admin = self._is_admin(request.user, caller)
             if cmd.admin_only and not is_admin:
                 raise UserFacingError(f"{request.show(cmd.name)} is for network admins only.")
             ctx = Context(
@@ -178,9 +179,10 @@ class Bridge:
             result = await cmd.handler(ctx)
         return result if isinstance(result, list) else [result]
 
-    def _is_admin(self, user: UserRef, person: PersonRecord) -> bool:
+    def _is_admin(self, user: UserRef, caller: people.Caller) -> bool:
+        """Rights belong to the account: the store's flag on it, config, or `chat --admin`."""
         return (
-            person.is_admin or user.key in self.settings.admins or user.key in self._session_admins
+            caller.is_admin or user.key in self.settings.admins or user.key in self._session_admins
         )
 
     def _unknown(self, request: Request, name: str) -> Reply:

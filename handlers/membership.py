@@ -17,7 +17,7 @@ from handlers import reply_codec
 from handlers.config import GroupConfig, Settings
 from handlers.errors import UserFacingError
 from handlers.replies import Reply
-from store import audiences, chat_actions, outbox, people, subscriptions
+from store import audiences, chat_actions, erasure, outbox, subscriptions
 from store import groups as store_groups
 from store.models import Identity
 
@@ -224,6 +224,6 @@ async def forget(session: AsyncSession, settings: Settings, person_id: int, now:
                 session, group=group, person_id=person_id, kind=chat_actions.REMOVE
             )
     await session.flush()
-    await people.begin_erasure(session, person_id, now)
-    await people.finish_erasure(session, person_id)
+    await erasure.begin_erasure(session, person_id, now)
+    await erasure.finish_erasure(session, person_id)
     return removals

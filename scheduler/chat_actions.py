@@ -21,7 +21,7 @@ from handlers import reply_codec
 from handlers.config import Settings
 from handlers.replies import Reply, ReplyBuilder, Span, bold
 from scheduler.outbound import Blocked, ChatAdmin, RetryLater, Undeliverable
-from store import audiences, audit, chat_actions, outbox, people
+from store import audiences, audit, chat_actions, erasure, outbox
 from store.chat_actions import ChatActionJob
 from store.db import Database
 from store.outbox import Target
@@ -224,6 +224,6 @@ class ChatActionService:
 
     async def _finish_erasures(self, person_ids: Iterable[int]) -> None:
         async with self.db.session() as session:
-            waiting = set(await people.erasures_waiting(session))
+            waiting = set(await erasure.erasures_waiting(session))
             for person_id in set(person_ids) & waiting:
-                await people.finish_erasure(session, person_id)
+                await erasure.finish_erasure(session, person_id)

@@ -21,7 +21,7 @@ from handlers.membership import (
 )
 from handlers.replies import Button, ReplyBuilder, Span, bold
 from scheduler import runtime
-from store import audit, chat_actions, people
+from store import audit, chat_actions, erasure, people
 from store import groups as store_groups
 from store.models import Identity, Push
 
@@ -124,8 +124,8 @@ async def erase_inactive() -> int:
                     continue
                 await forget(session, bridge.settings, person_id, now)
                 erased += 1
-        for person_id in await people.erasures_waiting(session):
-            await people.finish_erasure(session, person_id)
+        for person_id in await erasure.erasures_waiting(session):
+            await erasure.finish_erasure(session, person_id)
         if erased:
             await audit.record(
                 session, actor_id=None, action="privacy.retention", erased=erased, days=days

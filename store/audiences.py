@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from sqlalchemy import or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import Identity, Person, Subscription
+from store.models import Identity, Subscription
 from store.outbox import Target
 
 
@@ -44,16 +44,14 @@ async def topic_targets(session: AsyncSession, topic: str) -> list[Target]:
 
 
 async def admin_targets(session: AsyncSession, config_admins: Iterable[str]) -> list[Target]:
-    """Admins by the store's flag or by `PLATFORM:USER_ID` in config (those who have used the
-    bot at least once: a bot cannot open a chat with someone it has never seen)."""
+    """Admin accounts, by the store's flag or by `PLATFORM:USER_ID` in config (those who have
+    used the bot at least once: a bot cannot open a chat with someone it has never seen).
+    A linked account of an admin is not one: rights belong to the account granted them."""
     keys = [tuple(k.split(":", 1)) for k in config_admins if ":" in k]
-    conditions = [Person.is_admin.is_(True)]
+    conditions = [Identity.is_admin.is_(True)]
     if keys:
         conditions.append(tuple_(Identity.platform, Identity.external_id).in_(keys))
     rows = await session.scalars(
-        select(Identity)
-        .join(Person, Person.id == Identity.person_id)
-        .where(or_(*conditions), Identity.active.is_(True))
-        .order_by(Identity.id)
+        select(Identity).where(or_(*conditions), Identity.active.is_(True)).order_by(Identity.id)
     )
     return [_dm(i) for i in rows]

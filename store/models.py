@@ -25,6 +25,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy import true as sa_true
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -84,7 +85,6 @@ class Person(Base):
         ForeignKey("organisations.id", ondelete="SET NULL")
     )
     role: Mapped[str | None] = mapped_column(String(80))
-    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     # /forgetme: set while removals from real chats are still queued; the row (already
@@ -96,7 +96,11 @@ class Person(Base):
 
 
 class Identity(Base):
-    """A person's account on one platform; `active` turns false when they block the bot."""
+    """A person's account on one platform; `active` turns false when they block the bot.
+
+    Admin rights belong to the account they were granted to (config `admins` or `admin
+    grant`), not to the person, so linking another account to it never passes them on.
+    """
 
     __tablename__ = "identities"
     __table_args__ = (UniqueConstraint("platform", "external_id"),)
@@ -107,8 +111,20 @@ class Identity(Base):
     display_name: Mapped[str] = mapped_column(String(200), default="")
     username: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     person: Mapped[Person] = relationship(back_populates="identities")
+
+
+class KnownName(Base):
+    """Every display name and handle an account has had: erasure must find the old ones too."""
+
+    __tablename__ = "known_names"
+    __table_args__ = (UniqueConstraint("identity_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    identity_id: Mapped[int] = mapped_column(ForeignKey("identities.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    seen_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Organisation(Base):
@@ -460,6 +476,9 @@ class LinkCode(Base):
     code: Mapped[str] = mapped_column(String(16), primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     expires_at: Mapped[datetime] = mapped_column()
+    # The account that typed the code and was shown whose account it joins; only it may
+    # confirm the link.
+    claimed_by: Mapped[int | None] = mapped_column(ForeignKey("identities.id", ondelete="CASCADE"))
 
 
 class CallbackToken(Base):

@@ -16,11 +16,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models import Delivery, Identity, Push, utcnow
+from store.upsert import insert_new
 
 PENDING, CLAIMED, SENDING = "pending", "claimed", "sending"
 SENT, FAILED, BLOCKED = "sent", "failed", "blocked"
@@ -98,8 +97,7 @@ async def create_push(
     # ON CONFLICT rather than a savepoint: the key's check and claim are one statement even
     # between processes, and SQLite's driver would commit a savepoint opened first in a
     # transaction on its own, breaking the caller's all-or-nothing unit of work.
-    dialect = session.get_bind().dialect.name
-    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(Push).values(values)
+    statement = insert_new(session, Push).values(values)
     push_id = await session.scalar(
         statement.on_conflict_do_nothing(index_elements=[Push.key]).returning(Push.id)
     )

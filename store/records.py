@@ -10,7 +10,6 @@ from datetime import date, datetime, time
 class PersonRecord:
     id: int
     display_name: str
-    is_admin: bool
     organisation: str | None
     role: str | None
 

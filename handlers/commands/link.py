@@ -8,9 +8,8 @@ from handlers.core import Command, Context
 from handlers.errors import UserFacingError
 from handlers.membership import queue_chat_changes
 from handlers.replies import Reply, ReplyBuilder, Span, bold
-from store import audit, chat_actions, link_codes
+from store import audit, chat_actions, link_codes, linking
 from store import groups as store_groups
-from store import people as store_people
 from store.models import Identity, Person
 
 
@@ -49,7 +48,7 @@ async def link(ctx: Context) -> Reply:
     here = ctx.request.user.platform
     owner_groups = await _active_groups(ctx, owner)
     my_groups = await _active_groups(ctx, ctx.person.id)
-    await store_people.merge(ctx.session, keep_id=owner, merge_id=ctx.person.id)
+    await linking.merge(ctx.session, keep_id=owner, merge_id=ctx.person.id)
     # Memberships now apply to both accounts: each account is invited to the chats of the
     # groups only the other one was in (it is already in its own).
     invites = 0

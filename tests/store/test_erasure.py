@@ -10,7 +10,7 @@ from handlers.commands import all_commands
 from handlers.config import Settings
 from handlers.core import Bridge
 from scheduler.chat_actions import ChatActionService
-from store import audit, people
+from store import audit, erasure
 from store.db import Database
 from store.models import Base, Person
 from tests.conftest import Clock
@@ -114,7 +114,7 @@ async def test_redaction_takes_whole_words_and_leaves_json_structure(db: Databas
             Eve="a key is structure, not data",
         )
     async with db.session() as session:
-        assert await people.redact(session, ["Eve"]) == 1
+        assert await erasure.redact(session, ["Eve"]) == 1
         entry = (await audit.recent(session, 1))[0]
     assert entry.detail["note"] == "Events with [erased], and eve@example.org; [erased]'s notes"
     assert entry.detail["Eve"] == "a key is structure, not data"
