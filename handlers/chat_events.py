@@ -55,6 +55,7 @@ async def join_request(bridge: Bridge, *, chat: ChatRef, user: UserRef) -> JoinD
             session,
             actor_id=None,
             action="chat.join_request",
+            subject_id=person.id if person is not None else None,
             person=person.id if person is not None else None,
             platform=chat.platform,
             groups=[g.slug for g in groups],
@@ -110,11 +111,18 @@ async def member_joined(bridge: Bridge, *, chat: ChatRef, user: UserRef) -> None
             )
             .build(private=True)
         )
-        await notify_admins(session, bridge.settings, reply, title="Unapproved chat member")
+        await notify_admins(
+            session,
+            bridge.settings,
+            reply,
+            title="Unapproved chat member",
+            subject_id=person.id if person is not None else None,
+        )
         await audit.record(
             session,
             actor_id=None,
             action="chat.unapproved_member",
+            subject_id=person.id if person is not None else None,
             person=person.id if person is not None else None,
             platform=chat.platform,
             groups=[g.slug for g in groups],
@@ -134,6 +142,7 @@ async def member_left(bridge: Bridge, *, chat: ChatRef, user: UserRef) -> None:
             session,
             actor_id=None,
             action="chat.member_left",
+            subject_id=person.id if person is not None else None,
             person=person.id if person is not None else None,
             platform=chat.platform,
             groups=[g.slug for g in groups],

@@ -135,8 +135,10 @@ async def notify_admins(
     title: str,
     key: str | None = None,
     created_by: int | None = None,
+    subject_id: int | None = None,
 ) -> int | None:
-    """Queue a notice to every admin's DM through the outbox (None if nobody to tell)."""
+    """Queue a notice to every admin's DM through the outbox (None if nobody to tell);
+    `subject_id` is the person it is about, so their erasure redacts it."""
     targets = await audiences.admin_targets(session, settings.admins)
     if not targets:
         return None
@@ -149,6 +151,7 @@ async def notify_admins(
         audience="admins",
         title=title,
         created_by=created_by,
+        subject_id=subject_id,
     )
 
 
@@ -172,6 +175,7 @@ async def notify_person(
         targets=targets,
         key=key,
         title=title,
+        subject_id=person_id,
         now=now,
     )
 

@@ -158,6 +158,7 @@ class ChatActionService:
                     session,
                     actor_id=None,
                     action=f"chat.{job.kind}_failed",
+                    subject_id=job.person_id,
                     group=job.group_slug,
                     person=job.person_id,
                     platform=job.platform,
@@ -194,6 +195,7 @@ class ChatActionService:
             targets=[Target(job.platform, job.user_id, job.identity_id, is_private=True)],
             key=f"invite:{job.id}",
             title=f"Invitation to {name}",
+            subject_id=job.person_id,
         )
 
     async def _tell_admins(self, session: AsyncSession, job: ChatActionJob, error: str) -> None:
@@ -220,6 +222,7 @@ class ChatActionService:
                 targets=targets,
                 key=f"chat-action-failed:{job.id}",
                 title="A chat change failed",
+                subject_id=job.person_id,
             )
 
     async def _finish_erasures(self, person_ids: Iterable[int]) -> None:

@@ -223,6 +223,7 @@ class DeliveryService:
                     payload=reply_codec.encode(report_reply(report)),
                     targets=await audiences.person_targets(session, creator),
                     title=f"Delivery report for #{push_id}",
+                    subject_id=creator,
                 )
         if push_ids:
             self.wake()

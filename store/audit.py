@@ -11,9 +11,19 @@ from store.models import AuditEntry, utcnow
 
 
 async def record(
-    session: AsyncSession, *, actor_id: int | None, action: str, **detail: Any
+    session: AsyncSession,
+    *,
+    actor_id: int | None,
+    action: str,
+    subject_id: int | None = None,
+    **detail: Any,
 ) -> None:
-    session.add(AuditEntry(at=utcnow(), actor_id=actor_id, action=action, detail=detail))
+    """`subject_id`: the person the entry is about, whose erasure redacts it."""
+    session.add(
+        AuditEntry(
+            at=utcnow(), actor_id=actor_id, subject_id=subject_id, action=action, detail=detail
+        )
+    )
 
 
 async def recent(session: AsyncSession, limit: int = 50) -> list[AuditEntry]:

@@ -363,12 +363,19 @@ class NewsItem(Base):
 
 
 class AuditEntry(Base):
-    """What an admin (or the system) did; `actor_id` is nulled if that person is erased."""
+    """What an admin (or the system) did; `actor_id` is nulled if that person is erased.
+
+    `subject_id` is the person an entry is about (approved, removed...), so erasing them
+    redacts their names in it without touching entries about anyone else.
+    """
 
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    subject_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), index=True
+    )
     action: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
@@ -378,6 +385,8 @@ class Push(Base):
 
     `key` makes scheduled pushes idempotent (`digest:officers:2026-12`): a job that runs twice
     finds the key taken and sends nothing. `payload` is the neutral reply as JSON.
+    `subject_id` is the person a push is about (their approval card, a notice to them), so
+    erasing them redacts it without touching digests or broadcasts that merely share a word.
     """
 
     __tablename__ = "pushes"
@@ -388,6 +397,9 @@ class Push(Base):
     title: Mapped[str] = mapped_column(String(300), default="")
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    subject_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="SET NULL"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     reported_at: Mapped[datetime | None] = mapped_column()  # delivery report sent to creator
 

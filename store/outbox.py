@@ -81,9 +81,13 @@ async def create_push(
     audience: str | None = None,
     title: str = "",
     created_by: int | None = None,
+    subject_id: int | None = None,
     now: datetime | None = None,
 ) -> int | None:
-    """Queue a push and its deliveries. With a `key` already used, queue nothing: None."""
+    """Queue a push and its deliveries. With a `key` already used, queue nothing: None.
+
+    `subject_id` is the person the push is about (an approval card, a notice to them): their
+    erasure redacts it."""
     now = now or utcnow()
     values = {
         "kind": kind,
@@ -92,6 +96,7 @@ async def create_push(
         "title": title[:300],
         "payload": payload,
         "created_by": created_by,
+        "subject_id": subject_id,
         "created_at": now,
     }
     # ON CONFLICT rather than a savepoint: the key's check and claim are one statement even

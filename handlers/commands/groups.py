@@ -356,6 +356,7 @@ async def _finish(ctx: Context, group: GroupConfig, org: OrganisationRecord, rol
             approval_card(request, group, org_type=WHO[org.member_type]),
             title=f"Join request #{request.request_id}",
             created_by=None,
+            subject_id=ctx.person.id,
         )
         builder.para(
             "Thank you. Your request to join ",

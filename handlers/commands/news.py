@@ -217,6 +217,7 @@ async def _submit(ctx: Context) -> Reply:
         payload=reply_codec.encode(card(item)),
         targets=await audiences.admin_targets(ctx.session, ctx.settings.admins),
         title=f"News #{item.id} for approval",
+        subject_id=ctx.person.id,
     )
     return (
         ReplyBuilder()
@@ -303,6 +304,7 @@ async def _decide(ctx: Context, news_id: int, status: str, reason: str | None) -
         ctx.session,
         actor_id=ctx.person.id,
         action=f"news.{'approve' if status == APPROVED else 'reject'}",
+        subject_id=decided.submitted_by,
         news_id=news_id,
         reason=reason,
     )
@@ -313,6 +315,7 @@ async def _decide(ctx: Context, news_id: int, status: str, reason: str | None) -
             payload=reply_codec.encode(_outcome(decided)),
             targets=await audiences.person_targets(ctx.session, decided.submitted_by),
             title=f"News #{news_id} {status}",
+            subject_id=decided.submitted_by,
         )
     if status == APPROVED:
         return text(f"Approved news #{news_id} “{decided.title}”: it goes into the next digest.")
