@@ -19,7 +19,9 @@ from bots.app import App, PlatformService, data_dir_for, load, open_app, platfor
 from bots.background import Background
 from bots.telegram.webhook import DEFAULT_LISTEN, WebhookConfig, webhook_config
 from bots.terminal import TerminalChat
+from handlers.commands import link as link_commands
 from handlers.config import ConfigError, config_path
+from handlers.errors import UserFacingError
 from handlers.identity import parse_user_key
 from scheduler.outbound import ChatAdmin
 from store import audit, people, seed
@@ -76,8 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument(
         "file", help="a .csv or .json file (events: also .ics), or an http(s):// URL of one"
     )
-    admin = commands.add_parser("admin", help="grant or revoke admin rights")
-    admin.add_argument("action", choices=["grant", "revoke"])
+    admin = commands.add_parser(
+        "admin", help="grant or revoke admin rights; unlink an account from its person"
+    )
+    admin.add_argument("action", choices=["grant", "revoke", "unlink"])
     admin.add_argument("who", metavar="PLATFORM:USER_ID")
     cli_audit.add_parser(commands)
     cli_push.add_parsers(commands)
@@ -305,11 +309,23 @@ async def _admin(args: argparse.Namespace, app: App) -> int:
     except ValueError as exc:
         print(f"ccin-bridge: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    key = f"{platform}:{user_id}"
+    if args.action == "unlink":
+        try:
+            async with app.db.session() as session:
+                message = await link_commands.admin_unlink(
+                    session, platform=platform, external_id=user_id, actor_id=None
+                )
+        except UserFacingError as exc:
+            print(f"ccin-bridge: {exc.reason}", file=sys.stderr)
+            return 1
+        print(message)
+        return 0
     grant = args.action == "grant"
     async with app.db.session() as session:
         await people.set_admin(session, platform=platform, external_id=user_id, is_admin=grant)
-        await audit.record(session, actor_id=None, action=f"admin.{args.action}", who=args.who)
-    print(f"{args.who} is {'now' if grant else 'no longer'} an admin.")
+        await audit.record(session, actor_id=None, action=f"admin.{args.action}", who=key)
+    print(f"{key} is {'now' if grant else 'no longer'} an admin.")
     return 0
 
 

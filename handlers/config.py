@@ -123,9 +123,13 @@ class Settings(_Strict):
     @field_validator("admins")
     @classmethod
     def _admin_keys(cls, values: list[str]) -> list[str]:
+        # Kept as `PLATFORM:USER_ID` exactly as requests spell an account, so a key with a
+        # stray space or a leading zero still matches; one that never could is refused.
+        keys = []
         for value in values:
-            parse_user_key(value)
-        return values
+            platform, user_id = parse_user_key(value)
+            keys.append(f"{platform}:{user_id}")
+        return keys
 
     @model_validator(mode="after")
     def _unique_and_linked(self) -> Settings:

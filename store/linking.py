@@ -1,13 +1,23 @@
-"""Joining two people into one when they link their accounts (/link)."""
+"""Joining two people into one when they link their accounts (/link), and parting one
+account from them again (/unlink)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Column, Table, UniqueConstraint, delete, select, tuple_
+from sqlalchemy import Column, Table, UniqueConstraint, delete, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import Base, Membership, Person
+from store.groups import PENDING
+from store.models import (
+    Base,
+    ChatAction,
+    Consent,
+    Identity,
+    Membership,
+    Person,
+    Subscription,
+)
 
 
 def person_columns() -> list[tuple[Table, Column[Any]]]:
@@ -75,3 +85,63 @@ async def _move_rows(
         clash = tuple_(*others).in_(theirs) if len(others) > 1 else others[0].in_(theirs)
         await session.execute(table.delete().where(column == merge_id, clash))
     await session.execute(table.update().where(column == merge_id).values({column.name: keep_id}))
+
+
+async def detach(session: AsyncSession, identity_id: int) -> int:
+    """Make one account of a linked person a person of its own (/unlink); returns its id.
+
+    Both accounts were one consenting person until now, so the detached one keeps copies of
+    the profile (its own display name where it has one), memberships, accepted rules and
+    subscriptions, and no real chat needs changing. A join request still waiting stays with
+    the other accounts (one request, one decision). Chat changes still queued for this
+    account move with it; admin rights are on the account and stay there.
+    """
+    identity = await session.get_one(Identity, identity_id)
+    old = await session.get_one(Person, identity.person_id)
+    others = await session.scalar(
+        select(Identity.id).where(Identity.person_id == old.id, Identity.id != identity_id)
+    )
+    if others is None:
+        raise ValueError(f"identity {identity_id} is its person's only account")
+    new = Person(
+        display_name=identity.display_name or old.display_name,
+        organisation_id=old.organisation_id,
+        role=old.role,
+        created_at=old.created_at,
+        last_seen_at=old.last_seen_at,
+    )
+    session.add(new)
+    await session.flush()
+    for m in await session.scalars(
+        select(Membership).where(Membership.person_id == old.id, Membership.status != PENDING)
+    ):
+        session.add(
+            Membership(
+                person_id=new.id,
+                group_id=m.group_id,
+                status=m.status,
+                reason=m.reason,
+                created_at=m.created_at,
+                updated_at=m.updated_at,
+            )
+        )
+    for c in await session.scalars(select(Consent).where(Consent.person_id == old.id)):
+        session.add(
+            Consent(
+                person_id=new.id,
+                group_id=c.group_id,
+                rules_version=c.rules_version,
+                platform=c.platform,
+                accepted_at=c.accepted_at,
+            )
+        )
+    for s in await session.scalars(select(Subscription).where(Subscription.person_id == old.id)):
+        session.add(
+            Subscription(person_id=new.id, topic=s.topic, wanted=s.wanted, created_at=s.created_at)
+        )
+    identity.person_id = new.id
+    await session.execute(
+        update(ChatAction).where(ChatAction.identity_id == identity_id).values(person_id=new.id)
+    )
+    await session.flush()
+    return new.id

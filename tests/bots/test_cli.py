@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -10,6 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from store.db import Database, default_url
+from store.models import Identity, Person
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -81,6 +85,54 @@ def test_db_commands_and_admin_grant(tmp_path: Path) -> None:
     assert grant.returncode == 0 and "is now an admin" in grant.stdout
     bad = run_cli(["admin", "grant", "whatsapp:1"], tmp_path)
     assert bad.returncode == 2 and "platform must be one of" in bad.stderr
+    # Ids that could never be a person's account are refused, each with why, in one line.
+    for who, why in [
+        ("telegram:@ada", "a @handle is not an id"),
+        ("telegram:1 2", "ids have no spaces"),
+        ("telegram:-1001234567890", "negative ids are group chats, not people"),
+        ("slack:u012abcdef", "Slack user ids look like U012ABCDEF; lower-case is a handle"),
+        ("terminal:a b", "terminal ids have no spaces"),
+    ]:
+        refused = run_cli(["admin", "grant", who], tmp_path)
+        assert refused.returncode == 2, who
+        assert why in refused.stderr and len(refused.stderr.strip().splitlines()) == 1, who
+        assert "Traceback" not in refused.stderr
+    audit = json.loads(run_cli(["audit", "--json"], tmp_path).stdout)
+    assert [e["detail"] for e in audit if e["action"] == "admin.grant"] == [
+        {"who": "telegram:123456"}
+    ]
+
+
+def test_admin_unlink_parts_an_account_and_is_audited(tmp_path: Path) -> None:
+    assert run_cli(["db", "seed"], tmp_path).returncode == 0  # creates and seeds the store
+
+    async def link_two_accounts() -> None:
+        db = Database(default_url(tmp_path / "data"))
+        try:
+            async with db.session() as session:
+                person = Person(display_name="Eve Example")
+                session.add_all(
+                    [
+                        Identity(person=person, platform="telegram", external_id="4242"),
+                        Identity(person=person, platform="terminal", external_id="eve"),
+                    ]
+                )
+        finally:
+            await db.close()
+
+    asyncio.run(link_two_accounts())
+    done = run_cli(["admin", "unlink", "telegram:4242"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Unlinked telegram:4242 (Telegram id 4242) from terminal id eve" in done.stdout
+    again = run_cli(["admin", "unlink", "telegram:4242"], tmp_path)
+    assert again.returncode == 1 and "not linked to another account" in again.stderr
+    nobody = run_cli(["admin", "unlink", "slack:U0NOBODY"], tmp_path)
+    assert nobody.returncode == 1 and "No account slack:U0NOBODY" in nobody.stderr
+    assert run_cli(["admin", "unlink", "telegram:@eve"], tmp_path).returncode == 2
+    audit = json.loads(run_cli(["audit", "--json"], tmp_path).stdout)
+    [entry] = [e for e in audit if e["action"] == "person.unlink"]
+    assert entry["actor_id"] is None
+    assert entry["detail"]["who"] == "telegram:4242" and entry["detail"]["by_admin"] is True
 
 
 @pytest.mark.parametrize(

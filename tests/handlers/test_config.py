@@ -43,6 +43,9 @@ def test_repo_config_is_valid_and_has_the_three_network_groups() -> None:
         (lambda d: d.update(colour="blue"), "colour: unknown setting"),
         (lambda d: d["groups"][1].update(slug="officers"), "slug 'officers' is used twice"),
         (lambda d: d.update(admins=["whatsapp:1"]), "platform must be one of"),
+        (lambda d: d.update(admins=["telegram:@ada"]), "admins: 'telegram:@ada': Telegram user"),
+        (lambda d: d.update(admins=["telegram:-1001234"]), "admins: 'telegram:-1001234'"),
+        (lambda d: d.update(admins=["slack:u012abcdef"]), "lower-case is a handle or a typo"),
         (lambda d: d["groups"][0].update(audience="nobody"), "names audience 'nobody'"),
         (lambda d: d["schedules"].update(digest_day=31), "schedules.digest_day:"),
         (
@@ -96,4 +99,28 @@ def test_cli_bad_config_exits_2_without_traceback(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "groups.0.join_policy" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_admin_keys_are_kept_as_requests_spell_them(tmp_path: Path) -> None:
+    data = base()
+    data["admins"] = [" telegram: 0123456 ", "slack:U012ABCDEF", "terminal:ada"]
+    settings = load_settings(write(tmp_path, data))
+    assert settings.admins == ["telegram:123456", "slack:U012ABCDEF", "terminal:ada"]
+
+
+def test_cli_admin_that_could_never_match_exits_2_naming_admins(tmp_path: Path) -> None:
+    data = base()
+    data["admins"] = ["telegram:1 2"]
+    result = subprocess.run(
+        [sys.executable, "-m", "bots.cli", "--config", str(write(tmp_path, data)), "db", "status"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+        env={**os.environ, "DATABASE_URL": ""},
+    )
+    assert result.returncode == 2
+    assert "admins: 'telegram:1 2': Telegram user ids are numbers" in result.stderr
+    assert "ids have no spaces" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout

@@ -99,7 +99,9 @@ async def test_link_merges_accounts_once_and_codes_expire(
     clock.now += timedelta(minutes=11)
     assert "expired" in texts(await say(bridge, ALEX_SLACK, f"/link {code}"))
     code = texts(await say(bridge, ALEX_TG, "/link")).split("code is ")[1][:8]
-    assert "Linked" in texts(await say(bridge, ALEX_SLACK, f"/link {code.lower()}"))
+    asked = await say(bridge, ALEX_SLACK, f"/link {code.lower()}")
+    assert "belongs to Alex Example" in texts(asked)  # linking waits for the confirmation
+    assert "Linked" in texts(await say(bridge, ALEX_SLACK, "/" + actions(asked)[0]))
     assert "not valid" in texts(await say(bridge, ALEX_SLACK, f"/link {code}"))
     mydata = texts(await say(bridge, ALEX_SLACK, "/mydata"))
     assert "telegram alexexample" in mydata and "slack alex.ex" in mydata
@@ -138,7 +140,8 @@ async def test_linking_invites_each_account_only_to_chats_it_is_not_in(
     await join_officers(bridge, ALEX_SLACK)  # a member through Slack only
     await approve_all(bridge)
     code = texts(await say(bridge, ALEX_TG, "/link")).split("code is ")[1][:8]
-    assert "Linked" in texts(await say(bridge, ALEX_SLACK, f"/link {code}"))
+    await say(bridge, ALEX_SLACK, f"/link {code}")
+    assert "Linked" in texts(await say(bridge, ALEX_SLACK, f"/link --confirm {code}"))
     async with bridge.db.session() as session:
         invites = [
             (a.platform, a.chat_id)

@@ -72,7 +72,8 @@ async def test_forgetme_leaves_no_trace_in_any_table(
     await join_officers(bridge, ALEX_TG)
     await say(bridge, ALEX_TG, "/subscribe announcements")
     code = texts(await say(bridge, ALEX_TG, "/link")).split("code is ")[1][:8]
-    assert "Linked" in texts(await say(bridge, ALEX_SLACK, f"/link {code}"))
+    await say(bridge, ALEX_SLACK, f"/link {code}")
+    assert "Linked" in texts(await say(bridge, ALEX_SLACK, f"/link --confirm {code}"))
     await approve_all(bridge)
     telegram, slack = FakeChatAdmin("telegram"), FakeChatAdmin("slack")
     service = ChatActionService(

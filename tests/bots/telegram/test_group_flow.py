@@ -265,11 +265,15 @@ async def both_platforms(tg: Harness, slack: SlackSender) -> None:
     [code] = await tg.say(ALICE, "/link")
     found = re.search(r"one-time code is (\S+)\.", code.text)
     assert found is not None
-    [linked] = await slack.ask(f"link {found.group(1)}", user=ALICE_ON_SLACK)
+    [asked] = await slack.ask(f"link {found.group(1)}", user=ALICE_ON_SLACK)
+    assert "belongs to *Alice Example*" in asked.text and "Telegram @alice" in asked.text
+    [linked] = await slack.press(asked, "Yes, link them", user=ALICE_ON_SLACK)
     assert (
         "Linked." in linked.text
         and "invitations to your groups' chats you are not in" in linked.text
     )
+    # Her Telegram account, which gave the code, is told which account joined it.
+    await arrives(api, ALICE.id, "is now linked to your account")
     await fake.wait_for(lambda: bool(fake.delivered("conversations.invite")), WITHIN)
     [invited] = fake.delivered("conversations.invite")
     assert invited.args == {"channel": OFFICERS_CHANNEL, "users": ALICE_ON_SLACK.id}
