@@ -21,11 +21,14 @@ log = logging.getLogger(__name__)
 
 
 class PlatformService(Outbound, Protocol):
-    """A connected platform: receives updates between start() and stop(), and sends."""
+    """A connected platform: receives updates between start() and stop(), and sends.
+
+    `stop` stops receiving at once and gives updates under way `grace` seconds; what is not
+    handled by then stays stored for the next start."""
 
     async def start(self) -> None: ...
 
-    async def stop(self) -> None: ...
+    async def stop(self, grace: float = ...) -> None: ...
 
 
 @dataclass

@@ -7,6 +7,7 @@ in the real chats. All stop cleanly, handing back unsent work.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 
@@ -46,8 +47,8 @@ class Background:
         log.info("outbox workers started for %s", ", ".join(self.outbound) or "no platform")
 
     async def stop(self) -> None:
-        await self.chat_actions.stop()
-        await self.delivery.stop()
+        # Side by side, each within its few seconds' grace: shutdown stays well under 10 s.
+        await asyncio.gather(self.chat_actions.stop(), self.delivery.stop())
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
             self.scheduler = None

@@ -32,6 +32,7 @@ from store.importers import ImportFileError, import_file
 from store.seed import SeedError
 
 EXIT_CONFIG = 2
+HANDLING_GRACE = 3.0  # seconds a stopping platform gives the updates it is handling
 log = logging.getLogger("ccin_bridge")
 
 
@@ -190,15 +191,18 @@ async def _run(args: argparse.Namespace, app: App) -> int:
         print(f"ccin-bridge is running on {names}; Ctrl-C stops it.", flush=True)
         await stop.wait()
     finally:
-        try:
-            await background.stop()
-        except Exception:  # the platforms must still be stopped cleanly
-            log.exception("the scheduler or delivery workers did not stop cleanly")
+        # Within STOP_SECONDS in all: the platforms stop receiving at once and give what they
+        # are handling a few seconds (the rest is stored for the next start), then the
+        # scheduler and outbox workers hand back what they have not sent.
         for service in reversed(started):
             try:
-                await service.stop()
+                await service.stop(grace=HANDLING_GRACE)
             except Exception:
                 log.exception("the %s adapter did not stop cleanly", service.platform)
+        try:
+            await background.stop()
+        except Exception:
+            log.exception("the scheduler or delivery workers did not stop cleanly")
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
     print("ccin-bridge stopped.")

@@ -7,9 +7,11 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers import inbox, reply_codec
 from handlers.config import Settings
 from handlers.errors import GENERIC_ERROR, UserFacingError
 from handlers.identity import UserRef
@@ -22,6 +24,7 @@ from handlers.requests import (
     parse_command_line,
 )
 from store import callbacks, conversations, groups, people
+from store import inbox as store_inbox
 from store.conversations import ConversationRecord
 from store.db import Database
 from store.records import PersonRecord
@@ -64,6 +67,7 @@ class Command:
     admin_only: bool = False
     aliases: tuple[str, ...] = field(default=())
     free_text: bool = False  # arguments may be a whole message, line breaks kept
+    read_only: bool = False  # runs in a read-only unit of work (any write in it fails)
 
 
 class Bridge:
@@ -100,9 +104,17 @@ class Bridge:
         return [c for c in unique.values() if is_admin or not c.admin_only]
 
     async def handle(self, request: Request) -> list[Reply]:
-        """Answer one request. Any failure becomes a friendly reply, never an exception."""
+        """Answer one request. Any failure becomes a friendly reply, never an exception.
+
+        Inside an inbound update (handlers/inbox.py) a command that writes commits its replies
+        with its effects; if the update comes round again after a crash, those replies are
+        the answer and the command does not run twice."""
+        current = inbox.receipt.get()
+        call, answered = current.next_call() if current is not None else (0, None)
+        if answered is not None:
+            return answered
         try:
-            return await self._dispatch(request)
+            return await self._dispatch(request, current, call)
         except UserFacingError as exc:
             return [text(exc.reason)]
         except Exception:
@@ -133,26 +145,23 @@ class Bridge:
             return await self.handle(replace(request_for("", typed), unknown_command=name))
         return await self.handle(request_for(parsed[0], rest))
 
-    async def _dispatch(self, request: Request) -> list[Reply]:
+    async def _dispatch(
+        self, request: Request, current: inbox.Receipt | None, call: int
+    ) -> list[Reply]:
         cmd = self.commands.get(request.command) if request.command else None
         if request.command and cmd is None:
             return [self._unknown(request, request.command)]
+        if cmd is not None and cmd.read_only:
+            return await self._read_only(cmd, request)
         async with self.db.session() as session:
-            caller = await people.account(
-                session,
-                platform=request.user.platform,
-                external_id=request.user.user_id,
-                display_name=clean_text(request.user.display_name)[:200],
-                username=request.user.username,
-            )
-            person, identity_id = caller.person, caller.identity_id
+            caller = await self._account(session, request)
             flow = None
             if cmd is None:
                 # Plain text continues a flow only in a private chat (in a group, people talk
                 # to each other); a `/word` that is no command was addressed to the bot.
                 addressed = request.chat.is_private or bool(request.unknown_command)
                 flow = (
-                    await conversations.current(session, identity_id, self.clock())
+                    await conversations.current(session, caller.identity_id, self.clock())
                     if addressed
                     else None
                 )
@@ -161,23 +170,61 @@ class Bridge:
                     return [self._unknown(request, request.unknown_command)]
                 if cmd is None:
                     return [self._not_a_command(request)]
-            args = checked_args(request.args, free_text=cmd.free_text)
-            is_admin = self._is_admin(request.user, caller)
-            if cmd.admin_only and not is_admin:
-                raise UserFacingError(f"{request.show(cmd.name)} is for network admins only.")
-            ctx = Context(
-                request=replace(request, command=cmd.name, args=args),
-                person=person,
-                is_admin=is_admin,
-                session=session,
-                settings=self.settings,
-                now=self.clock(),
-                commands=tuple(self.visible_commands(is_admin)),
-                identity_id=identity_id,
-                conversation=flow,
-            )
-            result = await cmd.handler(ctx)
+            replies = await self._run(cmd, request, caller, session, flow)
+            if current is not None:
+                encoded = [reply_codec.encode(r) for r in replies]
+                await store_inbox.record_replies(session, current.item_id, call, encoded)
+        return replies
+
+    async def _read_only(self, cmd: Command, request: Request) -> list[Reply]:
+        """A command that only reads runs beside writers; the caller is written first only
+        when something about them changed (a new account or name, an hourly last-seen)."""
+        async with self.db.read() as session:
+            caller = await people.known_account(session, **self._account_fields(request.user))
+            if caller is not None:
+                return await self._run(cmd, request, caller, session, None)
+        async with self.db.session() as session:
+            caller = await self._account(session, request)
+        async with self.db.read() as session:
+            return await self._run(cmd, request, caller, session, None)
+
+    async def _run(
+        self,
+        cmd: Command,
+        request: Request,
+        caller: people.Caller,
+        session: AsyncSession,
+        flow: ConversationRecord | None,
+    ) -> list[Reply]:
+        args = checked_args(request.args, free_text=cmd.free_text)
+        is_admin = self._is_admin(request.user, caller)
+        if cmd.admin_only and not is_admin:
+            raise UserFacingError(f"{request.show(cmd.name)} is for network admins only.")
+        ctx = Context(
+            request=replace(request, command=cmd.name, args=args),
+            person=caller.person,
+            is_admin=is_admin,
+            session=session,
+            settings=self.settings,
+            now=self.clock(),
+            commands=tuple(self.visible_commands(is_admin)),
+            identity_id=caller.identity_id,
+            conversation=flow,
+        )
+        result = await cmd.handler(ctx)
         return result if isinstance(result, list) else [result]
+
+    def _account_fields(self, user: UserRef) -> dict[str, Any]:
+        return {
+            "platform": user.platform,
+            "external_id": user.user_id,
+            "display_name": clean_text(user.display_name)[:200],
+            "username": user.username,
+            "now": self.clock(),
+        }
+
+    async def _account(self, session: AsyncSession, request: Request) -> people.Caller:
+        return await people.account(session, **self._account_fields(request.user))
 
     def _is_admin(self, user: UserRef, caller: people.Caller) -> bool:
         """Rights belong to the account: the store's flag on it, config, or `chat --admin`."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -45,14 +46,26 @@ def next_occurrences(event: EventRecord, today: date, count: int) -> list[date]:
     """The next `count` dates (from today on) of a recurring event; [] if its rule is invalid."""
     if not event.rrule:
         return []
+    found = _next_dates(event.rrule, event.starts_on, today, count)
+    if found is None:
+        log.warning("event %s has an invalid RRULE %r", event.id, event.rrule)
+        return []
+    return list(found)
+
+
+@functools.lru_cache(maxsize=1024)
+def _next_dates(
+    rrule: str, starts_on: date | None, today: date, count: int
+) -> tuple[date, ...] | None:
+    # Pure, and walking a monthly rule from 2012 costs milliseconds: /events, reminders and
+    # digests ask the same question all day.
     try:
         # A series starts on its own first date (an every-other-week rule counts from there);
         # seeded series with no known first date count from a fixed early anchor.
-        anchor = datetime.combine(event.starts_on, time.min) if event.starts_on else RRULE_ANCHOR
-        rule = rrulestr(event.rrule, dtstart=anchor)
+        anchor = datetime.combine(starts_on, time.min) if starts_on else RRULE_ANCHOR
+        rule = rrulestr(rrule, dtstart=anchor)
     except (ValueError, TypeError):
-        log.warning("event %s has an invalid RRULE %r", event.id, event.rrule)
-        return []
+        return None
     found: list[date] = []
     cursor = datetime.combine(today, time.min)
     while len(found) < count:
@@ -61,7 +74,7 @@ def next_occurrences(event: EventRecord, today: date, count: int) -> list[date]:
             break
         found.append(nxt.date())
         cursor = nxt
-    return found
+    return tuple(found)
 
 
 def upcoming(events: list[EventRecord], today: date, per_series: int = 1) -> list[Occurrence]:

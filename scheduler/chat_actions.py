@@ -67,14 +67,14 @@ class ChatActionService:
         self._stopping.clear()
         self._task = asyncio.create_task(self._loop(), name="chat-actions")
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 3.0) -> None:
+        """Let the change under way finish for `grace` seconds, then cancel it (it is retried
+        at the next start)."""
         self._stopping.set()
         self._wake.set()
         if self._task is not None:
-            try:
-                await asyncio.wait_for(self._task, timeout=10)
-            except TimeoutError:
-                self._task.cancel()
+            with contextlib.suppress(TimeoutError):  # wait_for has cancelled it then
+                await asyncio.wait_for(self._task, timeout=grace)
             self._task = None
 
     async def drain(self) -> None:

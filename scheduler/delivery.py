@@ -29,6 +29,7 @@ from store.outbox import DeliveryJob
 log = logging.getLogger(__name__)
 
 SETTLE_ATTEMPTS = 5
+STOP_GRACE = 3.0  # seconds: a stopping service must not hold up the process's shutdown
 
 
 @dataclass(frozen=True)
@@ -86,14 +87,17 @@ class DeliveryService:
         ]
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="delivery-recovery"))
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = STOP_GRACE) -> None:
+        """Let each lane finish the send under way, for `grace` seconds in all; a lane still
+        sending then is cancelled (its row is taken back as in doubt, after the lease)."""
         self._stopping.set()
         self._wake.set()
-        for task in self._tasks:
-            try:
-                await asyncio.wait_for(task, timeout=10)
-            except TimeoutError:
+        if self._tasks:
+            _, late = await asyncio.wait(self._tasks, timeout=grace)
+            for task in late:
                 task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=1.0)
         self._tasks = []
 
     async def drain(self) -> None:

@@ -6,7 +6,7 @@ import logging
 from datetime import timedelta
 
 from scheduler import runtime
-from store import callbacks, link_codes
+from store import callbacks, inbox, link_codes
 from store.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -14,10 +14,12 @@ BUTTON_STATE_TTL = timedelta(days=7)
 
 
 async def purge_button_state() -> int:
-    """Forget server-side button state older than a week (those buttons answer 'expired')."""
+    """Forget server-side button state older than a week (those buttons answer 'expired'),
+    unused link codes, and the keys of inbound updates finished days ago."""
     bridge = runtime.current().bridge
     async with bridge.db.session() as session:
         removed = await callbacks.purge_actions(session, BUTTON_STATE_TTL)
         await link_codes.purge_expired(session, utcnow())  # unused /link codes
-    log.info("purged %d expired button states", removed)
+        keys = await inbox.purge(session, utcnow())
+    log.info("purged %d expired button states and %d inbound update keys", removed, keys)
     return removed

@@ -69,7 +69,7 @@ def scheduled_jobs(settings: Settings) -> list[JobSpec]:
             "purge-button-state",
             jobs.purge_button_state,
             CronTrigger(hour=3, minute=17, timezone=zone),
-            "Forget expired button state and link codes",
+            "Forget expired button state, link codes and inbound update keys",
         ),
         JobSpec(
             "event-reminders",

@@ -53,9 +53,6 @@ def async_url(url: str) -> URL:
     )
 
 
-READ_ONLY = "ccin_read_only"  # execution option of the engine that read-only sessions use
-
-
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # Foreign keys are off by default in SQLite; WAL lets readers work while one writes.
     cursor = dbapi_connection.cursor()
@@ -63,17 +60,25 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
-    # The driver's own BEGIN comes late and deferred; `_sqlite_begin` says how instead.
+    # The driver's own BEGIN comes late and deferred; the "begin" listeners say how instead.
     dbapi_connection.isolation_level = None
 
 
-def _sqlite_begin(connection: Connection) -> None:
-    """A reader's BEGIN takes no lock and may not write; a writer's takes the write lock at
-    once. A deferred transaction that read first and writes later fails with "database is
-    locked" (no busy wait helps) when another connection wrote in between."""
-    read_only = bool(connection.get_execution_options().get(READ_ONLY))
-    connection.exec_driver_sql(f"PRAGMA query_only={int(read_only)}")
-    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+def _sqlite_reader(dbapi_connection: Any, record: Any) -> None:
+    _sqlite_pragmas(dbapi_connection, record)
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA query_only=ON")  # a write in a read-only unit of work fails
+    cursor.close()
+
+
+def _begin_writing(connection: Connection) -> None:
+    # The write lock at once: a deferred transaction that read first and writes later fails
+    # with "database is locked" (no busy wait helps) when another connection wrote between.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _begin_reading(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN")  # one snapshot for the whole unit of work
 
 
 class Database:
@@ -92,12 +97,17 @@ class Database:
             ":memory:",
         ):
             Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: AsyncEngine = create_async_engine(self.url, pool_pre_ping=True)
         if self.is_sqlite:
+            # Two pools on one file: writers, and readers whose connections cannot write.
+            self.engine: AsyncEngine = create_async_engine(self.url)
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
-            event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
-            readers = self.engine.execution_options(**{READ_ONLY: True})
+            event.listen(self.engine.sync_engine, "begin", _begin_writing)
+            readers = create_async_engine(self.url)
+            event.listen(readers.sync_engine, "connect", _sqlite_reader)
+            event.listen(readers.sync_engine, "begin", _begin_reading)
         else:
+            # A server connection may have been dropped while pooled.
+            self.engine = create_async_engine(self.url, pool_pre_ping=True)
             readers = self.engine.execution_options(postgresql_readonly=True)
         self._read_engine = readers
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -163,6 +173,8 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+        if self.is_sqlite:  # its own pool (on PostgreSQL it shares the writers')
+            await self._read_engine.dispose()
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

@@ -33,6 +33,7 @@ from typing import Any
 from sqlalchemy import Column, ColumnElement, Text, cast, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store import inbox
 from store.models import (
     Base,
     ChatAction,
@@ -133,6 +134,12 @@ PLAN: dict[str, Plan] = {
     # Long button actions: command lines, which may hold words someone typed (a search).
     "callback_tokens": Plan(text=("action",), kept=("token",)),
     "chat_aliases": Plan(untouched="chat ids, never a person's"),
+    # What their accounts sent is deleted in `_sweep` (by platform and sender id: it is not a
+    # foreign key). Other people's updates stay as they came: they are being handled, and
+    # their content is dropped once they are, seconds later.
+    "inbound_updates": Plan(
+        kept=("platform", "key", "chat_key", "sender", "status", "payload", "replies")
+    ),
     "groups": Plan(untouched="the groups in config, mirrored"),
     "organisations": _REFERENCE,
     "principles": _REFERENCE,
@@ -187,6 +194,11 @@ async def _sweep(session: AsyncSession, person_id: int, *, finish: bool) -> None
         plan = PLAN[table.name]
         if plan.owner and not plan.at_finish:
             await _delete(session, table.name, _points(table.c[plan.owner], ids))
+    accounts = await session.execute(
+        select(Identity.platform, Identity.external_id).where(Identity.id.in_(identity_ids))
+    )
+    for platform, external_id in accounts.all():
+        await inbox.erase_sender(session, platform, external_id)
     # A notice to them alone is theirs: once their deliveries are gone, nothing needs it.
     await session.execute(
         delete(Push).where(

@@ -500,3 +500,33 @@ class CallbackToken(Base):
     token: Mapped[str] = mapped_column(String(16), primary_key=True)
     action: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class InboundUpdate(Base):
+    """An update a platform delivered, kept from receipt until it has been answered.
+
+    Written before the platform is told it arrived (Telegram's next offset, Slack's 200), so a
+    crash loses nothing: a row still `pending` is handled at the next start, and one `handled`
+    (its command's effects committed with its replies, in one transaction) only has its
+    stored replies sent again. `key` is the platform's own id for the update (Telegram's
+    update_id, Slack's event_id or a hash of a signed body), so a repeat is stored once.
+    Once `done`, the content is dropped and only the key is kept, for a few days, against
+    repeats.
+    """
+
+    __tablename__ = "inbound_updates"
+    __table_args__ = (
+        UniqueConstraint("platform", "key"),
+        Index("ix_inbound_updates_open", "platform", "status", "id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(128))
+    chat_key: Mapped[str] = mapped_column(String(128))  # updates of one chat keep their order
+    sender: Mapped[str | None] = mapped_column(String(64), index=True)  # for erasure
+    payload: Mapped[dict[str, Any] | None] = mapped_column()
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # handled|done|skipped
+    replies: Mapped[list[Any] | None] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    done_at: Mapped[datetime | None] = mapped_column()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -21,10 +21,10 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
-from slack_bolt.response import BoltResponse
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 
-from bots.slack import inbound
+from bots.slack import inbound, intake
 from bots.slack.client import build_client
 from bots.slack.delivery import (
     Channel,
@@ -44,19 +44,21 @@ from bots.slack.modals import Modals, review_block
 from bots.slack.render import ACTION_PREFIX, MAX_BLOCKS, MAX_BUTTON_VALUE, render_reply
 from bots.slack.server import EVENTS_PATH, SlackHttpServer
 from bots.slack.socket_mode import SocketConnection
-from handlers import chat_events
+from handlers import chat_events, inbox
 from handlers.core import Bridge, RequestFactory
 from handlers.errors import GENERIC_ERROR
 from handlers.identity import ChatRef, UserRef
+from handlers.inbox import Inbox, Unreadable
 from handlers.replies import Attachment, Reply, ReplyBuilder
 from handlers.requests import Request
+from store.inbox import InboundItem
 
 log = logging.getLogger(__name__)
 
 COMMAND = "/ccin"
 COMMAND_PREFIX = f"{COMMAND} "  # how /help spells commands in Slack
-RECENT_EVENTS = 2048  # Slack retries within minutes; this many ids covers a busy workspace
 KNOWN_PEOPLE = 4096
+FORM = "application/x-www-form-urlencoded"
 STOP_TIMEOUT = 10.0
 
 
@@ -83,18 +85,30 @@ class SlackAdapter:
             raise ValueError("a signing secret is required unless Socket Mode is used")
         self.bridge = bridge
         self.client = build_client(bot_token, api_url)
-        # Socket Mode requests are not signed (the connection is authenticated instead), and
-        # Bolt skips the signature check for them; HTTP requests are always checked.
+        # HTTP requests are verified by our server before Bolt or the journal sees them (Bolt's
+        # own check would fail on a request replayed from the journal after a restart);
+        # Socket Mode requests are not signed: the connection is authenticated instead.
         self.app = AsyncApp(
-            client=self.client, signing_secret=signing_secret or "", name="ccin-bridge"
+            client=self.client,
+            signing_secret=signing_secret or "",
+            name="ccin-bridge",
+            request_verification_enabled=False,
         )
-        self.server = SlackHttpServer(self.app, host=host, port=port, path=path)
+        # Events, commands and button presses are stored before Slack hears back.
+        self.inbox = Inbox(bridge.db, "slack", self._process)
+        self.server = SlackHttpServer(
+            self.app,
+            self.inbox,
+            signing_secret=signing_secret or "unused in Socket Mode",
+            host=host,
+            port=port,
+            path=path,
+        )
         self.app_token = app_token
         self.socket: SocketConnection | None = None
         self.channels = SlackChannels(self.client)
         self.home = Home(self)
         self.modals = Modals(self)
-        self._recent_events: Lru[str, bool] = Lru(RECENT_EVENTS)
         self._people: Lru[str, tuple[str, str | None]] = Lru(KNOWN_PEOPLE)
         self._in_flight: set[asyncio.Task[Any]] = set()
         self._register()
@@ -102,8 +116,9 @@ class SlackAdapter:
     # --- life cycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
+        await self.inbox.start()  # what an earlier run stored but did not finish
         if self.app_token:
-            self.socket = SocketConnection(self.app, self.app_token, self.client)
+            self.socket = SocketConnection(self.app, self.app_token, self.client, self.inbox)
             await self.socket.start()
             log.info("Slack adapter connected in Socket Mode")
             return
@@ -114,17 +129,21 @@ class SlackAdapter:
     def url(self) -> str:
         return self.server.url
 
-    async def stop(self) -> None:
-        """Stop taking requests, then let answers already under way finish."""
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop taking requests, give answers under way up to `grace` seconds, and leave what
+        is stored but unfinished for the next start."""
         socket, self.socket = self.socket, None
         if socket is not None:
             await socket.stop()
         await self.server.stop()
+        await self.inbox.stop(grace)
         await self.drain()
 
     async def drain(self) -> None:
-        """Wait for the work Bolt runs after acknowledging a request (replies still being sent)."""
+        """Wait for the work Bolt runs after acknowledging a request (replies still being sent)
+        and for everything stored to be handled."""
         await asyncio.sleep(0)  # a listener Bolt has just scheduled registers when it starts
+        await self.inbox.idle()
         while self._in_flight:
             _, pending = await asyncio.wait(set(self._in_flight), timeout=STOP_TIMEOUT)
             if pending:
@@ -132,11 +151,27 @@ class SlackAdapter:
                 return
 
     def track(self) -> None:
-        """Count the current listener as work under way, so `drain` waits for it."""
+        """Count the current listener as work under way, so `drain` waits for it, and the
+        stored update it handles is done only when it is (Bolt runs it in a task of its own)."""
         task = asyncio.current_task()
         if task is not None:
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)
+            handling = inbox.receipt.get()
+            if handling is not None:
+                handling.follow(task)
+
+    async def _process(self, item: InboundItem) -> None:
+        """Handle one stored request through Bolt, as if it had just arrived."""
+        stored = item.payload.get("body")
+        if isinstance(stored, str):
+            headers: dict[str, str | Sequence[str]] = {"content-type": _content_type(stored)}
+            request = AsyncBoltRequest(body=stored, headers=headers)
+        elif isinstance(stored, dict):
+            request = AsyncBoltRequest(body=stored, mode=intake.SOCKET)
+        else:
+            raise Unreadable("no request body stored")
+        await self.app.async_dispatch(request)
 
     # --- Outbound ----------------------------------------------------------------------------
 
@@ -181,7 +216,6 @@ class SlackAdapter:
 
     def _register(self) -> None:
         app = self.app
-        app.middleware(self._skip_retried_events)
         app.command(COMMAND)(self._on_command)
         app.action(re.compile("^" + re.escape(ACTION_PREFIX)))(self._on_button)
         app.event("app_mention")(self._on_mention)
@@ -191,17 +225,6 @@ class SlackAdapter:
         self.home.register(app)
         self.modals.register(app)
         app.error(self._on_error)
-
-    async def _skip_retried_events(
-        self, body: dict[str, Any], next_: Callable[[], Awaitable[None]]
-    ) -> BoltResponse | None:
-        # Slack retries an event it thinks we missed; the first delivery is already handled.
-        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if isinstance(event_id, str) and not self._recent_events.first_time(event_id, True):
-            log.info("ignoring a repeat of Slack event %s", event_id)
-            return BoltResponse(status=200, body="")
-        await next_()
-        return None
 
     async def _on_command(
         self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond
@@ -408,6 +431,11 @@ def _requests(user: UserRef, chat: ChatRef) -> RequestFactory:
         return Request(user, chat, command, args, prefix=COMMAND_PREFIX)
 
     return request
+
+
+def _content_type(body: str) -> str:
+    # Events come as JSON; commands and interactions as a form.
+    return "application/json" if body.lstrip().startswith("{") else FORM
 
 
 def _describe(body: dict[str, Any]) -> str:

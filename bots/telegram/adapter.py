@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import os
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from telegram import (
@@ -51,17 +50,20 @@ from telegram.ext import (
 from bots.telegram.errors import delivery_errors
 from bots.telegram.inline import TelegramInline
 from bots.telegram.membership import TelegramMembership
+from bots.telegram.polling import Poller
 from bots.telegram.refs import PLATFORM, chat_ref, dm_ref, user_ref
 from bots.telegram.render import Rows, render_reply
-from bots.telegram.webhook import WebhookConfig
+from bots.telegram.webhook import WebhookConfig, WebhookServer
 from handlers.config import ConfigError, Secrets
 from handlers.core import Bridge, RequestFactory
 from handlers.errors import GENERIC_ERROR
 from handlers.identity import ChatRef
+from handlers.inbox import Inbox, Unreadable
 from handlers.replies import Reply, ReplyBuilder, link, text
 from handlers.requests import Request
 from scheduler.outbound import ChatAdmin, Outbound
 from store import audiences
+from store.inbox import InboundItem
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +79,8 @@ ALLOWED_UPDATES = (
 CALLBACK_DATA_BYTES = 64
 # RetryAfter is waited out this many times before the send fails (PTB's default is 0).
 MAX_RETRIES = 4
+# Telegram's published limits: 30 messages a second in all, 20 a minute in one group.
+OVERALL_PER_SECOND, GROUP_PER_MINUTE = 30.0, 20.0
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 TelegramApp = Application[
@@ -118,6 +122,7 @@ class TelegramBot:
         read_timeout: float = 15.0,
         webhook: WebhookConfig | None = None,
         menu_refresh_seconds: float = 300.0,
+        rate_limits: tuple[float, float] = (OVERALL_PER_SECOND, GROUP_PER_MINUTE),
     ) -> None:
         # Opt in to PTB's coming timedelta durations; otherwise every 429 answer (RetryAfter)
         # raises a deprecation warning inside PTB itself.
@@ -132,7 +137,13 @@ class TelegramBot:
             ApplicationBuilder()
             .token(token)
             .base_url(normalise_base_url(base_url))
-            .rate_limiter(AIORateLimiter(max_retries=MAX_RETRIES))
+            .rate_limiter(
+                AIORateLimiter(
+                    overall_max_rate=rate_limits[0],
+                    group_max_rate=rate_limits[1],
+                    max_retries=MAX_RETRIES,
+                )
+            )
             .connect_timeout(connect_timeout)
             .read_timeout(read_timeout)
             .write_timeout(read_timeout)
@@ -140,8 +151,20 @@ class TelegramBot:
             .get_updates_connect_timeout(connect_timeout)
             .get_updates_read_timeout(read_timeout)  # PTB adds the long-poll timeout to this
             .job_queue(None)  # the bridge has one scheduler of its own for every platform
+            .updater(None)  # updates come through the journal instead (bots/telegram/polling.py)
             .build()
         )
+        # Every update is stored before Telegram is told it arrived, then handled from there.
+        self.inbox = Inbox(bridge.db, PLATFORM, self._process)
+        self.poller = Poller(
+            self.inbox,
+            base_url=self.application.bot.base_url,
+            allowed_updates=ALLOWED_UPDATES,
+            timeout=poll_timeout,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+        )
+        self.webhook_server = WebhookServer(webhook, self.inbox) if webhook else None
         self.application.add_handler(
             MessageHandler(filters.UpdateType.MESSAGE & filters.COMMAND, self._on_command)
         )
@@ -176,8 +199,8 @@ class TelegramBot:
     # --- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Check the token, publish the command lists and start receiving updates: by long
-        polling, or in webhook mode by serving Telegram's POSTs."""
+        """Check the token, publish the command lists, take up updates an earlier run left,
+        and start receiving: by long polling, or in webhook mode by serving Telegram's POSTs."""
         # httpx logs every request URL at INFO, and Bot API URLs contain the token.
         logging.getLogger("httpx").setLevel(logging.WARNING)
         app = self.application
@@ -192,15 +215,12 @@ class TelegramBot:
         try:
             await self._publish_commands()
             await app.start()
-            assert app.updater is not None
-            if self.webhook is None:
-                await app.updater.start_polling(
-                    timeout=timedelta(seconds=self.poll_timeout),
-                    drop_pending_updates=False,
-                    allowed_updates=list(ALLOWED_UPDATES),
-                )
+            await self.inbox.start()
+            if self.webhook_server is None:
+                await app.bot.delete_webhook(drop_pending_updates=False)
+                await self.poller.start()
             else:
-                await self._start_webhook()
+                await self._start_webhook(self.webhook_server)
         except BaseException:
             await self.stop()
             raise
@@ -208,41 +228,49 @@ class TelegramBot:
         how = "polling for updates" if self.webhook is None else "serving its webhook"
         log.info("Telegram bot @%s is %s", app.bot.username, how)
 
-    async def _start_webhook(self) -> None:
-        hook = self.webhook
-        assert hook is not None and self.application.updater is not None
+    async def _start_webhook(self, server: WebhookServer) -> None:
+        hook = server.config
         try:
-            # Also calls setWebhook with the secret: Telegram sends it back on every POST,
-            # and PTB answers 403 to any request without it.
-            await self.application.updater.start_webhook(
-                listen=hook.host,
-                port=hook.port,
-                url_path=hook.path,
-                webhook_url=hook.url,
-                secret_token=hook.secret,
-                allowed_updates=list(ALLOWED_UPDATES),
-                drop_pending_updates=False,
-                bootstrap_retries=3,
-            )
-        except BadRequest as exc:
-            raise ConfigError(f"--telegram-webhook: Telegram refused it: {exc.message}") from None
+            await server.start()
         except OSError as exc:  # the port is taken, or the host is not this machine's
             raise ConfigError(
                 f"--telegram-listen {hook.host}:{hook.port}: cannot listen there ({exc.strerror})"
             ) from None
+        try:
+            # Telegram sends the secret back on every POST; the server refuses any without it.
+            await self.application.bot.set_webhook(
+                hook.url,
+                secret_token=hook.secret,
+                allowed_updates=list(ALLOWED_UPDATES),
+                drop_pending_updates=False,
+            )
+        except BadRequest as exc:
+            raise ConfigError(f"--telegram-webhook: Telegram refused it: {exc.message}") from None
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop receiving at once, give handling under way up to `grace` seconds, and leave
+        the rest stored for the next start."""
+        await self.poller.stop()
+        if self.webhook_server is not None:
+            await self.webhook_server.stop()
+        await self.inbox.stop(grace)
         if self._menu_task is not None:
             self._menu_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._menu_task
             self._menu_task = None
         app = self.application
-        if app.updater is not None and app.updater.running:
-            await app.updater.stop()
         if app.running:
             await app.stop()
         await app.shutdown()
+
+    async def _process(self, item: InboundItem) -> None:
+        """Handle one stored update (handlers/inbox.py calls this)."""
+        try:
+            update = Update.de_json(item.payload, self.application.bot)
+        except Exception as exc:
+            raise Unreadable from exc
+        await self.application.process_update(update)
 
     async def _publish_commands(self) -> None:
         """Everyone's menu lists what everyone may run; each admin's own private chat also

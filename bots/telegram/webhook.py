@@ -1,24 +1,37 @@
 """Webhook mode: Telegram POSTs each update to a public HTTPS URL instead of being polled.
 
-PTB's own webhook server (tornado, the `[webhooks]` extra) listens on a local host and port,
-usually behind a reverse proxy that terminates TLS for the public URL. Every request must
-carry the `X-Telegram-Bot-Api-Secret-Token` header with the secret given to `setWebhook`;
-PTB answers any other request 403 and handles nothing. The secret comes from
+The bridge's own aiohttp server listens on a local host and port, usually behind a reverse
+proxy that terminates TLS for the public URL. Every request must carry the
+`X-Telegram-Bot-Api-Secret-Token` header with the secret given to `setWebhook`; any other
+request gets 403 before its body is read, and nothing is done. The secret comes from
 TELEGRAM_WEBHOOK_SECRET, or is made up at start-up (Telegram learns it from `setWebhook`).
+PTB's own webhook server acknowledges an update before it is handled, so a crash would lose
+it; this one stores it first (handlers/inbox.py).
 """
 
 from __future__ import annotations
 
+import hmac
+import json
+import logging
 import re
 import secrets
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from aiohttp import web
+
+from bots.telegram.inbound import arrival
 from handlers.config import ConfigError
+from handlers.inbox import Inbox
+
+log = logging.getLogger(__name__)
 
 DEFAULT_LISTEN = "127.0.0.1:8443"
 SECRET_ENV = "TELEGRAM_WEBHOOK_SECRET"
 _SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what Telegram accepts as a secret token
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+MAX_BODY = 1024 * 1024  # an update is a few kB; nothing legitimate comes near this
 
 
 @dataclass(frozen=True)
@@ -61,3 +74,62 @@ def webhook_config(url: str, listen: str | None, secret: str | None) -> WebhookC
         )
     host, port = parse_listen(listen or DEFAULT_LISTEN)
     return WebhookConfig(url=url, host=host, port=port, secret=secret)
+
+
+class WebhookServer:
+    """Serves Telegram's POSTs: checks the secret before reading anything, caps the body,
+    and answers 200 only once the update is stored (otherwise Telegram sends it again)."""
+
+    def __init__(self, config: WebhookConfig, inbox: Inbox) -> None:
+        self.config = config
+        self.inbox = inbox
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        app = web.Application(client_max_size=MAX_BODY)  # larger bodies get 413 unread
+        app.router.add_post("/" + self.config.path, self._handle)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, self.config.host, self.config.port).start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+
+    @property
+    def port(self) -> int:
+        """The port actually bound (port 0 picks a free one)."""
+        if self._runner is None or not self._runner.addresses:
+            raise RuntimeError("the webhook server is not running")
+        return int(self._runner.addresses[0][1])
+
+    async def stop(self) -> None:
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), self.config.secret.encode()):
+            return web.Response(status=403, text="forbidden")
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            return web.Response(status=413, text="too large")
+        try:
+            raw = json.loads(await request.read())
+        except web.HTTPRequestEntityTooLarge:
+            return web.Response(status=413, text="too large")
+        except ValueError:  # not JSON, or not UTF-8
+            return web.Response(status=400, text="not a JSON update")
+        entry = arrival(raw)
+        if entry is None:
+            return web.Response(status=400, text="not an update")
+        try:
+            await self.inbox.receive([entry])
+        except Exception:
+            log.warning(
+                "could not store a Telegram update; Telegram will send it again",
+                exc_info=log.isEnabledFor(logging.DEBUG),
+            )
+            return web.Response(status=503, text="try again")
+        return web.Response(text="ok")

@@ -307,7 +307,13 @@ async def stats(ctx: Context) -> Reply:
 
 
 COMMANDS = [
-    Command("pending", "Join requests waiting for approval", pending, admin_only=True),
+    Command(
+        "pending",
+        "Join requests waiting for approval",
+        pending,
+        admin_only=True,
+        read_only=True,
+    ),
     Command(
         "approve", "Approve a join request", approve, usage="approve REQUEST_ID", admin_only=True
     ),
@@ -324,6 +330,7 @@ COMMANDS = [
         members,
         usage="members GROUP",
         admin_only=True,
+        read_only=True,
     ),
     Command(
         "remove",
@@ -332,5 +339,11 @@ COMMANDS = [
         usage="remove GROUP PERSON [reason]",
         admin_only=True,
     ),
-    Command("stats", "Members per group and platform, joins and leaves", stats, admin_only=True),
+    Command(
+        "stats",
+        "Members per group and platform, joins and leaves",
+        stats,
+        admin_only=True,
+        read_only=True,
+    ),
 ]

@@ -222,5 +222,6 @@ COMMANDS = [
         deliveries,
         usage="deliveries [push id]",
         admin_only=True,
+        read_only=True,
     ),
 ]

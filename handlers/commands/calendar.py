@@ -36,5 +36,6 @@ COMMANDS = [
         "Add an event to your calendar (.ics file)",
         event_file,
         usage="ics EVENT_ID",
+        read_only=True,
     )
 ]

@@ -74,5 +74,6 @@ COMMANDS = [
         suppliers,
         usage="suppliers [WORDS]",
         aliases=("dps",),
+        read_only=True,
     ),
 ]

@@ -56,4 +56,4 @@ def _line(occurrence: Occurrence) -> tuple[Span, ...]:
     return tuple(spans)
 
 
-COMMANDS = [Command("events", "Upcoming events and meetings", events)]
+COMMANDS = [Command("events", "Upcoming events and meetings", events, read_only=True)]

@@ -461,7 +461,7 @@ async def leave(ctx: Context) -> Reply:
 
 
 COMMANDS = [
-    Command("groups", "The groups you can join, and yours", list_groups),
+    Command("groups", "The groups you can join, and yours", list_groups, read_only=True),
     Command("join", "Join a group (after reading its rules)", join, usage="join GROUP"),
     Command(
         "leave", "Leave a group; you can remove yourself at any time", leave, usage="leave GROUP"

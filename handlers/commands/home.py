@@ -100,4 +100,4 @@ async def home(ctx: Context) -> list[Reply]:
     return parts
 
 
-COMMANDS = [Command("home", "Your groups, subscriptions and upcoming events", home)]
+COMMANDS = [Command("home", "Your groups, subscriptions and upcoming events", home, read_only=True)]

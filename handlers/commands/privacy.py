@@ -55,7 +55,7 @@ async def mydata(ctx: Context) -> Reply:
     )
 
 
-COMMANDS = [Command("mydata", "See and download everything held about you", mydata)]
+COMMANDS = [Command("mydata", "See and download everything held about you", mydata, read_only=True)]
 
 
 CONFIRM = "--confirm"

@@ -139,5 +139,6 @@ COMMANDS = [
         search,
         usage="search WORDS [kind: member: region: category: principle: year:]",
         aliases=("find",),
+        read_only=True,
     ),
 ]

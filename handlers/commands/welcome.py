@@ -43,7 +43,7 @@ async def cancel(ctx: Context) -> Reply:
 
 
 COMMANDS = [
-    Command("start", "Welcome and what this bot is for", start),
-    Command("help", "This list of commands", help_),
+    Command("start", "Welcome and what this bot is for", start, read_only=True),
+    Command("help", "This list of commands", help_, read_only=True),
     Command("cancel", "Stop the step-by-step flow in progress", cancel),
 ]

@@ -128,11 +128,11 @@ class Harness:
         return self.api.sent[before:]
 
     async def settle(self, update_id: int) -> None:
-        # Once the bot asks for the updates after this one, it is in PTB's queue; join()
-        # returns when every queued update has been handled (replies sent, errors logged).
+        # Once the bot asks for the updates after this one, it has stored it; idle() returns
+        # when everything stored has been handled (replies sent, errors logged).
         await self.api.wait_confirmed(update_id)
         async with asyncio.timeout(10):
-            await self.bot.application.update_queue.join()
+            await self.bot.inbox.idle()
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
-"""Webhook mode: the real Application serves PTB's webhook server on a local port, registers
-it with setWebhook (answered by the fake), and handles only POSTs carrying the secret."""
+"""Webhook mode: the bridge serves its webhook on a local port, registers it with setWebhook
+(answered by the fake), and handles only POSTs carrying the secret, once stored."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ async def test_an_update_with_the_secret_is_handled(
     status = await post(url, update, {"X-Telegram-Bot-Api-Secret-Token": SECRET})
     assert status == 200
     async with asyncio.timeout(10):
-        await bot.application.update_queue.join()
+        await bot.inbox.idle()
     assert "Anthony Collins Solicitors" in "\n".join(m.text for m in fake_api.sent_to(ALICE.id))
 
 
@@ -83,8 +83,7 @@ async def test_an_update_without_the_right_secret_is_refused_and_changes_nothing
     calls = len(fake_api.calls)
     assert await post(url, update, headers) == 403
     async with asyncio.timeout(10):
-        await bot.application.update_queue.join()
-    assert bot.application.update_queue.empty()
+        await bot.inbox.idle()
     assert fake_api.sent == [] and len(fake_api.calls) == calls
     # The same update with the secret goes through: the refusal was the header's doing.
     assert await post(url, update, {"X-Telegram-Bot-Api-Secret-Token": SECRET}) == 200

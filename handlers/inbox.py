@@ -1,0 +1,256 @@
+"""Durable, ordered and concurrent handling of what a platform delivers.
+
+An adapter hands each batch of raw updates to `Inbox.receive`, which stores them and returns;
+only then does the adapter acknowledge them to the platform (Telegram's next offset, Slack's
+200). Each stored update is then handled by `process`, the adapter's own translation:
+
+- in order within one chat (`chat_key`), concurrently across chats, so a group whose replies
+  wait for its send limit holds up nobody else;
+- exactly once: a command that changes anything records its replies in its own unit of work
+  (see `Receipt` and `Bridge.handle`), so after a crash its effects are not repeated and only
+  its replies are sent again; a read-only command is simply run again;
+- an update `process` cannot read is skipped once, logged without its content.
+
+One process receives each platform's updates (Telegram allows one poller anyway).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from handlers import reply_codec
+from handlers.replies import Reply
+from store import inbox as journal
+from store.db import Database
+from store.inbox import Arrival, InboundItem
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 3  # an update whose handling keeps failing is skipped, not retried forever
+RETRY_SECONDS = 1.0
+
+
+class Unreadable(Exception):
+    """`process` raises this for an update the platform library cannot parse."""
+
+
+@dataclass
+class Receipt:
+    """The update being handled, as the bridge sees it from inside `process`."""
+
+    item_id: int
+    stored: tuple[list[dict[str, Any]], ...] = ()  # replies of calls already committed
+    calls: int = 0
+    followed: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def next_call(self) -> tuple[int, list[Reply] | None]:
+        """This bridge call's number, and its replies if it was handled before a restart."""
+        call, self.calls = self.calls, self.calls + 1
+        if call < len(self.stored):
+            return call, [reply_codec.decode(r) for r in self.stored[call]]
+        return call, None
+
+    def follow(self, task: asyncio.Task[Any]) -> None:
+        """Work the platform library started for this update in a task of its own (Bolt runs
+        listeners so); the update is done when that is."""
+        self.followed.add(task)
+
+
+receipt: ContextVar[Receipt | None] = ContextVar("ccin_inbound_receipt", default=None)
+
+Process = Callable[[InboundItem], Awaitable[None]]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Inbox:
+    """One platform's journal and the workers that empty it."""
+
+    def __init__(
+        self,
+        db: Database,
+        platform: str,
+        process: Process,
+        *,
+        concurrency: int = 32,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self.db = db
+        self.platform = platform
+        self.process = process
+        self.clock = clock
+        self._slots = asyncio.Semaphore(concurrency)
+        self._lanes: dict[str, deque[InboundItem]] = {}
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._queued: set[int] = set()
+        self._finished: dict[int, str] = {}  # id -> status, waiting to be written
+        self._writer: asyncio.Task[None] | None = None
+        self._accepting = False
+        self._settled = asyncio.Event()  # set whenever a lane or the outcome writer ends
+
+    # --- life cycle --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Take up what an earlier run left: updates stored but not yet done."""
+        self._accepting = True
+        async with self.db.read() as session:
+            items = await journal.open_items(session, self.platform)
+        if items:
+            log.info("%d %s updates from before the restart to handle", len(items), self.platform)
+        self._queue(items)
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop taking new work; let handling under way finish for up to `grace` seconds,
+        then cancel it. Whatever is not done stays stored for the next start."""
+        self._accepting = False
+        workers = list(self._workers.values())
+        if workers:
+            _, late = await asyncio.wait(workers, timeout=grace)
+            for task in late:
+                task.cancel()
+            if late:
+                log.warning(
+                    "%d %s chats still busy at shutdown: left for the next start",
+                    len(late),
+                    self.platform,
+                )
+                await asyncio.wait(late, timeout=1.0)
+        if self._writer is not None:
+            await asyncio.wait([self._writer], timeout=1.0)
+        await self._flush()
+
+    async def idle(self) -> None:
+        """Wait until everything received has been handled and recorded (tests, benchmarks)."""
+        while self._workers or self._finished or self._writer is not None:
+            self._settled.clear()
+            await self._settled.wait()
+
+    # --- receiving ---------------------------------------------------------------------------
+
+    async def receive(self, arrivals: Sequence[Arrival]) -> None:
+        """Store arrivals in one transaction; a repeat of a stored one is dropped. When this
+        returns, they survive a crash, and the platform may be told they arrived."""
+        if not arrivals:
+            return
+        async with self.db.session() as session:
+            items = await journal.add(session, self.platform, arrivals)
+        if self._accepting:
+            self._queue(items)
+
+    def _queue(self, items: Sequence[InboundItem]) -> None:
+        for item in items:
+            if item.id in self._queued:
+                continue
+            self._queued.add(item.id)
+            self._lanes.setdefault(item.chat_key, deque()).append(item)
+            if item.chat_key not in self._workers:
+                self._workers[item.chat_key] = asyncio.create_task(
+                    self._lane(item.chat_key), name=f"inbound-{self.platform}-{item.chat_key}"
+                )
+
+    # --- handling ----------------------------------------------------------------------------
+
+    async def _lane(self, chat_key: str) -> None:
+        """One chat's updates, one at a time, in the order they arrived."""
+        lane = self._lanes[chat_key]
+        try:
+            while lane and self._accepting:
+                item = lane[0]
+                async with self._slots:
+                    status = await self._handle(item)
+                lane.popleft()
+                self._queued.discard(item.id)
+                if status is not None:
+                    self._finish(item.id, status)
+        finally:
+            if not lane:
+                self._lanes.pop(chat_key, None)
+            self._workers.pop(chat_key, None)
+            self._settled.set()
+
+    async def _handle(self, item: InboundItem) -> str | None:
+        """Handle one update; returns how it ended, or None to leave it for the next start."""
+        attempts = item.attempts
+        while True:
+            current = Receipt(item.id, item.replies)
+            token = receipt.set(current)
+            try:
+                await self.process(item)
+                if current.followed:
+                    await asyncio.gather(*current.followed, return_exceptions=True)
+                return journal.DONE
+            except Unreadable as exc:
+                log.warning(
+                    "%s update %d skipped: it could not be read (%s)",
+                    self.platform,
+                    item.id,
+                    type(exc.__cause__ or exc).__name__,
+                )
+                return journal.SKIPPED
+            except Exception as exc:
+                attempts += 1
+                # The log names the update, never its content (other people's messages).
+                log.error(
+                    "%s update %d failed (attempt %d of %d): %s",
+                    self.platform,
+                    item.id,
+                    attempts,
+                    MAX_ATTEMPTS,
+                    type(exc).__name__,
+                    exc_info=log.isEnabledFor(logging.DEBUG),
+                )
+                if attempts >= MAX_ATTEMPTS:
+                    return journal.SKIPPED
+                with contextlib.suppress(Exception):
+                    async with self.db.session() as session:
+                        await journal.attempted(session, item.id)
+                if not self._accepting:
+                    return None
+                await asyncio.sleep(RETRY_SECONDS * attempts)
+            finally:
+                receipt.reset(token)
+
+    # --- recording outcomes ------------------------------------------------------------------
+
+    def _finish(self, item_id: int, status: str) -> None:
+        """Record outcomes in batches: under load one transaction covers many updates."""
+        self._finished[item_id] = status
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write_finished(), name="inbound-finish")
+
+    async def _write_finished(self) -> None:
+        try:
+            failures = 0
+            while not await self._flush():
+                failures += 1
+                await asyncio.sleep(min(5.0, 0.2 * 2**failures))
+        finally:
+            self._writer = None
+            self._settled.set()
+
+    async def _flush(self) -> bool:
+        """Write every outcome waiting; False if the database refused (they are kept: not
+        recorded, they would be handled again after a restart)."""
+        while self._finished:
+            batch, self._finished = self._finished, {}
+            try:
+                async with self.db.session() as session:
+                    for status in set(batch.values()):
+                        ids = [i for i, s in batch.items() if s == status]
+                        await journal.finish(session, ids, status=status, now=self.clock())
+            except Exception:
+                for item_id, status in batch.items():
+                    self._finished.setdefault(item_id, status)
+                log.warning("could not record %d handled updates", len(batch), exc_info=True)
+                return False
+        return True

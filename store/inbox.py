@@ -1,0 +1,157 @@
+"""The inbound journal: platform updates stored before they are acknowledged.
+
+pending -> handled (a command's effects and its replies committed together) -> done, or
+skipped (unreadable, or failed too often). See `InboundUpdate` for why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.models import InboundUpdate, utcnow
+from store.upsert import insert_new
+
+PENDING, HANDLED, DONE, SKIPPED = "pending", "handled", "done", "skipped"
+OPEN = (PENDING, HANDLED)
+KEEP_KEYS_FOR = timedelta(days=3)  # Telegram and Slack redeliver within a day at most
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """One update as it came in, before it has an id."""
+
+    key: str
+    chat_key: str
+    sender: str | None
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class InboundItem:
+    id: int
+    platform: str
+    chat_key: str
+    payload: dict[str, Any]
+    # Replies of the bridge calls this update already made, in order (after a crash).
+    replies: tuple[list[dict[str, Any]], ...]
+    attempts: int
+
+
+async def add(
+    session: AsyncSession, platform: str, arrivals: Sequence[Arrival]
+) -> list[InboundItem]:
+    """Store new arrivals (a repeat of a stored key, or within the batch, is dropped)."""
+    fresh: dict[str, Arrival] = {}
+    for arrival in arrivals:
+        fresh.setdefault(arrival.key[:128], arrival)
+    if not fresh:
+        return []
+    now = utcnow()
+    rows = [
+        {
+            "platform": platform,
+            "key": key,
+            "chat_key": a.chat_key[:128],
+            "sender": a.sender[:64] if a.sender else None,
+            "payload": a.payload,
+            "status": PENDING,
+            "attempts": 0,
+            "received_at": now,
+        }
+        for key, a in fresh.items()
+    ]
+    statement = (
+        insert_new(session, InboundUpdate)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["platform", "key"])
+        .returning(InboundUpdate.id, InboundUpdate.key)
+    )
+    stored = sorted((await session.execute(statement)).all())
+    return [
+        InboundItem(item_id, platform, fresh[key].chat_key[:128], fresh[key].payload, (), 0)
+        for item_id, key in stored
+    ]
+
+
+async def open_items(
+    session: AsyncSession, platform: str, *, ids: Iterable[int] | None = None
+) -> list[InboundItem]:
+    """Updates not yet done, oldest first (all of the platform's, or just these)."""
+    query = select(InboundUpdate).where(
+        InboundUpdate.platform == platform, InboundUpdate.status.in_(OPEN)
+    )
+    if ids is not None:
+        query = query.where(InboundUpdate.id.in_(list(ids)))
+    rows = await session.scalars(query.order_by(InboundUpdate.id))
+    return [
+        InboundItem(
+            id=r.id,
+            platform=r.platform,
+            chat_key=r.chat_key,
+            payload=r.payload or {},
+            replies=tuple(r.replies or ()),
+            attempts=r.attempts,
+        )
+        for r in rows
+    ]
+
+
+async def record_replies(
+    session: AsyncSession, item_id: int, call: int, replies: list[dict[str, Any]]
+) -> None:
+    """Inside the unit of work of the update's `call`-th bridge call: its replies, so that
+    after a crash they are sent again instead of the command running twice."""
+    row = await session.get(InboundUpdate, item_id)
+    if row is None:  # the sender has just erased themself, this update with them
+        return
+    stored = list(row.replies or ())
+    del stored[call:]
+    stored.append(replies)
+    row.replies, row.status = stored, HANDLED
+
+
+async def attempted(session: AsyncSession, item_id: int) -> None:
+    await session.execute(
+        update(InboundUpdate)
+        .where(InboundUpdate.id == item_id)
+        .values(attempts=InboundUpdate.attempts + 1)
+    )
+
+
+async def finish(
+    session: AsyncSession, item_ids: Iterable[int], *, status: str = DONE, now: datetime
+) -> None:
+    """Done (or skipped): the content goes, the key stays against repeats."""
+    ids = list(item_ids)
+    if ids:
+        await session.execute(
+            update(InboundUpdate)
+            .where(InboundUpdate.id.in_(ids))
+            .values(status=status, payload=None, replies=None, done_at=now)
+        )
+
+
+async def purge(session: AsyncSession, now: datetime) -> int:
+    """Forget the keys of updates finished long enough ago that no repeat can come."""
+    result = await session.execute(
+        delete(InboundUpdate).where(
+            InboundUpdate.status.in_((DONE, SKIPPED)),
+            InboundUpdate.done_at < now - KEEP_KEYS_FOR,
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def erase_sender(session: AsyncSession, platform: str, sender: str) -> None:
+    """Erasure: updates that came from this account, whatever their state."""
+    await session.execute(
+        delete(InboundUpdate).where(
+            InboundUpdate.platform == platform, InboundUpdate.sender == sender
+        )
+    )
