@@ -17,6 +17,7 @@ from typing import TextIO
 from bots import cli_audit, cli_push, cli_schedule, fetch
 from bots.app import App, PlatformService, data_dir_for, load, open_app, platform_services
 from bots.background import Background
+from bots.log_redaction import install_secret_filter
 from bots.telegram.webhook import DEFAULT_LISTEN, WebhookConfig, webhook_config
 from bots.terminal import TerminalChat
 from handlers.commands import link as link_commands
@@ -144,6 +145,7 @@ def _log_to_file(data_dir: Path, level: str) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(data_dir / "ccin-bridge.log", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    install_secret_filter(handler)  # no token in the log, whatever the level (URLs carry it)
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(level)

@@ -100,7 +100,10 @@ async def deliveries(args: argparse.Namespace, app: App) -> int:
         if count:
             print(f"  {status:<8} {count}")
     if report.in_doubt:
-        print(f"  {report.in_doubt} were mid-send when a worker stopped: may have arrived twice")
+        print(
+            f"  {report.in_doubt} may have arrived twice: the platform did not confirm them in"
+            " time, or a worker stopped while sending them"
+        )
     if report.errors:
         print("Problems:")
         for platform, chat, error in report.errors:

@@ -21,7 +21,9 @@ from handlers.requests import (
     checked_args,
     clean_multiline,
     clean_text,
+    clean_user,
     parse_command_line,
+    without_surrogates,
 )
 from store import callbacks, conversations, groups, people
 from store import inbox as store_inbox
@@ -226,6 +228,24 @@ class Bridge:
     async def _account(self, session: AsyncSession, request: Request) -> people.Caller:
         return await people.account(session, **self._account_fields(request.user))
 
+    async def may_run(self, user: UserRef, command: str) -> bool:
+        """Whether this person may run `command`, for an adapter that would open a form leading
+        only to it (Slack's broadcast modal): the command itself still checks. False for an
+        unknown command, or if it cannot be told (the command then answers for itself)."""
+        cmd = self.commands.get(command)
+        if cmd is None:
+            return False
+        if not cmd.admin_only:
+            return True
+        user = clean_user(user)
+        try:
+            async with self.db.session() as session:
+                caller = await people.account(session, **self._account_fields(user))
+        except Exception:
+            log.exception("could not tell whether %s may run %r", user.key, command)
+            return False
+        return self._is_admin(user, caller)
+
     def _is_admin(self, user: UserRef, caller: people.Caller) -> bool:
         """Rights belong to the account: the store's flag on it, config, or `chat --admin`."""
         return (
@@ -265,6 +285,7 @@ class Bridge:
             return TOKEN + await callbacks.save_action(session, action)
 
     async def decode_action(self, payload: str) -> str | None:
+        payload = without_surrogates(payload)  # forged or garbled: the store cannot encode them
         if payload.startswith(DIRECT):
             return payload[len(DIRECT) :]
         if payload.startswith(TOKEN):

@@ -28,7 +28,10 @@ def report_lines(report: PushReport) -> list[tuple[Span, ...]]:
         lines.append(
             (
                 bold(str(report.in_doubt)),
-                Span(" were being sent when a worker stopped, so may have arrived twice"),
+                Span(
+                    " may have arrived twice: the platform did not confirm them in time,"
+                    " or a worker stopped while sending them"
+                ),
             )
         )
     return lines

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from handlers.errors import UserFacingError
 from handlers.identity import ChatRef, UserRef
@@ -12,6 +12,7 @@ from handlers.identity import ChatRef, UserRef
 MAX_ARGS = 500  # longer than any sensible command argument, short enough to echo back safely
 MAX_TEXT = 4000  # free text for commands that take it (broadcasts, news): one chat message
 _COMMAND = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+_SURROGATES = re.compile("[\ud800-\udfff]")
 # Bidi overrides and isolates can disguise text; other control characters are noise.
 # Bidi overrides and isolates, direction marks, and invisible spaces and joiners that would
 # split or disguise words (a zero-width space inside "hou\u200bsing"). ZWJ and ZWNJ stay: emoji
@@ -39,9 +40,40 @@ class Request:
     # else the person is told the command is unknown. `args` then holds the whole text.
     unknown_command: str = ""
 
+    def __post_init__(self) -> None:
+        # Whatever a platform sent may hold lone surrogates (valid JSON escapes, invalid text:
+        # no database or HTTP body can encode them). Names are cleaned like everything people
+        # type; the rest only loses what cannot be encoded.
+        object.__setattr__(self, "user", clean_user(self.user))
+        for name in ("command", "args", "unknown_command"):
+            object.__setattr__(self, name, without_surrogates(getattr(self, name)))
+        if _has_surrogates(self.chat.chat_id):
+            object.__setattr__(
+                self, "chat", replace(self.chat, chat_id=without_surrogates(self.chat.chat_id))
+            )
+
     def show(self, command_line: str) -> str:
         """A command as this person would type it, e.g. `/search food` or `/ccin search food`."""
         return self.prefix + command_line
+
+
+def without_surrogates(value: str) -> str:
+    """`value` without lone surrogates (a valid pair cannot occur in a Python str)."""
+    return _SURROGATES.sub("", value) if _has_surrogates(value) else value
+
+
+def _has_surrogates(value: str) -> bool:
+    return _SURROGATES.search(value) is not None
+
+
+def clean_user(user: UserRef) -> UserRef:
+    """A person as a platform named them, with names fit to store and show back."""
+    display_name = clean_text(user.display_name)
+    username = None if user.username is None else clean_text(user.username) or None
+    user_id = without_surrogates(user.user_id)
+    if (display_name, username, user_id) == (user.display_name, user.username, user.user_id):
+        return user
+    return replace(user, user_id=user_id, display_name=display_name, username=username)
 
 
 def clean_text(value: str) -> str:

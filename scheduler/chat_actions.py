@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers import reply_codec
 from handlers.config import Settings
 from handlers.replies import Reply, ReplyBuilder, Span, bold
-from scheduler.outbound import Blocked, ChatAdmin, RetryLater, Undeliverable
+from scheduler.outbound import Blocked, ChatAdmin, RetryLater, Undeliverable, describe
 from store import audiences, audit, chat_actions, erasure, outbox
 from store.chat_actions import ChatActionJob
 from store.db import Database
@@ -136,13 +136,15 @@ class ChatActionService:
                 )
             else:
                 await admin.remove(chat_id=job.chat_id, user_id=job.user_id)
+        # A short category is recorded and may reach admins; the exception itself is logged.
         except RetryLater as exc:
-            error, retry = str(exc), timedelta(seconds=max(exc.seconds, 1))
+            error, retry = describe(exc), timedelta(seconds=max(exc.seconds, 1))
         except (Blocked, Undeliverable) as exc:
-            error = f"{exc.__class__.__name__}: {exc}"
+            log.info("chat action %d (%s) refused: %r", job.id, job.kind, exc.__cause__ or exc)
+            error = describe(exc)
         except Exception as exc:  # transient by contract: retried with backoff
-            log.warning("chat action %d (%s) failed: %r", job.id, job.kind, exc)
-            error, retry = f"{exc.__class__.__name__}: {exc}", backoff(job.attempts)
+            log.warning("chat action %d (%s) failed: %r", job.id, job.kind, exc.__cause__ or exc)
+            error, retry = describe(exc), backoff(job.attempts)
         async with self.db.session() as session:
             status = await chat_actions.finish(
                 session,

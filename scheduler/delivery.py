@@ -21,7 +21,15 @@ from datetime import timedelta
 from handlers import reply_codec
 from handlers.delivery_report import report_reply
 from handlers.identity import ChatRef, Platform
-from scheduler.outbound import Blocked, Outbound, RetryLater, Undeliverable
+from scheduler.outbound import (
+    UNEXPECTED,
+    Blocked,
+    MaybeSent,
+    Outbound,
+    RetryLater,
+    Undeliverable,
+    describe,
+)
 from store import audiences, outbox
 from store.db import Database
 from store.outbox import DeliveryJob
@@ -171,28 +179,51 @@ class DeliveryService:
                 return  # held past the lease and taken back: another worker sends it
         platform: Platform = job.platform  # type: ignore[assignment]
         chat = ChatRef(platform, job.chat_id, is_private=job.is_private)
+        # What is recorded (and shown to admins in delivery reports) is a short category from
+        # `describe`; the exception's own text, which may carry URLs or answers, is logged only.
         try:
             reply = reply_codec.decode(job.payload)
             await self.outbound[job.platform].send(chat=chat, reply=reply)
         except Blocked as exc:
-            await self._settle(outbox.mark_blocked, job.id, str(exc) or "blocked")
-        except (Undeliverable, ValueError, KeyError) as exc:
-            await self._settle(outbox.mark_failed, job.id, str(exc) or exc.__class__.__name__)
+            await self._settle(outbox.mark_blocked, job.id, describe(exc))
+        except Undeliverable as exc:
+            await self._settle(outbox.mark_failed, job.id, describe(exc))
+        except (ValueError, KeyError) as exc:  # a stored reply this chat cannot take
+            log.warning("delivery %d to %s cannot be sent: %r", job.id, job.platform, exc)
+            await self._settle(outbox.mark_failed, job.id, "the bridge could not send this message")
         except RetryLater as exc:
-            await self._retry(job, timedelta(seconds=exc.seconds), str(exc))
+            await self._retry(job, timedelta(seconds=exc.seconds), exc)
+        except (MaybeSent, TimeoutError) as exc:
+            # The platform may have the message already (a timeout the adapter did not place
+            # counts too): send again rather than lose it, and report it as a possible repeat.
+            await self._retry(job, backoff(job.attempts), exc, in_doubt=True)
         except Exception as exc:  # network, 5xx, anything unknown: transient
-            await self._retry(job, backoff(job.attempts), f"{exc.__class__.__name__}: {exc}")
+            await self._retry(job, backoff(job.attempts), exc)
         else:
             await self._settle(outbox.mark_sent, job.id)
 
-    async def _retry(self, job: DeliveryJob, delay: timedelta, error: str) -> None:
-        log.info("delivery %d to %s will be retried: %s", job.id, job.platform, error)
+    async def _retry(
+        self, job: DeliveryJob, delay: timedelta, exc: Exception, *, in_doubt: bool = False
+    ) -> None:
+        error = describe(exc)
+        unknown = error == UNEXPECTED  # nothing placed it: log where it came from
+        log.log(
+            logging.WARNING if unknown else logging.INFO,
+            "delivery %d to %s will be retried%s: %s (%r)",
+            job.id,
+            job.platform,
+            ", flagged in doubt" if in_doubt else "",
+            error,
+            exc.__cause__ or exc,
+            exc_info=exc if unknown else None,
+        )
         await self._settle(
             outbox.mark_retry,
             job.id,
             delay=delay,
             error=error,
             max_attempts=self.policy.max_attempts,
+            in_doubt=in_doubt,
         )
 
     async def _settle(

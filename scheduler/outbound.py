@@ -6,10 +6,12 @@ report failure with the exceptions below so the outbox can tell a retry from a d
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 from handlers.identity import ChatRef
 from handlers.replies import Reply
+
+E = TypeVar("E", bound=BaseException)
 
 
 class DeliveryError(Exception):
@@ -30,6 +32,44 @@ class Blocked(DeliveryError):
 
 class Undeliverable(DeliveryError):
     """A permanent failure (chat gone, bot removed, message refused): not retried."""
+
+
+class MaybeSent(DeliveryError):
+    """The request may have reached the platform before the send failed: a read timeout after
+    the message went out (not a connect timeout, which never reached it), the connection lost
+    while waiting for the answer, or a success status with an answer that cannot be read.
+
+    Retried like any transient error, but the delivery is flagged `in_doubt`, so the delivery
+    report counts it among those that may have arrived twice. The message is a short
+    category ("timed out waiting for the answer"); the details stay in the cause.
+    """
+
+
+# A transient platform error that an adapter lets through as the platform's own exception may
+# carry a short category under this attribute (see `labelled`), for the outbox to record.
+CATEGORY_ATTRIBUTE = "delivery_category"
+UNEXPECTED = "unexpected error"  # the category of a failure nothing placed
+
+
+def labelled(exc: E, category: str) -> E:
+    """Name a transient platform error's category for the outbox, keeping its type."""
+    setattr(exc, CATEGORY_ATTRIBUTE, category)
+    return exc
+
+
+def describe(exc: BaseException) -> str:
+    """What the outbox records and admins see about a failure: a short category, never the
+    raw exception text (which may carry URLs, answers or internals; the log keeps those)."""
+    if isinstance(exc, DeliveryError):
+        return str(exc) or exc.__class__.__name__
+    given = getattr(exc, CATEGORY_ATTRIBUTE, None)
+    if isinstance(given, str) and given:
+        return given
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, OSError):  # ConnectionError and the socket errors under it
+        return "network error"
+    return UNEXPECTED
 
 
 class Outbound(Protocol):

@@ -5,7 +5,9 @@ in one UPDATE (on PostgreSQL its subquery uses `FOR UPDATE SKIP LOCKED`, so seve
 never take the same row), then marks each row `sending` just before the platform call and
 `sent` just after it. After a crash, `claimed` rows were never tried and simply go back to
 pending; a `sending` row may already have been shown, so it goes back marked `in_doubt` and
-the delivery report lists it. So a crash duplicates at most one message per worker.
+the delivery report lists it. So a crash duplicates at most one message per worker. A send
+that failed after the platform may have taken it (a timeout waiting for the answer) is
+retried the same way and marked `in_doubt` too: every possible repeat is in the report.
 """
 
 from __future__ import annotations
@@ -216,13 +218,22 @@ async def mark_retry(
     delay: timedelta,
     error: str,
     max_attempts: int,
+    in_doubt: bool = False,
     now: datetime | None = None,
 ) -> bool:
-    """Back to pending after `delay`, or failed once out of attempts. True if it will retry."""
+    """Back to pending after `delay`, or failed once out of attempts. True if it will retry.
+
+    `in_doubt`: the platform may have taken this attempt already (it timed out after sending),
+    so the delivery report counts it among possible repeats; the flag is never cleared.
+    """
     now = now or utcnow()
     attempts = await session.scalar(select(Delivery.attempts).where(Delivery.id == delivery_id))
     if attempts is None:
         return False
+    if in_doubt:
+        await session.execute(
+            update(Delivery).where(Delivery.id == delivery_id).values(in_doubt=True)
+        )
     if attempts >= max_attempts:
         await mark_failed(session, delivery_id, f"gave up after {attempts} attempts: {error}")
         return False

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
@@ -36,7 +37,7 @@ from bots.slack.delivery import (
     open_dm,
     upload,
 )
-from bots.slack.errors import verdict
+from bots.slack.errors import error_summary, transport_verdict, verdict
 from bots.slack.home import Home
 from bots.slack.lru import Lru
 from bots.slack.membership import SlackChannels
@@ -197,6 +198,11 @@ class SlackAdapter:
             if mapped is None:
                 raise
             raise mapped from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            doubtful = transport_verdict(exc)
+            if doubtful is None:
+                raise
+            raise doubtful from exc
 
     # --- ChatAdmin: the channels bound to groups (bots/slack/membership.py) ------------------
 
@@ -235,8 +241,13 @@ class SlackAdapter:
         user = await self.person(command["user_id"], command.get("user_name"))
         chat = inbound.chat_ref(command["channel_id"], command.get("channel_name"))
         line = inbound.slash_line(command.get("text") or "")
-        if line.casefold() == "/broadcast" and command.get("trigger_id"):
-            # Slack's own form instead of the step-by-step flow other platforms use.
+        if (
+            line.casefold() == "/broadcast"
+            and command.get("trigger_id")
+            and await self.bridge.may_run(user, "broadcast")
+        ):
+            # Slack's own form instead of the step-by-step flow other platforms use; those the
+            # bridge does not let broadcast get the command's refusal below instead.
             await self.modals.open_broadcast(str(command["trigger_id"]))
             return
         replies = await self.bridge.handle_text(_requests(user, chat), line)
@@ -414,9 +425,13 @@ class SlackAdapter:
         known = self._people.get(user_id)
         if known is None:
             try:
-                info = (await self.client.users_info(user=user_id)).get("user") or {}
+                found = (await self.client.users_info(user=user_id)).get("user")
+                info: dict[str, Any] = found if isinstance(found, dict) else {}
             except SlackApiError as exc:
-                log.warning("users.info for %s failed: %s", user_id, exc.response.get("error"))
+                log.warning("users.info for %s failed: %s", user_id, error_summary(exc))
+                info = {}
+            except Exception as exc:  # an answer slack-sdk cannot parse, a timeout, ...
+                log.warning("users.info for %s failed: %s", user_id, exc.__class__.__name__)
                 info = {}
             profile = info.get("profile") or {}
             display = profile.get("display_name") or profile.get("real_name") or ""

@@ -18,6 +18,7 @@ first (with a "working" view where the modal stays open) and the work follows.
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 from dataclasses import replace
@@ -33,6 +34,8 @@ from handlers.replies import Reply
 if TYPE_CHECKING:
     from bots.slack.adapter import SlackAdapter
 
+log = logging.getLogger(__name__)
+
 BROADCAST = "ccin_broadcast"  # the shortcut's and the form's callback_id
 BROADCAST_CONFIRM = "ccin_broadcast_confirm"
 APPROVALS = "ccin_approvals"
@@ -42,6 +45,7 @@ REASON = "reason"
 MAX_MODAL_BLOCKS = 100
 MAX_BROADCAST_TEXT = 3000  # Slack's own cap on a plain_text_input
 CUT_SHORT = "More are waiting: decide on these first."
+NOT_AN_ADMIN = "Broadcasting to the network is for network admins only."
 
 
 def plain(text: str) -> dict[str, Any]:
@@ -136,14 +140,31 @@ class Modals:
     async def _on_broadcast_shortcut(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         self.adapter.track()
         await ack()
-        await self.open_broadcast(str(body["trigger_id"]))
+        trigger_id = _text_field(body, "trigger_id")
+        user_id = _text_field(body.get("user"), "id")
+        if not trigger_id or not user_id:
+            log.info("ignored a broadcast shortcut without a trigger or a person")
+            return
+        if not await self.adapter.bridge.may_run(await self.adapter.person(user_id), "broadcast"):
+            # Not the form, only to be refused after filling it in: the refusal at once.
+            refusal = waiting("Broadcast", NOT_AN_ADMIN, BROADCAST)
+            await self.adapter.client.views_open(trigger_id=trigger_id, view=refusal)
+            return
+        await self.open_broadcast(trigger_id)
 
     async def _on_broadcast_preview(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         self.adapter.track()
-        values = body["view"]["state"]["values"]
-        audience = ((values["audience"]["audience"].get("selected_option")) or {}).get("value")
+        form = _mapping(body.get("view"))
+        values = _mapping(_mapping(form.get("state")).get("values"))
+        chosen = _mapping(_mapping(values.get("audience")).get("audience")).get("selected_option")
+        audience = _mapping(chosen).get("value")
         # Raw: the bridge cleans it and keeps the paragraphs (broadcast takes free text).
-        text = str(values["text"]["text"].get("value") or "").strip()
+        text = str(_mapping(_mapping(values.get("text")).get("text")).get("value") or "").strip()
+        user_id, view_id = _text_field(body.get("user"), "id"), _text_field(form, "id")
+        if not user_id or not view_id:
+            await ack()
+            log.info("ignored a broadcast form submitted without a person or a form")
+            return
         if not text or not audience:
             await ack(response_action="errors", errors={"text": "Write the message to send."})
             return
@@ -151,7 +172,6 @@ class Modals:
             response_action="update",
             view=waiting("Broadcast", "Preparing the preview…", BROADCAST_CONFIRM),
         )
-        user_id = str(body["user"]["id"])
         adapter = self.adapter
         replies = await adapter.run(
             await adapter.person(user_id),
@@ -176,23 +196,25 @@ class Modals:
                 "private_metadata": send,
                 "notify_on_close": True,  # Cancel must end the flow the preview started
             }
-        await adapter.client.views_update(view_id=body["view"]["id"], view=view)
+        await adapter.client.views_update(view_id=view_id, view=view)
 
     async def _on_broadcast_confirm(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         self.adapter.track()
         await ack()  # closes the modal; the outcome goes to the DM
-        line = str(body["view"].get("private_metadata") or "")
-        if not line.startswith("broadcast "):
+        line = _text_field(body.get("view"), "private_metadata")
+        user_id = _text_field(body.get("user"), "id")
+        if not line.startswith("broadcast ") or not user_id:
             return
-        await self._run_to_dm(str(body["user"]["id"]), "/" + line)
+        await self._run_to_dm(user_id, "/" + line)
 
     async def _on_broadcast_closed(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         """Cancel on the preview: end the broadcast's confirm step, so that a later "send" in
         the DM cannot queue what the admin called off."""
         self.adapter.track()
         await ack()
-        if str(body["view"].get("private_metadata") or "").startswith("broadcast "):
-            await self._run_to_dm(str(body["user"]["id"]), "/cancel")
+        user_id = _text_field(body.get("user"), "id")
+        if _text_field(body.get("view"), "private_metadata").startswith("broadcast ") and user_id:
+            await self._run_to_dm(user_id, "/cancel")
 
     async def _run_to_dm(self, user_id: str, line: str) -> None:
         adapter = self.adapter
@@ -206,32 +228,44 @@ class Modals:
     async def _on_approvals_shortcut(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         self.adapter.track()
         await ack()
+        trigger_id, user_id = _text_field(body, "trigger_id"), _text_field(body.get("user"), "id")
+        if not trigger_id or not user_id:
+            log.info("ignored a request for the join-requests form without a trigger or person")
+            return
         opened = await self.adapter.client.views_open(
-            trigger_id=str(body["trigger_id"]),
+            trigger_id=trigger_id,
             view=waiting("Join requests", "Loading the requests…", APPROVALS),
         )
-        view_id = str((opened.get("view") or {})["id"])
-        await self._show_requests(str(body["user"]["id"]), view_id, [])
+        view_id = _text_field(opened.get("view"), "id")
+        if view_id:
+            await self._show_requests(user_id, view_id, [])
 
     async def _on_decision(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         self.adapter.track()
         await ack()
         adapter = self.adapter
-        value = str(((body.get("actions") or [{}])[0]).get("value") or "")
-        line = await adapter.bridge.decode_action(value)
+        # Only the join-requests form has these buttons: a press without a form to redraw, or
+        # without a person, was not made there. Nothing is run for it.
+        view, user_id = _mapping(body.get("view")), _text_field(body.get("user"), "id")
+        view_id = _text_field(view, "id")
+        if not view_id or not user_id:
+            log.info("ignored a join-request form button pressed outside the form")
+            return
+        actions = body.get("actions")
+        action = _mapping(actions[0]) if isinstance(actions, list) and actions else {}
+        line = await adapter.bridge.decode_action(str(action.get("value") or ""))
         if not line:
             return
         if len(line.split()) == 2 and line.startswith("decline "):  # `decline ID`: no reason yet
-            state = ((body.get("view") or {}).get("state") or {}).get("values") or {}
-            typed: dict[str, Any] = next((v for k, v in state.items() if k.startswith(REASON)), {})
-            reason = " ".join(str((typed.get(REASON) or {}).get("value") or "").split())
+            state = _mapping(_mapping(view.get("state")).get("values"))
+            typed = next((_mapping(v) for k, v in state.items() if k.startswith(REASON)), {})
+            reason = " ".join(str(_mapping(typed.get(REASON)).get("value") or "").split())
             if reason:
                 line = f"{line} {reason}"
-        user_id = str(body["user"]["id"])
         outcome = await adapter.run(
             await adapter.person(user_id), await adapter.dm_chat(user_id), "/" + line
         )
-        await self._show_requests(user_id, str(body["view"]["id"]), outcome)
+        await self._show_requests(user_id, view_id, outcome)
 
     async def _on_done(self, ack: AsyncAck) -> None:
         await ack()  # "Done" just closes the form
@@ -294,3 +328,14 @@ class Modals:
 
 def _text_only(reply: Reply) -> Reply:
     return replace(reply, buttons=())
+
+
+def _mapping(value: object) -> dict[str, Any]:
+    """A part of a payload that should be an object, or {} where it is not."""
+    return value if isinstance(value, dict) else {}
+
+
+def _text_field(value: object, key: str) -> str:
+    """A string field of a payload object, or "" where it is missing or not a string."""
+    found = _mapping(value).get(key)
+    return found if isinstance(found, str) else ""

@@ -60,7 +60,7 @@ from handlers.errors import GENERIC_ERROR
 from handlers.identity import ChatRef
 from handlers.inbox import Inbox, Unreadable
 from handlers.replies import Reply, ReplyBuilder, link, text
-from handlers.requests import Request
+from handlers.requests import Request, clean_text
 from scheduler.outbound import ChatAdmin, Outbound
 from store import audiences
 from store.inbox import InboundItem
@@ -441,7 +441,7 @@ class TelegramBot:
             log.info("could not DM Telegram user %s: %s", user.id, exc.message)
             notice = self._start_me_first(user)
         else:
-            notice = text(f"{user.first_name}, I have sent that to you in a private chat.")
+            notice = text(f"{_first_name(user)}, I have sent that to you in a private chat.")
         await self._send(group.id, notice)
 
     def _start_me_first(self, user: User) -> Reply:
@@ -449,14 +449,14 @@ class TelegramBot:
         username = self.application.bot.username
         if username:
             builder.para(
-                f"{user.first_name}, that answer is private, so I only send it in a private "
+                f"{_first_name(user)}, that answer is private, so I only send it in a private "
                 "chat. Please /start me in a private chat first (",
                 link(f"t.me/{username}", f"https://t.me/{username}"),
                 "), then ask again.",
             )
         else:
             builder.para(
-                f"{user.first_name}, that answer is private, so I only send it in a private "
+                f"{_first_name(user)}, that answer is private, so I only send it in a private "
                 "chat. Please /start me in a private chat first, then ask again."
             )
         return builder.build()
@@ -517,6 +517,11 @@ class TelegramBot:
             await self._send(chat.id, text(GENERIC_ERROR))
         except TelegramError as exc:
             log.warning("could not tell chat %s about the error: %s", chat.id, exc)
+
+
+def _first_name(user: User) -> str:
+    # A name as Telegram gave it may hold anything, even a lone surrogate (not sendable).
+    return clean_text(user.first_name)[:64] or "Hello"
 
 
 if TYPE_CHECKING:  # mypy proves the adapter satisfies the scheduler's interface

@@ -11,6 +11,7 @@ rule gets `invalid_blocks` or `msg_too_long` here, not in production.
 `POST /respond/<key>` stands in for a slash command's or a button's response_url, and refuses
 a sixth post to one URL as Slack does. `GET /socket` is a Socket Mode websocket: it says
 `hello`, sends the envelopes a test gives it and records the acknowledgements.
+`answer_raw` makes a method answer with a body that is not Slack's JSON, as a proxy might.
 Every call is recorded; nothing listens beyond 127.0.0.1.
 """
 
@@ -268,6 +269,15 @@ def message_error(args: dict[str, Any]) -> tuple[str, list[str]] | None:
     return None
 
 
+@dataclass(frozen=True)
+class RawAnswer:
+    """An answer given as it is (see `FakeSlack.answer_raw`)."""
+
+    status: int
+    content_type: str
+    body: str
+
+
 @dataclass
 class Call:
     """One request the fake answered: an API method, a response_url key or an upload."""
@@ -281,7 +291,8 @@ class Call:
     @property
     def ok(self) -> bool:
         if self.kind == "api":
-            return self.status == 200 and bool(self.answer.get("ok"))
+            answered = isinstance(self.answer, dict) and bool(self.answer.get("ok"))
+            return self.status == 200 and answered
         return self.status == 200
 
     @property
@@ -325,6 +336,8 @@ class FakeSlack:
         self._rate_limits: dict[str | None, int] = {}
         self._retry_after = [1]
         self._failures: dict[str, list[str]] = {}
+        self._raw: dict[str, list[RawAnswer]] = {}
+        self._slow: dict[str, list[float]] = {}
         self._pending_files: dict[str, str] = {}
         self._ts = itertools.count(1)
         self._ids = itertools.count(1)
@@ -385,6 +398,25 @@ class FakeSlack:
         """Answer the next `times` calls to `method` with `{"ok": false, "error": error}`."""
         self._failures.setdefault(method, []).extend([error] * times)
 
+    def answer_raw(
+        self,
+        method: str,
+        body: str,
+        *,
+        status: int = 200,
+        content_type: str = "text/plain",
+        times: int = 1,
+    ) -> None:
+        """Answer the next `times` calls to `method` with `body` as it is, not as Slack's JSON:
+        what a proxy or a failing server in front of Slack may send (an HTML 500, an
+        `application/json` answer that is not JSON). The call is recorded but not carried out."""
+        self._raw.setdefault(method, []).extend([RawAnswer(status, content_type, body)] * times)
+
+    def slow(self, method: str, seconds: float, *, times: int = 1) -> None:
+        """The next `times` calls to `method` are carried out and recorded at once but answered
+        only after `seconds`: a client that stops waiting never hears Slack did it."""
+        self._slow.setdefault(method, []).extend([seconds] * times)
+
     # --- inspection ---------------------------------------------------------------------------
 
     def api_calls(self, method: str) -> list[Call]:
@@ -423,8 +455,18 @@ class FakeSlack:
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         args = await _arguments(request)
+        if self._raw.get(method):
+            raw = self._raw[method].pop(0)
+            await self._record(Call("api", method, args, raw.status, raw.body))
+            return web.Response(
+                status=raw.status,
+                body=raw.body.encode(),
+                headers={"Content-Type": raw.content_type},
+            )
         status, answer, headers = self._answer(method, args, request.headers.get("Authorization"))
         await self._record(Call("api", method, args, status, answer))
+        if self._slow.get(method):
+            await asyncio.sleep(self._slow[method].pop(0))
         return web.json_response(answer, status=status, headers=headers)
 
     def _answer(

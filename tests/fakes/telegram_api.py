@@ -7,14 +7,15 @@ validates (HTML parse mode, length after entity parsing, keyboards), a little mo
 a bare `>` or `&` is refused, and length is counted in UTF-16 code units. Every call is recorded
 with its status, so a test can assert that nothing was ever refused.
 
-Tests push updates (`push_message`, `press`, `push_inline_query`, `push_join_request`,
-`push_chat_member`, `push_my_chat_member`, `migrate`) that `getUpdates` long-polls for,
-honouring `offset` (confirmed updates are forgotten) and `timeout`; `new_update` builds one
-without queueing it, for POSTing to a webhook. They can make the next calls answer 429 with
-`retry_after` (`rate_limit`), 403 for a person who blocked the bot (`block`), or any other
-error (`fail`). Groups keep who is in them (`add_group`, `members`), so invite links, join
-requests, bans and `getChatMember` behave as Telegram's do; `answerInlineQuery` and
-`setWebhook` check what Telegram checks.
+Tests push updates (`push_message`, `press`, `press_data`, `push_inline_query`,
+`push_join_request`, `push_chat_member`, `push_my_chat_member`, `migrate`) that `getUpdates`
+long-polls for, honouring `offset` (confirmed updates are forgotten) and `timeout`;
+`new_update` builds one without queueing it, for POSTing to a webhook. They can make the next
+calls answer 429 with `retry_after` (`rate_limit`), 403 for a person who blocked the bot
+(`block`), or any other error (`fail`); or do what a call asks but answer it late (`slow`).
+Groups keep who is in them (`add_group`, `members`), so invite links, join requests, bans and
+`getChatMember` behave as Telegram's do; `answerInlineQuery` and `setWebhook` check what
+Telegram checks.
 
 Answers a test arranged on purpose (an injected fault, the redirect a migrated group answers
 with) are marked `provoked`, so "the bot never sent anything Telegram refuses" can still be
@@ -242,6 +243,13 @@ class _Fault:
     remaining: int
 
 
+@dataclass
+class _Slowness:
+    method: str
+    seconds: float
+    remaining: int
+
+
 # --- Telegram's HTML parse mode -------------------------------------------------------------
 
 _TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[^<>]*)?)\s*>")
@@ -411,6 +419,7 @@ class FakeTelegramAPI:
         self._request_dms: set[int] = set()  # people with a join request the bot may DM
         self._open_inline: set[str] = set()
         self._faults: list[_Fault] = []
+        self._slow: list[_Slowness] = []
         self._updates: list[dict[str, Any]] = []
         self._allowed: list[str] = []
         self._confirmed = 0  # every update with a smaller id was confirmed by an offset
@@ -504,6 +513,12 @@ class FakeTelegramAPI:
     ) -> None:
         self._faults.append(_Fault(method, status, description, parameters, times))
 
+    def slow(self, method: str, seconds: float, *, times: int = 1) -> None:
+        """The next `times` calls of `method` are carried out (and recorded) at once, but
+        answered only after `seconds`: a client that gives up first never hears that
+        Telegram did what it asked, as when the platform is slow."""
+        self._slow.append(_Slowness(method, seconds, times))
+
     def new_update(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
         """An update with the next id, not queued (for POSTing to a webhook)."""
         return {"update_id": next(self._update_ids), kind: payload}
@@ -540,6 +555,20 @@ class FakeTelegramAPI:
     async def press(self, user: TgUser, message: SentMessage, label: str) -> int:
         """`user` presses the button labelled `label` under a message the bot sent."""
         data = message.button(label)["callback_data"]
+        query_id = str(next(self._callback_ids))
+        self._open_callbacks.add(query_id)
+        query = {
+            "id": query_id,
+            "from": user.to_dict(),
+            "chat_instance": f"instance-{message.chat_id}",
+            "message": message.raw,
+            "data": data,
+        }
+        return await self.push("callback_query", query)
+
+    async def press_data(self, user: TgUser, message: SentMessage, data: str) -> int:
+        """`user` presses a button under `message` whose callback data is `data`, whatever
+        the bot put there: a forged or garbled press, as a modified client could send."""
         query_id = str(next(self._callback_ids))
         self._open_callbacks.add(query_id)
         query = {
@@ -705,6 +734,7 @@ class FakeTelegramAPI:
                 body["parameters"] = exc.parameters
             return web.json_response(body, status=exc.status)
         await self._record(Call(method, params, 200))
+        await self._answer_slowly(method)
         return web.json_response({"ok": True, "result": result})
 
     def _methods(
@@ -734,6 +764,13 @@ class FakeTelegramAPI:
             if fault.method == method and fault.remaining > 0:
                 fault.remaining -= 1
                 raise ApiError(fault.status, fault.description, fault.parameters, provoked=True)
+
+    async def _answer_slowly(self, method: str) -> None:
+        for slowness in self._slow:
+            if slowness.method == method and slowness.remaining > 0:
+                slowness.remaining -= 1
+                await asyncio.sleep(slowness.seconds)
+                return
 
     async def _record(self, call: Call) -> None:
         self.calls.append(call)

@@ -441,16 +441,14 @@ async def test_the_broadcast_modal_previews_then_queues_for_an_admin(
     assert fake.responses(key) == []  # the form replaced the answer along the response_url
 
 
-async def test_the_broadcast_modal_shows_a_non_admin_the_refusal(
+async def test_the_broadcast_shortcut_shows_a_non_admin_the_refusal_not_the_form(
     slack: SlackSender, adapter: SlackAdapter, fake: FakeSlack, sqlite_db: Database
 ) -> None:
     assert (await slack.shortcut("ccin_broadcast")).status == 200
     await fake.wait_for(lambda: bool(fake.delivered("views.open")))
-    await slack.submit(opened(fake), picked("everyone", "Everyone", "Hi all"))
-    await fake.wait_for(lambda: bool(fake.delivered("views.update")))
     await adapter.drain()
     refused = opened(fake)
-    assert "/ccin broadcast is for network admins only." in view_text(refused)
+    assert "for network admins only" in view_text(refused)
     assert "submit" not in refused
     assert await pushes(sqlite_db) == []
 
