@@ -29,9 +29,9 @@ async def fake() -> AsyncIterator[FakeSlack]:
     assert [(c.name, c.error, c.answer) for c in fake.bad_messages()] == []
 
 
-@pytest.fixture
-async def adapter(bridge: Bridge, fake: FakeSlack) -> AsyncIterator[SlackAdapter]:
-    adapter = SlackAdapter(
+def http_adapter(bridge: Bridge, fake: FakeSlack) -> SlackAdapter:
+    """The real adapter over HTTP on a free local port, talking to the fake Web API."""
+    return SlackAdapter(
         bridge,
         bot_token=fake.token,
         signing_secret=SIGNING_SECRET,
@@ -39,6 +39,11 @@ async def adapter(bridge: Bridge, fake: FakeSlack) -> AsyncIterator[SlackAdapter
         host="127.0.0.1",
         port=0,
     )
+
+
+@pytest.fixture
+async def adapter(bridge: Bridge, fake: FakeSlack) -> AsyncIterator[SlackAdapter]:
+    adapter = http_adapter(bridge, fake)
     await adapter.start()
     yield adapter
     await adapter.stop()

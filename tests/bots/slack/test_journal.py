@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from bots.slack import SlackAdapter
 from handlers.core import Bridge
 from store.models import InboundUpdate
-from tests.bots.slack.sender import ALICE, SIGNING_SECRET, SlackSender, direct_message, sign
+from tests.bots.slack.conftest import http_adapter
+from tests.bots.slack.sender import ALICE, SlackSender, direct_message, sign
 from tests.fakes.slack_api import FakeSlack
 
 FORM = "application/x-www-form-urlencoded"
@@ -84,14 +85,7 @@ async def test_a_restart_answers_what_was_stored_and_still_drops_repeats(
     await adapter.stop(grace=0.1)
     assert fake.delivered("chat.postMessage") == []
 
-    restarted = SlackAdapter(
-        bridge,
-        bot_token=fake.token,
-        signing_secret=SIGNING_SECRET,
-        api_url=fake.api_url,
-        host="127.0.0.1",
-        port=0,
-    )
+    restarted = http_adapter(bridge, fake)
     await restarted.start()
     try:
         await restarted.drain()

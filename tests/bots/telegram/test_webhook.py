@@ -4,18 +4,28 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
+from sqlalchemy import select
 
 from bots.telegram.adapter import ALLOWED_UPDATES, TelegramBot
-from bots.telegram.webhook import DEFAULT_LISTEN, WebhookConfig, parse_listen, webhook_config
+from bots.telegram.webhook import (
+    DEFAULT_LISTEN,
+    MAX_BODY,
+    WebhookConfig,
+    parse_listen,
+    webhook_config,
+)
 from handlers.config import ConfigError
 from handlers.core import Bridge
-from tests.bots.telegram.conftest import ALICE
+from store.models import InboundUpdate
+from tests.bots.telegram.conftest import ALICE, DANA
 from tests.fakes.telegram_api import TOKEN, FakeTelegramAPI
 
 PUBLIC_URL = "https://bridge.example.org/telegram/hook"
@@ -109,3 +119,57 @@ def test_webhook_options_are_checked_before_anything_starts() -> None:
         webhook_config(PUBLIC_URL, "localhost:http", None)
     with pytest.raises(ConfigError, match="--telegram-listen"):
         parse_listen("127.0.0.1:70000")
+
+
+# --- what the server takes before it answers ------------------------------------------------
+
+
+async def _post(url: str, data: bytes | io.BytesIO, secret: str | None = SECRET) -> int:
+    headers = {"Content-Type": "application/json"}
+    if secret is not None:
+        headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+    async with aiohttp.ClientSession() as http, http.post(url, data=data, headers=headers) as r:
+        return r.status
+
+
+async def test_the_secret_is_checked_before_the_body_is_read(
+    hooked: tuple[TelegramBot, str],
+) -> None:
+    _, url = hooked
+    huge = b"{" + b" " * (2 * MAX_BODY) + b"}"
+    assert await _post(url, io.BytesIO(huge), secret="wrong") == 403
+    assert await _post(url, io.BytesIO(huge)) == 413
+
+
+@pytest.mark.parametrize(
+    "body", [b"not json", b"\xff\xfe", b"[1, 2]", b'{"message": {}}', b'{"update_id": "7"}']
+)
+async def test_a_body_that_is_no_update_gets_400_and_changes_nothing(
+    fake_api: FakeTelegramAPI, hooked: tuple[TelegramBot, str], body: bytes
+) -> None:
+    bot, url = hooked
+    assert await _post(url, body) == 400
+    async with bot.bridge.db.read() as session:
+        assert await session.scalar(select(InboundUpdate)) is None
+    assert fake_api.sent == []
+
+
+async def test_the_webhook_answers_200_only_once_the_update_is_stored(
+    fake_api: FakeTelegramAPI, hooked: tuple[TelegramBot, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bot, url = hooked
+    update = fake_api.new_update("message", fake_api.message(DANA, "/events"))
+    real = bot.inbox.receive
+
+    async def store_is_down(arrivals: Any) -> None:
+        raise ConnectionError("database unavailable")
+
+    monkeypatch.setattr(bot.inbox, "receive", store_is_down)
+    data = json.dumps(update).encode()
+    assert await _post(url, data) == 503  # Telegram will send it again
+    monkeypatch.setattr(bot.inbox, "receive", real)
+    assert await _post(url, data) == 200
+    assert await _post(url, data) == 200  # a repeat is answered, and dropped
+    async with asyncio.timeout(10):
+        await bot.inbox.idle()
+    assert len(fake_api.sent_to(DANA.id)) == 1
