@@ -30,7 +30,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, Text, cast, delete, exists, func, or_, select, update
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Text,
+    cast,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store import inbox
@@ -235,7 +246,9 @@ async def redact(
     session: AsyncSession, names: Iterable[str], ids: Mapping[str, Collection[int]]
 ) -> None:
     """Redact these names in every free-text column of `PLAN`: all of them (3+ characters) in
-    rows that are theirs (pointing at these ids), the distinctive ones in everyone else's."""
+    rows that are theirs (pointing at these ids); in everyone else's only the distinctive
+    ones, and never a name the row's own subject shares (a namesake's join request keeps
+    "Sarah Jones"; another's news quoting her loses it)."""
     mine = _unique(n for n in names if len(n) >= MIN_NEEDLE)
     if not mine:
         return
@@ -252,14 +265,14 @@ async def redact(
             theirs = or_(*(_points(table.c[c], ids) for c in plan.theirs))
             seen = await _scrub_rows(session, columns, theirs, mine, plan, seen)
         if distinctive:
-            mentions = or_(
+            found = or_(
                 *(
                     cast(c, Text).ilike(p, escape="\\")
                     for c in columns
                     for p in _like_patterns(distinctive)
                 )
             )
-            await _scrub_rows(session, columns, mentions, distinctive, plan, seen)
+            await _scrub_rows(session, columns, found, distinctive, plan, seen, namesakes=True)
 
 
 async def _common_names(session: AsyncSession) -> str:
@@ -278,25 +291,59 @@ async def _scrub_rows(
     needles: list[str],
     plan: Plan,
     skip: set[tuple[Any, ...]],
+    *,
+    namesakes: bool = False,
 ) -> set[tuple[Any, ...]]:
     """Redact whole-word matches in the rows `where` selects (the query only finds
-    candidates); returns their keys, with `skip`'s, which are left as they are."""
+    candidates); returns their keys, with `skip`'s, which are left as they are. With
+    `namesakes`, a row about someone (`subject_id`) keeps the names that are that person's."""
     table = columns[0].table
     keys = list(table.primary_key.columns)
-    pattern = _pattern(needles)
-    rows = (await session.execute(select(*keys, *columns).where(where))).all()
+    subject = table.c.get("subject_id") if namesakes else None
+    extra = [subject] if subject is not None else []
+    rows = (await session.execute(select(*keys, *columns, *extra).where(where))).all()
+    theirs_names = await _names_of_people(
+        session, {row[-1] for row in rows if subject is not None and row[-1] is not None}
+    )
+    patterns: dict[frozenset[str], re.Pattern[str]] = {}
     seen = set(skip)
     for row in rows:
         key = tuple(row[: len(keys)])
         if key in seen:
             continue
         seen.add(key)
-        old = dict(zip((c.name for c in columns), row[len(keys) :], strict=True))
+        values = row[len(keys) : len(keys) + len(columns)]
+        shared = theirs_names.get(row[-1], set()) if subject is not None else set()
+        wanted = frozenset(n for n in needles if n.casefold().lstrip("@") not in shared)
+        if not wanted:
+            continue
+        pattern = patterns.get(wanted) or patterns.setdefault(wanted, _pattern(sorted(wanted)))
+        old = dict(zip((c.name for c in columns), values, strict=True))
         new = {c.name: _fit(_scrub(old[c.name], pattern, plan.kept_keys), c) for c in columns}
         if new != old:
             match = [k == v for k, v in zip(keys, key, strict=True)]
             await _update(session, table.name, *match, values=new)
     return seen
+
+
+async def _names_of_people(session: AsyncSession, person_ids: set[int]) -> dict[int, set[str]]:
+    """Each person's names and handles as they stand and as they were (case-folded)."""
+    found: dict[int, set[str]] = {p: set() for p in person_ids}
+    if not person_ids:
+        return found
+    queries = (
+        select(Person.id, Person.display_name).where(Person.id.in_(person_ids)),
+        select(Identity.person_id, Identity.display_name).where(Identity.person_id.in_(person_ids)),
+        select(Identity.person_id, Identity.username).where(Identity.person_id.in_(person_ids)),
+        select(Identity.person_id, KnownName.name)
+        .join(KnownName, KnownName.identity_id == Identity.id)
+        .where(Identity.person_id.in_(person_ids)),
+    )
+    for query in queries:
+        for person_id, name in await session.execute(query):
+            if name:
+                found[person_id].add(name.casefold())
+    return found
 
 
 def _scrub(value: Any, pattern: re.Pattern[str], kept_keys: frozenset[str]) -> Any:

@@ -260,3 +260,32 @@ async def test_adding_subjects_keeps_every_push_and_delivery(database_url: str) 
         assert push.subject_id is None and push.title == "Hello"
     finally:
         await db.close()
+
+
+async def test_a_namesakes_card_keeps_the_name_they_share(
+    settings: Settings, db: Database, clock: Clock
+) -> None:
+    bridge = Bridge(bound_settings(settings), db, all_commands(), clock=clock)
+    await bridge.start()
+    await say(bridge, ADMIN, "/help")
+    sarah = UserRef("telegram", "700000001", display_name="Sarah Jones", username="sarahj")
+    other = UserRef("telegram", "700000002", display_name="Sarah Jones", username="sjones2")
+    await join_officers(bridge, sarah)
+    await join_officers(bridge, other)
+    async with db.read() as session:
+        other_id = await session.scalar(
+            select(Identity.person_id).where(Identity.external_id == other.user_id)
+        )
+        before = [
+            (p.title, p.payload)
+            for p in await session.scalars(select(Push).where(Push.subject_id == other_id))
+        ]
+    assert before and any("Sarah Jones" in str(payload) for _, payload in before)
+    await say(bridge, sarah, "/forgetme --confirm")
+    async with db.read() as session:
+        after = [
+            (p.title, p.payload)
+            for p in await session.scalars(select(Push).where(Push.subject_id == other_id))
+        ]
+    # The other Sarah's join request still names her; only the erased one's cards changed.
+    assert after == before
