@@ -22,7 +22,7 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,21 +47,14 @@ class Receipt:
     """The update being handled, as the bridge sees it from inside `process`."""
 
     item_id: int
-    stored: tuple[list[dict[str, Any]], ...] = ()  # replies of calls already committed
+    stored: tuple[list[dict[str, Any]] | None, ...] = ()  # replies of calls already committed
     calls: int = 0
-    followed: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def next_call(self) -> tuple[int, list[Reply] | None]:
         """This bridge call's number, and its replies if it was handled before a restart."""
         call, self.calls = self.calls, self.calls + 1
-        if call < len(self.stored):
-            return call, [reply_codec.decode(r) for r in self.stored[call]]
-        return call, None
-
-    def follow(self, task: asyncio.Task[Any]) -> None:
-        """Work the platform library started for this update in a task of its own (Bolt runs
-        listeners so); the update is done when that is."""
-        self.followed.add(task)
+        stored = self.stored[call] if call < len(self.stored) else None
+        return call, None if stored is None else [reply_codec.decode(r) for r in stored]
 
 
 receipt: ContextVar[Receipt | None] = ContextVar("ccin_inbound_receipt", default=None)
@@ -186,8 +179,6 @@ class Inbox:
             token = receipt.set(current)
             try:
                 await self.process(item)
-                if current.followed:
-                    await asyncio.gather(*current.followed, return_exceptions=True)
                 return journal.DONE
             except Unreadable as exc:
                 log.warning(

@@ -38,8 +38,9 @@ class InboundItem:
     platform: str
     chat_key: str
     payload: dict[str, Any]
-    # Replies of the bridge calls this update already made, in order (after a crash).
-    replies: tuple[list[dict[str, Any]], ...]
+    # Replies of the bridge calls this update already made, in order (after a crash); None
+    # for a call that changed nothing, which runs again.
+    replies: tuple[list[dict[str, Any]] | None, ...]
     attempts: int
 
 
@@ -108,12 +109,11 @@ async def record_replies(
     """Inside the unit of work of the update's `call`-th bridge call: its replies, so that
     after a crash they are sent again instead of the command running twice."""
     row = await session.get(InboundUpdate, item_id)
-    if row is None:  # the sender has just erased themself, this update with them
+    if row is None or row.status not in OPEN:  # erased with its sender, or already done
         return
-    stored = list(row.replies or ())
-    del stored[call:]
-    stored.append(replies)
-    row.replies, row.status = stored, HANDLED
+    stored: list[Any] = list(row.replies or ())[:call]
+    stored += [None] * (call - len(stored))  # calls before it that changed nothing run again
+    row.replies, row.status = [*stored, replies], HANDLED
 
 
 async def attempted(session: AsyncSession, item_id: int) -> None:

@@ -45,7 +45,7 @@ from bots.slack.modals import Modals, review_block
 from bots.slack.render import ACTION_PREFIX, MAX_BLOCKS, MAX_BUTTON_VALUE, render_reply
 from bots.slack.server import EVENTS_PATH, SlackHttpServer
 from bots.slack.socket_mode import SocketConnection
-from handlers import chat_events, inbox
+from handlers import chat_events
 from handlers.core import Bridge, RequestFactory
 from handlers.errors import GENERIC_ERROR
 from handlers.identity import ChatRef, UserRef
@@ -86,15 +86,14 @@ class SlackAdapter:
             raise ValueError("a signing secret is required unless Socket Mode is used")
         self.bridge = bridge
         self.client = build_client(bot_token, api_url)
-        # HTTP requests are verified by our server before Bolt or the journal sees them (Bolt's
-        # own check would fail on a request replayed from the journal after a restart);
-        # Socket Mode requests are not signed: the connection is authenticated instead.
-        self.app = AsyncApp(
-            client=self.client,
-            signing_secret=signing_secret or "",
-            name="ccin-bridge",
-            request_verification_enabled=False,
-        )
+        # Two Bolt apps with the same listeners. `app` answers what Slack wants answered in the
+        # response itself (a form's submission): it acknowledges first and works on in a task.
+        # `replay` handles what the journal hands back, already acknowledged: there every
+        # listener runs to its end inside the dispatch, so an update is done only when it is.
+        # Neither checks signatures: our server verifies HTTP requests before either sees one
+        # (and a replayed request is past its five minutes); Socket Mode is not signed.
+        self.app = self._bolt(signing_secret, process_before_response=False)
+        self.replay = self._bolt(signing_secret, process_before_response=True)
         # Events, commands and button presses are stored before Slack hears back.
         self.inbox = Inbox(bridge.db, "slack", self._process)
         self.server = SlackHttpServer(
@@ -112,7 +111,8 @@ class SlackAdapter:
         self.modals = Modals(self)
         self._people: Lru[str, tuple[str, str | None]] = Lru(KNOWN_PEOPLE)
         self._in_flight: set[asyncio.Task[Any]] = set()
-        self._register()
+        for app in (self.app, self.replay):
+            self._register(app)
 
     # --- life cycle --------------------------------------------------------------------------
 
@@ -152,15 +152,11 @@ class SlackAdapter:
                 return
 
     def track(self) -> None:
-        """Count the current listener as work under way, so `drain` waits for it, and the
-        stored update it handles is done only when it is (Bolt runs it in a task of its own)."""
+        """Count the current listener as work under way, so `drain` waits for it."""
         task = asyncio.current_task()
         if task is not None:
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)
-            handling = inbox.receipt.get()
-            if handling is not None:
-                handling.follow(task)
 
     async def _process(self, item: InboundItem) -> None:
         """Handle one stored request through Bolt, as if it had just arrived."""
@@ -172,7 +168,7 @@ class SlackAdapter:
             request = AsyncBoltRequest(body=stored, mode=intake.SOCKET)
         else:
             raise Unreadable("no request body stored")
-        await self.app.async_dispatch(request)
+        await self.replay.async_dispatch(request)
 
     # --- Outbound ----------------------------------------------------------------------------
 
@@ -220,8 +216,16 @@ class SlackAdapter:
 
     # --- listeners ---------------------------------------------------------------------------
 
-    def _register(self) -> None:
-        app = self.app
+    def _bolt(self, signing_secret: str | None, *, process_before_response: bool) -> AsyncApp:
+        return AsyncApp(
+            client=self.client,
+            signing_secret=signing_secret or "",
+            name="ccin-bridge",
+            request_verification_enabled=False,
+            process_before_response=process_before_response,
+        )
+
+    def _register(self, app: AsyncApp) -> None:
         app.command(COMMAND)(self._on_command)
         app.action(re.compile("^" + re.escape(ACTION_PREFIX)))(self._on_button)
         app.event("app_mention")(self._on_mention)

@@ -120,3 +120,25 @@ async def test_a_form_submission_is_answered_in_the_response_itself(
     assert answer.status in (200, 404)
     async with adapter.bridge.db.read() as session:
         assert await session.scalar(select(func.count()).select_from(InboundUpdate)) == 0
+
+
+async def test_one_persons_events_are_answered_in_order_and_done_only_once_answered(
+    slack: SlackSender, adapter: SlackAdapter, fake: FakeSlack
+) -> None:
+    fake.slow("chat.postMessage", 1.5)  # the first answer takes a while to go out
+    first = slack.event_body(direct_message("events"), "Ev0ORDER01")
+    second = slack.event_body(direct_message("help"), "Ev0ORDER02")
+    assert (await slack.post(first, "application/json")).status == 200
+    assert (await slack.post(second, "application/json")).status == 200
+    await fake.wait_for(lambda: bool(fake.api_calls("chat.postMessage")))
+    async with adapter.bridge.db.read() as session:
+        open_now = await session.scalar(
+            select(func.count())
+            .select_from(InboundUpdate)
+            .where(InboundUpdate.status.in_(("pending", "handled")))
+        )
+    assert open_now == 2  # the first is being answered, the second waits behind it
+    await adapter.drain()
+    answers = [c.text for c in fake.delivered("chat.postMessage")]
+    assert len(answers) == 2
+    assert "Upcoming events" in answers[0] and "What I can do" in answers[1]
