@@ -22,7 +22,7 @@ from sqlalchemy.engine import URL
 
 from bots.app import App
 from handlers import ics
-from scheduler.service import JOB_TABLE, scheduled_jobs, sync_url
+from scheduler.service import JOB_TABLE, jobs_url, scheduled_jobs
 from store import reference
 
 
@@ -45,7 +45,7 @@ def add_parsers(commands: Any) -> None:
 
 def stored_jobs(database_url: str | URL) -> list[JobRow] | None:
     """The jobs in the persistent store, or None when the store does not exist yet."""
-    engine = create_engine(sync_url(database_url))
+    engine = create_engine(jobs_url(database_url))
     try:
         if not inspect(engine).has_table(JOB_TABLE):
             return None

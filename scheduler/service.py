@@ -1,12 +1,13 @@
 """One APScheduler for every platform (PTB's JobQueue would serve Telegram alone).
 
-Jobs live in the bridge's own database (`apscheduler_jobs`, created and owned by APScheduler),
-so they survive a restart. Every job is declared in `scheduled_jobs` with a stable id and a
-module-level function taking only ids. At start-up a job already stored with the same function,
-arguments and trigger keeps its stored next run time: a run that fell due while the bridge was
-down is then made once (coalesced) if it is at most `misfire_grace_minutes` late, and skipped
-if later. Re-adding it with `replace_existing` alone would silently move it to the next future
-time and drop the missed run.
+Jobs live in the bridge's database (`apscheduler_jobs`, created and owned by APScheduler; on
+SQLite in a file of its own beside the bridge's, see `jobs_url`), so they survive a restart.
+Every job is declared in `scheduled_jobs` with a stable id and a module-level function taking
+only ids. At start-up a job already stored with the same function, arguments and trigger keeps
+its stored next run time: a run that fell due while the bridge was down is then made once
+(coalesced) if it is at most `misfire_grace_minutes` late, and skipped if later. Re-adding it
+with `replace_existing` alone would silently move it to the next future time and drop the
+missed run.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from apscheduler.job import Job
@@ -59,6 +61,19 @@ def sync_url(url: str | URL) -> str:
     else:
         raise ValueError(f"no job store for a {backend!r} database")
     return parsed.render_as_string(hide_password=False)
+
+
+def jobs_url(database_url: str | URL) -> str:
+    """Where the job store lives. On SQLite, a file of its own beside the bridge's: APScheduler
+    writes it synchronously on the event loop, and in the bridge's own file that write would
+    wait for an async writer's lock while blocking the very loop that must release it (then
+    fail after the busy timeout, and stop the scheduler). On PostgreSQL, the bridge's database.
+    """
+    parsed = make_url(database_url) if isinstance(database_url, str) else database_url
+    if parsed.get_backend_name() == "sqlite" and not _in_memory(parsed):
+        own = Path(str(parsed.database))
+        parsed = parsed.set(database=str(own.with_name(f"{own.stem}-jobs{own.suffix}")))
+    return sync_url(parsed)
 
 
 def scheduled_jobs(settings: Settings) -> list[JobSpec]:
@@ -135,7 +150,7 @@ def build_scheduler(
     if database_url is None:
         database_url = _runtime_database_url()
     store: BaseJobStore = (
-        SQLAlchemyJobStore(url=sync_url(database_url), tablename=JOB_TABLE)
+        SQLAlchemyJobStore(url=jobs_url(database_url), tablename=JOB_TABLE)
         if database_url is not None and not _in_memory(database_url)
         else MemoryJobStore()
     )

@@ -21,7 +21,8 @@ from handlers.config import Settings
 from handlers.core import Bridge
 from scheduler import jobs, reminder_jobs, runtime
 from scheduler.service import JobSpec, build_scheduler, sync_url
-from store import callbacks
+from store import audit, callbacks
+from store.db import Database
 from store.models import CallbackToken
 
 
@@ -208,3 +209,26 @@ def test_every_declared_job_is_registered_in_the_network_zone(settings: Settings
     digest = scheduler.get_job("digest:officers")
     assert digest is not None and digest.args == ("officers",)
     assert str(digest.trigger.timezone) == "Europe/London"
+
+
+async def test_the_job_store_never_waits_for_the_bridges_writers(
+    settings: Settings, sqlite_url: str
+) -> None:
+    """APScheduler writes its store synchronously on the event loop: in the bridge's own SQLite
+    file that write waited for an async writer's lock (blocking the loop that must release it)
+    and failed with "database is locked" after the busy timeout, stopping the scheduler."""
+    db = Database(sqlite_url)
+    await db.upgrade()
+    scheduler = build_scheduler(settings, sqlite_url, specs=[_probe(_daily(settings))])
+    store = scheduler._jobstores["default"]
+    scheduler.start(paused=True)  # the jobs go into the store
+    try:
+        async with db.session() as session:  # an async writer holds SQLite's lock...
+            await audit.record(session, actor_id=None, action="test.hold")
+            await session.flush()
+            job = store.lookup_job("probe")
+            assert job is not None
+            store.update_job(job)  # ...and the job store's write goes through at once
+    finally:
+        scheduler.shutdown(wait=False)
+        await db.close()
