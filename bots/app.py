@@ -23,10 +23,13 @@ log = logging.getLogger(__name__)
 class PlatformService(Outbound, Protocol):
     """A connected platform: receives updates between start() and stop(), and sends.
 
-    `stop` stops receiving at once and gives updates under way `grace` seconds; what is not
-    handled by then stays stored for the next start."""
+    `stop_receiving` stops receiving at once and gives updates under way `grace` seconds;
+    what is not handled by then stays stored for the next start. It can still send until
+    `stop`, which does both."""
 
     async def start(self) -> None: ...
+
+    async def stop_receiving(self, grace: float = ...) -> None: ...
 
     async def stop(self, grace: float = ...) -> None: ...
 

@@ -193,18 +193,20 @@ async def _run(args: argparse.Namespace, app: App) -> int:
         print(f"ccin-bridge is running on {names}; Ctrl-C stops it.", flush=True)
         await stop.wait()
     finally:
-        # Within STOP_SECONDS in all: the platforms stop receiving at once and give what they
-        # are handling a few seconds (the rest is stored for the next start), then the
-        # scheduler and outbox workers hand back what they have not sent.
+        # Well within 10 s: every platform stops receiving at once and gives the updates it
+        # is handling HANDLING_GRACE seconds (the rest stay stored for the next start), while
+        # the scheduler and outbox workers finish or hand back their sends; then the
+        # platforms' clients close.
+        stopping = [s.stop_receiving(grace=HANDLING_GRACE) for s in started]
+        outcomes = await asyncio.gather(*stopping, background.stop(), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, Exception):
+                log.error("a part of the bridge did not stop cleanly", exc_info=outcome)
         for service in reversed(started):
             try:
-                await service.stop(grace=HANDLING_GRACE)
+                await service.stop(grace=0)
             except Exception:
                 log.exception("the %s adapter did not stop cleanly", service.platform)
-        try:
-            await background.stop()
-        except Exception:
-            log.exception("the scheduler or delivery workers did not stop cleanly")
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
     print("ccin-bridge stopped.")

@@ -11,7 +11,9 @@ import logging
 from dataclasses import dataclass
 
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers import inbox
 from handlers.config import GroupConfig
 from handlers.core import Bridge
 from handlers.identity import ChatRef, UserRef
@@ -25,7 +27,7 @@ from handlers.membership import (
 from handlers.replies import Reply, ReplyBuilder, bold
 from handlers.requests import clean_text
 from store import audit, chat_actions, people
-from store.models import Identity
+from store.models import Identity, Person
 
 log = logging.getLogger(__name__)
 
@@ -44,23 +46,22 @@ def _names(groups: list[GroupConfig]) -> str:
 
 async def join_request(bridge: Bridge, *, chat: ChatRef, user: UserRef) -> JoinDecision:
     """Approve only people with an active membership in the group bound to this chat."""
-    async with bridge.db.session() as session:
-        original = await config_chat_id(session, chat.platform, chat.chat_id)
-        groups = groups_for_chat(bridge.settings, chat.platform, original)
-        person = await people.find_person(session, user.platform, user.user_id)
-        approved = (
-            bool(groups) and person is not None and await is_approved(session, person.id, groups)
-        )
-        await audit.record(
-            session,
-            actor_id=None,
-            action="chat.join_request",
-            subject_id=person.id if person is not None else None,
-            person=person.id if person is not None else None,
-            platform=chat.platform,
-            groups=[g.slug for g in groups],
-            approved=approved,
-        )
+    async with inbox.once(bridge.db) as session:
+        if session is None:  # decided before a restart: the same answer, recorded once
+            async with bridge.db.read() as reader:
+                approved, groups, _ = await _may_join(bridge, reader, chat, user)
+        else:
+            approved, groups, person = await _may_join(bridge, session, chat, user)
+            await audit.record(
+                session,
+                actor_id=None,
+                action="chat.join_request",
+                subject_id=person.id if person is not None else None,
+                person=person.id if person is not None else None,
+                platform=chat.platform,
+                groups=[g.slug for g in groups],
+                approved=approved,
+            )
     if approved:
         return JoinDecision(True, None)
     builder = ReplyBuilder()
@@ -82,9 +83,21 @@ async def join_request(bridge: Bridge, *, chat: ChatRef, user: UserRef) -> JoinD
     return JoinDecision(False, builder.build(private=True))
 
 
+async def _may_join(
+    bridge: Bridge, session: AsyncSession, chat: ChatRef, user: UserRef
+) -> tuple[bool, list[GroupConfig], Person | None]:
+    original = await config_chat_id(session, chat.platform, chat.chat_id)
+    groups = groups_for_chat(bridge.settings, chat.platform, original)
+    person = await people.find_person(session, user.platform, user.user_id)
+    approved = bool(groups) and person is not None and await is_approved(session, person.id, groups)
+    return approved, groups, person
+
+
 async def member_joined(bridge: Bridge, *, chat: ChatRef, user: UserRef) -> None:
     """Someone appeared in a bound chat: tell admins if the store never approved them."""
-    async with bridge.db.session() as session:
+    async with inbox.once(bridge.db) as session:
+        if session is None:  # told before a restart
+            return
         original = await config_chat_id(session, chat.platform, chat.chat_id)
         groups = groups_for_chat(bridge.settings, chat.platform, original)
         if not groups:
@@ -132,7 +145,9 @@ async def member_joined(bridge: Bridge, *, chat: ChatRef, user: UserRef) -> None
 async def member_left(bridge: Bridge, *, chat: ChatRef, user: UserRef) -> None:
     """Someone left a bound chat themselves. Their membership stands (they may come back
     through their invitation); we only note it, so reconciliation can tell admins."""
-    async with bridge.db.session() as session:
+    async with inbox.once(bridge.db) as session:
+        if session is None:  # noted before a restart
+            return
         original = await config_chat_id(session, chat.platform, chat.chat_id)
         groups = groups_for_chat(bridge.settings, chat.platform, original)
         if not groups:
@@ -153,7 +168,9 @@ async def bot_membership(
     bridge: Bridge, *, chat: ChatRef, present: bool, by: UserRef | None
 ) -> None:
     """The bot was added to or removed from a chat; admins hear when a bound chat is lost."""
-    async with bridge.db.session() as session:
+    async with inbox.once(bridge.db) as session:
+        if session is None:  # recorded before a restart
+            return
         original = await config_chat_id(session, chat.platform, chat.chat_id)
         groups = groups_for_chat(bridge.settings, chat.platform, original)
         actor = (

@@ -289,7 +289,7 @@ class Bridge:
         if payload.startswith(DIRECT):
             return payload[len(DIRECT) :]
         if payload.startswith(TOKEN):
-            async with self.db.session() as session:
+            async with self.db.read() as session:
                 return await callbacks.load_action(session, payload[len(TOKEN) :])
         return None
 

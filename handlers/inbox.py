@@ -20,11 +20,13 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import reply_codec
 from handlers.replies import Reply
@@ -58,6 +60,23 @@ class Receipt:
 
 
 receipt: ContextVar[Receipt | None] = ContextVar("ccin_inbound_receipt", default=None)
+
+
+@contextlib.asynccontextmanager
+async def once(db: Database) -> AsyncIterator[AsyncSession | None]:
+    """A unit of work for an update's effects outside a command (a chat event): None if this
+    update's effects were committed before a restart (do them no more), else a session whose
+    commit also marks the update handled, so they are never done twice."""
+    current = receipt.get()
+    call, done = current.next_call() if current is not None else (0, None)
+    if done is not None:
+        yield None
+        return
+    async with db.session() as session:
+        yield session
+        if current is not None:
+            await journal.record_replies(session, current.item_id, call, [])
+
 
 Process = Callable[[InboundItem], Awaitable[None]]
 
@@ -118,13 +137,20 @@ class Inbox:
                     self.platform,
                 )
                 await asyncio.wait(late, timeout=1.0)
-        if self._writer is not None:
-            await asyncio.wait([self._writer], timeout=1.0)
-        await self._flush()
+        # Outcomes not written within a second (the database is down) are given up: those
+        # updates are handled again at the next start, which is safe, and shutdown is bounded.
+        writer = self._writer
+        if writer is not None:
+            _, late = await asyncio.wait([writer], timeout=1.0)
+            for task in late:
+                task.cancel()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._flush(), timeout=1.0)
+        self._finished.clear()
 
     async def idle(self) -> None:
         """Wait until everything received has been handled and recorded (tests, benchmarks)."""
-        while self._workers or self._finished or self._writer is not None:
+        while self._accepting and (self._workers or self._finished or self._writer is not None):
             self._settled.clear()
             await self._settled.wait()
 

@@ -67,7 +67,7 @@ async def inline_page(
         return InlinePage(())
     wanted = clean_text(query)[:MAX_QUERY] or DEFAULT_QUERY
     try:
-        async with bridge.db.session() as session:
+        async with bridge.db.read() as session:
             page = await store_search.search(
                 session, wanted, kinds=KINDS, offset=start, limit=limit
             )

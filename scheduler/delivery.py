@@ -112,7 +112,7 @@ class DeliveryService:
         """Wait until nothing is due for these platforms (tests, the CLI's broadcast); callers
         bound the wait with `asyncio.timeout`."""
         while True:
-            async with self.db.session() as session:
+            async with self.db.read() as session:
                 unfinished = await outbox.has_unfinished(session, self.outbound)
             # A lane that just sent a push's last message may still be queueing its report.
             if not unfinished and self._busy == 0:

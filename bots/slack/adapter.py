@@ -118,6 +118,13 @@ class SlackAdapter:
 
     async def start(self) -> None:
         await self.inbox.start()  # what an earlier run stored but did not finish
+        try:
+            await self._connect()
+        except BaseException:
+            await self.inbox.stop(grace=0)
+            raise
+
+    async def _connect(self) -> None:
         if self.app_token:
             self.socket = SocketConnection(self.app, self.app_token, self.client, self.inbox)
             await self.socket.start()
@@ -130,7 +137,7 @@ class SlackAdapter:
     def url(self) -> str:
         return self.server.url
 
-    async def stop(self, grace: float = 5.0) -> None:
+    async def stop_receiving(self, grace: float = 5.0) -> None:
         """Stop taking requests, give answers under way up to `grace` seconds, and leave what
         is stored but unfinished for the next start."""
         socket, self.socket = self.socket, None
@@ -138,7 +145,11 @@ class SlackAdapter:
             await socket.stop()
         await self.server.stop()
         await self.inbox.stop(grace)
-        await self.drain()
+        if self._in_flight:  # a form's work, after its acknowledgement
+            await asyncio.wait(set(self._in_flight), timeout=1.0)
+
+    async def stop(self, grace: float = 5.0) -> None:
+        await self.stop_receiving(grace)  # the Web API client needs no closing
 
     async def drain(self) -> None:
         """Wait for the work Bolt runs after acknowledging a request (replies still being sent)

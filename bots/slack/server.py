@@ -53,7 +53,7 @@ class SlackHttpServer:
         web_app = web.Application(client_max_size=MAX_BODY)
         # Slash commands, buttons and events all arrive on the one URL.
         web_app.router.add_post(self.path, self._handle)
-        runner = web.AppRunner(web_app, access_log=None)
+        runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         try:
             await web.TCPSite(runner, self.host, self.port).start()
@@ -81,8 +81,8 @@ class SlackHttpServer:
             body = (await request.read()).decode()
         except web.HTTPRequestEntityTooLarge:
             return web.Response(status=413)
-        except UnicodeDecodeError:
-            return web.Response(status=400)
+        except UnicodeDecodeError:  # Slack signs text: this cannot be verified
+            return web.Response(status=401)
         if not self._verified(body, request):
             return web.Response(status=401)
         headers: dict[str, str | Sequence[str]] = {k.lower(): v for k, v in request.headers.items()}

@@ -247,9 +247,9 @@ class TelegramBot:
         except BadRequest as exc:
             raise ConfigError(f"--telegram-webhook: Telegram refused it: {exc.message}") from None
 
-    async def stop(self, grace: float = 5.0) -> None:
+    async def stop_receiving(self, grace: float = 5.0) -> None:
         """Stop receiving at once, give handling under way up to `grace` seconds, and leave
-        the rest stored for the next start."""
+        the rest stored for the next start. Sending still works (the outbox's lanes)."""
         await self.poller.stop()
         if self.webhook_server is not None:
             await self.webhook_server.stop()
@@ -259,6 +259,10 @@ class TelegramBot:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._menu_task
             self._menu_task = None
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """`stop_receiving`, then close PTB's HTTP clients."""
+        await self.stop_receiving(grace)
         app = self.application
         if app.running:
             await app.stop()
@@ -323,7 +327,7 @@ class TelegramBot:
     async def _admin_chats(self) -> list[int]:
         """Private chats of admins the bot has met (by config or the store's flag): a bot can
         only address a chat that exists, and an admin's DM has the admin's own id."""
-        async with self.bridge.db.session() as session:
+        async with self.bridge.db.read() as session:
             targets = await audiences.admin_targets(session, self.bridge.settings.admins)
         return sorted(
             {int(t.chat_id) for t in targets if t.platform == PLATFORM and t.chat_id.isdigit()}

@@ -88,7 +88,7 @@ class WebhookServer:
     async def start(self) -> None:
         app = web.Application(client_max_size=MAX_BODY)  # larger bodies get 413 unread
         app.router.add_post("/" + self.config.path, self._handle)
-        runner = web.AppRunner(app, access_log=None)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         try:
             await web.TCPSite(runner, self.config.host, self.config.port).start()
@@ -111,7 +111,8 @@ class WebhookServer:
 
     async def _handle(self, request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER, "")
-        if not hmac.compare_digest(given.encode(), self.config.secret.encode()):
+        # "replace": a header that is not text is simply wrong, never an error of ours.
+        if not hmac.compare_digest(given.encode("utf-8", "replace"), self.config.secret.encode()):
             return web.Response(status=403, text="forbidden")
         if request.content_length is not None and request.content_length > MAX_BODY:
             return web.Response(status=413, text="too large")
@@ -119,7 +120,7 @@ class WebhookServer:
             raw = json.loads(await request.read())
         except web.HTTPRequestEntityTooLarge:
             return web.Response(status=413, text="too large")
-        except ValueError:  # not JSON, or not UTF-8
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested beyond reason
             return web.Response(status=400, text="not a JSON update")
         entry = arrival(raw)
         if entry is None:

@@ -8,8 +8,9 @@ import logging
 from collections.abc import Awaitable, Callable
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from handlers import chat_events
 from handlers.commands import all_commands
 from handlers.config import Settings
 from handlers.core import Bridge
@@ -20,8 +21,9 @@ from handlers.requests import Request
 from store import inbox as journal
 from store.db import Database
 from store.inbox import Arrival, InboundItem
-from store.models import InboundUpdate
+from store.models import InboundUpdate, Push
 from tests.conftest import Clock
+from tests.handlers.groups_support import ADMIN, OFFICERS_TG, make_bridge, say
 
 ALEX = UserRef("terminal", "alex", display_name="Alex Example")
 
@@ -243,3 +245,37 @@ async def test_forgetme_erases_what_the_person_sent_and_only_that(bridge: Bridge
     async with bridge.db.read() as session:
         senders = list(await session.scalars(select(InboundUpdate.sender)))
     assert senders == ["bea"]
+
+
+async def test_a_chat_event_handled_before_a_crash_tells_the_admins_once(
+    settings: Settings, db: Database, clock: Clock
+) -> None:
+    bridge = await make_bridge(settings, db, clock)
+    await say(bridge, ADMIN, "/help")  # admins get notices once the bot has met them
+    stranger = UserRef("telegram", "700999999", display_name="Stan Stranger")
+    chat = ChatRef("telegram", OFFICERS_TG, is_private=False)
+    never, told = asyncio.Event(), asyncio.Event()
+
+    async def notice_then_crash(item: InboundItem) -> None:
+        await chat_events.member_joined(bridge, chat=chat, user=stranger)
+        told.set()
+        await never.wait()  # the process dies before the update is recorded as done
+
+    first = Inbox(db, "telegram", notice_then_crash)
+    await first.start()
+    await first.receive([Arrival("m1", "chat:officers", stranger.user_id, {})])
+    async with asyncio.timeout(10):
+        await told.wait()
+    await first.stop(grace=0)
+
+    async def notice(item: InboundItem) -> None:
+        await chat_events.member_joined(bridge, chat=chat, user=stranger)
+
+    again = Inbox(db, "telegram", notice)
+    await again.start()
+    await settled(again)
+    async with db.read() as session:
+        notices = await session.scalar(
+            select(func.count()).select_from(Push).where(Push.title == "Unapproved chat member")
+        )
+    assert notices == 1

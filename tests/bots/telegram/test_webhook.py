@@ -173,3 +173,12 @@ async def test_the_webhook_answers_200_only_once_the_update_is_stored(
     async with asyncio.timeout(10):
         await bot.inbox.idle()
     assert len(fake_api.sent_to(DANA.id)) == 1
+
+
+async def test_a_secret_that_is_not_text_and_a_body_nested_beyond_reason_are_refused(
+    hooked: tuple[TelegramBot, str],
+) -> None:
+    _, url = hooked
+    assert await _post(url, b"{}", secret="s\u00e9cret\udcff") == 403
+    deep = b'{"update_id": 1, "message": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    assert await _post(url, io.BytesIO(deep)) == 400
