@@ -107,6 +107,9 @@ async def member_joined(bridge: Bridge, *, chat: ChatRef, user: UserRef) -> None
             return
         # Straight from the platform: cleaned and capped like every name the bridge stores.
         name, username = clean_text(user.display_name)[:200], clean_text(user.username or "")[:64]
+        await people.note_names(
+            session, platform=user.platform, external_id=user.user_id, names=(name, username)
+        )
         who = name or username or "someone the bridge has not met"
         handle = f" (@{username})" if username else ""
         reply = (

@@ -14,6 +14,7 @@ from store.models import (
     ChatAction,
     Consent,
     Identity,
+    LinkCode,
     Membership,
     Person,
     Subscription,
@@ -42,6 +43,9 @@ async def merge(session: AsyncSession, *, keep_id: int, merge_id: int) -> None:
     """
     if keep_id == merge_id:
         return
+    # A code out there was shown as joining one set of accounts; from now on it would join
+    # another, so neither person's codes stay good.
+    await session.execute(delete(LinkCode).where(LinkCode.person_id.in_([keep_id, merge_id])))
     keep = await session.get_one(Person, keep_id)
     gone = await session.get_one(Person, merge_id)
     mine = {
@@ -91,10 +95,10 @@ async def detach(session: AsyncSession, identity_id: int) -> int:
     """Make one account of a linked person a person of its own (/unlink); returns its id.
 
     Both accounts were one consenting person until now, so the detached one keeps copies of
-    the profile (its own display name where it has one), memberships, accepted rules and
-    subscriptions, and no real chat needs changing. A join request still waiting stays with
-    the other accounts (one request, one decision). Chat changes still queued for this
-    account move with it; admin rights are on the account and stay there.
+    the profile (its own display name only), memberships, the rules accepted from its own
+    platform and subscriptions, and no real chat needs changing. A join request still
+    waiting stays with the other accounts (one request, one decision). Chat changes still
+    queued for this account move with it; admin rights are on the account and stay there.
     """
     identity = await session.get_one(Identity, identity_id)
     old = await session.get_one(Person, identity.person_id)
@@ -104,7 +108,7 @@ async def detach(session: AsyncSession, identity_id: int) -> int:
     if others is None:
         raise ValueError(f"identity {identity_id} is its person's only account")
     new = Person(
-        display_name=identity.display_name or old.display_name,
+        display_name=identity.display_name,  # its own: the other human's name is theirs
         organisation_id=old.organisation_id,
         role=old.role,
         created_at=old.created_at,
@@ -125,7 +129,12 @@ async def detach(session: AsyncSession, identity_id: int) -> int:
                 updated_at=m.updated_at,
             )
         )
-    for c in await session.scalars(select(Consent).where(Consent.person_id == old.id)):
+    # Only the rules accepted from this account's platform: acceptances given elsewhere are
+    # the other account's (rules are asked again where they are missing).
+    consents = select(Consent).where(
+        Consent.person_id == old.id, Consent.platform == identity.platform
+    )
+    for c in await session.scalars(consents):
         session.add(
             Consent(
                 person_id=new.id,
@@ -140,6 +149,7 @@ async def detach(session: AsyncSession, identity_id: int) -> int:
             Subscription(person_id=new.id, topic=s.topic, wanted=s.wanted, created_at=s.created_at)
         )
     identity.person_id = new.id
+    await session.execute(delete(LinkCode).where(LinkCode.person_id == old.id))
     await session.execute(
         update(ChatAction).where(ChatAction.identity_id == identity_id).values(person_id=new.id)
     )

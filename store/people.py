@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -174,6 +174,20 @@ async def remember_names(
         await session.execute(statement.on_conflict_do_nothing())
 
 
+async def note_names(
+    session: AsyncSession, *, platform: str, external_id: str, names: Iterable[str]
+) -> None:
+    """Names a platform showed for a known account outside its own requests (someone joining
+    a chat, under a new name perhaps): kept, so that erasure finds them where they are quoted."""
+    identity_id = await session.scalar(
+        select(Identity.id).where(
+            Identity.platform == platform, Identity.external_id == external_id
+        )
+    )
+    if identity_id is not None:
+        await remember_names(session, identity_id, names, utcnow())
+
+
 async def person_record(session: AsyncSession, person: Person) -> PersonRecord:
     organisation = (
         await session.get(Organisation, person.organisation_id) if person.organisation_id else None
@@ -196,14 +210,20 @@ async def find_person(session: AsyncSession, platform: str, external_id: str) ->
 async def set_admin(
     session: AsyncSession, *, platform: str, external_id: str, is_admin: bool
 ) -> Caller:
-    """Grant or revoke admin rights on one account (created if new); the person's other
-    accounts keep their own."""
-    found = await account(
-        session, platform=platform, external_id=external_id, display_name="", username=None
+    """Grant or revoke admin rights on one account (created if new, so that a grant works from
+    its first message); the person's other accounts keep their own, and nothing else about
+    the account changes (its names, or whether it blocked the bot)."""
+    identity = await session.scalar(
+        select(Identity).where(Identity.platform == platform, Identity.external_id == external_id)
     )
-    identity = await session.get_one(Identity, found.identity_id)
+    if identity is None:
+        found = await account(
+            session, platform=platform, external_id=external_id, display_name="", username=None
+        )
+        identity = await session.get_one(Identity, found.identity_id)
     identity.is_admin = is_admin
-    return replace(found, is_admin=is_admin)
+    person = await session.get_one(Person, identity.person_id)
+    return Caller(await person_record(session, person), identity.id, is_admin)
 
 
 async def export_person(session: AsyncSession, person_id: int) -> dict[str, Any]:

@@ -9,12 +9,13 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import func, inspect, select
+from sqlalchemy import text as sa_text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from store import audit
 from store.db import Database, DatabaseURLError, async_url, managed_by_orm
-from store.models import AuditEntry, Base
+from store.models import AuditEntry, Base, Identity
 
 
 async def test_upgrade_creates_every_model_table(empty_db: Database) -> None:
@@ -145,3 +146,31 @@ async def test_readers_run_while_a_writer_holds_the_lock(empty_db: Database) -> 
 
         # Another task reads at once (the writer's row is not committed yet).
         assert await asyncio.wait_for(asyncio.create_task(read()), timeout=2) == 0
+
+
+async def test_admin_rights_move_only_to_the_accounts_admin_grant_named(
+    empty_db: Database,
+) -> None:
+    """Before 0006 a link carried an admin's rights to the linked account: the upgrade gives
+    them back only to the account the audited `admin grant` named."""
+    await empty_db.downgrade("0005")
+    statements = [
+        "INSERT INTO people (id, display_name, is_admin, created_at, last_seen_at)"
+        " VALUES (1, 'Ada', TRUE, '2026-01-01', '2026-01-01')",
+        "INSERT INTO identities (id, person_id, platform, external_id, display_name, active,"
+        " created_at) VALUES (1, 1, 'telegram', '123', 'Ada', TRUE, '2026-01-01'),"
+        " (2, 1, 'slack', 'U0LINKED', 'Ada', TRUE, '2026-01-01')",
+        "INSERT INTO audit_log (at, action, detail) VALUES"
+        """ ('2026-01-02', 'admin.grant', '{"who": "telegram:123"}'),"""
+        """ ('2026-01-03', 'admin.grant', '{"who": "slack:U0OTHER"}'),"""
+        """ ('2026-01-04', 'admin.revoke', '{"who": "slack:U0OTHER"}')""",
+    ]
+    async with empty_db.engine.begin() as conn:
+        for statement in statements:
+            await conn.execute(sa_text(statement))
+    await empty_db.upgrade()
+    async with empty_db.read() as session:
+        rights = dict(
+            (await session.execute(select(Identity.external_id, Identity.is_admin))).all()
+        )
+    assert rights == {"123": True, "U0LINKED": False}

@@ -8,10 +8,11 @@ from typing import Any
 from sqlalchemy import JSON, String, Text, func, select
 from sqlalchemy import text as sa_text
 
+from handlers import chat_events
 from handlers.commands import all_commands
 from handlers.config import Settings
 from handlers.core import Bridge
-from handlers.identity import UserRef
+from handlers.identity import ChatRef, UserRef
 from scheduler.chat_actions import ChatActionService
 from scheduler.outbound import Undeliverable
 from store import audit, erasure
@@ -289,3 +290,24 @@ async def test_a_namesakes_card_keeps_the_name_they_share(
         ]
     # The other Sarah's join request still names her; only the erased one's cards changed.
     assert after == before
+
+
+async def test_a_name_first_seen_in_a_chat_event_is_erased_too(
+    settings: Settings, db: Database, clock: Clock
+) -> None:
+    bridge = Bridge(bound_settings(settings), db, all_commands(), clock=clock)
+    await bridge.start()
+    await say(bridge, ADMIN, "/help")
+    kim = UserRef("telegram", "700111222", display_name="Kim", username="kim_k")
+    await say(bridge, kim, "/start")
+    renamed = replace(kim, display_name="Kimberley Stone", username="kimberley")
+    chat = ChatRef("telegram", OFFICERS_TG, is_private=False)
+    await chat_events.member_joined(bridge, chat=chat, user=renamed)  # unapproved: admins told
+    assert "Kimberley Stone" in str([v for _, _, v in await _everything(db)])
+    await say(bridge, kim, "/forgetme --confirm")
+    left = [
+        (t, c)
+        for t, c, v in await _everything(db)
+        if "Kimberley" in str(v) or "kimberley" in str(v)
+    ]
+    assert left == []

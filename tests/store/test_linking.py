@@ -102,8 +102,10 @@ async def test_detach_gives_the_account_its_own_copy_and_keeps_its_rights(db: Da
         assert (await session.get_one(Identity, slack.identity_id)).is_admin
         assert not (await session.get_one(Identity, tg.identity_id)).is_admin
         assert (await session.get_one(Person, new)).display_name == "Ualex"
+        # The rules were accepted on Telegram: that acceptance is the other account's.
+        assert await store_groups.accepted_version(session, person, "officers") == 1
+        assert await store_groups.accepted_version(session, new, "officers") is None
         for who in (person, new):
-            assert await store_groups.accepted_version(session, who, "officers") == 1
             assert await subscriptions.topics_of(session, who) == {
                 "announcements": True,
                 "reminders": False,
@@ -127,3 +129,17 @@ async def test_codes_expire_and_are_purged(db: Database) -> None:
         assert expires == NOW + timedelta(minutes=10)
         await link_codes.purge_expired(session, expires)
         assert await link_codes.find(session, code, NOW) is None
+
+
+async def test_a_merge_voids_the_codes_either_person_had_out(db: Database) -> None:
+    """A claimed code was shown as joining the issuer's accounts; once the issuer has been
+    joined to someone else, confirming it would join an account nobody was shown."""
+    ben, cat = await _account(db, "slack", "UBEN"), await _account(db, "telegram", "200")
+    ann = await _account(db, "terminal", "ann")
+    async with db.session() as session:
+        code, _ = await link_codes.issue(session, ben.person.id, NOW)
+        assert await link_codes.claim(session, code, cat.identity_id, NOW)
+        await linking.merge(session, keep_id=ann.person.id, merge_id=ben.person.id)
+    async with db.session() as session:
+        assert await link_codes.find(session, code, NOW) is None
+        assert not await link_codes.use(session, code, cat.identity_id, NOW)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import select, update
+
 from store import audit, callbacks, groups, people
 from store.db import Database
 from store.groups import GroupSpec
+from store.models import Identity
 
 
 async def test_identity_is_created_once_and_refreshed(db: Database) -> None:
@@ -98,3 +101,17 @@ async def test_button_state_round_trip_and_purge(db: Database) -> None:
         assert await callbacks.purge_actions(session, timedelta(days=1)) == 0
         assert await callbacks.purge_actions(session, timedelta(seconds=-1)) == 1
         assert await callbacks.load_action(session, token) is None
+
+
+async def test_a_grant_changes_nothing_else_about_the_account(db: Database) -> None:
+    async with db.session() as session:
+        await people.touch_identity(
+            session, platform="telegram", external_id="55", display_name="Di", username="di_x"
+        )
+        await session.execute(update(Identity).values(active=False))  # Di blocked the bot
+    async with db.session() as session:
+        await people.set_admin(session, platform="telegram", external_id="55", is_admin=True)
+    async with db.read() as session:
+        identity = await session.scalar(select(Identity).where(Identity.external_id == "55"))
+    assert identity is not None and identity.is_admin
+    assert (identity.username, identity.display_name, identity.active) == ("di_x", "Di", False)

@@ -5,12 +5,13 @@ Revises: 0005
 Create Date: 2026-12-01 09:00:00.000000
 
 Admin rights move from the person to the account they were granted to, so linking another
-account never carries them over. Existing admins keep them on every account they have now
-(which account was granted is not recorded). `known_names` keeps each display name and
+account never carries them over. Existing admins keep them on the accounts `admin grant`
+named (from its audit entries); other accounts of theirs, perhaps linked, do not. `known_names` keeps each display name and
 handle an account has had, so erasure can find them all. A link code remembers the account
 that was shown whose it is, and only that account may confirm it.
 """
 
+import json
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -29,10 +30,7 @@ def upgrade() -> None:
         "identities",
         sa.Column("is_admin", sa.Boolean(), nullable=False, server_default=sa.false()),
     )
-    op.execute(
-        "UPDATE identities SET is_admin = TRUE"
-        " WHERE person_id IN (SELECT id FROM people WHERE is_admin)"
-    )
+    _grant_where_granted()
     # A plain DROP COLUMN (SQLite 3.35+): a batch copy of `people` would cascade deletes.
     op.drop_column("people", "is_admin")
     op.create_table(
@@ -67,6 +65,33 @@ def upgrade() -> None:
             ["claimed_by"],
             ["id"],
             ondelete="CASCADE",
+        )
+
+
+def _grant_where_granted() -> None:
+    """Rights go to the accounts `admin grant` named (its audit entries, net of revokes), not
+    to every account of an admin person: an old link may have carried them to another."""
+    bind = op.get_bind()
+    entries = bind.execute(
+        sa.text(
+            "SELECT action, detail FROM audit_log"
+            " WHERE action IN ('admin.grant', 'admin.revoke') ORDER BY at, id"
+        )
+    ).all()
+    granted: set[str] = set()
+    for action, detail in entries:
+        who = (detail if isinstance(detail, dict) else json.loads(detail or "{}")).get("who")
+        if isinstance(who, str):
+            (granted.add if action == "admin.grant" else granted.discard)(who.strip())
+    for key in sorted(granted):
+        platform, _, external_id = key.partition(":")
+        bind.execute(
+            sa.text(
+                "UPDATE identities SET is_admin = TRUE"
+                " WHERE platform = :platform AND external_id = :external_id"
+                " AND person_id IN (SELECT id FROM people WHERE is_admin)"
+            ),
+            {"platform": platform, "external_id": external_id.strip()},
         )
 
 
