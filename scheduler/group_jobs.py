@@ -111,22 +111,29 @@ async def erase_inactive() -> int:
     bridge = runtime.current().bridge
     days = bridge.settings.retention_days
     now = bridge.clock()
-    async with bridge.db.session() as session:
-        erased = 0
-        if days:
-            admins = set(bridge.settings.admins)
-            for person_id in await people.inactive_since(session, now - timedelta(days=days)):
-                keys = {
-                    f"{i.platform}:{i.external_id}"
-                    for i in await all_identities(session, person_id)
-                }
-                if keys & admins:  # admins named in config are kept however quiet
-                    continue
-                await forget(session, bridge.settings, person_id, now)
-                erased += 1
-        for person_id in await erasure.erasures_waiting(session):
+    async with bridge.db.read() as session:
+        quiet = await people.inactive_since(session, now - timedelta(days=days)) if days else []
+        waiting = await erasure.erasures_waiting(session)
+    admins = set(bridge.settings.admins)
+    erased = 0
+    # One person per unit of work: on SQLite each holds the one write lock, which incoming
+    # updates need too, so a long batch must not hold it all at once.
+    for person_id in quiet:
+        async with bridge.db.session() as session:
+            if not await people.inactive_since(session, now - timedelta(days=days), person_id):
+                continue  # they came back meanwhile
+            keys = {
+                f"{i.platform}:{i.external_id}" for i in await all_identities(session, person_id)
+            }
+            if keys & admins:  # admins named in config are kept however quiet
+                continue
+            await forget(session, bridge.settings, person_id, now)
+            erased += 1
+    for person_id in waiting:
+        async with bridge.db.session() as session:
             await erasure.finish_erasure(session, person_id)
-        if erased:
+    if erased:
+        async with bridge.db.session() as session:
             await audit.record(
                 session, actor_id=None, action="privacy.retention", erased=erased, days=days
             )

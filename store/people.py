@@ -301,15 +301,18 @@ async def set_profile(
     person.organisation_id, person.role = organisation_id, role
 
 
-async def inactive_since(session: AsyncSession, cutoff: datetime) -> list[int]:
-    """People not seen since `cutoff`, in no group (pending or active), and not admins."""
+async def inactive_since(
+    session: AsyncSession, cutoff: datetime, person_id: int | None = None
+) -> list[int]:
+    """People not seen since `cutoff`, in no group (pending or active), and not admins (or
+    just this one, if still so)."""
     current = select(Membership.person_id).where(Membership.status.in_(["pending", "active"]))
-    rows = await session.scalars(
-        select(Person.id).where(
-            Person.last_seen_at < cutoff,
-            Person.id.not_in(select(Identity.person_id).where(Identity.is_admin.is_(True))),
-            Person.forget_requested_at.is_(None),
-            Person.id.not_in(current),
-        )
+    query = select(Person.id).where(
+        Person.last_seen_at < cutoff,
+        Person.id.not_in(select(Identity.person_id).where(Identity.is_admin.is_(True))),
+        Person.forget_requested_at.is_(None),
+        Person.id.not_in(current),
     )
-    return list(rows)
+    if person_id is not None:
+        query = query.where(Person.id == person_id)
+    return list(await session.scalars(query))
