@@ -30,9 +30,3 @@ class Lru(Generic[K, V]):
         self._items.move_to_end(key)
         while len(self._items) > self.capacity:
             self._items.popitem(last=False)
-
-    def first_time(self, key: K, value: V) -> bool:
-        """Remember `key`; True unless it was already remembered (a duplicate)."""
-        seen = key in self._items
-        self.put(key, value)
-        return not seen

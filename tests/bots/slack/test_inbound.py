@@ -80,8 +80,9 @@ def test_the_api_url_always_ends_with_a_slash() -> None:
 
 def test_the_lru_forgets_the_least_recently_used() -> None:
     seen: Lru[str, int] = Lru(2)
-    assert seen.first_time("a", 1) and seen.first_time("b", 2)
-    assert not seen.first_time("a", 1)  # a is now the most recent
+    seen.put("a", 1)
+    seen.put("b", 2)
+    assert seen.get("a") == 1  # a is now the most recent
     seen.put("c", 3)
     assert seen.get("b") is None and seen.get("a") == 1 and len(seen) == 2
     with pytest.raises(ValueError, match="capacity"):
