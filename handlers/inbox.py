@@ -234,6 +234,11 @@ class Inbox:
                 if not self._accepting:
                     return None
                 await asyncio.sleep(RETRY_SECONDS * attempts)
+                # What the failed attempt committed (a command and its replies) stands: the
+                # next attempt answers with those replies rather than running it again.
+                with contextlib.suppress(Exception):
+                    async with self.db.read() as session:
+                        [item] = await journal.open_items(session, self.platform, ids=[item.id])
             finally:
                 receipt.reset(token)
 

@@ -279,3 +279,25 @@ async def test_a_chat_event_handled_before_a_crash_tells_the_admins_once(
             select(func.count()).select_from(Push).where(Push.title == "Unapproved chat member")
         )
     assert notices == 1
+
+
+async def test_a_retry_does_not_run_again_a_command_the_failed_attempt_committed(
+    bridge: Bridge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("handlers.inbox.RETRY_SECONDS", 0.01)
+    answers: list[str] = []
+
+    async def fails_after_answering_once(item: InboundItem) -> None:
+        def request_for(command: str, args: str) -> Request:
+            return Request(ALEX, ChatRef("terminal", "dm-alex"), command, args)
+
+        replies = await bridge.handle_text(request_for, "/subscribe announcements")
+        answers.append(replies[0].plain_text)
+        if len(answers) == 1:
+            raise ConnectionError("the platform dropped the reply")
+
+    inbox = Inbox(bridge.db, "terminal", fails_after_answering_once)
+    await inbox.start()
+    await inbox.receive([arrival(1)])
+    await settled(inbox)
+    assert len(answers) == 2 and all("now subscribed" in a for a in answers)
