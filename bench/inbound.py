@@ -7,9 +7,9 @@
 
 The fake Bot API (tests/fakes/telegram_api.py, with bench.outbox's token bucket of 429s) runs
 in this process. The bridge runs in a child process (`python -m bench.inbound serve`): the
-same wiring as `ccin-bridge run` (bots.app.open_app, the real TelegramBot with PTB and its
-AIORateLimiter, the scheduler and delivery lanes of bots.background) on a fresh SQLite file
-seeded with the network's reference data. Every person is a private chat of the fake, so the
+same wiring as `ccin-bridge run` (ccin_bridge.app.open_app, the real TelegramBot with PTB and
+its AIORateLimiter, the scheduler and delivery lanes of ccin_bridge.background) on a fresh SQLite
+file seeded with the network's reference data. Every person is a private chat of the fake, so the
 messages it stored per chat tell answered, lost and duplicated updates apart.
 
 1. group: `--flood` commands in one group (Telegram lets a bot send a group 20 messages a
@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.outbox import LimitedTelegramAPI
-from handlers.errors import GENERIC_ERROR
+from ccin_bridge.handlers.errors import GENERIC_ERROR
 from tests.fakes.telegram_api import TOKEN, TgChat, TgUser
 
 REPO = Path(__file__).resolve().parent.parent
@@ -92,10 +92,10 @@ class TimedAPI(LimitedTelegramAPI):
 
 async def serve(api_url: str, config: Path, fast: bool) -> None:
     """`ccin-bridge run` with the token and base URL of the fake (and raised limits)."""
-    from bots.app import load, open_app
-    from bots.background import Background
-    from bots.cli import _log_to_file
-    from bots.telegram.adapter import TelegramBot
+    from ccin_bridge.app import load, open_app
+    from ccin_bridge.background import Background
+    from ccin_bridge.bots.telegram.adapter import TelegramBot
+    from ccin_bridge.cli.main import _log_to_file
 
     settings, secrets = load(config)
     app = await open_app(settings, secrets, config)

@@ -8,9 +8,9 @@
 The fake Bot API (tests/fakes/telegram_api.py) runs in this process with a token bucket of
 `--rate` messages per second over all chats; a send beyond it is answered 429 with
 `retry_after: 1`, as Telegram does. Bridge workers are the real `TelegramBot` (PTB with its
-AIORateLimiter) drained by `scheduler.delivery.DeliveryService`, in this process (broadcast)
-or in child processes (crash, workers). Every recipient is a private chat of the fake, so what
-the fake stored per chat counts lost (0) and duplicated (>1) messages.
+AIORateLimiter) drained by `ccin_bridge.scheduler.delivery.DeliveryService`, in this process
+(broadcast) or in child processes (crash, workers). Every recipient is a private chat of the
+fake, so what the fake stored per chat counts lost (0) and duplicated (>1) messages.
 
 1. broadcast: N recipients, one push; achieved rate = N / (first to last message) and / rate.
 2. crash: one worker process is killed with SIGKILL at a random moment, 10 times, and
@@ -43,17 +43,17 @@ from typing import Any
 import psycopg
 from sqlalchemy import func, select
 
-from bots.telegram.adapter import TelegramBot
-from handlers import reply_codec
-from handlers.commands import all_commands
-from handlers.config import Settings, load_settings
-from handlers.core import Bridge
-from handlers.replies import ReplyBuilder
-from scheduler.delivery import DeliveryPolicy, DeliveryService
-from store import outbox
-from store.db import Database
-from store.models import Delivery
-from store.outbox import Target
+from ccin_bridge.bots.telegram.adapter import TelegramBot
+from ccin_bridge.handlers import reply_codec
+from ccin_bridge.handlers.commands import all_commands
+from ccin_bridge.handlers.config import Settings, load_settings
+from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.handlers.replies import ReplyBuilder
+from ccin_bridge.scheduler.delivery import DeliveryPolicy, DeliveryService
+from ccin_bridge.store import outbox
+from ccin_bridge.store.db import Database
+from ccin_bridge.store.models import Delivery
+from ccin_bridge.store.outbox import Target
 from tests.fakes.telegram_api import TOKEN, ApiError, FakeTelegramAPI, TgChat
 
 REPO = Path(__file__).resolve().parent.parent

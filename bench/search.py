@@ -131,8 +131,8 @@ _ENTRY_KEYS = {"id", "query", "typo", "expect"}
 
 def load_relevance_set(path: Path = RELEVANCE_FILE) -> list[Judged]:
     """Read and validate the judged set; raises RelevanceSetError naming the bad entry."""
-    from store.spelling import distance
-    from store.text import fold
+    from ccin_bridge.store.spelling import distance
+    from ccin_bridge.store.text import fold
 
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict) or not isinstance(data.get("queries"), list):
@@ -533,8 +533,8 @@ def like_statement(query: str) -> tuple[str, dict[str, Any]] | None:
     it reads every row for every query, as any naive scan must to rank and count; it neither
     stops at the fifth match nor does more work than that.
     """
-    from store.query import parse
-    from store.text import like_pattern
+    from ccin_bridge.store.query import parse
+    from ccin_bridge.store.text import like_pattern
 
     parsed = parse(query)
     where: list[str] = []
@@ -586,10 +586,10 @@ def _peak_rss_mb() -> float:
 async def _latency(spec: dict[str, Any]) -> dict[str, Any]:
     from sqlalchemy import insert, text
 
-    from store import search_index
-    from store.db import Database
-    from store.models import CaseStudy
-    from store.search import search
+    from ccin_bridge.store import search_index
+    from ccin_bridge.store.db import Database
+    from ccin_bridge.store.models import CaseStudy
+    from ccin_bridge.store.search import search
 
     size, backend, url = int(spec["size"]), str(spec["backend"]), str(spec["url"])
     queries: list[str] = list(spec["queries"])
@@ -663,9 +663,9 @@ async def _latency(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _relevance(spec: dict[str, Any]) -> dict[str, Any]:
-    from store import seed
-    from store.db import Database
-    from store.search import search
+    from ccin_bridge.store import seed
+    from ccin_bridge.store.db import Database
+    from ccin_bridge.store.search import search
 
     db = Database(str(spec["url"]))
     try:

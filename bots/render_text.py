@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers.replies import Block, Button, Heading, Paragraph, Reply, Span
+from ccin_bridge.handlers.replies import Block, Button, Heading, Paragraph, Reply, Span
 
 
 def render_span(span: Span) -> str:

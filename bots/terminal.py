@@ -12,12 +12,12 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from bots.render_text import render_reply
-from handlers.core import Bridge
-from handlers.identity import ChatRef, UserRef
-from handlers.replies import Button, Reply
-from handlers.requests import Request
-from scheduler.outbound import Undeliverable
+from ccin_bridge.bots.render_text import render_reply
+from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.handlers.identity import ChatRef, UserRef
+from ccin_bridge.handlers.replies import Button, Reply
+from ccin_bridge.handlers.requests import Request
+from ccin_bridge.scheduler.outbound import Undeliverable
 
 _CHOICE = re.compile(r"^\s*(\d{1,3})\s*$")
 QUIT = {"/quit", "/exit", "quit", "exit"}

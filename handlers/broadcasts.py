@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers import reply_codec
-from handlers.config import Settings
-from handlers.errors import UserFacingError
-from handlers.replies import Button, Paragraph, Reply, ReplyBuilder, Span
-from store import audit, outbox, subscriptions
-from store.outbox import Target
+from ccin_bridge.handlers import reply_codec
+from ccin_bridge.handlers.config import Settings
+from ccin_bridge.handlers.errors import UserFacingError
+from ccin_bridge.handlers.replies import Button, Paragraph, Reply, ReplyBuilder, Span
+from ccin_bridge.store import audit, outbox, subscriptions
+from ccin_bridge.store.outbox import Target
 
 EVERYONE = "everyone"
 KIND = "broadcast"

@@ -13,21 +13,21 @@ from dataclasses import dataclass
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers import inbox
-from handlers.config import GroupConfig
-from handlers.core import Bridge
-from handlers.identity import ChatRef, UserRef
-from handlers.membership import (
+from ccin_bridge.handlers import inbox
+from ccin_bridge.handlers.config import GroupConfig
+from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.handlers.identity import ChatRef, UserRef
+from ccin_bridge.handlers.membership import (
     config_chat_id,
     groups_for_chat,
     is_approved,
     notify_admins,
     show,
 )
-from handlers.replies import Reply, ReplyBuilder, bold
-from handlers.requests import clean_text
-from store import audit, chat_actions, people
-from store.models import Identity, Person
+from ccin_bridge.handlers.replies import Reply, ReplyBuilder, bold
+from ccin_bridge.handlers.requests import clean_text
+from ccin_bridge.store import audit, chat_actions, people
+from ccin_bridge.store.models import Identity, Person
 
 log = logging.getLogger(__name__)
 

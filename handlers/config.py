@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from handlers.identity import parse_user_key
+from ccin_bridge.handlers.identity import parse_user_key
 
 CONFIG_ENV = "CCIN_BRIDGE_CONFIG"
 DEFAULT_CONFIG = Path("config.yaml")

@@ -11,12 +11,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers import inbox, reply_codec
-from handlers.config import Settings
-from handlers.errors import GENERIC_ERROR, UserFacingError
-from handlers.identity import UserRef
-from handlers.replies import Button, Reply, ReplyBuilder, text
-from handlers.requests import (
+from ccin_bridge.handlers import inbox, reply_codec
+from ccin_bridge.handlers.config import Settings
+from ccin_bridge.handlers.errors import GENERIC_ERROR, UserFacingError
+from ccin_bridge.handlers.identity import UserRef
+from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, text
+from ccin_bridge.handlers.requests import (
     Request,
     checked_args,
     clean_multiline,
@@ -25,11 +25,11 @@ from handlers.requests import (
     parse_command_line,
     without_surrogates,
 )
-from store import callbacks, conversations, groups, people
-from store import inbox as store_inbox
-from store.conversations import ConversationRecord
-from store.db import Database
-from store.records import PersonRecord
+from ccin_bridge.store import audiences, callbacks, conversations, groups, people
+from ccin_bridge.store import inbox as store_inbox
+from ccin_bridge.store.conversations import ConversationRecord
+from ccin_bridge.store.db import Database
+from ccin_bridge.store.records import PersonRecord
 
 log = logging.getLogger(__name__)
 
@@ -245,6 +245,13 @@ class Bridge:
             log.exception("could not tell whether %s may run %r", user.key, command)
             return False
         return self._is_admin(user, caller)
+
+    async def admin_chats(self, platform: str) -> list[str]:
+        """Private chats on `platform` of the admins the bridge has met (by config or the
+        store's flag), for an adapter that shows admins their own command menu."""
+        async with self.db.read() as session:
+            targets = await audiences.admin_targets(session, self.settings.admins)
+        return sorted({t.chat_id for t in targets if t.platform == platform})
 
     def _is_admin(self, user: UserRef, caller: people.Caller) -> bool:
         """Rights belong to the account: the store's flag on it, config, or `chat --admin`."""

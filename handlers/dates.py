@@ -9,7 +9,7 @@ from datetime import date, datetime, time
 
 from dateutil.rrule import rrulestr
 
-from store.records import EventRecord
+from ccin_bridge.store.records import EventRecord
 
 log = logging.getLogger(__name__)
 # Series with no first date are anchored here; any date before the network's founding works.

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from handlers.replies import Button, Reply, ReplyBuilder, Span, bold
-from store.outbox import PushReport
+from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, Span, bold
+from ccin_bridge.store.outbox import PushReport
 
 _LABELS = {
     "sent": "sent",

@@ -19,14 +19,14 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers import reply_codec
-from handlers.commands.directory import dps_summary
-from handlers.config import Settings
-from handlers.dates import Occurrence, clock_time, long_date, upcoming
-from handlers.errors import UserFacingError
-from handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic, link
-from store import audiences, digest_data, news, outbox, subscriptions
-from store.models import Push
+from ccin_bridge.handlers import reply_codec
+from ccin_bridge.handlers.config import Settings
+from ccin_bridge.handlers.dates import Occurrence, clock_time, long_date, upcoming
+from ccin_bridge.handlers.dps import dps_summary
+from ccin_bridge.handlers.errors import UserFacingError
+from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic, link
+from ccin_bridge.store import audiences, digest_data, news, outbox, subscriptions
+from ccin_bridge.store.models import Push
 
 DIGEST_KIND = digest_data.DIGEST_KIND
 WEEKS_AHEAD = 6

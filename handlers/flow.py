@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.core import Context
-from store import conversations
+from ccin_bridge.handlers.core import Context
+from ccin_bridge.store import conversations
 
 
 async def begin(ctx: Context, step: str, data: dict[str, Any] | None = None) -> None:

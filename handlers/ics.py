@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrulestr
 
-from handlers.dates import next_occurrences
-from store.records import EventRecord
+from ccin_bridge.handlers.dates import next_occurrences
+from ccin_bridge.store.records import EventRecord
 
 PRODID = "-//Co-operative Councils' Innovation Network//ccin-bridge//EN"
 UID_DOMAIN = "ccin-bridge"

@@ -28,11 +28,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers import reply_codec
-from handlers.replies import Reply
-from store import inbox as journal
-from store.db import Database
-from store.inbox import Arrival, InboundItem
+from ccin_bridge.handlers import reply_codec
+from ccin_bridge.handlers.replies import Reply
+from ccin_bridge.store import inbox as journal
+from ccin_bridge.store.db import Database
+from ccin_bridge.store.inbox import Arrival as Arrival  # adapters hand these in
+from ccin_bridge.store.inbox import InboundItem as InboundItem
 
 log = logging.getLogger(__name__)
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from handlers.core import Bridge
-from handlers.replies import Reply, ReplyBuilder, bold, italic, link
-from handlers.requests import clean_text
-from store import search as store_search
-from store.records import SearchHit
+from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.handlers.replies import Reply, ReplyBuilder, bold, italic, link
+from ccin_bridge.handlers.requests import clean_text
+from ccin_bridge.store import search as store_search
+from ccin_bridge.store.records import SearchHit
 
 log = logging.getLogger(__name__)
 

@@ -13,13 +13,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers import reply_codec
-from handlers.config import GroupConfig, Settings
-from handlers.errors import UserFacingError
-from handlers.replies import Reply
-from store import audiences, chat_actions, erasure, outbox, subscriptions
-from store import groups as store_groups
-from store.models import Identity
+from ccin_bridge.handlers import reply_codec
+from ccin_bridge.handlers.config import GroupConfig, Settings
+from ccin_bridge.handlers.errors import UserFacingError
+from ccin_bridge.handlers.replies import Reply
+from ccin_bridge.store import audiences, chat_actions, erasure, outbox, subscriptions
+from ccin_bridge.store import groups as store_groups
+from ccin_bridge.store.models import Identity
 
 # How each platform types a command; handlers without a request (chat events, jobs) use this.
 PREFIX = {"slack": "/ccin "}

@@ -22,10 +22,10 @@ from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrulestr
 
-from handlers.config import Schedules
-from handlers.dates import INACTIVE, RRULE_ANCHOR, clock_time, long_date
-from handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic, link
-from store.records import EventRecord
+from ccin_bridge.handlers.config import Schedules
+from ccin_bridge.handlers.dates import INACTIVE, RRULE_ANCHOR, clock_time, long_date
+from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic, link
+from ccin_bridge.store.records import EventRecord
 
 TOPIC = "reminders"
 _LEAD = re.compile(r"^([1-9][0-9]{0,2})([dhm])$")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from handlers.replies import (
+from ccin_bridge.handlers.replies import (
     Attachment,
     Block,
     BulletList,

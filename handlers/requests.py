@@ -6,8 +6,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, replace
 
-from handlers.errors import UserFacingError
-from handlers.identity import ChatRef, UserRef
+from ccin_bridge.handlers.errors import UserFacingError
+from ccin_bridge.handlers.identity import ChatRef, UserRef
 
 MAX_ARGS = 500  # longer than any sensible command argument, short enough to echo back safely
 MAX_TEXT = 4000  # free text for commands that take it (broadcasts, news): one chat message

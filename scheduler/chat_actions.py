@@ -17,14 +17,14 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers import reply_codec
-from handlers.config import Settings
-from handlers.replies import Reply, ReplyBuilder, Span, bold
-from scheduler.outbound import Blocked, ChatAdmin, RetryLater, Undeliverable, describe
-from store import audiences, audit, chat_actions, erasure, outbox
-from store.chat_actions import ChatActionJob
-from store.db import Database
-from store.outbox import Target
+from ccin_bridge.handlers import reply_codec
+from ccin_bridge.handlers.config import Settings
+from ccin_bridge.handlers.replies import Reply, ReplyBuilder, Span, bold
+from ccin_bridge.scheduler.outbound import Blocked, ChatAdmin, RetryLater, Undeliverable, describe
+from ccin_bridge.store import audiences, audit, chat_actions, erasure, outbox
+from ccin_bridge.store.chat_actions import ChatActionJob
+from ccin_bridge.store.db import Database
+from ccin_bridge.store.outbox import Target
 
 log = logging.getLogger(__name__)
 

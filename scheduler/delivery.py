@@ -18,10 +18,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from handlers import reply_codec
-from handlers.delivery_report import report_reply
-from handlers.identity import ChatRef, Platform
-from scheduler.outbound import (
+from ccin_bridge.handlers import reply_codec
+from ccin_bridge.handlers.delivery_report import report_reply
+from ccin_bridge.handlers.identity import ChatRef, Platform
+from ccin_bridge.scheduler.outbound import (
     UNEXPECTED,
     Blocked,
     MaybeSent,
@@ -30,9 +30,9 @@ from scheduler.outbound import (
     Undeliverable,
     describe,
 )
-from store import audiences, outbox
-from store.db import Database
-from store.outbox import DeliveryJob
+from ccin_bridge.store import audiences, outbox
+from ccin_bridge.store.db import Database
+from ccin_bridge.store.outbox import DeliveryJob
 
 log = logging.getLogger(__name__)
 

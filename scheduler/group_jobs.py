@@ -12,18 +12,18 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.membership import (
+from ccin_bridge.handlers.membership import (
     all_identities,
     bound_chats,
     forget,
     notify_admins,
     notify_person,
 )
-from handlers.replies import Button, ReplyBuilder, Span, bold
-from scheduler import runtime
-from store import audit, chat_actions, erasure, people
-from store import groups as store_groups
-from store.models import Identity, Push
+from ccin_bridge.handlers.replies import Button, ReplyBuilder, Span, bold
+from ccin_bridge.scheduler import runtime
+from ccin_bridge.store import audit, chat_actions, erasure, people
+from ccin_bridge.store import groups as store_groups
+from ccin_bridge.store.models import Identity, Push
 
 log = logging.getLogger(__name__)
 RULES_REMINDER_AFTER = timedelta(days=7)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from scheduler import runtime
-from store import callbacks, inbox, link_codes
-from store.models import utcnow
+from ccin_bridge.scheduler import runtime
+from ccin_bridge.store import callbacks, inbox, link_codes
+from ccin_bridge.store.models import utcnow
 
 log = logging.getLogger(__name__)
 BUTTON_STATE_TTL = timedelta(days=7)

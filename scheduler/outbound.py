@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Protocol, TypeVar, runtime_checkable
 
-from handlers.identity import ChatRef
-from handlers.replies import Reply
+from ccin_bridge.handlers.identity import ChatRef
+from ccin_bridge.handlers.replies import Reply
 
 E = TypeVar("E", bound=BaseException)
 

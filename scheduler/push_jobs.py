@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 
-from handlers import digest
-from scheduler import runtime
+from ccin_bridge.handlers import digest
+from ccin_bridge.scheduler import runtime
 
 log = logging.getLogger(__name__)
 

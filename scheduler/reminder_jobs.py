@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from handlers import reminders, reply_codec
-from scheduler import runtime
-from store import audiences, outbox, reference
+from ccin_bridge.handlers import reminders, reply_codec
+from ccin_bridge.scheduler import runtime
+from ccin_bridge.store import audiences, outbox, reference
 
 log = logging.getLogger(__name__)
 

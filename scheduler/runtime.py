@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from handlers.core import Bridge
-from scheduler.outbound import ChatAdmin, Outbound
+from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.scheduler.outbound import ChatAdmin, Outbound
 
 
 @dataclass

@@ -22,7 +22,6 @@ from typing import Any
 from apscheduler.job import Job
 from apscheduler.jobstores.base import BaseJobStore
 from apscheduler.jobstores.memory import MemoryJobStore
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
@@ -31,12 +30,12 @@ from apscheduler.util import obj_to_ref
 from sqlalchemy import make_url
 from sqlalchemy.engine import URL
 
-from handlers.config import Settings
-from handlers.digest import ordinal
-from scheduler import group_jobs, jobs, push_jobs, reminder_jobs, runtime
+from ccin_bridge.handlers.config import Settings
+from ccin_bridge.handlers.digest import ordinal
+from ccin_bridge.scheduler import group_jobs, jobs, push_jobs, reminder_jobs, runtime
+from ccin_bridge.scheduler.job_store import BridgeJobStore
 
 log = logging.getLogger(__name__)
-JOB_TABLE = "apscheduler_jobs"  # excluded from Alembic's drift check (store.db.managed_by_orm)
 
 
 @dataclass(frozen=True)
@@ -150,7 +149,7 @@ def build_scheduler(
     if database_url is None:
         database_url = _runtime_database_url()
     store: BaseJobStore = (
-        SQLAlchemyJobStore(url=jobs_url(database_url), tablename=JOB_TABLE)
+        BridgeJobStore(jobs_url(database_url))
         if database_url is not None and not _in_memory(database_url)
         else MemoryJobStore()
     )

@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from sqlalchemy import or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import Identity, Subscription
-from store.outbox import Target
+from ccin_bridge.store.models import Identity, Subscription
+from ccin_bridge.store.outbox import Target
 
 
 def _dm(identity: Identity) -> Target:

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import AuditEntry, utcnow
+from ccin_bridge.store.models import AuditEntry, utcnow
 
 
 async def record(

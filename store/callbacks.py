@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import CallbackToken, utcnow
+from ccin_bridge.store.models import CallbackToken, utcnow
 
 
 async def save_action(session: AsyncSession, action: str) -> str:

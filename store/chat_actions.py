@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import ChatAction, ChatAlias, Identity, utcnow
+from ccin_bridge.store.models import ChatAction, ChatAlias, Identity, utcnow
 
 INVITE, REMOVE = "invite", "remove"
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import Conversation, utcnow
+from ccin_bridge.store.models import Conversation, utcnow
 
 # A flow untouched this long is forgotten rather than hijacking someone's next message.
 EXPIRY = timedelta(days=2)

@@ -15,10 +15,10 @@ from typing import TypeVar
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store import news, reference
-from store.models import CaseStudy, Project, Push, Supplier
-from store.news import NewsRecord
-from store.records import DpsRecord, EventRecord
+from ccin_bridge.store import news, reference
+from ccin_bridge.store.models import CaseStudy, Project, Push, Supplier
+from ccin_bridge.store.news import NewsRecord
+from ccin_bridge.store.records import DpsRecord, EventRecord
 
 DIGEST_KIND = "digest"
 IMPORTED = "import:%"  # the `source` of every record `ccin-bridge import` wrote

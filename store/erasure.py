@@ -44,8 +44,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store import inbox
-from store.models import (
+from ccin_bridge.store import inbox
+from ccin_bridge.store.models import (
     Base,
     ChatAction,
     Delivery,
@@ -56,7 +56,7 @@ from store.models import (
     Person,
     Push,
 )
-from store.text import like_pattern
+from ccin_bridge.store.text import like_pattern
 
 ERASED = "[erased]"
 MIN_NEEDLE = 3  # shorter names would match far too much inside other rows to redact safely

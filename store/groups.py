@@ -10,8 +10,16 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import Consent, Group, Identity, Membership, Organisation, Person, utcnow
-from store.records import MembershipRecord
+from ccin_bridge.store.models import (
+    Consent,
+    Group,
+    Identity,
+    Membership,
+    Organisation,
+    Person,
+    utcnow,
+)
+from ccin_bridge.store.records import MembershipRecord
 
 # A membership moves pending -> active (or declined); active -> left | removed.
 PENDING, ACTIVE, DECLINED, LEFT, REMOVED = "pending", "active", "declined", "left", "removed"

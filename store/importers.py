@@ -29,10 +29,10 @@ from dateutil.rrule import rrulestr
 from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store import search_index
-from store.importers_ics import CalendarError, IcsEvent, read_calendar
-from store.models import Base, CaseStudy, Event, Project, Supplier
-from store.text import normalise_url
+from ccin_bridge.store import search_index
+from ccin_bridge.store.importers_ics import CalendarError, IcsEvent, read_calendar
+from ccin_bridge.store.models import Base, CaseStudy, Event, Project, Supplier
+from ccin_bridge.store.text import normalise_url
 
 Kind = Literal["case-studies", "projects", "suppliers", "events"]
 KINDS: tuple[Kind, ...] = get_args(Kind)

@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import InboundUpdate, utcnow
-from store.upsert import insert_new
+from ccin_bridge.store.models import InboundUpdate, utcnow
+from ccin_bridge.store.upsert import insert_new
 
 PENDING, HANDLED, DONE, SKIPPED = "pending", "handled", "done", "skipped"
 OPEN = (PENDING, HANDLED)

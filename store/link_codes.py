@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import LinkCode
+from ccin_bridge.store.models import LinkCode
 
 VALID_FOR = timedelta(minutes=10)
 # No 0/O or 1/I/L: people copy these by eye from one app to another.

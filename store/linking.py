@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import Column, Table, UniqueConstraint, delete, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.groups import PENDING
-from store.models import (
+from ccin_bridge.store.groups import PENDING
+from ccin_bridge.store.models import (
     Base,
     ChatAction,
     Consent,

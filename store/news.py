@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import NewsItem, Person, utcnow
+from ccin_bridge.store.models import NewsItem, Person, utcnow
 
 SUBMITTED, APPROVED, REJECTED = "submitted", "approved", "rejected"
 

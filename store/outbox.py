@@ -20,8 +20,8 @@ from typing import Any
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import Delivery, Identity, Push, utcnow
-from store.upsert import insert_new
+from ccin_bridge.store.models import Delivery, Identity, Push, utcnow
+from ccin_bridge.store.upsert import insert_new
 
 PENDING, CLAIMED, SENDING = "pending", "claimed", "sending"
 SENT, FAILED, BLOCKED = "sent", "failed", "blocked"

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import (
+from ccin_bridge.store.models import (
     AuditEntry,
     Consent,
     Group,
@@ -22,8 +22,8 @@ from store.models import (
     Subscription,
     utcnow,
 )
-from store.records import PersonRecord
-from store.upsert import insert_new
+from ccin_bridge.store.records import PersonRecord
+from ccin_bridge.store.upsert import insert_new
 
 # last_seen_at serves retention, counted in days: refreshing it at most hourly keeps a
 # known person's read-only commands free of writes.

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from store.text import fold, phrase_words, words
+from ccin_bridge.store.text import fold, phrase_words, words
 
 KIND_ALIASES = {
     "case_study": "case_study", "casestudy": "case_study", "case": "case_study",

@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import DpsFramework, Event, Organisation, Principle, Supplier
-from store.records import DpsRecord, EventRecord, OrganisationRecord, SupplierRecord
-from store.text import fold, words
+from ccin_bridge.store.models import DpsFramework, Event, Organisation, Principle, Supplier
+from ccin_bridge.store.records import DpsRecord, EventRecord, OrganisationRecord, SupplierRecord
+from ccin_bridge.store.text import fold, words
 
 
 async def dps(session: AsyncSession) -> DpsRecord | None:

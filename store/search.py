@@ -33,10 +33,10 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.query import Query, parse
-from store.records import SearchHit, SearchPage
-from store.spelling import Speller, speller_for
-from store.text import STOPWORDS, fold, like_pattern, stem
+from ccin_bridge.store.query import Query, parse
+from ccin_bridge.store.records import SearchHit, SearchPage
+from ccin_bridge.store.spelling import Speller, speller_for
+from ccin_bridge.store.text import STOPWORDS, fold, like_pattern, stem
 
 KINDS = ("case_study", "project", "publication", "supplier")
 # bm25 column weights: title, tags (member, categories, principles), body

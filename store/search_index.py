@@ -17,9 +17,9 @@ from typing import Any
 from sqlalchemy import Select, Table, and_, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store import spelling
-from store.models import CaseStudy, Project, SearchDoc, SearchTerm, Supplier
-from store.text import STOPWORDS, fold, word_set
+from ccin_bridge.store import spelling
+from ccin_bridge.store.models import CaseStudy, Project, SearchDoc, SearchTerm, Supplier
+from ccin_bridge.store.text import STOPWORDS, fold, word_set
 
 CHUNK = 2_000  # source rows read, compared and written at a time
 _YEAR = re.compile(r"(\d{4})")

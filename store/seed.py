@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store import search_index
-from store.models import (
+from ccin_bridge.store import search_index
+from ccin_bridge.store.models import (
     Base,
     CaseStudy,
     Category,
@@ -26,7 +26,7 @@ from store.models import (
     Project,
     Supplier,
 )
-from store.text import normalise_url
+from ccin_bridge.store.text import normalise_url
 
 SEED_DIR = Path(__file__).parent / "seed_data"
 Source = Field(pattern=r"^\d{3}_[0-9a-f]+\.txt:\d+$")

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import SearchTerm
-from store.text import STOPWORDS
+from ccin_bridge.store.models import SearchTerm
+from ccin_bridge.store.text import STOPWORDS
 
 MIN_LENGTH = 4  # shorter words have too many neighbours to guess safely
 REFRESH_SECONDS = 30.0

@@ -11,8 +11,8 @@ from sqlalchemy import and_, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from store.models import Identity, Subscription, utcnow
-from store.outbox import Target
+from ccin_bridge.store.models import Identity, Subscription, utcnow
+from ccin_bridge.store.outbox import Target
 
 REMINDERS = "reminders"
 ANNOUNCEMENTS = "announcements"

@@ -18,13 +18,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from handlers.commands import all_commands
-from handlers.config import Settings, load_settings
-from handlers.core import Bridge
-from handlers.identity import ChatRef, UserRef
-from handlers.requests import Request
-from store import seed
-from store.db import Database
+from ccin_bridge.handlers.commands import all_commands
+from ccin_bridge.handlers.config import Settings, load_settings
+from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.handlers.identity import ChatRef, UserRef
+from ccin_bridge.handlers.requests import Request
+from ccin_bridge.store import seed
+from ccin_bridge.store.db import Database
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO.parent / "shared" / "seeds"

@@ -1,5 +1,5 @@
 """Slack: Bolt in HTTP mode, replies as Block Kit. `SlackAdapter` is the entry point's handle."""
 
-from bots.slack.adapter import SlackAdapter
+from ccin_bridge.bots.slack.adapter import SlackAdapter
 
 __all__ = ["SlackAdapter"]

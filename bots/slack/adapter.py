@@ -25,9 +25,9 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 
-from bots.slack import inbound, intake
-from bots.slack.client import build_client
-from bots.slack.delivery import (
+from ccin_bridge.bots.slack import inbound, intake
+from ccin_bridge.bots.slack.client import build_client
+from ccin_bridge.bots.slack.delivery import (
     Channel,
     Destination,
     DirectMessage,
@@ -37,22 +37,21 @@ from bots.slack.delivery import (
     open_dm,
     upload,
 )
-from bots.slack.errors import error_summary, transport_verdict, verdict
-from bots.slack.home import Home
-from bots.slack.lru import Lru
-from bots.slack.membership import SlackChannels
-from bots.slack.modals import Modals, review_block
-from bots.slack.render import ACTION_PREFIX, MAX_BLOCKS, MAX_BUTTON_VALUE, render_reply
-from bots.slack.server import EVENTS_PATH, SlackHttpServer
-from bots.slack.socket_mode import SocketConnection
-from handlers import chat_events
-from handlers.core import Bridge, RequestFactory
-from handlers.errors import GENERIC_ERROR
-from handlers.identity import ChatRef, UserRef
-from handlers.inbox import Inbox, Unreadable
-from handlers.replies import Attachment, Reply, ReplyBuilder
-from handlers.requests import Request
-from store.inbox import InboundItem
+from ccin_bridge.bots.slack.errors import error_summary, transport_verdict, verdict
+from ccin_bridge.bots.slack.home import Home
+from ccin_bridge.bots.slack.lru import Lru
+from ccin_bridge.bots.slack.membership import SlackChannels
+from ccin_bridge.bots.slack.modals import Modals, review_block
+from ccin_bridge.bots.slack.render import ACTION_PREFIX, MAX_BLOCKS, MAX_BUTTON_VALUE, render_reply
+from ccin_bridge.bots.slack.server import EVENTS_PATH, SlackHttpServer
+from ccin_bridge.bots.slack.socket_mode import SocketConnection
+from ccin_bridge.handlers import chat_events
+from ccin_bridge.handlers.core import Bridge, RequestFactory
+from ccin_bridge.handlers.errors import GENERIC_ERROR
+from ccin_bridge.handlers.identity import ChatRef, UserRef
+from ccin_bridge.handlers.inbox import InboundItem, Inbox, Unreadable
+from ccin_bridge.handlers.replies import Attachment, Reply, ReplyBuilder
+from ccin_bridge.handlers.requests import Request
 
 log = logging.getLogger(__name__)
 

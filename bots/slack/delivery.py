@@ -8,8 +8,8 @@ from typing import Protocol
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bots.slack.render import SlackMessage
-from handlers.replies import Attachment
+from ccin_bridge.bots.slack.render import SlackMessage
+from ccin_bridge.handlers.replies import Attachment
 
 
 class DeliveryError(Exception):

@@ -18,8 +18,8 @@ from typing import Any
 import aiohttp
 from slack_sdk.errors import SlackApiError
 
-from bots.slack.client import NEVER_REACHED
-from scheduler.outbound import (
+from ccin_bridge.bots.slack.client import NEVER_REACHED
+from ccin_bridge.scheduler.outbound import (
     Blocked,
     DeliveryError,
     MaybeSent,

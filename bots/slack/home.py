@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 
-from bots.slack import inbound
-from bots.slack.render import view_blocks
-from handlers.identity import ChatRef
+from ccin_bridge.bots.slack import inbound
+from ccin_bridge.bots.slack.render import view_blocks
+from ccin_bridge.handlers.identity import ChatRef
 
 if TYPE_CHECKING:
-    from bots.slack.adapter import SlackAdapter
+    from ccin_bridge.bots.slack.adapter import SlackAdapter
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Container
 
-from handlers.identity import ChatRef, UserRef
+from ccin_bridge.handlers.identity import ChatRef, UserRef
 
 # `<@U123|name>`, `<#C123|general>`, `<!here>`, `<https://x|label>`: Slack's markup in text.
 _TOKEN = re.compile(r"<([^<>]*)>")

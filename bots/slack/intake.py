@@ -13,7 +13,7 @@ import hashlib
 import json
 from typing import Any
 
-from store.inbox import Arrival
+from ccin_bridge.handlers.inbox import Arrival
 
 HTTP, SOCKET = "http", "socket_mode"
 # Everything else (view_submission, view_closed, block_suggestion...) is answered in the

@@ -9,7 +9,7 @@ from __future__ import annotations
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bots.slack.errors import error_code, verdict
+from ccin_bridge.bots.slack.errors import error_code, verdict
 
 MEMBERS_PAGE = 200  # Slack's recommended page size for conversations.members
 

@@ -27,12 +27,12 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 
-from bots.slack.render import SlackBlock, view_blocks
-from handlers import broadcasts
-from handlers.replies import Reply
+from ccin_bridge.bots.slack.render import SlackBlock, view_blocks
+from ccin_bridge.handlers import broadcasts
+from ccin_bridge.handlers.replies import Reply
 
 if TYPE_CHECKING:
-    from bots.slack.adapter import SlackAdapter
+    from ccin_bridge.bots.slack.adapter import SlackAdapter
 
 log = logging.getLogger(__name__)
 

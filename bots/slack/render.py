@@ -12,7 +12,16 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from handlers.replies import Block, BulletList, Button, Heading, Line, Paragraph, Reply, Span
+from ccin_bridge.handlers.replies import (
+    Block,
+    BulletList,
+    Button,
+    Heading,
+    Line,
+    Paragraph,
+    Reply,
+    Span,
+)
 
 MAX_BLOCKS = 50  # per message
 MAX_SECTION_TEXT = 3000

@@ -19,8 +19,8 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
-from bots.slack import intake
-from handlers.inbox import Inbox
+from ccin_bridge.bots.slack import intake
+from ccin_bridge.handlers.inbox import Inbox
 
 log = logging.getLogger(__name__)
 

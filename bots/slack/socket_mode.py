@@ -19,8 +19,8 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bots.slack import intake
-from handlers.inbox import Inbox
+from ccin_bridge.bots.slack import intake
+from ccin_bridge.handlers.inbox import Inbox
 
 
 class SocketConnection:

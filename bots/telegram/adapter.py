@@ -47,23 +47,21 @@ from telegram.ext import (
     filters,
 )
 
-from bots.telegram.errors import delivery_errors
-from bots.telegram.inline import TelegramInline
-from bots.telegram.membership import TelegramMembership
-from bots.telegram.polling import Poller
-from bots.telegram.refs import PLATFORM, chat_ref, dm_ref, user_ref
-from bots.telegram.render import Rows, render_reply
-from bots.telegram.webhook import WebhookConfig, WebhookServer
-from handlers.config import ConfigError, Secrets
-from handlers.core import Bridge, RequestFactory
-from handlers.errors import GENERIC_ERROR
-from handlers.identity import ChatRef
-from handlers.inbox import Inbox, Unreadable
-from handlers.replies import Reply, ReplyBuilder, link, text
-from handlers.requests import Request, clean_text
-from scheduler.outbound import ChatAdmin, Outbound
-from store import audiences
-from store.inbox import InboundItem
+from ccin_bridge.bots.telegram.errors import delivery_errors
+from ccin_bridge.bots.telegram.inline import TelegramInline
+from ccin_bridge.bots.telegram.membership import TelegramMembership
+from ccin_bridge.bots.telegram.polling import Poller
+from ccin_bridge.bots.telegram.refs import PLATFORM, chat_ref, dm_ref, user_ref
+from ccin_bridge.bots.telegram.render import Rows, render_reply
+from ccin_bridge.bots.telegram.webhook import WebhookConfig, WebhookServer
+from ccin_bridge.handlers.config import ConfigError, Secrets
+from ccin_bridge.handlers.core import Bridge, RequestFactory
+from ccin_bridge.handlers.errors import GENERIC_ERROR
+from ccin_bridge.handlers.identity import ChatRef
+from ccin_bridge.handlers.inbox import InboundItem, Inbox, Unreadable
+from ccin_bridge.handlers.replies import Reply, ReplyBuilder, link, text
+from ccin_bridge.handlers.requests import Request, clean_text
+from ccin_bridge.scheduler.outbound import ChatAdmin, Outbound
 
 log = logging.getLogger(__name__)
 
@@ -327,11 +325,7 @@ class TelegramBot:
     async def _admin_chats(self) -> list[int]:
         """Private chats of admins the bot has met (by config or the store's flag): a bot can
         only address a chat that exists, and an admin's DM has the admin's own id."""
-        async with self.bridge.db.read() as session:
-            targets = await audiences.admin_targets(session, self.bridge.settings.admins)
-        return sorted(
-            {int(t.chat_id) for t in targets if t.platform == PLATFORM and t.chat_id.isdigit()}
-        )
+        return [int(c) for c in await self.bridge.admin_chats(PLATFORM) if c.isdigit()]
 
     # --- Outbound --------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from http import HTTPStatus
 import httpx
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
-from scheduler.outbound import (
+from ccin_bridge.scheduler.outbound import (
     Blocked,
     DeliveryError,
     MaybeSent,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from store.inbox import Arrival
+from ccin_bridge.handlers.inbox import Arrival
 
 # Kinds whose object names a chat: updates of one chat are handled in order.
 _CHAT_KINDS = (

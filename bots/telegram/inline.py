@@ -22,9 +22,9 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes, InlineQueryHandler
 
-from bots.telegram.render import LINK_SCHEMES, render_reply
-from handlers.core import Bridge
-from handlers.inline import InlineCard, inline_page
+from ccin_bridge.bots.telegram.render import LINK_SCHEMES, render_reply
+from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.handlers.inline import InlineCard, inline_page
 
 log = logging.getLogger(__name__)
 

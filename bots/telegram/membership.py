@@ -27,12 +27,12 @@ from telegram.ext import (
     filters,
 )
 
-from bots.telegram.errors import delivery_errors, is_not_a_member
-from bots.telegram.refs import PLATFORM, chat_ref, user_ref
-from handlers import chat_events
-from handlers.core import Bridge
-from handlers.replies import Reply
-from scheduler.outbound import Undeliverable
+from ccin_bridge.bots.telegram.errors import delivery_errors, is_not_a_member
+from ccin_bridge.bots.telegram.refs import PLATFORM, chat_ref, user_ref
+from ccin_bridge.handlers import chat_events
+from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.handlers.replies import Reply
+from ccin_bridge.scheduler.outbound import Undeliverable
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 
 import httpx
 
-from bots.telegram.inbound import arrival, update_id_of
-from handlers.inbox import Inbox
+from ccin_bridge.bots.telegram.inbound import arrival, update_id_of
+from ccin_bridge.handlers.inbox import Inbox
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from typing import Final
 
 from telegram import Chat, User
 
-from handlers.identity import ChatRef, UserRef
+from ccin_bridge.handlers.identity import ChatRef, UserRef
 
 PLATFORM: Final = "telegram"
 

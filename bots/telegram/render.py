@@ -13,7 +13,16 @@ from dataclasses import replace
 from html import escape
 from typing import NamedTuple
 
-from handlers.replies import Block, BulletList, Button, Heading, Line, Paragraph, Reply, Span
+from ccin_bridge.handlers.replies import (
+    Block,
+    BulletList,
+    Button,
+    Heading,
+    Line,
+    Paragraph,
+    Reply,
+    Span,
+)
 
 MAX_TEXT = 4096
 MAX_BUTTONS = 100

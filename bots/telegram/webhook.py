@@ -21,9 +21,9 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from bots.telegram.inbound import arrival
-from handlers.config import ConfigError
-from handlers.inbox import Inbox
+from ccin_bridge.bots.telegram.inbound import arrival
+from ccin_bridge.handlers.config import ConfigError
+from ccin_bridge.handlers.inbox import Inbox
 
 log = logging.getLogger(__name__)
 

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from handlers.commands import admin, directory, events, groups, home, link, privacy, search, welcome
-from handlers.commands import broadcast as broadcast_commands
-from handlers.commands import calendar as calendar_commands
-from handlers.commands import digest as digest_commands
-from handlers.commands import news as news_commands
-from handlers.commands import subscriptions as subscription_commands
-from handlers.core import Command
+from ccin_bridge.handlers.commands import (
+    admin,
+    directory,
+    events,
+    groups,
+    home,
+    link,
+    privacy,
+    search,
+    welcome,
+)
+from ccin_bridge.handlers.commands import broadcast as broadcast_commands
+from ccin_bridge.handlers.commands import calendar as calendar_commands
+from ccin_bridge.handlers.commands import digest as digest_commands
+from ccin_bridge.handlers.commands import news as news_commands
+from ccin_bridge.handlers.commands import subscriptions as subscription_commands
+from ccin_bridge.handlers.core import Command
 
 
 def all_commands() -> list[Command]:

@@ -9,15 +9,15 @@ from datetime import datetime, tzinfo
 
 from sqlalchemy import func, select
 
-from handlers import flow
-from handlers.config import GroupConfig
-from handlers.core import Command, Context
-from handlers.errors import UserFacingError
-from handlers.membership import activate, deactivate, find_group, notify_person, show
-from handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic
-from store import audit
-from store import groups as store_groups
-from store.models import AuditEntry, Identity, Person
+from ccin_bridge.handlers import flow
+from ccin_bridge.handlers.config import GroupConfig
+from ccin_bridge.handlers.core import Command, Context
+from ccin_bridge.handlers.errors import UserFacingError
+from ccin_bridge.handlers.membership import activate, deactivate, find_group, notify_person, show
+from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic
+from ccin_bridge.store import audit
+from ccin_bridge.store import groups as store_groups
+from ccin_bridge.store.models import AuditEntry, Identity, Person
 
 NO_REASON = "--no-reason"
 

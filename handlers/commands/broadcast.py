@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers import broadcasts, flow
-from handlers.core import Command, Context
-from handlers.delivery_report import report_lines
-from handlers.errors import UserFacingError
-from handlers.replies import Button, Reply, ReplyBuilder, Span, bold, text
-from store import conversations, outbox
+from ccin_bridge.handlers import broadcasts, flow
+from ccin_bridge.handlers.core import Command, Context
+from ccin_bridge.handlers.delivery_report import report_lines
+from ccin_bridge.handlers.errors import UserFacingError
+from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, Span, bold, text
+from ccin_bridge.store import conversations, outbox
 
 AUDIENCE, TEXT, CONFIRM = "audience", "text", "confirm"
 SEND, CONFIRM_FLAG = "--send", "--confirm"

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from handlers import ics
-from handlers.core import Command, Context
-from handlers.errors import UserFacingError
-from handlers.replies import Attachment, Reply, ReplyBuilder, bold
-from store import reference
+from ccin_bridge.handlers import ics
+from ccin_bridge.handlers.core import Command, Context
+from ccin_bridge.handlers.errors import UserFacingError
+from ccin_bridge.handlers.replies import Attachment, Reply, ReplyBuilder, bold
+from ccin_bridge.store import reference
 
 
 async def event_file(ctx: Context) -> Reply:

@@ -6,13 +6,13 @@ early; the scheduled run for that month then finds its key taken and sends nothi
 
 from __future__ import annotations
 
-from handlers import digest
-from handlers.core import Command, Context
-from handlers.digest import edition_moment, month_name, next_edition
-from handlers.errors import UserFacingError
-from handlers.replies import Button, Reply, ReplyBuilder, text
-from store import audiences
-from store.subscriptions import digest_topic
+from ccin_bridge.handlers import digest
+from ccin_bridge.handlers.core import Command, Context
+from ccin_bridge.handlers.digest import edition_moment, month_name, next_edition
+from ccin_bridge.handlers.errors import UserFacingError
+from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, text
+from ccin_bridge.store import audiences
+from ccin_bridge.store.subscriptions import digest_topic
 
 
 def _choose(ctx: Context, action: str) -> Reply:

@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-from handlers.commands.options import paging_buttons, split_page
-from handlers.core import Command, Context
-from handlers.dates import short_date
-from handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic, link
-from store import reference
-from store.records import DpsRecord, SupplierRecord
+from ccin_bridge.handlers.commands.options import paging_buttons, split_page
+from ccin_bridge.handlers.core import Command, Context
+from ccin_bridge.handlers.dates import short_date
+from ccin_bridge.handlers.dps import dps_summary
+from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic, link
+from ccin_bridge.store import reference
+from ccin_bridge.store.records import SupplierRecord
 
 PAGE_SIZE = 10
-MEMBER_TYPES = {
-    "full": "Full",
-    "associate": "Associate",
-    "affiliate": "Affiliate",
-    "supporter": "Supporter",
-}
-
-
-def dps_summary(dps: DpsRecord, today_iso: str) -> str:
-    period = f"{short_date(dps.starts_on)} to {short_date(dps.ends_on)}"
-    who = " and ".join(MEMBER_TYPES.get(t, t) for t in dps.eligible_member_types)
-    if today_iso > dps.ends_on.isoformat():
-        return f"The {dps.name} ran from {period} and has now ended."
-    return f"The {dps.name} runs from {period}. {who} members may use it."
 
 
 async def suppliers(ctx: Context) -> Reply:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from handlers.core import Command, Context
-from handlers.dates import Occurrence, clock_time, long_date, past, short_date, upcoming
-from handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic, link
-from store import reference
+from ccin_bridge.handlers.core import Command, Context
+from ccin_bridge.handlers.dates import Occurrence, clock_time, long_date, past, short_date, upcoming
+from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic, link
+from ccin_bridge.store import reference
 
 RECENT = 3
 

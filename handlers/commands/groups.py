@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers import flow
-from handlers.config import GroupConfig
-from handlers.core import Command, Context
-from handlers.errors import UserFacingError
-from handlers.membership import activate, deactivate, find_group, notify_admins
-from handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic
-from store import audit, conversations, reference
-from store import groups as store_groups
-from store import people as store_people
-from store.records import OrganisationRecord
+from ccin_bridge.handlers import flow
+from ccin_bridge.handlers.config import GroupConfig
+from ccin_bridge.handlers.core import Command, Context
+from ccin_bridge.handlers.errors import UserFacingError
+from ccin_bridge.handlers.membership import activate, deactivate, find_group, notify_admins
+from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic
+from ccin_bridge.store import audit, conversations, reference
+from ccin_bridge.store import groups as store_groups
+from ccin_bridge.store import people as store_people
+from ccin_bridge.store.records import OrganisationRecord
 
 ACCEPT = "--accept"
 STATUS_TEXT = {

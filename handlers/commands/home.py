@@ -7,12 +7,12 @@ with what those commands say.
 
 from __future__ import annotations
 
-from handlers.commands import events, groups
-from handlers.config import Settings
-from handlers.core import Command, Context
-from handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic
-from store import groups as store_groups
-from store import subscriptions
+from ccin_bridge.handlers.commands import events, groups
+from ccin_bridge.handlers.config import Settings
+from ccin_bridge.handlers.core import Command, Context
+from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic
+from ccin_bridge.store import groups as store_groups
+from ccin_bridge.store import subscriptions
 
 FIXED_TOPICS = (subscriptions.ANNOUNCEMENTS, subscriptions.REMINDERS)
 TOPIC_NAMES = {

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.core import Command, Context
-from handlers.errors import UserFacingError
-from handlers.identity import PLATFORMS, parse_user_key
-from handlers.membership import all_identities, notify_person, queue_chat_changes, show
-from handlers.replies import Button, Reply, ReplyBuilder, Span, bold
-from store import audit, chat_actions, link_codes, linking
-from store import groups as store_groups
-from store.models import Identity, Person
+from ccin_bridge.handlers.core import Command, Context
+from ccin_bridge.handlers.errors import UserFacingError
+from ccin_bridge.handlers.identity import PLATFORMS, parse_user_key
+from ccin_bridge.handlers.membership import all_identities, notify_person, queue_chat_changes, show
+from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, Span, bold
+from ccin_bridge.store import audit, chat_actions, link_codes, linking
+from ccin_bridge.store import groups as store_groups
+from ccin_bridge.store.models import Identity, Person
 
 CONFIRM, CANCEL = "--confirm", "--cancel"
 PLATFORM_NAMES = {"telegram": "Telegram", "slack": "Slack", "terminal": "terminal"}

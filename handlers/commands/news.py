@@ -11,12 +11,12 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from handlers import flow, reply_codec
-from handlers.core import Command, Context
-from handlers.errors import UserFacingError
-from handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic, link, text
-from store import audiences, audit, conversations, news, outbox
-from store.news import APPROVED, REJECTED, SUBMITTED, NewsRecord
+from ccin_bridge.handlers import flow, reply_codec
+from ccin_bridge.handlers.core import Command, Context
+from ccin_bridge.handlers.errors import UserFacingError
+from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic, link, text
+from ccin_bridge.store import audiences, audit, conversations, news, outbox
+from ccin_bridge.store.news import APPROVED, REJECTED, SUBMITTED, NewsRecord
 
 TITLE_MIN, TITLE_MAX = 3, 120
 BODY_MIN, BODY_MAX = 10, 480  # a digest item is short; the link carries the rest

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from handlers.core import Command, Context
-from handlers.membership import forget
-from handlers.replies import Attachment, Button, Reply, ReplyBuilder, Span, bold
-from store import audit, people
+from ccin_bridge.handlers.core import Command, Context
+from ccin_bridge.handlers.membership import forget
+from ccin_bridge.handlers.replies import Attachment, Button, Reply, ReplyBuilder, Span, bold
+from ccin_bridge.store import audit, people
 
 
 async def mydata(ctx: Context) -> Reply:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 
-from handlers.commands.options import paging_buttons, split_page
-from handlers.core import Command, Context
-from handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic, link
-from store import search as store_search
-from store.records import SearchHit, SearchPage
+from ccin_bridge.handlers.commands.options import paging_buttons, split_page
+from ccin_bridge.handlers.core import Command, Context
+from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic, link
+from ccin_bridge.store import search as store_search
+from ccin_bridge.store.records import SearchHit, SearchPage
 
 PAGE_SIZE = 5
 KIND_LABEL = {

@@ -5,12 +5,12 @@ A choice belongs to the person, so it covers every platform they have linked.
 
 from __future__ import annotations
 
-from handlers.config import Settings
-from handlers.core import Command, Context
-from handlers.errors import UserFacingError
-from handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic
-from store import subscriptions
-from store.subscriptions import ANNOUNCEMENTS, REMINDERS, digest_topic
+from ccin_bridge.handlers.config import Settings
+from ccin_bridge.handlers.core import Command, Context
+from ccin_bridge.handlers.errors import UserFacingError
+from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic
+from ccin_bridge.store import subscriptions
+from ccin_bridge.store.subscriptions import ANNOUNCEMENTS, REMINDERS, digest_topic
 
 
 def topics(settings: Settings) -> list[tuple[str, str]]:

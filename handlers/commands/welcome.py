@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from handlers import flow
-from handlers.core import Command, Context
-from handlers.replies import Button, Reply, ReplyBuilder, Span, bold
+from ccin_bridge.handlers import flow
+from ccin_bridge.handlers.core import Command, Context
+from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, Span, bold
 
 
 async def start(ctx: Context) -> Reply:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
-from store.db import managed_by_orm
-from store.models import Base
+from ccin_bridge.store.db import managed_by_orm
+from ccin_bridge.store.models import Base
 
 connection = context.config.attributes.get("connection")
 if connection is None:

@@ -19,8 +19,8 @@ from bench.search import (
     recall,
     reciprocal_rank,
 )
-from store.db import Database
-from store.models import SearchDoc
+from ccin_bridge.store.db import Database
+from ccin_bridge.store.models import SearchDoc
 
 
 def test_the_set_is_well_formed() -> None:

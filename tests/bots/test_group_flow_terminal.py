@@ -17,16 +17,16 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import select
 
-from bots.terminal import TerminalChat
-from handlers.commands import all_commands
-from handlers.config import Chats, Settings
-from handlers.core import Bridge
-from handlers.identity import ChatRef
-from handlers.replies import Reply
-from scheduler.delivery import DeliveryPolicy, DeliveryService
-from scheduler.outbound import Undeliverable
-from store.db import Database
-from store.models import ChatAction
+from ccin_bridge.bots.terminal import TerminalChat
+from ccin_bridge.handlers.commands import all_commands
+from ccin_bridge.handlers.config import Chats, Settings
+from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.handlers.identity import ChatRef
+from ccin_bridge.handlers.replies import Reply
+from ccin_bridge.scheduler.delivery import DeliveryPolicy, DeliveryService
+from ccin_bridge.scheduler.outbound import Undeliverable
+from ccin_bridge.store.db import Database
+from ccin_bridge.store.models import ChatAction
 from tests.conftest import Clock
 
 # A safety net for each wait on the delivery lanes, never the thing a test checks.

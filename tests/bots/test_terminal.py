@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import io
 
-from bots.terminal import TerminalChat
-from handlers import reply_codec
-from handlers.core import Bridge
-from handlers.replies import text
-from scheduler.delivery import DeliveryPolicy, DeliveryService
-from store import audiences, outbox, people
-from store.outbox import Target
+from ccin_bridge.bots.terminal import TerminalChat
+from ccin_bridge.handlers import reply_codec
+from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.handlers.replies import text
+from ccin_bridge.scheduler.delivery import DeliveryPolicy, DeliveryService
+from ccin_bridge.store import audiences, outbox, people
+from ccin_bridge.store.outbox import Target
 
 
 async def converse(bridge: Bridge, script: str, name: str = "Dana") -> str:

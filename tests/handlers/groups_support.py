@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from handlers.commands import all_commands
-from handlers.config import Chats, Settings
-from handlers.core import Bridge
-from handlers.identity import ChatRef, UserRef
-from handlers.replies import Reply
-from handlers.requests import Request
-from store.db import Database
+from ccin_bridge.handlers.commands import all_commands
+from ccin_bridge.handlers.config import Chats, Settings
+from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.handlers.identity import ChatRef, UserRef
+from ccin_bridge.handlers.replies import Reply
+from ccin_bridge.handlers.requests import Request
+from ccin_bridge.store.db import Database
 
 OFFICERS_TG = "-1001000000001"
 OFFICERS_SLACK = "C0OFFICERS"

@@ -11,14 +11,14 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from handlers.commands import all_commands
-from handlers.config import Settings
-from handlers.core import Bridge
-from handlers.identity import ChatRef, UserRef
-from handlers.replies import Reply
-from handlers.requests import Request, parse_command_line
-from scheduler.delivery import DeliveryPolicy, DeliveryService
-from store.db import Database
+from ccin_bridge.handlers.commands import all_commands
+from ccin_bridge.handlers.config import Settings
+from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.handlers.identity import ChatRef, UserRef
+from ccin_bridge.handlers.replies import Reply
+from ccin_bridge.handlers.requests import Request, parse_command_line
+from ccin_bridge.scheduler.delivery import DeliveryPolicy, DeliveryService
+from ccin_bridge.store.db import Database
 
 ADA = UserRef("terminal", "ada", display_name="Ada Admin", username="ada")
 ALEX = UserRef("terminal", "alex", display_name="Alex Example", username="alex")

@@ -6,12 +6,12 @@ from dataclasses import replace
 
 from sqlalchemy import func, select
 
-from handlers.config import Settings
-from handlers.core import Bridge
-from handlers.identity import ChatRef
-from handlers.requests import Request
-from store.db import Database
-from store.models import AuditEntry, Push
+from ccin_bridge.handlers.config import Settings
+from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.handlers.identity import ChatRef
+from ccin_bridge.handlers.requests import Request
+from ccin_bridge.store.db import Database
+from ccin_bridge.store.models import AuditEntry, Push
 from tests.conftest import Clock
 from tests.handlers.push_support import (
     ADA,

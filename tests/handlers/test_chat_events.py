@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from handlers import chat_events
-from handlers.config import Settings
-from handlers.core import Bridge
-from handlers.identity import ChatRef
-from store import chat_actions, people
-from store import groups as store_groups
-from store.db import Database
-from store.models import AuditEntry, Delivery, Identity, Push
+from ccin_bridge.handlers import chat_events
+from ccin_bridge.handlers.config import Settings
+from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.handlers.identity import ChatRef
+from ccin_bridge.store import chat_actions, people
+from ccin_bridge.store import groups as store_groups
+from ccin_bridge.store.db import Database
+from ccin_bridge.store.models import AuditEntry, Delivery, Identity, Push
 from tests.conftest import Clock
 from tests.handlers.groups_support import (
     ADMIN,

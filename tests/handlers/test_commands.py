@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from handlers.core import Bridge, Command, Context
-from handlers.errors import GENERIC_ERROR
-from handlers.identity import UserRef
-from handlers.replies import BulletList, Reply
+from ccin_bridge.handlers.core import Bridge, Command, Context
+from ccin_bridge.handlers.errors import GENERIC_ERROR
+from ccin_bridge.handlers.identity import UserRef
+from ccin_bridge.handlers.replies import BulletList, Reply
 from tests.conftest import ALICE, Clock, ask
 
 
@@ -76,8 +76,8 @@ async def test_search_pages_with_buttons(bridge: Bridge) -> None:
 async def test_search_estimated_total_shows_no_page_count(
     bridge: Bridge, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from store import search as store_search
-    from store.records import SearchPage
+    from ccin_bridge.store import search as store_search
+    from ccin_bridge.store.records import SearchPage
 
     real = store_search.search
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from handlers.config import ConfigError, Secrets, config_path, load_settings
+from ccin_bridge.handlers.config import ConfigError, Secrets, config_path, load_settings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -90,7 +90,7 @@ def test_cli_bad_config_exits_2_without_traceback(tmp_path: Path) -> None:
     data["groups"][0]["join_policy"] = "maybe"  # type: ignore[index]
     path = write(tmp_path, data)
     result = subprocess.run(
-        [sys.executable, "-m", "bots.cli", "--config", str(path), "db", "status"],
+        [sys.executable, "-m", "ccin_bridge", "--config", str(path), "db", "status"],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -113,7 +113,15 @@ def test_cli_admin_that_could_never_match_exits_2_naming_admins(tmp_path: Path) 
     data = base()
     data["admins"] = ["telegram:1 2"]
     result = subprocess.run(
-        [sys.executable, "-m", "bots.cli", "--config", str(write(tmp_path, data)), "db", "status"],
+        [
+            sys.executable,
+            "-m",
+            "ccin_bridge",
+            "--config",
+            str(write(tmp_path, data)),
+            "db",
+            "status",
+        ],
         capture_output=True,
         text=True,
         cwd=REPO,

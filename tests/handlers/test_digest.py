@@ -9,15 +9,15 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
-from bots.telegram.render import MAX_TEXT, render_reply, visible_length
-from handlers import digest
-from handlers.config import Settings
-from handlers.core import Bridge
-from handlers.replies import Heading
-from store import news
-from store.db import Database
-from store.importers import import_file
-from store.models import CaseStudy, NewsItem, Project, Push, Supplier
+from ccin_bridge.bots.telegram.render import MAX_TEXT, render_reply, visible_length
+from ccin_bridge.handlers import digest
+from ccin_bridge.handlers.config import Settings
+from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.handlers.replies import Heading
+from ccin_bridge.store import news
+from ccin_bridge.store.db import Database
+from ccin_bridge.store.importers import import_file
+from ccin_bridge.store.models import CaseStudy, NewsItem, Project, Push, Supplier
 from tests.conftest import Clock
 from tests.handlers.push_support import (
     ADA,

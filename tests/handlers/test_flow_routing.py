@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from handlers.core import Bridge
-from handlers.identity import ChatRef, UserRef
-from handlers.replies import Reply
-from handlers.requests import Request
+from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.handlers.identity import ChatRef, UserRef
+from ccin_bridge.handlers.replies import Reply
+from ccin_bridge.handlers.requests import Request
 
 SAM = UserRef("slack", "U0SAM", display_name="Sam Sample")
 CHANNEL = ChatRef("slack", "C0TEAM", is_private=False)

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from handlers.config import Settings
-from store import chat_actions
-from store.db import Database
-from store.models import ChatAction, Push
+from ccin_bridge.handlers.config import Settings
+from ccin_bridge.store import chat_actions
+from ccin_bridge.store.db import Database
+from ccin_bridge.store.models import ChatAction, Push
 from tests.conftest import Clock
 from tests.handlers.groups_support import (
     ADMIN,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from handlers.core import Bridge
-from handlers.identity import UserRef
-from handlers.replies import Reply
-from store import groups, people, subscriptions
+from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.handlers.identity import UserRef
+from ccin_bridge.handlers.replies import Reply
+from ccin_bridge.store import groups, people, subscriptions
 from tests.conftest import ALICE, ask
 
 ADMIN = UserRef("terminal", "admin", display_name="Sam Admin")

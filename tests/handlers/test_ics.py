@@ -8,11 +8,11 @@ from zoneinfo import ZoneInfo
 from dateutil.rrule import rrulestr
 from sqlalchemy import delete
 
-from handlers import ics
-from handlers.core import Bridge
-from handlers.replies import Reply
-from store.models import Event
-from store.records import EventRecord
+from ccin_bridge.handlers import ics
+from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.handlers.replies import Reply
+from ccin_bridge.store.models import Event
+from ccin_bridge.store.records import EventRecord
 from tests.conftest import NOW, ask
 
 LONDON = ZoneInfo("Europe/London")

@@ -10,18 +10,18 @@ from collections.abc import Awaitable, Callable
 import pytest
 from sqlalchemy import func, select
 
-from handlers import chat_events
-from handlers.commands import all_commands
-from handlers.config import Settings
-from handlers.core import Bridge
-from handlers.identity import ChatRef, UserRef
-from handlers.inbox import MAX_ATTEMPTS, Inbox, Unreadable
-from handlers.replies import Reply
-from handlers.requests import Request
-from store import inbox as journal
-from store.db import Database
-from store.inbox import Arrival, InboundItem
-from store.models import InboundUpdate, Push
+from ccin_bridge.handlers import chat_events
+from ccin_bridge.handlers.commands import all_commands
+from ccin_bridge.handlers.config import Settings
+from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.handlers.identity import ChatRef, UserRef
+from ccin_bridge.handlers.inbox import MAX_ATTEMPTS, Inbox, Unreadable
+from ccin_bridge.handlers.replies import Reply
+from ccin_bridge.handlers.requests import Request
+from ccin_bridge.store import inbox as journal
+from ccin_bridge.store.db import Database
+from ccin_bridge.store.inbox import Arrival, InboundItem
+from ccin_bridge.store.models import InboundUpdate, Push
 from tests.conftest import Clock
 from tests.handlers.groups_support import ADMIN, OFFICERS_TG, make_bridge, say
 
@@ -186,7 +186,7 @@ async def test_an_unreadable_update_is_skipped_once_and_logged_without_its_conte
 async def test_an_update_whose_handling_keeps_failing_is_skipped_after_a_few_tries(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("handlers.inbox.RETRY_SECONDS", 0.01)
+    monkeypatch.setattr("ccin_bridge.handlers.inbox.RETRY_SECONDS", 0.01)
     calls: list[int] = []
 
     async def broken(item: InboundItem) -> None:
@@ -284,7 +284,7 @@ async def test_a_chat_event_handled_before_a_crash_tells_the_admins_once(
 async def test_a_retry_does_not_run_again_a_command_the_failed_attempt_committed(
     bridge: Bridge, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("handlers.inbox.RETRY_SECONDS", 0.01)
+    monkeypatch.setattr("ccin_bridge.handlers.inbox.RETRY_SECONDS", 0.01)
     answers: list[str] = []
 
     async def fails_after_answering_once(item: InboundItem) -> None:

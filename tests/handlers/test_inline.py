@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.core import Bridge
-from handlers.inline import MAX_OFFSET, PAGE_SIZE, card_for, inline_page, parse_offset
-from store import search as store_search
-from store.records import SearchHit
+from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.handlers.inline import MAX_OFFSET, PAGE_SIZE, card_for, inline_page, parse_offset
+from ccin_bridge.store import search as store_search
+from ccin_bridge.store.records import SearchHit
 
 
 @pytest.mark.parametrize(
@@ -54,7 +54,7 @@ async def test_a_failing_search_is_logged_and_answered_with_nothing(
     monkeypatch.setattr(store_search, "search", broken)
     page = await inline_page(bridge, "food")
     assert page.cards == () and page.next_offset == ""
-    [record] = [r for r in caplog.records if r.name == "handlers.inline"]
+    [record] = [r for r in caplog.records if r.name == "ccin_bridge.handlers.inline"]
     assert record.exc_info is not None and "inline search failed" in record.getMessage()
 
 

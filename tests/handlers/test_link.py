@@ -8,16 +8,16 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from handlers.config import Settings
-from handlers.core import Bridge
-from handlers.identity import UserRef
-from handlers.replies import Reply
-from handlers.requests import parse_command_line
-from scheduler.delivery import DeliveryService
-from store import audit, people
-from store import groups as store_groups
-from store.db import Database
-from store.models import AuditEntry, Base, Identity, LinkCode, Subscription
+from ccin_bridge.handlers.config import Settings
+from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.handlers.identity import UserRef
+from ccin_bridge.handlers.replies import Reply
+from ccin_bridge.handlers.requests import parse_command_line
+from ccin_bridge.scheduler.delivery import DeliveryService
+from ccin_bridge.store import audit, people
+from ccin_bridge.store import groups as store_groups
+from ccin_bridge.store.db import Database
+from ccin_bridge.store.models import AuditEntry, Base, Identity, LinkCode, Subscription
 from tests.conftest import Clock
 from tests.handlers.groups_support import (
     ADMIN,

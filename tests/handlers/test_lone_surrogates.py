@@ -11,10 +11,10 @@ import logging
 
 import pytest
 
-from handlers.core import Bridge
-from handlers.identity import ChatRef, UserRef
-from handlers.requests import Request, clean_user
-from store import people
+from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.handlers.identity import ChatRef, UserRef
+from ccin_bridge.handlers.requests import Request, clean_user
+from ccin_bridge.store import people
 
 ODD = UserRef("telegram", "555000777", display_name="Zo\ud800e Example", username="zoe\udfff")
 DM = ChatRef("telegram", "555000777", is_private=True)

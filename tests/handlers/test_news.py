@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from handlers.config import Settings
-from handlers.core import Bridge
-from store.db import Database
-from store.models import AuditEntry, NewsItem
+from ccin_bridge.handlers.config import Settings
+from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.store.db import Database
+from ccin_bridge.store.models import AuditEntry, NewsItem
 from tests.conftest import Clock
 from tests.handlers.push_support import (
     ADA,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from handlers.config import Settings
-from handlers.core import Bridge
-from handlers.identity import UserRef
-from store import people, subscriptions
-from store.audiences import topic_targets
-from store.db import Database
-from store.models import Identity
+from ccin_bridge.handlers.config import Settings
+from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.handlers.identity import UserRef
+from ccin_bridge.store import people, subscriptions
+from ccin_bridge.store.audiences import topic_targets
+from ccin_bridge.store.db import Database
+from ccin_bridge.store.models import Identity
 from tests.conftest import Clock
 from tests.handlers.push_support import ALEX, actions, press, push_bridge, say, says
 

@@ -10,15 +10,15 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers import reply_codec
-from handlers.identity import ChatRef
-from handlers.replies import Reply, ReplyBuilder, bold, link
-from scheduler.delivery import DeliveryPolicy, DeliveryService
-from scheduler.outbound import Blocked, RetryLater, Undeliverable
-from store import audiences, outbox, people
-from store.db import Database
-from store.models import Delivery, Identity, utcnow
-from store.outbox import Target
+from ccin_bridge.handlers import reply_codec
+from ccin_bridge.handlers.identity import ChatRef
+from ccin_bridge.handlers.replies import Reply, ReplyBuilder, bold, link
+from ccin_bridge.scheduler.delivery import DeliveryPolicy, DeliveryService
+from ccin_bridge.scheduler.outbound import Blocked, RetryLater, Undeliverable
+from ccin_bridge.store import audiences, outbox, people
+from ccin_bridge.store.db import Database
+from ccin_bridge.store.models import Delivery, Identity, utcnow
+from ccin_bridge.store.outbox import Target
 
 FAST = DeliveryPolicy(lanes=2, batch=5, poll_seconds=0.02, lease=timedelta(seconds=30))
 

@@ -14,18 +14,18 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from handlers import reply_codec
-from handlers.config import Settings
-from handlers.delivery_report import report_reply
-from handlers.identity import ChatRef
-from handlers.replies import Reply, ReplyBuilder
-from scheduler.chat_actions import ChatActionPolicy, ChatActionService
-from scheduler.delivery import DeliveryPolicy, DeliveryService
-from scheduler.outbound import MaybeSent, labelled
-from store import chat_actions, outbox, people
-from store.db import Database
-from store.models import Delivery, Push, utcnow
-from store.outbox import Target
+from ccin_bridge.handlers import reply_codec
+from ccin_bridge.handlers.config import Settings
+from ccin_bridge.handlers.delivery_report import report_reply
+from ccin_bridge.handlers.identity import ChatRef
+from ccin_bridge.handlers.replies import Reply, ReplyBuilder
+from ccin_bridge.scheduler.chat_actions import ChatActionPolicy, ChatActionService
+from ccin_bridge.scheduler.delivery import DeliveryPolicy, DeliveryService
+from ccin_bridge.scheduler.outbound import MaybeSent, labelled
+from ccin_bridge.store import chat_actions, outbox, people
+from ccin_bridge.store.db import Database
+from ccin_bridge.store.models import Delivery, Push, utcnow
+from ccin_bridge.store.outbox import Target
 from tests.conftest import Clock
 from tests.handlers.groups_support import (
     ADMIN,
@@ -142,7 +142,7 @@ async def test_reports_show_a_category_and_the_log_keeps_the_details(
     push_id = await _push(db, ["c0"], creator=creator)
     policy = DeliveryPolicy(lanes=1, max_attempts=1)
     service = DeliveryService(db, {"terminal": platform}, policy)
-    with caplog.at_level(logging.INFO, logger="scheduler"):
+    with caplog.at_level(logging.INFO, logger="ccin_bridge.scheduler"):
         report = await _settle(service, push_id)
         await service.run_once()  # the delivery report goes to the admin who sent it
     [(_, _, error)] = report.errors
@@ -184,7 +184,7 @@ async def test_a_failed_chat_change_tells_admins_a_category_not_the_exception(
         ChatActionPolicy(max_attempts=1),
         settings=bridge.settings,
     )
-    with caplog.at_level(logging.INFO, logger="scheduler"):
+    with caplog.at_level(logging.INFO, logger="ccin_bridge.scheduler"):
         assert await service.run_once() == 1
     async with sqlite_db.session() as session:
         payloads = list(await session.scalars(select(Push.payload).where(Push.kind == "admin")))

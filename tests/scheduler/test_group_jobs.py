@@ -8,12 +8,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from handlers.config import Settings
-from handlers.core import Bridge
-from scheduler import group_jobs, runtime
-from store import groups as store_groups
-from store.db import Database
-from store.models import Group, Person, Push
+from ccin_bridge.handlers.config import Settings
+from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.scheduler import group_jobs, runtime
+from ccin_bridge.store import groups as store_groups
+from ccin_bridge.store.db import Database
+from ccin_bridge.store.models import Group, Person, Push
 from tests.conftest import Clock
 from tests.handlers.groups_support import (
     ADMIN,

@@ -8,13 +8,13 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy import select
 
-from handlers import digest
-from handlers.config import Settings
-from handlers.core import Bridge
-from scheduler import push_jobs, runtime
-from scheduler.service import scheduled_jobs
-from store.db import Database
-from store.models import Push
+from ccin_bridge.handlers import digest
+from ccin_bridge.handlers.config import Settings
+from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.scheduler import push_jobs, runtime
+from ccin_bridge.scheduler.service import scheduled_jobs
+from ccin_bridge.store.db import Database
+from ccin_bridge.store.models import Push
 from tests.conftest import Clock
 from tests.handlers.push_support import ADA, ALEX, SAM, deliver, push_bridge, say, says
 

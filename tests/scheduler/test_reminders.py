@@ -9,13 +9,13 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 from sqlalchemy import delete, select
 
-from handlers import reply_codec
-from handlers.config import Settings
-from handlers.core import Bridge
-from handlers.reminders import Lead, due_reminders, reminder_reply
-from scheduler import reminder_jobs, runtime
-from store.models import Delivery, Event, Identity, Person, Push, Subscription
-from store.records import EventRecord
+from ccin_bridge.handlers import reply_codec
+from ccin_bridge.handlers.config import Settings
+from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.handlers.reminders import Lead, due_reminders, reminder_reply
+from ccin_bridge.scheduler import reminder_jobs, runtime
+from ccin_bridge.store.models import Delivery, Event, Identity, Person, Push, Subscription
+from ccin_bridge.store.records import EventRecord
 from tests.conftest import Clock
 
 MINUTE = timedelta(minutes=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import pickle
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.events import (
@@ -15,15 +16,15 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import update
+from sqlalchemy import column, create_engine, select, table, update
 
-from handlers.config import Settings
-from handlers.core import Bridge
-from scheduler import jobs, reminder_jobs, runtime
-from scheduler.service import JobSpec, build_scheduler, sync_url
-from store import audit, callbacks
-from store.db import Database
-from store.models import CallbackToken
+from ccin_bridge.handlers.config import Settings
+from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.scheduler import jobs, reminder_jobs, runtime
+from ccin_bridge.scheduler.service import JobSpec, build_scheduler, jobs_url, sync_url
+from ccin_bridge.store import audit, callbacks
+from ccin_bridge.store.db import Database
+from ccin_bridge.store.models import CallbackToken
 
 
 def test_scheduler_uses_the_network_time_zone(settings: Settings) -> None:
@@ -191,6 +192,41 @@ async def test_jobs_no_longer_declared_are_removed(settings: Settings, sqlite_ur
         assert second.get_job("probe") is None
     finally:
         second.shutdown(wait=False)
+
+
+async def test_jobs_stored_before_the_one_package_move_keep_their_next_run(
+    settings: Settings, database_url: str
+) -> None:
+    """Before 0.2 a job named its function `scheduler.jobs:…`; APScheduler would drop it."""
+    first = build_scheduler(settings, database_url)
+    first.start(paused=True)
+    due = datetime(2030, 1, 2, 3, 17, tzinfo=UTC)
+    first.modify_job("purge-button-state", next_run_time=due)
+    first.shutdown(wait=False)
+    engine = create_engine(jobs_url(database_url))
+    jobs_t = table("apscheduler_jobs", column("id"), column("job_state"))
+    with engine.begin() as connection:
+        rows = connection.execute(select(jobs_t.c.id, jobs_t.c.job_state)).all()
+        for job_id, raw in rows:
+            state = pickle.loads(raw)
+            assert state["func"].startswith("ccin_bridge.scheduler.")
+            state["func"] = state["func"].removeprefix("ccin_bridge.")
+            old = pickle.dumps(state)
+            connection.execute(update(jobs_t).where(jobs_t.c.id == job_id).values(job_state=old))
+
+    again = build_scheduler(settings, database_url)
+    again.start(paused=True)
+    try:
+        restored = {job.id: job for job in again.get_jobs()}
+        assert restored.keys() == {job_id for job_id, _ in rows}  # none dropped
+        assert restored["purge-button-state"].next_run_time == due
+        assert restored["purge-button-state"].func is jobs.purge_button_state
+    finally:
+        again.shutdown(wait=False)
+    with engine.connect() as connection:
+        stored = connection.execute(select(jobs_t.c.job_state)).scalars().all()
+    engine.dispose()
+    assert all(pickle.loads(raw)["func"].startswith("ccin_bridge.") for raw in stored)
 
 
 def test_job_store_urls_are_the_bridge_database_in_sync_form() -> None:

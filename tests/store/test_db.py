@@ -13,9 +13,9 @@ from sqlalchemy import text as sa_text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
-from store import audit
-from store.db import Database, DatabaseURLError, async_url, managed_by_orm
-from store.models import AuditEntry, Base, Identity
+from ccin_bridge.store import audit
+from ccin_bridge.store.db import Database, DatabaseURLError, async_url, managed_by_orm
+from ccin_bridge.store.models import AuditEntry, Base, Identity
 
 
 async def test_upgrade_creates_every_model_table(empty_db: Database) -> None:

@@ -8,16 +8,16 @@ from typing import Any
 from sqlalchemy import JSON, String, Text, func, select
 from sqlalchemy import text as sa_text
 
-from handlers import chat_events
-from handlers.commands import all_commands
-from handlers.config import Settings
-from handlers.core import Bridge
-from handlers.identity import ChatRef, UserRef
-from scheduler.chat_actions import ChatActionService
-from scheduler.outbound import Undeliverable
-from store import audit, erasure
-from store.db import Database
-from store.models import AuditEntry, Base, Delivery, Identity, KnownName, Person, Push
+from ccin_bridge.handlers import chat_events
+from ccin_bridge.handlers.commands import all_commands
+from ccin_bridge.handlers.config import Settings
+from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.handlers.identity import ChatRef, UserRef
+from ccin_bridge.scheduler.chat_actions import ChatActionService
+from ccin_bridge.scheduler.outbound import Undeliverable
+from ccin_bridge.store import audit, erasure
+from ccin_bridge.store.db import Database
+from ccin_bridge.store.models import AuditEntry, Base, Delivery, Identity, KnownName, Person, Push
 from tests.conftest import Clock
 from tests.handlers.groups_support import (
     ADMIN,

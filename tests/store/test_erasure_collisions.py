@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from handlers.config import Settings
-from handlers.core import Bridge
-from handlers.identity import UserRef
-from scheduler.chat_actions import ChatActionService
-from store import erasure
-from store.db import Database
-from store.models import Base, Identity
+from ccin_bridge.handlers.config import Settings
+from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.handlers.identity import UserRef
+from ccin_bridge.scheduler.chat_actions import ChatActionService
+from ccin_bridge.store import erasure
+from ccin_bridge.store.db import Database
+from ccin_bridge.store.models import Base, Identity
 from tests.conftest import Clock
 from tests.handlers.groups_support import (
     ADMIN,

@@ -11,11 +11,11 @@ import pytest
 from dateutil.rrule import rrulestr
 from sqlalchemy import func, select
 
-from store import search, seed
-from store.db import Database
-from store.importers import ImportFileError, ImportReport, Kind, RowError, import_file
-from store.importers_ics import IcsEvent, IcsProblem, read_calendar
-from store.models import CaseStudy, Event, Project, Supplier
+from ccin_bridge.store import search, seed
+from ccin_bridge.store.db import Database
+from ccin_bridge.store.importers import ImportFileError, ImportReport, Kind, RowError, import_file
+from ccin_bridge.store.importers_ics import IcsEvent, IcsProblem, read_calendar
+from ccin_bridge.store.models import CaseStudy, Event, Project, Supplier
 
 SAMPLES = Path(__file__).parent / "import_samples"
 # handlers/dates.py expands every stored RRULE from this fixed date, not from the event's start.

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from store import inbox
-from store.db import Database
-from store.inbox import Arrival
-from store.models import InboundUpdate, utcnow
+from ccin_bridge.store import inbox
+from ccin_bridge.store.db import Database
+from ccin_bridge.store.inbox import Arrival
+from ccin_bridge.store.models import InboundUpdate, utcnow
 
 
 def arrival(key: str, sender: str = "7", chat: str = "chat:7") -> Arrival:

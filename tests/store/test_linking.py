@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from store import chat_actions, link_codes, linking, people, subscriptions
-from store import groups as store_groups
-from store.db import Database
-from store.models import ChatAction, Identity, Person
+from ccin_bridge.store import chat_actions, link_codes, linking, people, subscriptions
+from ccin_bridge.store import groups as store_groups
+from ccin_bridge.store.db import Database
+from ccin_bridge.store.models import ChatAction, Identity, Person
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from store import audit, callbacks, groups, people
-from store.db import Database
-from store.groups import GroupSpec
-from store.models import Identity
+from ccin_bridge.store import audit, callbacks, groups, people
+from ccin_bridge.store.db import Database
+from ccin_bridge.store.groups import GroupSpec
+from ccin_bridge.store.models import Identity
 
 
 async def test_identity_is_created_once_and_refreshed(db: Database) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from store import reference, search
-from store.db import Database
-from store.search_index import hyphen_parts
+from ccin_bridge.store import reference, search
+from ccin_bridge.store.db import Database
+from ccin_bridge.store.search_index import hyphen_parts
 
 
 async def test_food_finds_the_sustainable_food_lab(db: Database) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import insert, select
 
-from store import search, search_index
-from store.db import Database
-from store.models import CaseStudy
+from ccin_bridge.store import search, search_index
+from ccin_bridge.store.db import Database
+from ccin_bridge.store.models import CaseStudy
 
 
 async def _corpus(db: Database, size: int = 60) -> None:

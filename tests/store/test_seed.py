@@ -10,9 +10,9 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from store import reference, seed
-from store.db import Database
-from store.models import Event
+from ccin_bridge.store import reference, seed
+from ccin_bridge.store.db import Database
+from ccin_bridge.store.models import Event
 from tests.conftest import SEEDS
 
 SEED_DATA = seed.SEED_DIR

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from store import people, subscriptions
-from store.db import Database
+from ccin_bridge.store import people, subscriptions
+from ccin_bridge.store.db import Database
 
 
 async def _person(db: Database, name: str) -> int:

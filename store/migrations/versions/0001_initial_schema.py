@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import store.models
+import ccin_bridge.store.models
 
 
 revision: str = '0001'
@@ -24,7 +24,7 @@ def upgrade() -> None:
     op.create_table('callback_tokens',
     sa.Column('token', sa.String(length=16), nullable=False),
     sa.Column('action', sa.Text(), nullable=False),
-    sa.Column('created_at', store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', ccin_bridge.store.models.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('token', name=op.f('pk_callback_tokens'))
     )
     with op.batch_alter_table('callback_tokens', schema=None) as batch_op:
@@ -42,7 +42,7 @@ def upgrade() -> None:
     sa.Column('summary', sa.Text(), nullable=False),
     sa.Column('body', sa.Text(), nullable=False),
     sa.Column('source', sa.String(length=80), nullable=False),
-    sa.Column('created_at', store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', ccin_bridge.store.models.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_case_studies')),
     sa.UniqueConstraint('title', name=op.f('uq_case_studies_title'))
     )
@@ -123,7 +123,7 @@ def upgrade() -> None:
     sa.Column('url', sa.String(length=500), nullable=True),
     sa.Column('summary', sa.Text(), nullable=False),
     sa.Column('source', sa.String(length=80), nullable=False),
-    sa.Column('created_at', store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', ccin_bridge.store.models.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_projects')),
     sa.UniqueConstraint('title', name=op.f('uq_projects_title'))
     )
@@ -143,14 +143,14 @@ def upgrade() -> None:
     sa.Column('organisation_id', sa.Integer(), nullable=True),
     sa.Column('role', sa.String(length=80), nullable=True),
     sa.Column('is_admin', sa.Boolean(), nullable=False),
-    sa.Column('created_at', store.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_seen_at', store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', ccin_bridge.store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_seen_at', ccin_bridge.store.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_people_organisation_id_organisations'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_people'))
     )
     op.create_table('audit_log',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('at', store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', ccin_bridge.store.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('actor_id', sa.Integer(), nullable=True),
     sa.Column('action', sa.String(length=64), nullable=False),
     sa.Column('detail', sa.JSON(), nullable=False),
@@ -166,7 +166,7 @@ def upgrade() -> None:
     sa.Column('group_id', sa.Integer(), nullable=False),
     sa.Column('rules_version', sa.Integer(), nullable=False),
     sa.Column('platform', sa.String(length=16), nullable=False),
-    sa.Column('accepted_at', store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('accepted_at', ccin_bridge.store.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['group_id'], ['groups.id'], name=op.f('fk_consents_group_id_groups'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_consents_person_id_people'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_consents'))
@@ -182,7 +182,7 @@ def upgrade() -> None:
     sa.Column('display_name', sa.String(length=200), nullable=False),
     sa.Column('username', sa.String(length=200), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', ccin_bridge.store.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_identities_person_id_people'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_identities')),
     sa.UniqueConstraint('platform', 'external_id', name=op.f('uq_identities_platform'))
@@ -196,8 +196,8 @@ def upgrade() -> None:
     sa.Column('group_id', sa.Integer(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('reason', sa.Text(), nullable=True),
-    sa.Column('created_at', store.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', ccin_bridge.store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', ccin_bridge.store.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['group_id'], ['groups.id'], name=op.f('fk_memberships_group_id_groups'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_memberships_person_id_people'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_memberships')),
@@ -214,7 +214,7 @@ def upgrade() -> None:
     sa.Column('url', sa.String(length=500), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('submitted_by', sa.Integer(), nullable=True),
-    sa.Column('created_at', store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', ccin_bridge.store.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['submitted_by'], ['people.id'], name=op.f('fk_news_items_submitted_by_people'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_news_items'))
     )
@@ -222,7 +222,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('person_id', sa.Integer(), nullable=False),
     sa.Column('topic', sa.String(length=64), nullable=False),
-    sa.Column('created_at', store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', ccin_bridge.store.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_subscriptions_person_id_people'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_subscriptions')),
     sa.UniqueConstraint('person_id', 'topic', name=op.f('uq_subscriptions_person_id'))

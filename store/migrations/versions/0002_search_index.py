@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import store.models
+import ccin_bridge.store.models
 
 
 revision: str = '0002'
@@ -68,7 +68,7 @@ def upgrade() -> None:
     sa.Column('text_body', sa.Text(), nullable=False),
     sa.Column('facet_categories', sa.Text(), nullable=False),
     sa.Column('facet_principles', sa.Text(), nullable=False),
-    sa.Column('created_at', store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', ccin_bridge.store.models.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_search_docs')),
     sa.UniqueConstraint('kind', 'ref_id', name=op.f('uq_search_docs_kind'))
     )

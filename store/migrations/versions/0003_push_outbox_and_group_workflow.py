@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import store.models
+import ccin_bridge.store.models
 
 
 revision: str = '0003'
@@ -25,13 +25,13 @@ def upgrade() -> None:
     sa.Column('platform', sa.String(length=16), nullable=False),
     sa.Column('old_chat_id', sa.String(length=64), nullable=False),
     sa.Column('new_chat_id', sa.String(length=64), nullable=False),
-    sa.Column('created_at', store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', ccin_bridge.store.models.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('platform', 'old_chat_id', name=op.f('pk_chat_aliases'))
     )
     op.create_table('link_codes',
     sa.Column('code', sa.String(length=16), nullable=False),
     sa.Column('person_id', sa.Integer(), nullable=False),
-    sa.Column('expires_at', store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', ccin_bridge.store.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_link_codes_person_id_people'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('code', name=op.f('pk_link_codes'))
     )
@@ -46,8 +46,8 @@ def upgrade() -> None:
     sa.Column('title', sa.String(length=300), nullable=False),
     sa.Column('payload', sa.JSON(), nullable=False),
     sa.Column('created_by', sa.Integer(), nullable=True),
-    sa.Column('created_at', store.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('reported_at', store.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', ccin_bridge.store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('reported_at', ccin_bridge.store.models.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['created_by'], ['people.id'], name=op.f('fk_pushes_created_by_people'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_pushes')),
     sa.UniqueConstraint('key', name=op.f('uq_pushes_key'))
@@ -66,10 +66,10 @@ def upgrade() -> None:
     sa.Column('chat_id', sa.String(length=64), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('next_attempt_at', ccin_bridge.store.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('error', sa.Text(), nullable=True),
-    sa.Column('created_at', store.models.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('done_at', store.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', ccin_bridge.store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('done_at', ccin_bridge.store.models.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['identity_id'], ['identities.id'], name=op.f('fk_chat_actions_identity_id_identities'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_chat_actions_person_id_people'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_chat_actions'))
@@ -83,7 +83,7 @@ def upgrade() -> None:
     sa.Column('command', sa.String(length=32), nullable=False),
     sa.Column('step', sa.String(length=32), nullable=False),
     sa.Column('data', sa.JSON(), nullable=False),
-    sa.Column('updated_at', store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', ccin_bridge.store.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['identity_id'], ['identities.id'], name=op.f('fk_conversations_identity_id_identities'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('identity_id', name=op.f('pk_conversations'))
     )
@@ -96,10 +96,10 @@ def upgrade() -> None:
     sa.Column('is_private', sa.Boolean(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', store.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('next_attempt_at', ccin_bridge.store.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('claimed_by', sa.String(length=64), nullable=True),
-    sa.Column('claimed_at', store.models.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('sent_at', store.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('claimed_at', ccin_bridge.store.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('sent_at', ccin_bridge.store.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('in_doubt', sa.Boolean(), nullable=False),
     sa.Column('error', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['identity_id'], ['identities.id'], name=op.f('fk_deliveries_identity_id_identities'), ondelete='CASCADE'),
@@ -115,16 +115,16 @@ def upgrade() -> None:
     with op.batch_alter_table('news_items', schema=None) as batch_op:
         batch_op.add_column(sa.Column('audience', sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column('decided_by', sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column('decided_at', store.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('decided_at', ccin_bridge.store.models.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('reason', sa.Text(), nullable=True))
-        batch_op.add_column(sa.Column('digested_at', store.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('digested_at', ccin_bridge.store.models.UTCDateTime(timezone=True), nullable=True))
         batch_op.create_foreign_key(batch_op.f('fk_news_items_decided_by_people'), 'people', ['decided_by'], ['id'], ondelete='SET NULL')
 
     with op.batch_alter_table('subscriptions', schema=None) as batch_op:
         batch_op.add_column(sa.Column('wanted', sa.Boolean(), server_default=sa.true(), nullable=False))
 
     with op.batch_alter_table('people', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('forget_requested_at', store.models.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('forget_requested_at', ccin_bridge.store.models.UTCDateTime(timezone=True), nullable=True))
 
     # ### end Alembic commands ###
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import store.models
+import ccin_bridge.store.models
 
 revision: str = "0005"
 down_revision: str | None = "0004"
@@ -24,7 +24,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.add_column(
         "suppliers",
-        sa.Column("created_at", store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", ccin_bridge.store.models.UTCDateTime(timezone=True), nullable=True),
     )
 
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import store.models
+import ccin_bridge.store.models
 
 revision: str = "0006"
 down_revision: str | None = "0005"
@@ -38,7 +38,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("identity_id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("seen_at", store.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("seen_at", ccin_bridge.store.models.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["identity_id"],
             ["identities.id"],

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import store.models
+import ccin_bridge.store.models
 
 revision: str = "0008"
 down_revision: str | None = "0007"
@@ -33,8 +33,8 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("replies", sa.JSON(), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("received_at", store.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("done_at", store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("received_at", ccin_bridge.store.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("done_at", ccin_bridge.store.models.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_inbound_updates")),
         sa.UniqueConstraint("platform", "key", name=op.f("uq_inbound_updates_platform")),
     )

@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from bots.slack import SlackAdapter
-from handlers.core import Bridge
+from ccin_bridge.bots.slack import SlackAdapter
+from ccin_bridge.handlers.core import Bridge
 from tests.bots.slack.sender import ALICE, BOB, SIGNING_SECRET, SlackSender
 from tests.fakes.slack_api import FakeSlack
 

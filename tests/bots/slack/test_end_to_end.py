@@ -13,12 +13,12 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from bots.slack import SlackAdapter
-from handlers.identity import ChatRef
-from handlers.replies import ReplyBuilder, bold
-from store import groups, people
-from store.db import Database
-from store.models import Base
+from ccin_bridge.bots.slack import SlackAdapter
+from ccin_bridge.handlers.identity import ChatRef
+from ccin_bridge.handlers.replies import ReplyBuilder, bold
+from ccin_bridge.store import groups, people
+from ccin_bridge.store.db import Database
+from ccin_bridge.store.models import Base
 from tests.bots.slack.sender import (
     ALICE,
     ALICE_DM,
@@ -144,13 +144,13 @@ async def test_errors_are_logged_and_never_shown(
     slack: SlackSender, fake: FakeSlack, caplog: pytest.LogCaptureFixture
 ) -> None:
     fake.fail("conversations.open", "account_inactive")
-    with caplog.at_level(logging.ERROR, logger="bots.slack.adapter"):
+    with caplog.at_level(logging.ERROR, logger="ccin_bridge.bots.slack.adapter"):
         summary, apology = await slack.ask("mydata")
     assert "What we hold about you" in summary.text
     assert "Sorry, something went wrong on our side" in apology.text
     for answer in (summary, apology):
         assert "account_inactive" not in answer.text and "Error" not in answer.text
-    (record,) = [r for r in caplog.records if r.name == "bots.slack.adapter"]
+    (record,) = [r for r in caplog.records if r.name == "ccin_bridge.bots.slack.adapter"]
     assert record.exc_info is not None
     assert "account_inactive" in str(record.exc_info[1])
 

@@ -15,17 +15,17 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import func, select
 
-from bots.slack import SlackAdapter
-from handlers import reply_codec
-from handlers.commands import all_commands
-from handlers.config import Chats, Settings
-from handlers.core import Bridge, Command, Context
-from handlers.identity import ChatRef, UserRef
-from handlers.replies import Reply, ReplyBuilder
-from scheduler.outbound import Blocked, ChatAdmin, RetryLater, Undeliverable
-from store import groups, people
-from store.db import Database
-from store.models import Conversation, Push
+from ccin_bridge.bots.slack import SlackAdapter
+from ccin_bridge.handlers import reply_codec
+from ccin_bridge.handlers.commands import all_commands
+from ccin_bridge.handlers.config import Chats, Settings
+from ccin_bridge.handlers.core import Bridge, Command, Context
+from ccin_bridge.handlers.identity import ChatRef, UserRef
+from ccin_bridge.handlers.replies import Reply, ReplyBuilder
+from ccin_bridge.scheduler.outbound import Blocked, ChatAdmin, RetryLater, Undeliverable
+from ccin_bridge.store import groups, people
+from ccin_bridge.store.db import Database
+from ccin_bridge.store.models import Conversation, Push
 from tests.bots.slack.sender import (
     ALICE,
     BOB,

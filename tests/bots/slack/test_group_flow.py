@@ -16,14 +16,14 @@ from dataclasses import dataclass
 import aiohttp
 import pytest
 
-from bots.slack import SlackAdapter
-from handlers.commands import all_commands
-from handlers.config import Chats, Settings
-from handlers.core import Bridge
-from scheduler.chat_actions import ChatActionPolicy, ChatActionService
-from scheduler.delivery import DeliveryPolicy, DeliveryService
-from store import people
-from store.db import Database
+from ccin_bridge.bots.slack import SlackAdapter
+from ccin_bridge.handlers.commands import all_commands
+from ccin_bridge.handlers.config import Chats, Settings
+from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.scheduler.chat_actions import ChatActionPolicy, ChatActionService
+from ccin_bridge.scheduler.delivery import DeliveryPolicy, DeliveryService
+from ccin_bridge.store import people
+from ccin_bridge.store.db import Database
 from tests.bots.slack.sender import (
     ALICE,
     BOB,

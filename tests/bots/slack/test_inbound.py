@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bots.slack.client import api_base_url
-from bots.slack.inbound import chat_ref, message_line, plain_text, slash_line, user_ref
-from bots.slack.lru import Lru
-from handlers.identity import ChatRef, UserRef
+from ccin_bridge.bots.slack.client import api_base_url
+from ccin_bridge.bots.slack.inbound import chat_ref, message_line, plain_text, slash_line, user_ref
+from ccin_bridge.bots.slack.lru import Lru
+from ccin_bridge.handlers.identity import ChatRef, UserRef
 
 COMMANDS = {"search", "events", "help", "join"}
 

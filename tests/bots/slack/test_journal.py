@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bots.slack import SlackAdapter
-from handlers.core import Bridge
-from store.models import InboundUpdate
+from ccin_bridge.bots.slack import SlackAdapter
+from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.store.models import InboundUpdate
 from tests.bots.slack.conftest import http_adapter
 from tests.bots.slack.sender import ALICE, SlackSender, direct_message, sign
 from tests.fakes.slack_api import FakeSlack

@@ -8,9 +8,9 @@ from typing import Any
 
 import yaml
 
-from bots.slack.adapter import COMMAND
-from bots.slack.modals import APPROVALS, BROADCAST
-from bots.slack.server import EVENTS_PATH
+from ccin_bridge.bots.slack.adapter import COMMAND
+from ccin_bridge.bots.slack.modals import APPROVALS, BROADCAST
+from ccin_bridge.bots.slack.server import EVENTS_PATH
 
 MANIFEST = Path(__file__).resolve().parents[3] / "slack" / "manifest.yaml"
 REQUEST_URL = "https://YOUR-HOST" + EVENTS_PATH

@@ -9,10 +9,10 @@ import socket
 import aiohttp
 import pytest
 
-from bots.slack import SlackAdapter
-from handlers.identity import ChatRef
-from handlers.replies import text
-from scheduler.outbound import MaybeSent
+from ccin_bridge.bots.slack import SlackAdapter
+from ccin_bridge.handlers.identity import ChatRef
+from ccin_bridge.handlers.replies import text
+from ccin_bridge.scheduler.outbound import MaybeSent
 from tests.fakes.slack_api import FakeSlack
 
 CHANNEL = ChatRef("slack", "C0NEWS", is_private=False)

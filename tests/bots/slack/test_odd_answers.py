@@ -16,12 +16,12 @@ from urllib.parse import urlencode
 import pytest
 from slack_sdk.errors import SlackApiError
 
-from bots.slack import SlackAdapter
-from bots.slack.errors import error_code, verdict
-from bots.slack.render import ACTION_PREFIX
-from handlers.identity import ChatRef
-from handlers.replies import ReplyBuilder
-from scheduler.outbound import Blocked, MaybeSent, Undeliverable, describe
+from ccin_bridge.bots.slack import SlackAdapter
+from ccin_bridge.bots.slack.errors import error_code, verdict
+from ccin_bridge.bots.slack.render import ACTION_PREFIX
+from ccin_bridge.handlers.identity import ChatRef
+from ccin_bridge.handlers.replies import ReplyBuilder
+from ccin_bridge.scheduler.outbound import Blocked, MaybeSent, Undeliverable, describe
 from tests.bots.slack.sender import ALICE, APP_ID, GENERAL, Person, SlackSender
 from tests.fakes.slack_api import TEAM_ID, FakeSlack
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bots.slack.render import (
+from ccin_bridge.bots.slack.render import (
     MAX_BLOCKS,
     SlackMessage,
     escape,
@@ -19,7 +19,7 @@ from bots.slack.render import (
     slack_len,
     view_blocks,
 )
-from handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic, link
+from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic, link
 from tests.fakes.slack_api import block_problems, message_error, mrkdwn_problems
 
 

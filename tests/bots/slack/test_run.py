@@ -42,7 +42,7 @@ async def test_run_serves_signed_slash_commands_until_sigterm(tmp_path: Path) ->
         SLACK_API_URL=fake.api_url, PYTHONPATH=str(REPO),
     )  # fmt: skip
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bots.cli", "--config", str(tmp_path / "config.yaml"), "run",
+        sys.executable, "-m", "ccin_bridge", "--config", str(tmp_path / "config.yaml"), "run",
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE, env=env, cwd=tmp_path,
     )  # fmt: skip
@@ -85,7 +85,7 @@ def test_slack_token_without_signing_secret_is_a_config_error(tmp_path: Path) ->
     (tmp_path / "config.yaml").write_text((REPO / "config.yaml").read_text())
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "SLACK_"))}
     result = subprocess.run(
-        [sys.executable, "-m", "bots.cli", "--config", str(tmp_path / "config.yaml"), "run"],
+        [sys.executable, "-m", "ccin_bridge", "--config", str(tmp_path / "config.yaml"), "run"],
         env={**env, "SLACK_BOT_TOKEN": "xoxb-1", "PYTHONPATH": str(REPO)},
         capture_output=True, text=True, cwd=tmp_path, timeout=60, stdin=subprocess.DEVNULL,
     )  # fmt: skip
@@ -104,7 +104,7 @@ async def test_run_in_socket_mode_with_an_app_token_and_no_port(tmp_path: Path) 
         SLACK_API_URL=fake.api_url, PYTHONPATH=str(REPO),
     )  # fmt: skip
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bots.cli", "--config", str(tmp_path / "config.yaml"), "run",
+        sys.executable, "-m", "ccin_bridge", "--config", str(tmp_path / "config.yaml"), "run",
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE, env=env, cwd=tmp_path,
     )  # fmt: skip

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from bots.telegram.adapter import TelegramBot
-from handlers.commands import all_commands
-from handlers.config import Settings
-from handlers.core import Bridge, Command, Context
-from handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic, link
-from store.db import Database
+from ccin_bridge.bots.telegram.adapter import TelegramBot
+from ccin_bridge.handlers.commands import all_commands
+from ccin_bridge.handlers.config import Settings
+from ccin_bridge.handlers.core import Bridge, Command, Context
+from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic, link
+from ccin_bridge.store.db import Database
 from tests.conftest import Clock
 from tests.fakes.telegram_api import TOKEN, FakeTelegramAPI, SentMessage, TgChat, TgUser
 

@@ -7,9 +7,9 @@ import socket
 
 import pytest
 
-from bots.telegram.adapter import DEFAULT_BASE_URL, TelegramBot, normalise_base_url
-from handlers.config import ConfigError, Secrets
-from handlers.core import Bridge
+from ccin_bridge.bots.telegram.adapter import DEFAULT_BASE_URL, TelegramBot, normalise_base_url
+from ccin_bridge.handlers.config import ConfigError, Secrets
+from ccin_bridge.handlers.core import Bridge
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ async def _start(fake_api: FakeTelegramAPI, tmp_path: Path) -> asyncio.subproces
         TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=fake_api.base_url, PYTHONPATH=str(REPO)
     )
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bots.cli", "--config", str(tmp_path / "config.yaml"), "run",
+        sys.executable, "-m", "ccin_bridge", "--config", str(tmp_path / "config.yaml"), "run",
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE, env=env, cwd=tmp_path,
     )  # fmt: skip

@@ -13,11 +13,11 @@ import time
 
 import pytest
 
-from bots.telegram.adapter import ALLOWED_UPDATES, CALLBACK_DATA_BYTES, TelegramBot
-from bots.telegram.render import MAX_TEXT
-from handlers.config import ConfigError
-from handlers.core import Bridge
-from store import people
+from ccin_bridge.bots.telegram.adapter import ALLOWED_UPDATES, CALLBACK_DATA_BYTES, TelegramBot
+from ccin_bridge.bots.telegram.render import MAX_TEXT
+from ccin_bridge.handlers.config import ConfigError
+from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.store import people
 from tests.bots.telegram.conftest import ALICE, BOB, CAROL, DANA, GROUP, Harness, long_reply
 from tests.fakes.telegram_api import TOKEN, FakeTelegramAPI, SentMessage, TgUser, utf16_length
 
@@ -203,13 +203,13 @@ async def test_a_blocked_user_is_logged_and_the_bot_carries_on(
     telegram: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
     telegram.api.block(BOB.id)
-    with caplog.at_level(logging.INFO, logger="bots.telegram"):
+    with caplog.at_level(logging.INFO, logger="ccin_bridge.bots.telegram"):
         assert await telegram.say(BOB, "/start") == []
         [answer] = await telegram.say(ALICE, "/start")
     assert answer.chat_id == ALICE.id
     forbidden = telegram.api.answers_with(403)
     assert [c.description for c in forbidden] == ["Forbidden: bot was blocked by the user"]
-    records = [r for r in caplog.records if r.name.startswith("bots.telegram")]
+    records = [r for r in caplog.records if r.name.startswith("ccin_bridge.bots.telegram")]
     assert any(
         r.levelno == logging.INFO and "blocked by the user" in r.getMessage() for r in records
     )
@@ -220,12 +220,12 @@ async def test_an_unexpected_api_failure_is_logged_with_its_traceback(
     telegram: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
     telegram.api.fail("sendMessage", 500, "Internal Server Error: restart")
-    with caplog.at_level(logging.INFO, logger="bots.telegram"):
+    with caplog.at_level(logging.INFO, logger="ccin_bridge.bots.telegram"):
         assert await telegram.say(ALICE, "/help") == []
         [answer] = await telegram.say(ALICE, "/help")
     assert "What I can do" in answer.text
     [error] = [r for r in caplog.records if r.levelno >= logging.ERROR]
-    assert error.name == "bots.telegram.adapter" and error.exc_info is not None
+    assert error.name == "ccin_bridge.bots.telegram.adapter" and error.exc_info is not None
 
 
 async def test_mydata_in_a_group_goes_to_the_dm_as_a_document(telegram: Harness) -> None:

@@ -15,15 +15,15 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from bots.slack import SlackAdapter
-from bots.telegram.adapter import TelegramBot
-from handlers.commands import all_commands
-from handlers.config import Chats, Settings
-from handlers.core import Bridge
-from scheduler.chat_actions import ChatActionPolicy, ChatActionService
-from scheduler.delivery import DeliveryPolicy, DeliveryService
-from scheduler.outbound import ChatAdmin, Outbound
-from store.db import Database
+from ccin_bridge.bots.slack import SlackAdapter
+from ccin_bridge.bots.telegram.adapter import TelegramBot
+from ccin_bridge.handlers.commands import all_commands
+from ccin_bridge.handlers.config import Chats, Settings
+from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.scheduler.chat_actions import ChatActionPolicy, ChatActionService
+from ccin_bridge.scheduler.delivery import DeliveryPolicy, DeliveryService
+from ccin_bridge.scheduler.outbound import ChatAdmin, Outbound
+from ccin_bridge.store.db import Database
 from tests.bots.slack.sender import SIGNING_SECRET, Person, SlackSender
 from tests.bots.telegram.conftest import ALICE, BOB, CAROL, DANA, GROUP, Harness
 from tests.conftest import Clock

@@ -14,14 +14,14 @@ import time
 import pytest
 from sqlalchemy import select
 
-from handlers import chat_events
-from handlers.core import Bridge
-from handlers.identity import ChatRef
-from handlers.replies import text
-from scheduler.outbound import Undeliverable
-from store import chat_actions, people
-from store import groups as store_groups
-from store.models import AuditEntry, Identity, Push
+from ccin_bridge.handlers import chat_events
+from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.handlers.identity import ChatRef
+from ccin_bridge.handlers.replies import text
+from ccin_bridge.scheduler.outbound import Undeliverable
+from ccin_bridge.store import chat_actions, people
+from ccin_bridge.store import groups as store_groups
+from ccin_bridge.store.models import AuditEntry, Identity, Push
 from tests.bots.telegram.conftest import (
     ALICE,
     BOB,
@@ -117,7 +117,7 @@ async def test_a_dm_that_cannot_be_sent_is_logged_and_the_request_still_decided(
     api = telegram.api
     api.add_group(GROUP)
     api.block(BOB.id)
-    with caplog.at_level(logging.INFO, logger="bots.telegram"):
+    with caplog.at_level(logging.INFO, logger="ccin_bridge.bots.telegram"):
         await telegram.settle(await api.push_join_request(BOB, GROUP))
     assert len(api.calls_to("declineChatJoinRequest")) == 1
     assert [c.status for c in api.calls_to("sendMessage")] == [403]
@@ -132,7 +132,7 @@ async def test_a_join_request_someone_else_settled_first_is_not_an_error(
     api.add_group(GROUP)
     await approve(telegram.bot.bridge, ALICE, "officers")
     api.fail("approveChatJoinRequest", 400, "Bad Request: HIDE_REQUESTER_MISSING")
-    with caplog.at_level(logging.INFO, logger="bots.telegram"):
+    with caplog.at_level(logging.INFO, logger="ccin_bridge.bots.telegram"):
         await telegram.settle(await api.push_join_request(ALICE, GROUP))
     assert "already settled" in caplog.text
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bots.telegram.adapter import TelegramBot
-from handlers.core import Bridge
-from store.models import InboundUpdate
+from ccin_bridge.bots.telegram.adapter import TelegramBot
+from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.store.models import InboundUpdate
 from tests.bots.telegram.conftest import ALICE, GROUP, Harness
 from tests.fakes.telegram_api import TOKEN, FakeTelegramAPI, TgUser
 

@@ -17,17 +17,17 @@ import pytest
 from sqlalchemy import update
 from telegram.error import NetworkError, TelegramError, TimedOut
 
-from bots.telegram.adapter import TelegramBot
-from bots.telegram.errors import delivery_errors
-from handlers import reply_codec
-from handlers.core import Bridge
-from handlers.identity import ChatRef
-from handlers.replies import text
-from scheduler.delivery import DeliveryPolicy, DeliveryService
-from scheduler.outbound import MaybeSent, describe
-from store import outbox, people
-from store.models import Delivery, utcnow
-from store.outbox import Target
+from ccin_bridge.bots.telegram.adapter import TelegramBot
+from ccin_bridge.bots.telegram.errors import delivery_errors
+from ccin_bridge.handlers import reply_codec
+from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.handlers.identity import ChatRef
+from ccin_bridge.handlers.replies import text
+from ccin_bridge.scheduler.delivery import DeliveryPolicy, DeliveryService
+from ccin_bridge.scheduler.outbound import MaybeSent, describe
+from ccin_bridge.store import outbox, people
+from ccin_bridge.store.models import Delivery, utcnow
+from ccin_bridge.store.outbox import Target
 from tests.bots.telegram.conftest import ALICE, BOB
 from tests.fakes.telegram_api import TOKEN, FakeTelegramAPI, TgUser
 

@@ -11,15 +11,15 @@ import pytest
 from sqlalchemy import select
 from telegram.error import NetworkError
 
-from bots.telegram.adapter import MAX_RETRIES
-from handlers import reply_codec
-from handlers.identity import ChatRef
-from handlers.replies import Reply, text
-from scheduler.delivery import DeliveryPolicy, DeliveryService
-from scheduler.outbound import Blocked, DeliveryError, RetryLater, Undeliverable
-from store import outbox, people
-from store.models import Identity
-from store.outbox import Target
+from ccin_bridge.bots.telegram.adapter import MAX_RETRIES
+from ccin_bridge.handlers import reply_codec
+from ccin_bridge.handlers.identity import ChatRef
+from ccin_bridge.handlers.replies import Reply, text
+from ccin_bridge.scheduler.delivery import DeliveryPolicy, DeliveryService
+from ccin_bridge.scheduler.outbound import Blocked, DeliveryError, RetryLater, Undeliverable
+from ccin_bridge.store import outbox, people
+from ccin_bridge.store.models import Identity
+from ccin_bridge.store.outbox import Target
 from tests.bots.telegram.conftest import ALICE, BOB, GROUP, Harness
 
 GROUP_REF = ChatRef("telegram", str(GROUP.id), is_private=False)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from bots.telegram.render import (
+from ccin_bridge.bots.telegram.render import (
     BUTTONS_ONLY_TEXT,
     MAX_BUTTONS,
     MAX_TEXT,
@@ -17,7 +17,7 @@ from bots.telegram.render import (
     render_span,
     visible_length,
 )
-from handlers.replies import (
+from ccin_bridge.handlers.replies import (
     Attachment,
     BulletList,
     Button,

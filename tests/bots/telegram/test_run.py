@@ -36,7 +36,7 @@ async def test_run_serves_telegram_until_sigterm(fake_api: FakeTelegramAPI, tmp_
         TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=fake_api.base_url, PYTHONPATH=str(REPO)
     )
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bots.cli", "--config", str(tmp_path / "config.yaml"), "run",
+        sys.executable, "-m", "ccin_bridge", "--config", str(tmp_path / "config.yaml"), "run",
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE, env=env, cwd=tmp_path,
     )  # fmt: skip
@@ -74,7 +74,7 @@ async def test_run_with_a_webhook_serves_only_requests_with_the_secret(
         TELEGRAM_WEBHOOK_SECRET=secret, PYTHONPATH=str(REPO),
     )  # fmt: skip
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bots.cli", "--config", str(tmp_path / "config.yaml"), "run",
+        sys.executable, "-m", "ccin_bridge", "--config", str(tmp_path / "config.yaml"), "run",
         "--telegram-webhook", "https://bridge.example.org/ccin/telegram",
         "--telegram-listen", f"127.0.0.1:{port}",
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
@@ -112,7 +112,7 @@ async def test_run_refuses_a_webhook_that_is_not_https(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL"))}
     env.update(TELEGRAM_BOT_TOKEN=TOKEN, PYTHONPATH=str(REPO))
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bots.cli", "--config", str(tmp_path / "config.yaml"), "run",
+        sys.executable, "-m", "ccin_bridge", "--config", str(tmp_path / "config.yaml"), "run",
         "--telegram-webhook", "http://bridge.example.org/hook",
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE, env=env, cwd=tmp_path,

@@ -14,17 +14,17 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from bots.telegram.adapter import ALLOWED_UPDATES, TelegramBot
-from bots.telegram.webhook import (
+from ccin_bridge.bots.telegram.adapter import ALLOWED_UPDATES, TelegramBot
+from ccin_bridge.bots.telegram.webhook import (
     DEFAULT_LISTEN,
     MAX_BODY,
     WebhookConfig,
     parse_listen,
     webhook_config,
 )
-from handlers.config import ConfigError
-from handlers.core import Bridge
-from store.models import InboundUpdate
+from ccin_bridge.handlers.config import ConfigError
+from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.store.models import InboundUpdate
 from tests.bots.telegram.conftest import ALICE, DANA
 from tests.fakes.telegram_api import TOKEN, FakeTelegramAPI
 

@@ -1,8 +1,9 @@
 """`ccin-bridge jobs` and `ccin-bridge ics`: what the scheduler will do, and the events feed.
 
 `jobs` reads the persistent job store (the `apscheduler_jobs` table in the bridge's database)
-without starting a scheduler, so it is safe while the bridge runs; jobs the bridge has not
-stored yet (it never ran) are shown as they will be scheduled.
+through APScheduler's job-store API without starting a scheduler, so it is safe while the
+bridge runs; jobs the bridge has not stored yet (it never ran) are shown as they will be
+scheduled.
 """
 
 from __future__ import annotations
@@ -10,20 +11,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import pickle
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import column, create_engine, inspect, select, table
 from sqlalchemy.engine import URL
 
-from bots.app import App
-from handlers import ics
-from scheduler.service import JOB_TABLE, jobs_url, scheduled_jobs
-from store import reference
+from ccin_bridge.app import App
+from ccin_bridge.handlers import ics
+from ccin_bridge.scheduler.job_store import BridgeJobStore
+from ccin_bridge.scheduler.service import jobs_url, scheduled_jobs
+from ccin_bridge.store import reference
 
 
 @dataclass(frozen=True)
@@ -45,27 +45,14 @@ def add_parsers(commands: Any) -> None:
 
 def stored_jobs(database_url: str | URL) -> list[JobRow] | None:
     """The jobs in the persistent store, or None when the store does not exist yet."""
-    engine = create_engine(jobs_url(database_url))
+    store = BridgeJobStore(jobs_url(database_url))
     try:
-        if not inspect(engine).has_table(JOB_TABLE):
-            return None
-        jobs_t = table(JOB_TABLE, column("id"), column("job_state"))
-        with engine.connect() as connection:
-            rows = connection.execute(select(jobs_t.c.id, jobs_t.c.job_state)).all()
+        jobs = store.stored()
     finally:
-        engine.dispose()
-    found = []
-    for job_id, state_bytes in rows:
-        try:
-            # Written by APScheduler itself, in the bridge's own database.
-            state = pickle.loads(state_bytes)
-        except Exception as exc:  # a job whose function no longer exists, for one
-            found.append(JobRow(job_id, f"(unreadable: {exc.__class__.__name__})", None, "", True))
-            continue
-        found.append(
-            JobRow(job_id, state["name"], state["next_run_time"], str(state["trigger"]), True)
-        )
-    return found
+        store.shutdown()
+    if jobs is None:
+        return None
+    return [JobRow(job.id, job.name, job.next_run_time, str(job.trigger), True) for job in jobs]
 
 
 async def job_rows(app: App) -> list[JobRow]:

@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlsplit
 
 import aiohttp
 
-from store.importers import ImportFileError
+from ccin_bridge.store.importers import ImportFileError
 
 MAX_BYTES = 20 * 1024 * 1024
 TIMEOUT_SECONDS = 30.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.bots.test_cli import run_cli
+from tests.bridge.test_cli import run_cli
 
 
 def test_audit_lists_admin_actions_newest_first(tmp_path: Path) -> None:

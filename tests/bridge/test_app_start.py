@@ -7,9 +7,9 @@ from pathlib import Path
 
 from sqlalchemy import delete, func, select, update
 
-from bots.app import load, open_app
-from store.models import SearchDoc
-from store.search import search
+from ccin_bridge.app import load, open_app
+from ccin_bridge.store.models import SearchDoc
+from ccin_bridge.store.search import search
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -13,12 +13,12 @@ from collections.abc import Mapping
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bots.app import App
-from scheduler import runtime
-from scheduler.chat_actions import ChatActionService
-from scheduler.delivery import DeliveryService
-from scheduler.outbound import ChatAdmin, Outbound
-from scheduler.service import build_scheduler
+from ccin_bridge.app import App
+from ccin_bridge.scheduler import runtime
+from ccin_bridge.scheduler.chat_actions import ChatActionService
+from ccin_bridge.scheduler.delivery import DeliveryService
+from ccin_bridge.scheduler.outbound import ChatAdmin, Outbound
+from ccin_bridge.scheduler.service import build_scheduler
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bots import fetch
-from store.importers import ImportFileError
-from tests.bots.test_cli import run_cli
+from ccin_bridge.cli import fetch
+from ccin_bridge.store.importers import ImportFileError
+from tests.bridge.test_cli import run_cli
 
 # Fictional meetings only: the feed stands in for a member council's published calendar.
 FEED = (

@@ -14,23 +14,26 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from bots import cli_audit, cli_push, cli_schedule, fetch
-from bots.app import App, PlatformService, data_dir_for, load, open_app, platform_services
-from bots.background import Background
-from bots.log_redaction import install_secret_filter
-from bots.telegram.webhook import DEFAULT_LISTEN, WebhookConfig, webhook_config
-from bots.terminal import TerminalChat
-from handlers.commands import link as link_commands
-from handlers.config import ConfigError, config_path
-from handlers.errors import UserFacingError
-from handlers.identity import parse_user_key
-from scheduler.outbound import ChatAdmin
-from store import audit, people, seed
-from store import search as store_search
-from store.db import Database, DatabaseURLError, default_url
-from store.importers import KINDS as IMPORT_KINDS
-from store.importers import ImportFileError, import_file
-from store.seed import SeedError
+from ccin_bridge.app import App, PlatformService, data_dir_for, load, open_app, platform_services
+from ccin_bridge.background import Background
+from ccin_bridge.bots.telegram.webhook import DEFAULT_LISTEN, WebhookConfig, webhook_config
+from ccin_bridge.bots.terminal import TerminalChat
+from ccin_bridge.cli import audit as cli_audit
+from ccin_bridge.cli import fetch
+from ccin_bridge.cli import push as cli_push
+from ccin_bridge.cli import schedule as cli_schedule
+from ccin_bridge.handlers.commands import link as link_commands
+from ccin_bridge.handlers.config import ConfigError, config_path
+from ccin_bridge.handlers.errors import UserFacingError
+from ccin_bridge.handlers.identity import parse_user_key
+from ccin_bridge.log_redaction import install_secret_filter
+from ccin_bridge.scheduler.outbound import ChatAdmin
+from ccin_bridge.store import audit, people, seed
+from ccin_bridge.store import search as store_search
+from ccin_bridge.store.db import Database, DatabaseURLError, default_url
+from ccin_bridge.store.importers import KINDS as IMPORT_KINDS
+from ccin_bridge.store.importers import ImportFileError, import_file
+from ccin_bridge.store.seed import SeedError
 
 EXIT_CONFIG = 2
 HANDLING_GRACE = 3.0  # seconds a stopping platform gives the updates it is handling
@@ -335,7 +338,3 @@ async def _admin(args: argparse.Namespace, app: App) -> int:
         await audit.record(session, actor_id=None, action=f"admin.{args.action}", who=key)
     print(f"{key} is {'now' if grant else 'no longer'} an admin.")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
-from handlers.config import Settings
-from scheduler.service import build_scheduler
-from tests.bots.test_cli import REPO, run_cli
+from ccin_bridge.handlers.config import Settings
+from ccin_bridge.scheduler.service import build_scheduler
+from tests.bridge.test_cli import REPO, run_cli
 
 
 def _store_jobs(settings: Settings, database: Path, probe_at: datetime) -> None:
@@ -98,7 +98,14 @@ def test_output_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     os.close(reader)  # like `ccin-bridge jobs | head` after head has gone
     try:
         result = subprocess.run(
-            [sys.executable, "-m", "bots.cli", "--config", str(tmp_path / "config.yaml"), "jobs"],
+            [
+                sys.executable,
+                "-m",
+                "ccin_bridge",
+                "--config",
+                str(tmp_path / "config.yaml"),
+                "jobs",
+            ],
             stdout=writer,
             stderr=subprocess.PIPE,
             text=True,

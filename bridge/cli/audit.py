@@ -7,9 +7,9 @@ import json
 
 from sqlalchemy import select
 
-from bots.app import App
-from store import audit
-from store.models import Person
+from ccin_bridge.app import App
+from ccin_bridge.store import audit
+from ccin_bridge.store.models import Person
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

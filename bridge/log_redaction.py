@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from urllib.parse import quote
 
-from handlers.config import Secrets
+from ccin_bridge.handlers.config import Secrets
 
 PLACEHOLDER = "[redacted]"
 MIN_SECRET = 6  # shorter values would blank out ordinary words; real secrets are far longer

@@ -11,11 +11,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bots.app import App
-from handlers import broadcasts
-from handlers.errors import UserFacingError
-from handlers.requests import clean_text
-from store import outbox
+from ccin_bridge.app import App
+from ccin_bridge.handlers import broadcasts
+from ccin_bridge.handlers.errors import UserFacingError
+from ccin_bridge.handlers.requests import clean_text
+from ccin_bridge.store import outbox
 
 EXIT_USAGE = 2
 

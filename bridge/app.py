@@ -9,13 +9,13 @@ from typing import Protocol
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from bots.telegram.webhook import WebhookConfig
-from handlers.commands import all_commands
-from handlers.config import ConfigError, Secrets, Settings, load_settings
-from handlers.core import Bridge
-from scheduler.outbound import Outbound
-from store import search_index, seed
-from store.db import Database, DatabaseURLError, default_url
+from ccin_bridge.bots.telegram.webhook import WebhookConfig
+from ccin_bridge.handlers.commands import all_commands
+from ccin_bridge.handlers.config import ConfigError, Secrets, Settings, load_settings
+from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.scheduler.outbound import Outbound
+from ccin_bridge.store import search_index, seed
+from ccin_bridge.store.db import Database, DatabaseURLError, default_url
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,9 @@ def platform_services(
     """An adapter for every platform whose credentials are set in the environment."""
     services: list[PlatformService] = []
     if app.secrets.telegram_bot_token:
-        from bots.telegram.adapter import TelegramBot  # only loaded when Telegram is used
+        from ccin_bridge.bots.telegram.adapter import (
+            TelegramBot,  # only loaded when Telegram is used
+        )
 
         services.append(TelegramBot.from_secrets(app.bridge, app.secrets, webhook=telegram_webhook))
     elif telegram_webhook is not None:
@@ -109,7 +111,7 @@ def platform_services(
                 "SLACK_SIGNING_SECRET: required with SLACK_BOT_TOKEN, to verify Slack's requests"
                 " (or set SLACK_APP_TOKEN for Socket Mode)"
             )
-        from bots.slack import SlackAdapter
+        from ccin_bridge.bots.slack import SlackAdapter
 
         services.append(
             SlackAdapter(

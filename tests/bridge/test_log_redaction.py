@@ -19,8 +19,8 @@ from urllib.parse import urlencode
 import aiohttp
 import yaml
 
-from bots.log_redaction import PLACEHOLDER, SecretFilter, install_secret_filter, secrets_of
-from handlers.config import Secrets
+from ccin_bridge.handlers.config import Secrets
+from ccin_bridge.log_redaction import PLACEHOLDER, SecretFilter, install_secret_filter, secrets_of
 from tests.bots.slack.sender import ALICE as SLACK_ALICE
 from tests.bots.slack.sender import SIGNING_SECRET, sign
 from tests.bots.slack.test_run import free_port
@@ -134,7 +134,7 @@ async def test_run_at_debug_writes_no_credential_to_the_log(tmp_path: Path) -> N
                 SLACK_API_URL=slack.api_url, PYTHONPATH=str(REPO),
             )  # fmt: skip
             process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bots.cli", "--config", str(tmp_path / "config.yaml"),
+                sys.executable, "-m", "ccin_bridge", "--config", str(tmp_path / "config.yaml"),
                 "--log-level", "DEBUG", "run",
                 stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE, env=env, cwd=tmp_path,

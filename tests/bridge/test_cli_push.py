@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from bots import cli_push
-from bots.app import App
-from handlers.config import Secrets, Settings
-from handlers.core import Bridge
-from store.db import Database
-from tests.bots.test_cli import run_cli
+from ccin_bridge.app import App
+from ccin_bridge.cli import push as cli_push
+from ccin_bridge.handlers.config import Secrets, Settings
+from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.store.db import Database
+from tests.bridge.test_cli import run_cli
 from tests.conftest import Clock
 from tests.handlers.push_support import ALEX, deliver, push_bridge, say
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from store.db import Database, default_url
-from store.models import Identity, Person
+from ccin_bridge.store.db import Database, default_url
+from ccin_bridge.store.models import Identity, Person
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -27,7 +27,7 @@ def run_cli(
     clean_env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "SLACK_"))}
     clean_env.pop("DATABASE_URL", None)
     return subprocess.run(
-        [sys.executable, "-m", "bots.cli", "--config", str(config), *args],
+        [sys.executable, "-m", "ccin_bridge", "--config", str(config), *args],
         input=stdin,
         capture_output=True,
         text=True,
