@@ -70,6 +70,7 @@ class Command:
     aliases: tuple[str, ...] = field(default=())
     free_text: bool = False  # arguments may be a whole message, line breaks kept
     read_only: bool = False  # runs in a read-only unit of work (any write in it fails)
+    stops_flows: bool = False  # typed bare, it wins over the step a flow waits for (cancel)
 
 
 class Bridge:
@@ -128,8 +129,16 @@ class Bridge:
             )
             return [text(GENERIC_ERROR)]
 
-    async def handle_text(self, request_for: RequestFactory, line: str) -> list[Reply]:
-        """A line typed by a person: a command if it starts with `/`, otherwise a nudge."""
+    async def handle_text(
+        self, request_for: RequestFactory, line: str, *, addressed: bool = False
+    ) -> list[Reply]:
+        """A line typed by a person: a command if it starts with `/`, or if its first word is
+        a command's name in a private chat or in a line `addressed` to the bot (a mention);
+        otherwise the next step of a flow in progress, else a nudge.
+
+        A flow waiting in a private chat wins over a command word (a news title such as
+        "Events in Leeds" is the title), except a word that stops flows (`cancel`). The same
+        rule holds on every platform."""
         cleaned = clean_text(line)
         if not cleaned:
             return []
@@ -137,8 +146,11 @@ class Bridge:
         # takes free text (a broadcast's paragraphs).
         full = clean_multiline(line)
         if not cleaned.startswith("/"):
-            # Plain text: the next step of a flow in progress, else a nudge (see _dispatch).
-            return await self.handle(request_for("", full))
+            plain = request_for("", full)
+            if not await self._bare_command(plain, cleaned, addressed=addressed):
+                # Plain text: the next step of a flow in progress, else a nudge (_dispatch).
+                return await self.handle(plain)
+            cleaned, full = "/" + cleaned, "/" + full
         parsed = parse_command_line(cleaned)
         typed = full.removeprefix("/")
         rest = typed.split(maxsplit=1)[1] if len(typed.split(maxsplit=1)) > 1 else ""
@@ -146,6 +158,22 @@ class Bridge:
             name = cleaned.removeprefix("/").split(" ", 1)[0]
             return await self.handle(replace(request_for("", typed), unknown_command=name))
         return await self.handle(request_for(parsed[0], rest))
+
+    async def _bare_command(self, request: Request, cleaned: str, *, addressed: bool) -> bool:
+        """Whether a line without `/` names a command the person meant to run."""
+        cmd = self.commands.get(cleaned.split(" ", 1)[0].casefold())
+        if cmd is None:
+            return False
+        if not request.chat.is_private:
+            return addressed  # flows continue only in private chats
+        if cmd.stops_flows:
+            return True
+        user = clean_user(request.user)
+        async with self.db.read() as session:
+            waiting = await conversations.waiting(
+                session, user.platform, user.user_id, self.clock()
+            )
+        return not waiting
 
     async def _dispatch(
         self, request: Request, current: inbox.Receipt | None, call: int

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ccin_bridge.store.models import Conversation, utcnow
+from ccin_bridge.store.models import Conversation, Identity, utcnow
 
 # A flow untouched this long is forgotten rather than hijacking someone's next message.
 EXPIRY = timedelta(days=2)
@@ -33,6 +33,22 @@ async def current(
         await session.delete(row)
         return None
     return ConversationRecord(row.command, row.step, dict(row.data), row.updated_at)
+
+
+async def waiting(
+    session: AsyncSession, platform: str, external_id: str, now: datetime | None = None
+) -> bool:
+    """Whether a flow that has not expired waits for this account's next answer. Reads only."""
+    found = await session.scalar(
+        select(Conversation.identity_id)
+        .join(Identity, Identity.id == Conversation.identity_id)
+        .where(
+            Identity.platform == platform,
+            Identity.external_id == external_id,
+            Conversation.updated_at >= (now or utcnow()) - EXPIRY,
+        )
+    )
+    return found is not None
 
 
 async def save(

@@ -284,7 +284,7 @@ class SlackAdapter:
 
     async def _on_mention(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
         self.track()
-        await self._on_typed(event, context.bot_user_id)
+        await self._on_typed(event, context.bot_user_id, addressed=True)
 
     async def _on_message(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
         self.track()
@@ -293,14 +293,16 @@ class SlackAdapter:
             return
         await self._on_typed(event, context.bot_user_id)
 
-    async def _on_typed(self, event: dict[str, Any], bot_user_id: str | None) -> None:
+    async def _on_typed(
+        self, event: dict[str, Any], bot_user_id: str | None, *, addressed: bool = False
+    ) -> None:
         user_id, channel = event.get("user"), event.get("channel")
         if not isinstance(user_id, str) or not isinstance(channel, str):
             return
         user = await self.person(user_id)
         chat = inbound.chat_ref(channel)
-        line = inbound.message_line(event.get("text") or "", bot_user_id, self.bridge.commands)
-        replies = await self.bridge.handle_text(_requests(user, chat), line)
+        line = inbound.message_line(event.get("text") or "", bot_user_id)
+        replies = await self.bridge.handle_text(_requests(user, chat), line, addressed=addressed)
         await self.deliver(replies, user=user, chat=chat, thread_ts=event.get("thread_ts"))
 
     async def _on_member_joined(self, event: dict[str, Any], context: AsyncBoltContext) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Container
 
 from ccin_bridge.handlers.identity import ChatRef, UserRef
 
@@ -47,16 +46,12 @@ def slash_line(text: str) -> str:
     return "/" + (words or "help")
 
 
-def message_line(text: str, bot_user_id: str | None, commands: Container[str]) -> str:
-    """A DM or an @-mention as a command line when it starts with a command's name.
+def message_line(text: str, bot_user_id: str | None) -> str:
+    """A DM or an @-mention as the words the person wrote to the bot, without the mention.
 
-    Slack keeps `/…` for its own commands, so people write `search food`, not `/search food`;
-    anything else is passed on as it is (the bridge answers it with a nudge).
+    Slack keeps `/…` for its own commands, so people write `search food`, not `/search food`:
+    the core decides whether a first word is a command (Bridge.handle_text).
     """
     if bot_user_id:
         text = re.sub(rf"<@{re.escape(bot_user_id)}(?:\|[^<>]*)?>", " ", text)
-    line = " ".join(plain_text(text).split())
-    first = line.split(" ", 1)[0].casefold()
-    if first in commands:
-        return "/" + line
-    return line
+    return " ".join(plain_text(text).split())

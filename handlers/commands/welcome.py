@@ -45,5 +45,5 @@ async def cancel(ctx: Context) -> Reply:
 COMMANDS = [
     Command("start", "Welcome and what this bot is for", start, read_only=True),
     Command("help", "This list of commands", help_, read_only=True),
-    Command("cancel", "Stop the step-by-step flow in progress", cancel),
+    Command("cancel", "Stop the step-by-step flow in progress", cancel, stops_flows=True),
 ]

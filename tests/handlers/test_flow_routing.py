@@ -67,3 +67,37 @@ async def test_free_text_has_a_message_sized_limit(bridge: Bridge) -> None:
     assert "That is 4,109 characters; please keep it under 4,000." in answer
     answer = says(await bridge.handle_text(admin_dm, "/broadcast officers " + "word " * 700))
     assert "Preview" in answer
+
+
+ANN = UserRef("telegram", "4242", display_name="Ann Example")
+
+
+def ann_dm(command: str, args: str) -> Request:
+    return Request(ANN, ChatRef("telegram", "4242", is_private=True), command, args)
+
+
+def ann_in_group(command: str, args: str) -> Request:
+    return Request(ANN, ChatRef("telegram", "-100", is_private=False), command, args)
+
+
+async def test_a_waiting_step_wins_over_a_bare_command_word_on_every_platform(
+    bridge: Bridge,
+) -> None:
+    """In a private chat a line starting with a command's name is that command, unless a
+    flow waits for an answer: then it is the answer (a news title "Events in Leeds")."""
+    assert "Officer Network" in says(await bridge.handle_text(ann_dm, "events"))
+    assert "What is the title?" in says(await bridge.handle_text(ann_dm, "news"))
+    assert "Now the text" in says(await bridge.handle_text(ann_dm, "Events in Leeds this spring"))
+    assert "A link" in says(await bridge.handle_text(ann_dm, "Join us at the summit in Leeds."))
+    # `cancel` stops the flow even bare; after it the word is a command again.
+    assert "Officer Network" not in says(await bridge.handle_text(ann_dm, "cancel"))
+    assert "Officer Network" in says(await bridge.handle_text(ann_dm, "Events"))
+
+
+async def test_a_bare_command_word_in_a_group_runs_only_when_addressed_to_the_bot(
+    bridge: Bridge,
+) -> None:
+    chatter = says(await bridge.handle_text(ann_in_group, "events are fun"))
+    assert "Officer Network" not in chatter
+    mention = says(await bridge.handle_text(ann_in_group, "events", addressed=True))
+    assert "Officer Network" in mention

@@ -227,6 +227,29 @@ async def test_direct_messages_run_commands_without_a_slash(
     assert labels(nudge) == ["Search for it", "Help"]
 
 
+async def test_a_step_of_a_flow_in_a_dm_wins_over_a_command_word_it_starts_with(
+    slack: SlackSender, adapter: SlackAdapter, fake: FakeSlack
+) -> None:
+    """A news title such as "Events in Leeds this spring" is the title, not /events."""
+    await slack.event(direct_message("news"))
+    await fake.wait_for(lambda: len(fake.delivered("chat.postMessage")) == 1)
+    await slack.event(direct_message("Events in Leeds this spring"))
+    await fake.wait_for(lambda: len(fake.delivered("chat.postMessage")) == 2)
+    await slack.event(direct_message("Join us at the summit in Leeds on the first Tuesday."))
+    await fake.wait_for(lambda: len(fake.delivered("chat.postMessage")) == 3)
+    await adapter.drain()
+    asked_title, asked_text, asked_link = fake.delivered("chat.postMessage")
+    assert "What is the title?" in asked_title.text
+    assert "Now the text" in asked_text.text
+    assert "A link where people can read more" in asked_link.text
+    # With no flow waiting, the same word is the command again.
+    await slack.event(direct_message("cancel"))
+    await fake.wait_for(lambda: len(fake.delivered("chat.postMessage")) == 4)
+    await slack.event(direct_message("events"))
+    await fake.wait_for(lambda: len(fake.delivered("chat.postMessage")) == 5)
+    assert "Officer Network" in fake.delivered("chat.postMessage")[-1].text
+
+
 async def test_a_retried_event_is_handled_once(
     slack: SlackSender, adapter: SlackAdapter, fake: FakeSlack
 ) -> None:
