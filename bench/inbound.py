@@ -95,7 +95,7 @@ async def serve(api_url: str, config: Path, fast: bool) -> None:
     from ccin_bridge.app import load, open_app
     from ccin_bridge.background import Background
     from ccin_bridge.bots.telegram.adapter import TelegramBot
-    from ccin_bridge.cli.main import _log_to_file
+    from ccin_bridge.cli.commands import _log_to_file
 
     settings, secrets = load(config)
     app = await open_app(settings, secrets, config)

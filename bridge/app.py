@@ -5,17 +5,19 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from ccin_bridge.bots.telegram.webhook import WebhookConfig
 from ccin_bridge.handlers.commands import all_commands
 from ccin_bridge.handlers.config import ConfigError, Secrets, Settings, load_settings
 from ccin_bridge.handlers.core import Bridge
 from ccin_bridge.scheduler.outbound import Outbound
 from ccin_bridge.store import search_index, seed
 from ccin_bridge.store.db import Database, DatabaseURLError, default_url
+
+if TYPE_CHECKING:  # platforms load only when their credentials are set (platform_services)
+    from ccin_bridge.bots.telegram.webhook import WebhookConfig
 
 log = logging.getLogger(__name__)
 

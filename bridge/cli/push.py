@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
 from ccin_bridge.app import App
 from ccin_bridge.handlers import broadcasts
@@ -18,21 +17,6 @@ from ccin_bridge.handlers.requests import clean_text
 from ccin_bridge.store import outbox
 
 EXIT_USAGE = 2
-
-
-def add_parsers(commands: Any) -> None:
-    """Add the `broadcast` and `deliveries` subcommands to the CLI's subparsers."""
-    cast = commands.add_parser(
-        "broadcast", help="queue a broadcast to an audience (a running bridge delivers it)"
-    )
-    cast.add_argument(
-        "--audience", required=True, help="an audience slug from config.yaml, or everyone"
-    )
-    text = cast.add_mutually_exclusive_group(required=True)
-    text.add_argument("--text", help="the message")
-    text.add_argument("--file", type=Path, help="a UTF-8 file; blank lines separate paragraphs")
-    report = commands.add_parser("deliveries", help="delivery report of a push (or recent pushes)")
-    report.add_argument("push_id", nargs="?", type=int, help="the push number")
 
 
 def message_from(args: argparse.Namespace) -> str:

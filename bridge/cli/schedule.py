@@ -15,7 +15,6 @@ import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.engine import URL
 
@@ -33,14 +32,6 @@ class JobRow:
     next_run: datetime | None  # None: paused
     schedule: str
     stored: bool
-
-
-def add_parsers(commands: Any) -> None:
-    """Add the `jobs` and `ics` subcommands to the CLI's subparsers."""
-    jobs = commands.add_parser("jobs", help="scheduled jobs and when each fires next")
-    jobs.add_argument("--json", action="store_true", help="print JSON")
-    feed = commands.add_parser("ics", help="every event as one iCalendar (.ics) feed")
-    feed.add_argument("--out", type=Path, help="write to this file (default: standard output)")
 
 
 def stored_jobs(database_url: str | URL) -> list[JobRow] | None:

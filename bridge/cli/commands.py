@@ -1,0 +1,266 @@
+"""What `ccin-bridge` commands do once parsed: `dispatch` opens the app and runs one."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from ccin_bridge.app import App, PlatformService, data_dir_for, load, open_app, platform_services
+from ccin_bridge.background import Background
+from ccin_bridge.bots.terminal import TerminalChat
+from ccin_bridge.cli import audit as cli_audit
+from ccin_bridge.cli import push as cli_push
+from ccin_bridge.cli import schedule as cli_schedule
+from ccin_bridge.cli.main import EXIT_CONFIG
+from ccin_bridge.handlers.commands import link as link_commands
+from ccin_bridge.handlers.config import ConfigError, config_path
+from ccin_bridge.handlers.errors import UserFacingError
+from ccin_bridge.handlers.identity import parse_user_key
+from ccin_bridge.log_redaction import install_secret_filter
+from ccin_bridge.scheduler.outbound import ChatAdmin
+from ccin_bridge.store import audit, people, seed
+from ccin_bridge.store import search as store_search
+from ccin_bridge.store.db import Database, DatabaseURLError, default_url
+from ccin_bridge.store.importers import ImportFileError, import_file
+
+if TYPE_CHECKING:
+    from ccin_bridge.bots.telegram.webhook import WebhookConfig
+
+HANDLING_GRACE = 3.0  # seconds a stopping platform gives the updates it is handling
+log = logging.getLogger("ccin_bridge")
+
+
+async def dispatch(args: argparse.Namespace) -> int:
+    config_file = config_path(args.config)
+    settings, secrets = load(config_file)
+    handlers: dict[str, Callable[[argparse.Namespace, App], Awaitable[int]]] = {
+        "run": _run,
+        "chat": _chat,
+        "db": _db,
+        "admin": _admin,
+        "search": _search,
+        "import": _import,
+        "audit": cli_audit.run,
+        "broadcast": cli_push.broadcast,
+        "deliveries": cli_push.deliveries,
+        "jobs": cli_schedule.jobs,
+        "ics": cli_schedule.feed,
+    }
+    if args.command == "db" and args.action == "upgrade":
+        return await _db_upgrade(data_dir_for(settings, config_file), secrets.database_url)
+    # Only the long-running commands check the whole search index at start.
+    app = await open_app(settings, secrets, config_file, mend_index=args.command in ("run", "chat"))
+    _log_to_file(app.data_dir, args.log_level)
+    try:
+        return await handlers[args.command](args, app)
+    finally:
+        await app.close()
+
+
+def _log_to_file(data_dir: Path, level: str) -> None:
+    # The chat owns the terminal, so logs (with tracebacks) go to a file, never the screen.
+    data_dir.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(data_dir / "ccin-bridge.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    install_secret_filter(handler)  # no token in the log, whatever the level (URLs carry it)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(level)
+
+
+async def _db_upgrade(data_dir: Path, url: str | None) -> int:
+    """`db upgrade` migrates without seeding, so it can run before a release goes live."""
+    try:
+        db = Database(url or default_url(data_dir))
+    except DatabaseURLError as exc:
+        raise ConfigError(str(exc)) from None
+    try:
+        await db.upgrade()
+        print(f"database at revision {await db.current_revision()} ({db.safe_url})")
+    finally:
+        await db.close()
+    return 0
+
+
+async def _run(args: argparse.Namespace, app: App) -> int:
+    services = platform_services(app, telegram_webhook=_telegram_webhook(args, app))
+    if not services:
+        print(
+            "No platform credentials set (TELEGRAM_BOT_TOKEN, SLACK_BOT_TOKEN): "
+            "starting the terminal chat on the embedded database."
+        )
+        return await _chat_with_scheduler(app, name="Guest", admin=False)
+    background = Background(
+        app,
+        {s.platform: s for s in services},
+        {s.platform: s for s in services if isinstance(s, ChatAdmin)},
+    )
+    started: list[PlatformService] = []
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        for service in services:
+            await service.start()
+            started.append(service)
+            log.info("%s adapter started", service.platform)
+        await background.start()
+        names = ", ".join(s.platform.capitalize() for s in started)
+        print(f"ccin-bridge is running on {names}; Ctrl-C stops it.", flush=True)
+        await stop.wait()
+    finally:
+        # Well within 10 s: every platform stops receiving at once and gives the updates it
+        # is handling HANDLING_GRACE seconds (the rest stay stored for the next start), while
+        # the scheduler and outbox workers finish or hand back their sends; then the
+        # platforms' clients close.
+        stopping = [s.stop_receiving(grace=HANDLING_GRACE) for s in started]
+        outcomes = await asyncio.gather(*stopping, background.stop(), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, Exception):
+                log.error("a part of the bridge did not stop cleanly", exc_info=outcome)
+        for service in reversed(started):
+            try:
+                await service.stop(grace=0)
+            except Exception:
+                log.exception("the %s adapter did not stop cleanly", service.platform)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    print("ccin-bridge stopped.")
+    return 0
+
+
+def _telegram_webhook(args: argparse.Namespace, app: App) -> WebhookConfig | None:
+    if args.telegram_webhook is None:
+        if args.telegram_listen is not None:
+            raise ConfigError("--telegram-listen only applies with --telegram-webhook URL")
+        return None
+    from ccin_bridge.bots.telegram.webhook import webhook_config  # loads Telegram's libraries
+
+    return webhook_config(
+        args.telegram_webhook, args.telegram_listen, app.secrets.telegram_webhook_secret
+    )
+
+
+async def _chat(args: argparse.Namespace, app: App) -> int:
+    return await _chat_with_scheduler(app, name=args.name, admin=args.admin)
+
+
+async def _chat_with_scheduler(app: App, *, name: str, admin: bool) -> int:
+    chat = TerminalChat(app.bridge, name=name, attachments_dir=app.data_dir / "downloads")
+    if admin:
+        app.bridge.grant_session_admin(chat.user)
+    background = Background(app, {chat.platform: chat})
+    await background.start()
+    try:
+        await chat.run()
+    finally:
+        await background.stop()
+    return 0
+
+
+async def _db(args: argparse.Namespace, app: App) -> int:
+    async with app.db.session() as session:
+        if args.action == "seed":
+            counts = await seed.seed(session)
+            print("reference data loaded: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        else:
+            counts = await seed.counts(session)
+            print(f"database {app.db.safe_url} at revision {await app.db.current_revision()}")
+            print("records: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return 0
+
+
+async def _search(args: argparse.Namespace, app: App) -> int:
+    limit = max(1, min(100, args.limit))
+    kinds = tuple(k.replace("-", "_") for k in args.kind or ())
+    async with app.db.session() as session:
+        page = await store_search.search(session, " ".join(args.query), kinds=kinds, limit=limit)
+    for problem in page.problems:
+        print(f"ccin-bridge: ignored {problem}", file=sys.stderr)
+    if args.json:
+        print(json.dumps([
+            {"title": h.title, "url": h.url, "kind": h.kind, "score": h.score,
+             "member": h.member, "year": h.year}
+            for h in page.hits
+        ], ensure_ascii=False, indent=2))  # fmt: skip
+        return 0
+    if not page.hits:
+        print("no results")
+        return 0
+    for typed, fix in page.corrections.items():
+        print(f"(including results for {fix!r}; you typed {typed!r})")
+    for rank, hit in enumerate(page.hits, 1):
+        facts = ", ".join(x for x in (hit.kind.replace("_", " "), hit.member, hit.year) if x)
+        print(f"{rank:>3}. {hit.title} [{facts}] {hit.url or ''}".rstrip())
+    print(f"{page.total} result(s)" + (" with some of the words" if page.relaxed else ""))
+    return 0
+
+
+async def _import(args: argparse.Namespace, app: App) -> int:
+    from ccin_bridge.cli import fetch  # aiohttp, for a URL
+
+    bar = _progress_bar(sys.stderr)
+    try:
+        with tempfile.TemporaryDirectory(prefix="ccin-import-") as folder:
+            source = args.file
+            path = await fetch.download(source, Path(folder)) if fetch.is_url(source) else None
+            async with app.db.session() as session:  # one transaction: every good row, or none
+                report = await import_file(session, args.kind, path or Path(source), progress=bar)
+    except ImportFileError as exc:
+        print(f"ccin-bridge: cannot import: {exc}", file=sys.stderr)
+        return 1
+    print(report.summary())
+    for error in report.errors:
+        print(f"  {error.where}: {error.reason}", file=sys.stderr)
+    return 1 if report.errors else 0
+
+
+def _progress_bar(stream: TextIO) -> Callable[[int, int], None] | None:
+    """A one-line bar on a terminal; nothing when output goes to a file or pipe."""
+    if not stream.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        width = 30
+        filled = width * done // total if total else width
+        stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} rows")
+        if done >= total:
+            stream.write("\n")
+        stream.flush()
+
+    return show
+
+
+async def _admin(args: argparse.Namespace, app: App) -> int:
+    try:
+        platform, user_id = parse_user_key(args.who)
+    except ValueError as exc:
+        print(f"ccin-bridge: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    key = f"{platform}:{user_id}"
+    if args.action == "unlink":
+        try:
+            async with app.db.session() as session:
+                message = await link_commands.admin_unlink(
+                    session, platform=platform, external_id=user_id, actor_id=None
+                )
+        except UserFacingError as exc:
+            print(f"ccin-bridge: {exc.reason}", file=sys.stderr)
+            return 1
+        print(message)
+        return 0
+    grant = args.action == "grant"
+    async with app.db.session() as session:
+        await people.set_admin(session, platform=platform, external_id=user_id, is_admin=grant)
+        await audit.record(session, actor_id=None, action=f"admin.{args.action}", who=key)
+    print(f"{key} is {'now' if grant else 'no longer'} an admin.")
+    return 0

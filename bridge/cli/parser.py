@@ -1,0 +1,105 @@
+"""The `ccin-bridge` argument parser. It imports nothing heavier than argparse, so `--help` and
+a mistyped command answer at once; each command's module is imported only to run it."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    Commands = argparse._SubParsersAction[argparse.ArgumentParser]
+
+# Kept here rather than imported, so that building the parser loads no platform or database
+# library; tests/bridge/test_cli_parser.py checks that both agree with their owners.
+TELEGRAM_DEFAULT_LISTEN = "127.0.0.1:8443"  # bots/telegram/webhook.py DEFAULT_LISTEN
+IMPORT_KINDS = ("case-studies", "projects", "suppliers", "events")  # store/importers.py KINDS
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ccin-bridge",
+        description="Chat-bot bridge for the Co-operative Councils' Innovation Network.",
+    )
+    parser.add_argument("--config", help="path to config.yaml (or set CCIN_BRIDGE_CONFIG)")
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="log level for the log file (default INFO)",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _service(commands)
+    _data(commands)
+    _admin(commands)
+    _pushes(commands)
+    _schedule(commands)
+    return parser
+
+
+def _service(commands: Commands) -> None:
+    run = commands.add_parser(
+        "run", help="start every platform whose credentials are set, plus the scheduler"
+    )
+    run.add_argument(
+        "--telegram-webhook",
+        metavar="URL",
+        help="receive Telegram updates at this public https:// URL instead of polling",
+    )
+    run.add_argument(
+        "--telegram-listen",
+        metavar="HOST:PORT",
+        help=f"where the webhook server listens (default {TELEGRAM_DEFAULT_LISTEN})",
+    )
+    chat = commands.add_parser("chat", help="talk to the bridge in this terminal")
+    chat.add_argument("--as", dest="name", default="Guest", help="your name in the chat")
+    chat.add_argument("--admin", action="store_true", help="act as a network admin")
+
+
+def _data(commands: Commands) -> None:
+    db = commands.add_parser("db", help="database: upgrade, seed, status")
+    db.add_argument("action", choices=["upgrade", "seed", "status"])
+    find = commands.add_parser("search", help="search case studies, projects and suppliers")
+    find.add_argument("query", nargs="+", help='words, "phrases" and filters such as kind:project')
+    find.add_argument(
+        "--kind", choices=["case-study", "project", "publication", "supplier"], action="append"
+    )
+    find.add_argument("--limit", type=int, default=10, help="results to show (1-100)")
+    find.add_argument("--json", action="store_true", help="print JSON, best match first")
+    imp = commands.add_parser("import", help="import case studies, projects, suppliers or events")
+    imp.add_argument("kind", choices=IMPORT_KINDS)
+    imp.add_argument(
+        "file", help="a .csv or .json file (events: also .ics), or an http(s):// URL of one"
+    )
+
+
+def _admin(commands: Commands) -> None:
+    admin = commands.add_parser(
+        "admin", help="grant or revoke admin rights; unlink an account from its person"
+    )
+    admin.add_argument("action", choices=["grant", "revoke", "unlink"])
+    admin.add_argument("who", metavar="PLATFORM:USER_ID")
+    audit = commands.add_parser("audit", help="show the audit log (admin actions, changes)")
+    audit.add_argument("--limit", type=int, default=50, help="entries to show (default 50)")
+    audit.add_argument("--json", action="store_true", help="print JSON for scripts")
+
+
+def _pushes(commands: Commands) -> None:
+    cast = commands.add_parser(
+        "broadcast", help="queue a broadcast to an audience (a running bridge delivers it)"
+    )
+    cast.add_argument(
+        "--audience", required=True, help="an audience slug from config.yaml, or everyone"
+    )
+    text = cast.add_mutually_exclusive_group(required=True)
+    text.add_argument("--text", help="the message")
+    text.add_argument("--file", type=Path, help="a UTF-8 file; blank lines separate paragraphs")
+    report = commands.add_parser("deliveries", help="delivery report of a push (or recent pushes)")
+    report.add_argument("push_id", nargs="?", type=int, help="the push number")
+
+
+def _schedule(commands: Commands) -> None:
+    jobs = commands.add_parser("jobs", help="scheduled jobs and when each fires next")
+    jobs.add_argument("--json", action="store_true", help="print JSON")
+    feed = commands.add_parser("ics", help="every event as one iCalendar (.ics) feed")
+    feed.add_argument("--out", type=Path, help="write to this file (default: standard output)")
