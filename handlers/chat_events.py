@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ccin_bridge.handlers import inbox
@@ -27,7 +26,6 @@ from ccin_bridge.handlers.membership import (
 from ccin_bridge.handlers.replies import Reply, ReplyBuilder, bold
 from ccin_bridge.handlers.requests import clean_text
 from ccin_bridge.store import audit, chat_actions, people
-from ccin_bridge.store.models import Identity, Person
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +49,13 @@ async def join_request(bridge: Bridge, *, chat: ChatRef, user: UserRef) -> JoinD
             async with bridge.db.read() as reader:
                 approved, groups, _ = await _may_join(bridge, reader, chat, user)
         else:
-            approved, groups, person = await _may_join(bridge, session, chat, user)
+            approved, groups, person_id = await _may_join(bridge, session, chat, user)
             await audit.record(
                 session,
                 actor_id=None,
                 action="chat.join_request",
-                subject_id=person.id if person is not None else None,
-                person=person.id if person is not None else None,
+                subject_id=person_id,
+                person=person_id,
                 platform=chat.platform,
                 groups=[g.slug for g in groups],
                 approved=approved,
@@ -85,12 +83,13 @@ async def join_request(bridge: Bridge, *, chat: ChatRef, user: UserRef) -> JoinD
 
 async def _may_join(
     bridge: Bridge, session: AsyncSession, chat: ChatRef, user: UserRef
-) -> tuple[bool, list[GroupConfig], Person | None]:
+) -> tuple[bool, list[GroupConfig], int | None]:
+    """Whether they may join, the chat's groups, and their person's id if the bridge knows them."""
     original = await config_chat_id(session, chat.platform, chat.chat_id)
     groups = groups_for_chat(bridge.settings, chat.platform, original)
     person = await people.find_person(session, user.platform, user.user_id)
     approved = bool(groups) and person is not None and await is_approved(session, person.id, groups)
-    return approved, groups, person
+    return approved, groups, person.id if person is not None else None
 
 
 async def member_joined(bridge: Bridge, *, chat: ChatRef, user: UserRef) -> None:
@@ -205,10 +204,8 @@ async def bot_membership(
 async def bot_blocked(bridge: Bridge, *, user: UserRef, blocked: bool) -> None:
     """A person blocked (or unblocked) the bot: their identity stops (or resumes) receiving."""
     async with bridge.db.session() as session:
-        await session.execute(
-            update(Identity)
-            .where(Identity.platform == user.platform, Identity.external_id == user.user_id)
-            .values(active=not blocked)
+        await people.set_active(
+            session, platform=user.platform, external_id=user.user_id, active=not blocked
         )
 
 

@@ -16,7 +16,6 @@ import textwrap
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ccin_bridge.handlers import reply_codec
@@ -26,7 +25,6 @@ from ccin_bridge.handlers.dps import dps_summary
 from ccin_bridge.handlers.errors import UserFacingError
 from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic, link
 from ccin_bridge.store import audiences, digest_data, news, outbox, subscriptions
-from ccin_bridge.store.models import Push
 
 DIGEST_KIND = digest_data.DIGEST_KIND
 WEEKS_AHEAD = 6
@@ -87,8 +85,9 @@ def find_audience(settings: Settings, given: str) -> str:
     )
 
 
-async def sent_push(session: AsyncSession, audience: str, edition: date) -> Push | None:
-    return await session.scalar(select(Push).where(Push.key == digest_key(audience, edition)))
+async def sent_push_id(session: AsyncSession, audience: str, edition: date) -> int | None:
+    """The push of this audience's edition, if it was queued already."""
+    return await outbox.push_id_for_key(session, digest_key(audience, edition))
 
 
 # --- composing -------------------------------------------------------------------------------
@@ -221,7 +220,7 @@ async def send(
     created_by: int | None = None,
 ) -> Sent:
     """Queue one audience's edition, once; the news it carries is marked digested."""
-    if await sent_push(session, audience, edition) is not None:
+    if await sent_push_id(session, audience, edition) is not None:
         return Sent(None, audience, edition, 0)
     digest = await compose(session, settings, audience, now=now, edition=edition)
     targets = await audiences.topic_targets(session, subscriptions.digest_topic(audience))

@@ -10,16 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ccin_bridge.handlers import reply_codec
 from ccin_bridge.handlers.config import GroupConfig, Settings
 from ccin_bridge.handlers.errors import UserFacingError
 from ccin_bridge.handlers.replies import Reply
-from ccin_bridge.store import audiences, chat_actions, erasure, outbox, subscriptions
+from ccin_bridge.store import audiences, chat_actions, erasure, outbox, people, subscriptions
 from ccin_bridge.store import groups as store_groups
-from ccin_bridge.store.models import Identity
 
 # How each platform types a command; handlers without a request (chat events, jobs) use this.
 PREFIX = {"slack": "/ccin "}
@@ -66,22 +64,6 @@ async def config_chat_id(session: AsyncSession, platform: str, chat_id: str) -> 
     return await chat_actions.original_chat(session, platform, chat_id)
 
 
-async def active_identities(session: AsyncSession, person_id: int) -> list[Identity]:
-    rows = await session.scalars(
-        select(Identity)
-        .where(Identity.person_id == person_id, Identity.active.is_(True))
-        .order_by(Identity.id)
-    )
-    return list(rows)
-
-
-async def all_identities(session: AsyncSession, person_id: int) -> list[Identity]:
-    rows = await session.scalars(
-        select(Identity).where(Identity.person_id == person_id).order_by(Identity.id)
-    )
-    return list(rows)
-
-
 async def queue_chat_changes(
     session: AsyncSession,
     *,
@@ -93,10 +75,8 @@ async def queue_chat_changes(
     """Queue `invite` or `remove` on every bound chat for each of the person's identities on
     that platform (removals go to inactive identities too: blocking the bot is no way in).
     Returns how many were queued."""
-    identities = (
-        await active_identities(session, person_id)
-        if kind == chat_actions.INVITE
-        else await all_identities(session, person_id)
+    identities = await people.identities_of(
+        session, person_id, active_only=kind == chat_actions.INVITE
     )
     queued = 0
     for chat in bound_chats(group):
@@ -227,7 +207,6 @@ async def forget(session: AsyncSession, settings: Settings, person_id: int, now:
             removals += await queue_chat_changes(
                 session, group=group, person_id=person_id, kind=chat_actions.REMOVE
             )
-    await session.flush()
     await erasure.begin_erasure(session, person_id, now)
     await erasure.finish_erasure(session, person_id)
     return removals

@@ -9,21 +9,13 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ccin_bridge.handlers.membership import (
-    all_identities,
-    bound_chats,
-    forget,
-    notify_admins,
-    notify_person,
-)
+from ccin_bridge.handlers.membership import bound_chats, forget, notify_admins, notify_person
 from ccin_bridge.handlers.replies import Button, ReplyBuilder, Span, bold
 from ccin_bridge.scheduler import runtime
-from ccin_bridge.store import audit, chat_actions, erasure, people
+from ccin_bridge.store import audit, chat_actions, erasure, outbox, people
 from ccin_bridge.store import groups as store_groups
-from ccin_bridge.store.models import Identity, Push
 
 log = logging.getLogger(__name__)
 RULES_REMINDER_AFTER = timedelta(days=7)
@@ -45,7 +37,7 @@ async def reconcile_chats() -> int:
                 chat_id = await chat_actions.resolve_chat(session, chat.platform, chat.chat_id)
                 expected = {
                     i.external_id: i.person_id
-                    for i in await _identities(session, chat.platform, approved)
+                    for i in await people.identities_on(session, chat.platform, approved)
                 }
                 try:
                     present = await admin.members(chat_id=chat_id)
@@ -94,17 +86,6 @@ async def reconcile_chats() -> int:
     return len(lines)
 
 
-async def _identities(session: AsyncSession, platform: str, person_ids: set[int]) -> list[Identity]:
-    if not person_ids:
-        return []
-    rows = await session.scalars(
-        select(Identity).where(
-            Identity.platform == platform, Identity.person_id.in_(sorted(person_ids))
-        )
-    )
-    return list(rows)
-
-
 async def erase_inactive() -> int:
     """Erase people not seen for `retention_days` who are in no group; complete erasures
     whose chat removals are done. Returns how many were erased."""
@@ -123,7 +104,8 @@ async def erase_inactive() -> int:
             if not await people.inactive_since(session, now - timedelta(days=days), person_id):
                 continue  # they came back meanwhile
             keys = {
-                f"{i.platform}:{i.external_id}" for i in await all_identities(session, person_id)
+                f"{i.platform}:{i.external_id}"
+                for i in await people.identities_of(session, person_id)
             }
             if keys & admins:  # admins named in config are kept however quiet
                 continue
@@ -196,5 +178,5 @@ async def remind_rules() -> int:
 
 
 async def _asked_before(session: AsyncSession, key: str, now: datetime) -> bool:
-    created = await session.scalar(select(Push.created_at).where(Push.key == key))
+    created = await outbox.push_created_at(session, key)
     return created is not None and now - created >= RULES_REMINDER_AFTER

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from ccin_bridge.scheduler import runtime
 from ccin_bridge.store import callbacks, inbox, link_codes
-from ccin_bridge.store.models import utcnow
 
 log = logging.getLogger(__name__)
 BUTTON_STATE_TTL = timedelta(days=7)
@@ -19,7 +18,7 @@ async def purge_button_state() -> int:
     bridge = runtime.current().bridge
     async with bridge.db.session() as session:
         removed = await callbacks.purge_actions(session, BUTTON_STATE_TTL)
-        await link_codes.purge_expired(session, utcnow())  # unused /link codes
-        keys = await inbox.purge(session, utcnow())
+        await link_codes.purge_expired(session, datetime.now(UTC))  # unused /link codes
+        keys = await inbox.purge(session, datetime.now(UTC))
     log.info("purged %d expired button states and %d inbound update keys", removed, keys)
     return removed

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ccin_bridge.store.models import AuditEntry, utcnow
@@ -29,3 +30,13 @@ async def record(
 async def recent(session: AsyncSession, limit: int = 50) -> list[AuditEntry]:
     rows = await session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit))
     return list(rows)
+
+
+async def count_by_action(session: AsyncSession, since: datetime) -> dict[str, int]:
+    """How many entries of each action were recorded from `since` on."""
+    rows = await session.execute(
+        select(AuditEntry.action, func.count())
+        .where(AuditEntry.at >= since)
+        .group_by(AuditEntry.action)
+    )
+    return {action: int(n) for action, n in rows}

@@ -170,6 +170,7 @@ _MODELS = {mapper.class_.__tablename__: mapper.class_ for mapper in Base.registr
 async def begin_erasure(session: AsyncSession, person_id: int, now: datetime) -> None:
     """Strip the person of everything but the platform ids that queued chat removals need:
     the nameless person and identities stay until `finish_erasure`."""
+    await session.flush()  # chat removals just queued for them are written first
     await _sweep(session, person_id, finish=False)
     person = await session.get_one(Person, person_id)
     person.forget_requested_at = now

@@ -387,6 +387,16 @@ async def creator_of(session: AsyncSession, push_id: int) -> int | None:
     return await session.scalar(select(Push.created_by).where(Push.id == push_id))
 
 
+async def push_id_for_key(session: AsyncSession, key: str) -> int | None:
+    """The push queued under this key, if any (a keyed push goes out once)."""
+    return await session.scalar(select(Push.id).where(Push.key == key))
+
+
+async def push_created_at(session: AsyncSession, key: str) -> datetime | None:
+    """When the push with this key was queued, if it was."""
+    return await session.scalar(select(Push.created_at).where(Push.key == key))
+
+
 async def has_unfinished(
     session: AsyncSession, platforms: Collection[str], now: datetime | None = None
 ) -> bool:

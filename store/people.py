@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ccin_bridge.store.models import (
@@ -22,7 +22,7 @@ from ccin_bridge.store.models import (
     Subscription,
     utcnow,
 )
-from ccin_bridge.store.records import PersonRecord
+from ccin_bridge.store.records import IdentityRecord, PersonName, PersonRecord
 from ccin_bridge.store.upsert import insert_new
 
 # last_seen_at serves retention, counted in days: refreshing it at most hourly keeps a
@@ -205,6 +205,102 @@ async def find_person(session: AsyncSession, platform: str, external_id: str) ->
         select(Identity).where(Identity.platform == platform, Identity.external_id == external_id)
     )
     return None if identity is None else await session.get(Person, identity.person_id)
+
+
+async def person_exists(session: AsyncSession, person_id: int) -> bool:
+    return await session.get(Person, person_id) is not None
+
+
+async def person_name(session: AsyncSession, person_id: int) -> PersonName | None:
+    person = await session.get(Person, person_id)
+    if person is None:
+        return None
+    return PersonName(
+        id=person.id,
+        display_name=person.display_name,
+        forgetting=person.forget_requested_at is not None,
+    )
+
+
+async def display_names(session: AsyncSession, person_ids: Collection[int]) -> dict[int, str]:
+    """Person id -> display name, for those of these people who still exist."""
+    rows = await session.execute(
+        select(Person.id, Person.display_name).where(Person.id.in_(list(person_ids)))
+    )
+    return {person_id: name for person_id, name in rows}
+
+
+def _identity_record(identity: Identity) -> IdentityRecord:
+    return IdentityRecord(
+        id=identity.id,
+        person_id=identity.person_id,
+        platform=identity.platform,
+        external_id=identity.external_id,
+        display_name=identity.display_name,
+        username=identity.username,
+    )
+
+
+async def find_identity(
+    session: AsyncSession, platform: str, external_id: str
+) -> IdentityRecord | None:
+    identity = await session.scalar(
+        select(Identity).where(Identity.platform == platform, Identity.external_id == external_id)
+    )
+    return None if identity is None else _identity_record(identity)
+
+
+async def person_id_of(session: AsyncSession, platform: str, external_id: str) -> int | None:
+    """The person behind an account, if that account has used the bot."""
+    return await session.scalar(
+        select(Identity.person_id).where(
+            Identity.platform == platform, Identity.external_id == external_id
+        )
+    )
+
+
+async def people_with_handle(session: AsyncSession, handle: str) -> list[int]:
+    """The people with an account whose handle, in lower case, is `handle` (already folded)."""
+    rows = await session.scalars(
+        select(Identity.person_id).where(func.lower(Identity.username) == handle)
+    )
+    return list(rows)
+
+
+async def identities_of(
+    session: AsyncSession, person_id: int, *, active_only: bool = False
+) -> list[IdentityRecord]:
+    """A person's accounts, oldest first; `active_only` leaves out those that blocked the bot."""
+    query = select(Identity).where(Identity.person_id == person_id)
+    if active_only:
+        query = query.where(Identity.active.is_(True))
+    rows = await session.scalars(query.order_by(Identity.id))
+    return [_identity_record(i) for i in rows]
+
+
+async def identities_on(
+    session: AsyncSession, platform: str, person_ids: Collection[int]
+) -> list[IdentityRecord]:
+    """These people's accounts on one platform."""
+    if not person_ids:
+        return []
+    rows = await session.scalars(
+        select(Identity).where(
+            Identity.platform == platform, Identity.person_id.in_(sorted(person_ids))
+        )
+    )
+    return [_identity_record(i) for i in rows]
+
+
+async def set_active(
+    session: AsyncSession, *, platform: str, external_id: str, active: bool
+) -> None:
+    """An account blocked the bot (`active` False: nothing is sent to it) or unblocked it."""
+    await session.execute(
+        update(Identity)
+        .where(Identity.platform == platform, Identity.external_id == external_id)
+        .values(active=active)
+    )
 
 
 async def set_admin(

@@ -15,6 +15,27 @@ class PersonRecord:
 
 
 @dataclass(frozen=True)
+class PersonName:
+    """A person as far as naming them goes, and whether their erasure is under way."""
+
+    id: int
+    display_name: str
+    forgetting: bool  # /forgetme (or retention) has begun erasing them
+
+
+@dataclass(frozen=True)
+class IdentityRecord:
+    """One platform account of a person."""
+
+    id: int
+    person_id: int
+    platform: str
+    external_id: str
+    display_name: str
+    username: str | None
+
+
+@dataclass(frozen=True)
 class MembershipRecord:
     group_slug: str
     status: str

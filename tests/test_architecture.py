@@ -93,3 +93,129 @@ def test_the_check_itself_catches_a_forbidden_import(tmp_path: Path) -> None:
         "from ccin_bridge.scheduler.outbound import Outbound\nimport store\n"
     )
     assert imported_modules(sample) == {"telegram", "slack_bolt", STORE, ROOT, OUTBOUND, "store"}
+
+
+# --- only the store builds and runs queries ---------------------------------------------------
+
+MODELS = f"{STORE}.models"
+# What the rooms above the store may take from SQLAlchemy (besides anything in sqlalchemy.exc):
+# a session to pass down, and the URL and schema helpers the composition root and job store use.
+SQLALCHEMY_ALLOWED = {"AsyncSession", "URL", "make_url", "inspect"}
+SESSION_QUERIES = {"execute", "scalar", "scalars", "flush"}
+ABOVE_THE_STORE = ("handlers", "scheduler", "bots", "root")
+
+
+def _package_of(path: Path) -> str:
+    """The package a module of ours is in, against which its relative imports resolve."""
+    relative = path.resolve().relative_to(REPO)
+    room = next(r for r, folder in FOLDERS.items() if folder == relative.parts[0])
+    return ".".join([PACKAGE, *([] if room == "root" else [room]), *relative.parts[1:-1]])
+
+
+def _absolute(node: ast.ImportFrom, package: str) -> str:
+    if node.level == 0:
+        return node.module or ""
+    parts = package.split(".")
+    base = parts[: len(parts) - node.level + 1]
+    return ".".join([*base, *([node.module] if node.module else [])])
+
+
+def _is_under(module: str, parent: str) -> bool:
+    return module == parent or module.startswith(parent + ".")
+
+
+def _forbidden_import(name: str) -> bool:
+    """A module (or a name imported from one) that only the store may use."""
+    if _is_under(name, MODELS):
+        return True
+    if not _is_under(name, "sqlalchemy") or _is_under(name, "sqlalchemy.exc"):
+        return False
+    return name.count(".") == 0 or name.rsplit(".", 1)[1] not in SQLALCHEMY_ALLOWED
+
+
+def _receiver_name(node: ast.expr) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return ""
+
+
+def store_internals(path: Path, package: str | None = None) -> set[str]:
+    """What a module uses that only the store may: the ORM models, SQLAlchemy beyond
+    `SQLALCHEMY_ALLOWED` and `sqlalchemy.exc`, or a session's query methods
+    (`session.execute(...)`, `ctx.session.scalar(...)`). `package`: where the module is, for
+    relative imports (by default, from its path in the repository)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(f"imports {a.name}" for a in node.names if _forbidden_import(a.name))
+        elif isinstance(node, ast.ImportFrom):
+            module = _absolute(node, package or _package_of(path))
+            found.update(
+                f"imports {module}.{a.name}"
+                for a in node.names
+                if _forbidden_import(f"{module}.{a.name}")
+            )
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in SESSION_QUERIES
+            and _receiver_name(node.func.value).lower().endswith("session")
+        ):
+            found.add(f"calls {ast.unparse(node.func)}() on line {node.lineno}")
+    return found
+
+
+@pytest.mark.parametrize("room", ABOVE_THE_STORE)
+def test_only_the_store_builds_and_runs_queries(room: str) -> None:
+    files = sorted((REPO / FOLDERS[room]).rglob("*.py"))
+    assert files, f"{FOLDERS[room]}/ has no modules"
+    breaches = {
+        f"{path.relative_to(REPO)} {used}" for path in files for used in store_internals(path)
+    }
+    assert not breaches, sorted(breaches)
+
+
+def test_the_check_itself_catches_queries_above_the_store(tmp_path: Path) -> None:
+    sample = tmp_path / "m.py"
+    sample.write_text(
+        "import sqlalchemy\n"
+        "import sqlalchemy.exc\n"
+        "from sqlalchemy import func, select\n"
+        "from sqlalchemy import exc, inspect, make_url\n"
+        "from sqlalchemy.engine import URL\n"
+        "from sqlalchemy.exc import IntegrityError\n"
+        "from sqlalchemy.orm import selectinload\n"
+        "from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker\n"
+        "from ccin_bridge.store.models import Push\n"
+        "from ccin_bridge.store import models, people\n"
+        "import ccin_bridge.store.models\n"
+        "from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore\n"
+        "from ..store.models import Identity\n"
+        "from ..store import outbox\n"
+        "async def f(session, ctx, db_session, stream, reader):\n"
+        "    await session.execute(q)\n"
+        "    await ctx.session.scalar(q)\n"
+        "    await db_session.scalars(q)\n"
+        "    await ctx.session.flush()\n"
+        "    stream.flush()\n"
+        "    await reader.execute(q)\n"
+        "    await session.get(Push, 1)\n"
+    )
+    # Checked as a module of ccin_bridge.handlers, where `..store` is ccin_bridge.store.
+    assert store_internals(sample, HANDLERS) == {
+        "imports sqlalchemy",
+        "imports sqlalchemy.func",
+        "imports sqlalchemy.select",
+        "imports sqlalchemy.orm.selectinload",
+        "imports sqlalchemy.ext.asyncio.async_sessionmaker",
+        f"imports {MODELS}.Push",
+        f"imports {MODELS}",
+        f"imports {MODELS}.Identity",
+        "calls session.execute() on line 16",
+        "calls ctx.session.scalar() on line 17",
+        "calls db_session.scalars() on line 18",
+        "calls ctx.session.flush() on line 19",
+    }

@@ -5,17 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from sqlalchemy import select
-
 from ccin_bridge.app import App
-from ccin_bridge.store import audit
-from ccin_bridge.store.models import Person
-
-
-def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = commands.add_parser("audit", help="show the audit log (admin actions, changes)")
-    parser.add_argument("--limit", type=int, default=50, help="entries to show (default 50)")
-    parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+from ccin_bridge.store import audit, people
 
 
 async def run(args: argparse.Namespace, app: App) -> int:
@@ -23,12 +14,7 @@ async def run(args: argparse.Namespace, app: App) -> int:
     async with app.db.session() as session:
         entries = await audit.recent(session, limit)
         actors = {e.actor_id for e in entries if e.actor_id is not None}
-        names: dict[int, str] = {
-            pid: name
-            for pid, name in await session.execute(
-                select(Person.id, Person.display_name).where(Person.id.in_(actors))
-            )
-        }
+        names = await people.display_names(session, actors)
     rows = [
         {
             "id": e.id,

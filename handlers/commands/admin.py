@@ -7,17 +7,14 @@ from __future__ import annotations
 
 from datetime import datetime, tzinfo
 
-from sqlalchemy import func, select
-
 from ccin_bridge.handlers import flow
 from ccin_bridge.handlers.config import GroupConfig
 from ccin_bridge.handlers.core import Command, Context
 from ccin_bridge.handlers.errors import UserFacingError
 from ccin_bridge.handlers.membership import activate, deactivate, find_group, notify_person, show
 from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic
-from ccin_bridge.store import audit
+from ccin_bridge.store import audit, people
 from ccin_bridge.store import groups as store_groups
-from ccin_bridge.store.models import AuditEntry, Identity, Person
 
 NO_REASON = "--no-reason"
 
@@ -195,15 +192,11 @@ async def _resolve_person(ctx: Context, ref: str, slug: str) -> int:
     ref = ref.strip()
     if ref.removeprefix("#").isdigit():
         person_id = int(ref.removeprefix("#"))
-        if await ctx.session.get(Person, person_id) is not None:
+        if await people.person_exists(ctx.session, person_id):
             return person_id
     if ":" in ref:
         platform, _, external = ref.partition(":")
-        found = await ctx.session.scalar(
-            select(Identity.person_id).where(
-                Identity.platform == platform, Identity.external_id == external
-            )
-        )
+        found = await people.person_id_of(ctx.session, platform, external)
         if found is not None:
             return found
     handle = ref.removeprefix("@").casefold()
@@ -212,10 +205,7 @@ async def _resolve_person(ctx: Context, ref: str, slug: str) -> int:
         for r in await store_groups.members(ctx.session, slug, store_groups.CURRENT)
         if r.display_name.casefold() == ref.casefold()
     }
-    by_handle = await ctx.session.scalars(
-        select(Identity.person_id).where(func.lower(Identity.username) == handle)
-    )
-    candidates |= set(by_handle)
+    candidates |= set(await people.people_with_handle(ctx.session, handle))
     if len(candidates) == 1:
         return candidates.pop()
     if candidates:
@@ -277,17 +267,9 @@ async def stats(ctx: Context) -> Reply:
     by_platform = await store_groups.counts_by_platform(ctx.session)
     by_status = await store_groups.count_by_status(ctx.session)
     since = _month_start(ctx.now, ctx.settings.zone)
-    monthly = dict(
-        (
-            await ctx.session.execute(
-                select(AuditEntry.action, func.count())
-                .where(AuditEntry.at >= since)
-                .group_by(AuditEntry.action)
-            )
-        ).all()
-    )
-    joins = int(monthly.get("group.join", 0)) + int(monthly.get("admin.approve", 0))
-    leaves = int(monthly.get("group.leave", 0)) + int(monthly.get("admin.remove", 0))
+    monthly = await audit.count_by_action(ctx.session, since)
+    joins = monthly.get("group.join", 0) + monthly.get("admin.approve", 0)
+    leaves = monthly.get("group.leave", 0) + monthly.get("admin.remove", 0)
     builder = ReplyBuilder().heading("Groups at a glance")
     items = []
     for group in ctx.settings.groups:

@@ -46,11 +46,11 @@ async def digest_command(ctx: Context) -> Reply | list[Reply]:
 
 async def _preview(ctx: Context, audience: str) -> list[Reply]:
     edition = next_edition(ctx.settings, ctx.now)
-    sent = await digest.sent_push(ctx.session, audience, edition)
+    sent = await digest.sent_push_id(ctx.session, audience, edition)
     note = ReplyBuilder()
     if sent is not None:
         note.para(
-            f"The {month_name(edition)} edition was already sent early (push #{sent.id}). "
+            f"The {month_name(edition)} edition was already sent early (push #{sent}). "
             "This is what the next one would carry so far."
         )
         edition = digest.add_months(edition, 1)

@@ -11,23 +11,22 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ccin_bridge.handlers.core import Command, Context
 from ccin_bridge.handlers.errors import UserFacingError
 from ccin_bridge.handlers.identity import PLATFORMS, parse_user_key
-from ccin_bridge.handlers.membership import all_identities, notify_person, queue_chat_changes, show
+from ccin_bridge.handlers.membership import notify_person, queue_chat_changes, show
 from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, Span, bold
-from ccin_bridge.store import audit, chat_actions, link_codes, linking
+from ccin_bridge.store import audit, chat_actions, link_codes, linking, people
 from ccin_bridge.store import groups as store_groups
-from ccin_bridge.store.models import Identity, Person
+from ccin_bridge.store.records import IdentityRecord, PersonName
 
 CONFIRM, CANCEL = "--confirm", "--cancel"
 PLATFORM_NAMES = {"telegram": "Telegram", "slack": "Slack", "terminal": "terminal"}
 
 
-def account_label(identity: Identity) -> str:
+def account_label(identity: IdentityRecord) -> str:
     """`Telegram @alexexample`, or `Slack id U0ALEX` for an account without a handle."""
     platform = PLATFORM_NAMES.get(identity.platform, identity.platform)
     if identity.username:
@@ -35,7 +34,7 @@ def account_label(identity: Identity) -> str:
     return f"{platform} id {identity.external_id}"
 
 
-def _labels(identities: Iterable[Identity], *, named: bool = False) -> str:
+def _labels(identities: Iterable[IdentityRecord], *, named: bool = False) -> str:
     """Accounts for a sentence; `named` adds the name each shows, for people who may not
     recognise a handle."""
     return ", ".join(
@@ -88,9 +87,9 @@ async def _issue(ctx: Context) -> Reply:
 @dataclass(frozen=True)
 class _Checked:
     code: link_codes.CodeRecord
-    owner: Person
-    theirs: list[Identity]  # the issuer's accounts
-    mine: list[Identity]  # the accounts of the person typing the code
+    owner: PersonName
+    theirs: list[IdentityRecord]  # the issuer's accounts
+    mine: list[IdentityRecord]  # the accounts of the person typing the code
 
 
 def _invalid(ctx: Context) -> UserFacingError:
@@ -110,15 +109,15 @@ def _taken(ctx: Context) -> UserFacingError:
 async def _check(ctx: Context, code: str) -> _Checked:
     """The code and both sides, if linking them is possible at all right now."""
     found = await link_codes.find(ctx.session, code, ctx.now)
-    owner = await ctx.session.get(Person, found.person_id) if found is not None else None
-    if found is None or owner is None or owner.forget_requested_at is not None:
+    owner = await people.person_name(ctx.session, found.person_id) if found is not None else None
+    if found is None or owner is None or owner.forgetting:
         raise _invalid(ctx)
     if found.person_id == ctx.person.id:
         raise UserFacingError("These accounts are already linked.")
     if found.claimed_by not in (None, ctx.identity_id):
         raise _taken(ctx)
-    theirs = await all_identities(ctx.session, found.person_id)
-    mine = await all_identities(ctx.session, ctx.person.id)
+    theirs = await people.identities_of(ctx.session, found.person_id)
+    mine = await people.identities_of(ctx.session, ctx.person.id)
     here = ctx.request.user.platform
     if here in {i.platform for i in theirs}:
         raise UserFacingError(
@@ -171,7 +170,7 @@ async def _claim(ctx: Context, code: str) -> Reply:
     )
 
 
-def _this(ctx: Context, mine: list[Identity]) -> Identity:
+def _this(ctx: Context, mine: list[IdentityRecord]) -> IdentityRecord:
     return next(i for i in mine if i.id == ctx.identity_id)
 
 
@@ -229,9 +228,11 @@ async def _confirm(ctx: Context, code: str) -> Reply:
         platforms=sorted(mine),
         linked_to=sorted(theirs),
     )
+    # The owner's name as the merge left it (it fills in a missing name from the merged side).
+    merged = await people.person_name(ctx.session, owner)
     builder = ReplyBuilder().para(
         bold("Linked. "),
-        f"This account and {checked.owner.display_name or 'the other'}'s "
+        f"This account and {(merged.display_name if merged else '') or 'the other'}'s "
         f"({_labels(checked.theirs)}) are now one person to the bridge.",
     )
     if invites:
@@ -243,7 +244,7 @@ async def _confirm(ctx: Context, code: str) -> Reply:
     return builder.build(private=True)
 
 
-def _linked_notice(linked: list[Identity], platforms: set[str]) -> Reply:
+def _linked_notice(linked: list[IdentityRecord], platforms: set[str]) -> Reply:
     undo = "; ".join(_typed(platforms, f"unlink {i.platform}") for i in linked)
     return (
         ReplyBuilder()
@@ -283,7 +284,7 @@ async def unlink(ctx: Context) -> Reply:
     wanted = ctx.args.strip()
     if not wanted:
         return await _accounts(ctx)
-    mine = await all_identities(ctx.session, ctx.person.id)
+    mine = await people.identities_of(ctx.session, ctx.person.id)
     if ":" in wanted:
         return await _unlink_key(ctx, wanted, mine)
     platform = wanted.casefold()
@@ -304,7 +305,7 @@ async def unlink(ctx: Context) -> Reply:
     return await _unlink_own(ctx, on_it[0], mine)
 
 
-async def _unlink_key(ctx: Context, key: str, mine: list[Identity]) -> Reply:
+async def _unlink_key(ctx: Context, key: str, mine: list[IdentityRecord]) -> Reply:
     """`PLATFORM:USER_ID`: one of your own accounts, or (admins) anyone's."""
     try:
         platform, user_id = parse_user_key(key)
@@ -336,7 +337,7 @@ def _only_account(ctx: Context) -> Reply:
 
 
 async def _accounts(ctx: Context) -> Reply:
-    mine = await all_identities(ctx.session, ctx.person.id)
+    mine = await people.identities_of(ctx.session, ctx.person.id)
     if len(mine) < 2:
         return _only_account(ctx)
     builder = ReplyBuilder().heading("Your linked accounts")
@@ -362,7 +363,7 @@ async def _accounts(ctx: Context) -> Reply:
     return builder.build(private=True)
 
 
-async def _unlink_own(ctx: Context, identity: Identity, mine: list[Identity]) -> Reply:
+async def _unlink_own(ctx: Context, identity: IdentityRecord, mine: list[IdentityRecord]) -> Reply:
     if len(mine) < 2:
         return _only_account(ctx)
     parted = await _detach(ctx.session, identity, mine, actor_id=ctx.person.id, by_admin=False)
@@ -387,8 +388,8 @@ async def _unlink_own(ctx: Context, identity: Identity, mine: list[Identity]) ->
 
 @dataclass(frozen=True)
 class _Parted:
-    detached: Identity
-    remaining: list[Identity]
+    detached: IdentityRecord
+    remaining: list[IdentityRecord]
     new_person_id: int
 
     def notice(self, *, by_admin: bool) -> Reply:
@@ -412,8 +413,8 @@ class _Parted:
 
 async def _detach(
     session: AsyncSession,
-    identity: Identity,
-    accounts: list[Identity],
+    identity: IdentityRecord,
+    accounts: list[IdentityRecord],
     *,
     actor_id: int | None,
     by_admin: bool,
@@ -442,12 +443,10 @@ async def admin_unlink(
     `actor_id` is None); both sides are told. Raises UserFacingError when there is nothing
     to unlink."""
     key = f"{platform}:{external_id}"
-    identity = await session.scalar(
-        select(Identity).where(Identity.platform == platform, Identity.external_id == external_id)
-    )
+    identity = await people.find_identity(session, platform, external_id)
     if identity is None:
         raise UserFacingError(f"No account {key} has used the bot.")
-    accounts = await all_identities(session, identity.person_id)
+    accounts = await people.identities_of(session, identity.person_id)
     if len(accounts) < 2:
         raise UserFacingError(
             f"{key} ({account_label(identity)}) is not linked to another account."
