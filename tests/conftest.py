@@ -8,6 +8,7 @@ server). Where it is unreachable they are skipped with the reason, except under 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import shutil
 import uuid
@@ -89,28 +90,64 @@ async def empty_db(database_url: str) -> AsyncIterator[Database]:
     await db.close()
 
 
-@pytest.fixture
-async def db(empty_db: Database) -> Database:
-    """Migrated and loaded with the network's reference data, on each backend."""
-    async with empty_db.session() as session:
-        await seed.seed(session)
-    return empty_db
+def _build_seeded(url: str) -> None:
+    async def build() -> None:
+        database = Database(url)
+        await database.upgrade()
+        async with database.session() as session:
+            await seed.seed(session)
+        await database.close()
+
+    # In a thread of its own: an async fixture may ask for a template while its loop runs.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as worker:
+        worker.submit(asyncio.run, build()).result()
 
 
 @pytest.fixture(scope="session")
 def seeded_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Migrate and seed once per run; each test gets its own copy of the file."""
     path = tmp_path_factory.mktemp("template") / "seeded.sqlite3"
-
-    async def build() -> None:
-        database = Database(f"sqlite:///{path}")
-        await database.upgrade()
-        async with database.session() as session:
-            await seed.seed(session)
-        await database.close()
-
-    asyncio.run(build())
+    _build_seeded(f"sqlite:///{path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def seeded_postgres_template(postgres_server: str) -> Iterator[str]:
+    """The same on PostgreSQL: a database each test copies with CREATE DATABASE ... TEMPLATE."""
+    name = f"ccin_template_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        _build_seeded(f"{postgres_server.rsplit('/', 1)[0]}/{name}")
+        yield name
+    finally:
+        with psycopg.connect(postgres_server, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    """Migrated and loaded with the network's reference data, on each backend: a copy of a
+    template built once per run, so every test starts from the same state."""
+    if request.param == "sqlite":
+        copy = tmp_path / "bridge.sqlite3"
+        shutil.copyfile(request.getfixturevalue("seeded_sqlite_template"), copy)
+        database = Database(f"sqlite:///{copy}")
+        yield database
+        await database.close()
+        return
+    server: str = request.getfixturevalue("postgres_server")
+    template: str = request.getfixturevalue("seeded_postgres_template")
+    name = f"ccin_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    database = Database(f"{server.rsplit('/', 1)[0]}/{name}")
+    try:
+        yield database
+    finally:
+        await database.close()
+        with psycopg.connect(server, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

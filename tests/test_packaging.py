@@ -63,6 +63,7 @@ def _outside_env() -> dict[str, str]:
     return env
 
 
+@pytest.mark.slow
 def test_pypi_scheduler_and_store_installed_beside_do_not_break_the_bridge(
     tmp_path: Path,
 ) -> None:

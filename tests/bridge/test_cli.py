@@ -16,6 +16,7 @@ from ccin_bridge.store.db import Database, default_url
 from ccin_bridge.store.models import Identity, Person
 
 REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow  # each test starts the bridge as a real process
 
 
 def run_cli(

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.bridge.test_cli import run_cli
 
 
+@pytest.mark.slow  # runs the real CLI
 def test_audit_lists_admin_actions_newest_first(tmp_path: Path) -> None:
     assert run_cli(["admin", "grant", "telegram:123456"], tmp_path).returncode == 0
     assert run_cli(["admin", "revoke", "telegram:123456"], tmp_path).returncode == 0

@@ -55,6 +55,7 @@ def feeds() -> Iterator[str]:
     server.server_close()
 
 
+@pytest.mark.slow  # runs the real CLI
 def test_events_import_from_a_feed_url_and_again_in_place(tmp_path: Path, feeds: str) -> None:
     first = run_cli(["import", "events", f"{feeds}/feeds/exampleton.ics"], tmp_path)
     assert first.returncode == 0, first.stderr
@@ -67,6 +68,7 @@ def test_events_import_from_a_feed_url_and_again_in_place(tmp_path: Path, feeds:
     assert "Exampleton co-op housing forum" in feed.stdout
 
 
+@pytest.mark.slow  # runs the real CLI
 def test_an_unreachable_or_missing_feed_is_explained(tmp_path: Path, feeds: str) -> None:
     missing = run_cli(["import", "events", f"{feeds}/nope.ics"], tmp_path)
     assert missing.returncode == 1

@@ -18,6 +18,7 @@ from tests.conftest import Clock
 from tests.handlers.push_support import ALEX, deliver, push_bridge, say
 
 
+@pytest.mark.slow  # runs the real CLI
 def test_broadcast_queues_and_deliveries_reports_through_the_real_cli(tmp_path: Path) -> None:
     chat = run_cli(["chat", "--as", "Eve"], tmp_path, stdin="/subscribe digest:officers\n")
     assert chat.returncode == 0 and "now subscribed" in chat.stdout
@@ -35,6 +36,7 @@ def test_broadcast_queues_and_deliveries_reports_through_the_real_cli(tmp_path: 
     assert "#1" in listing.stdout and "Broadcast to Officers: First paragraph." in listing.stdout
 
 
+@pytest.mark.slow  # runs the real CLI
 def test_bad_cli_input_is_explained_without_a_traceback(tmp_path: Path) -> None:
     wrong = run_cli(["broadcast", "--audience", "pets", "--text", "hello"], tmp_path)
     assert wrong.returncode == 2 and "no audience called “pets”" in wrong.stderr

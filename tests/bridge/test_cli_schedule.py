@@ -12,9 +12,13 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from ccin_bridge.handlers.config import Settings
 from ccin_bridge.scheduler.service import build_scheduler
 from tests.bridge.test_cli import REPO, run_cli
+
+pytestmark = pytest.mark.slow  # each test starts the bridge as a real process
 
 
 def _store_jobs(settings: Settings, database: Path, probe_at: datetime) -> None:

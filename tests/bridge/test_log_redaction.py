@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import aiohttp
+import pytest
 import yaml
 
 from ccin_bridge.handlers.config import Secrets
@@ -112,6 +113,7 @@ def test_it_filters_every_record_a_handler_is_given_whoever_logged_it(tmp_path: 
     assert "/getMe" in written and TOKEN not in written
 
 
+@pytest.mark.slow
 async def test_run_at_debug_writes_no_credential_to_the_log(tmp_path: Path) -> None:
     port = free_port()
     config = yaml.safe_load((REPO / "config.yaml").read_text())

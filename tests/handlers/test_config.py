@@ -85,6 +85,7 @@ def test_secrets_come_from_the_environment_and_never_print() -> None:
     assert "SECRET" not in repr(secrets)
 
 
+@pytest.mark.slow
 def test_cli_bad_config_exits_2_without_traceback(tmp_path: Path) -> None:
     data = base()
     data["groups"][0]["join_policy"] = "maybe"  # type: ignore[index]
@@ -109,6 +110,7 @@ def test_admin_keys_are_kept_as_requests_spell_them(tmp_path: Path) -> None:
     assert settings.admins == ["telegram:123456", "slack:U012ABCDEF", "terminal:ada"]
 
 
+@pytest.mark.slow
 def test_cli_admin_that_could_never_match_exits_2_naming_admins(tmp_path: Path) -> None:
     data = base()
     data["admins"] = ["telegram:1 2"]

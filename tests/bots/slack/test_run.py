@@ -13,12 +13,14 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import aiohttp
+import pytest
 import yaml
 
 from tests.bots.slack.sender import ALICE, SIGNING_SECRET, sign
 from tests.bots.telegram.test_run import read_until
 from tests.fakes.slack_api import APP_TOKEN, FakeSlack
 
+pytestmark = pytest.mark.slow  # each test starts the bridge as a real process
 REPO = Path(__file__).resolve().parents[3]
 
 

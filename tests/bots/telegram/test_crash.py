@@ -10,9 +10,12 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.bots.telegram.test_run import REPO, read_until
 from tests.fakes.telegram_api import TOKEN, FakeTelegramAPI, TgUser
 
+pytestmark = pytest.mark.slow  # each test starts the bridge as a real process
 PEOPLE = [TgUser(5000 + n, f"Person{n}", "Example") for n in range(40)]
 
 

@@ -11,10 +11,12 @@ import sys
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from tests.bots.telegram.conftest import ALICE
 from tests.fakes.telegram_api import TOKEN, FakeTelegramAPI
 
+pytestmark = pytest.mark.slow  # each test starts the bridge as a real process
 REPO = Path(__file__).resolve().parents[3]
 
 

@@ -1,0 +1,83 @@
+"""The README is the manual: every chat command, setting, environment variable and CLI
+subcommand the code knows must appear in it."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from ccin_bridge.cli.parser import build_parser
+from ccin_bridge.handlers.commands import all_commands
+from ccin_bridge.handlers.config import Secrets, Settings, config_path
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+
+
+class Recording(Mapping[str, str]):
+    """An empty environment that remembers which variables were asked for."""
+
+    def __init__(self) -> None:
+        self.asked: set[str] = set()
+
+    def __getitem__(self, key: str) -> str:
+        self.asked.add(key)
+        raise KeyError(key)
+
+    def get(self, key: str, default: object = None) -> object:  # type: ignore[override]
+        self.asked.add(key)
+        return default
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+def environment_variables() -> set[str]:
+    env = Recording()
+    Secrets.from_env(env)
+    config_path(None, env)
+    return env.asked
+
+
+def setting_keys(model: type[BaseModel], prefix: str = "") -> Iterator[str]:
+    for name, field in model.model_fields.items():
+        yield prefix + name
+        kind = field.annotation
+        for inner in (kind, *getattr(kind, "__args__", ())):
+            if isinstance(inner, type) and issubclass(inner, BaseModel):
+                yield from setting_keys(inner, f"{prefix}{name}.")
+
+
+def mentioned(word: str) -> bool:
+    return re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", README) is not None
+
+
+def test_every_chat_command_is_in_the_readme() -> None:
+    missing = [f"/{c.name}" for c in all_commands() if not mentioned(f"/{c.name}")]
+    assert not missing, missing
+
+
+def test_every_environment_variable_is_in_the_readme() -> None:
+    names = environment_variables()
+    assert {"DATABASE_URL", "TELEGRAM_BOT_TOKEN", "CCIN_BRIDGE_CONFIG"} <= names
+    assert not [n for n in sorted(names) if not mentioned(n)]
+
+
+def test_every_setting_is_in_the_readme() -> None:
+    """Each key by its own name (`digest_day`), as config.yaml and the README write it."""
+    keys = list(setting_keys(Settings))
+    assert "schedules.digest_day" in keys
+    missing = sorted({k for k in keys if not mentioned(k.rsplit(".", 1)[-1])})
+    assert not missing, missing
+
+
+def test_every_cli_subcommand_is_in_the_readme() -> None:
+    (sub,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    missing = [n for n in sub.choices if not mentioned(f"ccin-bridge {n}")]
+    assert not missing, missing
