@@ -99,7 +99,7 @@ def platform_services(
 ) -> list[PlatformService]:
     """An adapter for every platform whose credentials are set in the environment."""
     services: list[PlatformService] = []
-    if app.secrets.telegram_bot_token:
+    if app.secrets.get("TELEGRAM_BOT_TOKEN"):
         from ccin_bridge.bots.telegram.adapter import (
             TelegramBot,  # only loaded when Telegram is used
         )
@@ -107,23 +107,32 @@ def platform_services(
         services.append(TelegramBot.from_secrets(app.bridge, app.secrets, webhook=telegram_webhook))
     elif telegram_webhook is not None:
         raise ConfigError("--telegram-webhook: TELEGRAM_BOT_TOKEN is not set")
-    if app.secrets.slack_bot_token:
-        if not app.secrets.slack_signing_secret and not app.secrets.slack_app_token:
+    slack_token = app.secrets.get("SLACK_BOT_TOKEN")
+    if slack_token:
+        signing_secret, app_token = (
+            app.secrets.get(n) for n in ("SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN")
+        )
+        from ccin_bridge.bots.slack.adapter import SlackAdapter  # only loaded when Slack is used
+        from ccin_bridge.bots.slack.platform import SlackHttp
+
+        listen = app.settings.platform("slack")
+        if not isinstance(listen, SlackHttp):  # the registry entry's model reads `slack_http`
+            raise TypeError("the Slack settings were not read by the Slack platform")
+        if not signing_secret and not app_token:
             raise ConfigError(
                 "SLACK_SIGNING_SECRET: required with SLACK_BOT_TOKEN, to verify Slack's requests"
                 " (or set SLACK_APP_TOKEN for Socket Mode)"
             )
-        from ccin_bridge.bots.slack import SlackAdapter
 
         services.append(
             SlackAdapter(
                 app.bridge,
-                bot_token=app.secrets.slack_bot_token,
-                signing_secret=app.secrets.slack_signing_secret,
-                api_url=app.secrets.slack_api_url,
-                host=app.settings.slack_http.host,
-                port=app.settings.slack_http.port,
-                app_token=app.secrets.slack_app_token,  # Socket Mode when set
+                bot_token=slack_token,
+                signing_secret=signing_secret,
+                api_url=app.secrets.get("SLACK_API_URL"),
+                host=listen.host,
+                port=listen.port,
+                app_token=app_token,  # Socket Mode when set
             )
         )
     return services

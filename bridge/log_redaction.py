@@ -29,14 +29,7 @@ _SHAPES = re.compile(
 
 def secrets_of(secrets: Secrets) -> list[str]:
     """The credentials among the settings from the environment (not endpoints or URLs)."""
-    values = (
-        secrets.telegram_bot_token,
-        secrets.slack_bot_token,
-        secrets.slack_app_token,
-        secrets.slack_signing_secret,
-        secrets.telegram_webhook_secret,
-    )
-    return [v for v in values if v]
+    return secrets.credentials()
 
 
 class SecretFilter(logging.Filter):

@@ -8,16 +8,26 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import ItemsView, Mapping
+from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    RootModel,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticUndefined
 
+from ccin_bridge.handlers import platforms
 from ccin_bridge.handlers.identity import parse_user_key
 
 CONFIG_ENV = "CCIN_BRIDGE_CONFIG"
@@ -41,9 +51,39 @@ class Rules(_Strict):
     text: str = Field(min_length=1)
 
 
-class Chats(_Strict):
-    telegram: list[int] = []
-    slack: list[str] = []
+class Chats(RootModel[dict[str, list[str]]]):
+    """A group's real chats by platform (`{telegram: [-100…], slack: [C0…]}`), each id checked
+    and written as its platform's registry entry says."""
+
+    model_config = ConfigDict(frozen=True)
+    root: dict[str, list[str]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _by_platform(cls, value: Any) -> dict[str, list[str]]:
+        if value is PydanticUndefined or value is None:  # `Chats()`: no chats
+            return {}
+        if not isinstance(value, Mapping):
+            raise ValueError("expected PLATFORM: [chat ids, ...]")
+        if not value:
+            return {}
+        known = platforms.registered()
+        chats: dict[str, list[str]] = {}
+        for name, ids in value.items():
+            spec = known.get(name)
+            if spec is None or not spec.group_chats:
+                with_groups = [s.name for s in known.values() if s.group_chats]
+                raise ValueError(f"{name!r}: chats can be on {', '.join(with_groups)}")
+            if not isinstance(ids, list):
+                raise ValueError(f"{name}: expected a list of chat ids")
+            chats[name] = [spec.chat_id(i) for i in ids]
+        return chats
+
+    def items(self) -> ItemsView[str, list[str]]:
+        return self.root.items()
+
+    def on(self, platform: str) -> list[str]:
+        return self.root.get(platform, [])
 
 
 class GroupConfig(_Strict):
@@ -90,13 +130,6 @@ class Schedules(_Strict):
         return self
 
 
-class SlackHttp(_Strict):
-    """Where the Slack Events API / slash command endpoint listens (`/slack/events`)."""
-
-    host: str = "127.0.0.1"
-    port: int = Field(default=3000, ge=1, le=65535)
-
-
 class Settings(_Strict):
     network_name: str = Field(min_length=1)
     timezone: str = "Europe/London"
@@ -105,9 +138,30 @@ class Settings(_Strict):
     audiences: list[AudienceConfig] = []
     schedules: Schedules = Schedules()
     admins: list[str] = []
-    slack_http: SlackHttp = SlackHttp()
     # People in no group and not seen for this many days are erased (0: never).
     retention_days: int = Field(default=730, ge=0, le=36500)
+    # A platform's own section (its registry entry's `settings_key`), read by its own model;
+    # by platform name. Not written in config.yaml under this name.
+    platform_settings: dict[str, BaseModel] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _platform_sections(cls, raw: Any) -> Any:
+        if not isinstance(raw, Mapping):
+            return raw
+        if "platform_settings" in raw:
+            raise ValueError("platform_settings: unknown setting (check the README)")
+        raw = dict(raw)
+        sections: dict[str, BaseModel] = {}
+        for spec in platforms.registered().values():
+            if spec.settings is None or spec.settings_key is None:
+                continue
+            try:
+                sections[spec.name] = spec.settings.model_validate(raw.pop(spec.settings_key, {}))
+            except ValidationError as exc:
+                raise ValueError(f"{spec.settings_key}.{_describe(exc)}") from None
+        raw["platform_settings"] = sections
+        return raw
 
     @field_validator("timezone")
     @classmethod
@@ -148,6 +202,10 @@ class Settings(_Strict):
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    def platform(self, name: str) -> BaseModel | None:
+        """A platform's own settings, as its registry entry's model read them."""
+        return self.platform_settings.get(name)
+
     def group(self, slug: str) -> GroupConfig | None:
         return next((g for g in self.groups if g.slug == slug), None)
 
@@ -160,41 +218,41 @@ def _require_unique(what: str, slugs: list[str]) -> None:
         seen.add(slug)
 
 
+DATABASE_ENV = "DATABASE_URL"
+
+
 @dataclass(frozen=True)
 class Secrets:
-    """Credentials and endpoints; only ever from the environment, never logged."""
+    """Credentials and endpoints; only ever from the environment, never logged. `values` holds
+    the variables that are set among `DATABASE_URL` and those the registered platforms read."""
 
-    telegram_bot_token: str | None
-    telegram_api_base_url: str | None
-    slack_bot_token: str | None
-    slack_signing_secret: str | None
-    slack_app_token: str | None
-    slack_api_url: str | None
-    database_url: str | None
-    telegram_webhook_secret: str | None = None  # webhook mode: checked on every POST
+    values: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Secrets:
         env = os.environ if env is None else env
-
-        def get(name: str) -> str | None:
+        names = [DATABASE_ENV] + [n for s in platforms.registered().values() for n in s.env_names]
+        values = {}
+        for name in names:
             value = env.get(name, "").strip()
-            return value or None
+            if value:
+                values[name] = value
+        return cls(values)
 
-        return cls(
-            telegram_bot_token=get("TELEGRAM_BOT_TOKEN"),
-            telegram_api_base_url=get("TELEGRAM_API_BASE_URL"),
-            slack_bot_token=get("SLACK_BOT_TOKEN"),
-            slack_signing_secret=get("SLACK_SIGNING_SECRET"),
-            slack_app_token=get("SLACK_APP_TOKEN"),
-            slack_api_url=get("SLACK_API_URL"),
-            database_url=get("DATABASE_URL"),
-            telegram_webhook_secret=get("TELEGRAM_WEBHOOK_SECRET"),
-        )
+    def get(self, name: str) -> str | None:
+        return self.values.get(name)
+
+    @property
+    def database_url(self) -> str | None:
+        return self.get(DATABASE_ENV)
+
+    def credentials(self) -> list[str]:
+        """The values of the set variables that are secrets (not endpoints or URLs)."""
+        secret = {v.name for s in platforms.registered().values() for v in s.env if v.secret}
+        return [value for name, value in self.values.items() if name in secret]
 
     def __repr__(self) -> str:  # never print a credential by accident
-        present = [k for k, v in vars(self).items() if v is not None]
-        return f"Secrets(set={present})"
+        return f"Secrets(set={sorted(self.values)})"
 
 
 def config_path(cli_value: str | None, env: Mapping[str, str] | None = None) -> Path:

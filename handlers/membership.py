@@ -12,19 +12,17 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ccin_bridge.handlers import reply_codec
+from ccin_bridge.handlers import platforms, reply_codec
 from ccin_bridge.handlers.config import GroupConfig, Settings
 from ccin_bridge.handlers.errors import UserFacingError
 from ccin_bridge.handlers.replies import Reply
 from ccin_bridge.store import audiences, chat_actions, erasure, outbox, people, subscriptions
 from ccin_bridge.store import groups as store_groups
 
-# How each platform types a command; handlers without a request (chat events, jobs) use this.
-PREFIX = {"slack": "/ccin "}
-
 
 def show(platform: str, command_line: str) -> str:
-    return PREFIX.get(platform, "/") + command_line
+    """A command as people type it on `platform`, for replies that answer no request."""
+    return platforms.prefix(platform) + command_line
 
 
 @dataclass(frozen=True)
@@ -35,9 +33,7 @@ class BoundChat:
 
 def bound_chats(group: GroupConfig) -> list[BoundChat]:
     """The real chats config binds to a group, by the ids config knows them by."""
-    chats = [BoundChat("telegram", str(c)) for c in group.chats.telegram]
-    chats += [BoundChat("slack", c) for c in group.chats.slack]
-    return chats
+    return [BoundChat(platform, c) for platform, ids in group.chats.items() for c in ids]
 
 
 def find_group(settings: Settings, name: str) -> GroupConfig:

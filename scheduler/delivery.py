@@ -20,7 +20,7 @@ from datetime import timedelta
 
 from ccin_bridge.handlers import reply_codec
 from ccin_bridge.handlers.delivery_report import report_reply
-from ccin_bridge.handlers.identity import ChatRef, Platform
+from ccin_bridge.handlers.identity import ChatRef
 from ccin_bridge.scheduler.outbound import (
     UNEXPECTED,
     Blocked,
@@ -177,7 +177,7 @@ class DeliveryService:
         async with self.db.session() as session:
             if not await outbox.mark_sending(session, job.id, lane):
                 return  # held past the lease and taken back: another worker sends it
-        platform: Platform = job.platform  # type: ignore[assignment]
+        platform = job.platform
         chat = ChatRef(platform, job.chat_id, is_private=job.is_private)
         # What is recorded (and shown to admins in delivery reports) is a short category from
         # `describe`; the exception's own text, which may carry URLs or answers, is logged only.

@@ -219,3 +219,50 @@ def test_the_check_itself_catches_queries_above_the_store(tmp_path: Path) -> Non
         "calls db_session.scalars() on line 18",
         "calls ctx.session.flush() on line 19",
     }
+
+
+def _named_platforms(path: Path, names: set[str]) -> list[str]:
+    """Code (not docstrings or comments) in `path` that names one of `names`."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            words = node.value if id(node) not in docstrings else ""
+        elif isinstance(node, ast.Name):
+            words = node.id
+        elif isinstance(node, ast.Attribute):
+            words = node.attr
+        else:
+            continue
+        found += [f"{path.name}:{node.lineno} {n}" for n in names if n in words.casefold()]
+    return found
+
+
+def test_the_neutral_core_names_no_platform() -> None:
+    """What the core must know of a platform comes from its registry entry (bots/*/platform.py)."""
+    from ccin_bridge.handlers import platforms
+
+    names = set(platforms.registered())
+    assert {"telegram", "slack", "terminal"} <= names
+    files = [
+        p
+        for room in ("handlers", "store", "scheduler")
+        for p in sorted((REPO / room).rglob("*.py"))
+        if "migrations" not in p.parts
+    ]
+    breaches = [hit for path in files for hit in _named_platforms(path, names)]
+    assert not breaches, breaches
+
+
+def test_the_platform_check_itself_finds_a_name(tmp_path: Path) -> None:
+    sample = tmp_path / "m.py"
+    sample.write_text('"""Telegram in a docstring is fine."""\nPREFIX = {"slack": "/ccin "}\n')
+    assert _named_platforms(sample, {"slack", "telegram"}) == ["m.py:2 slack"]

@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from ccin_bridge.cli.parser import build_parser
+from ccin_bridge.handlers import platforms
 from ccin_bridge.handlers.commands import all_commands
 from ccin_bridge.handlers.config import Secrets, Settings, config_path
 
@@ -71,8 +72,11 @@ def test_every_environment_variable_is_in_the_readme() -> None:
 
 def test_every_setting_is_in_the_readme() -> None:
     """Each key by its own name (`digest_day`), as config.yaml and the README write it."""
-    keys = list(setting_keys(Settings))
-    assert "schedules.digest_day" in keys
+    keys = [k for k in setting_keys(Settings) if not k.startswith("platform_settings")]
+    for spec in platforms.registered().values():
+        if spec.settings is not None and spec.settings_key is not None:
+            keys += [spec.settings_key, *setting_keys(spec.settings, f"{spec.settings_key}.")]
+    assert "schedules.digest_day" in keys and "slack_http.port" in keys
     missing = sorted({k for k in keys if not mentioned(k.rsplit(".", 1)[-1])})
     assert not missing, missing
 

@@ -1,5 +1,3 @@
-"""Slack: Bolt in HTTP mode, replies as Block Kit. `SlackAdapter` is the entry point's handle."""
+"""Slack: Bolt in HTTP or Socket Mode, replies as Block Kit (`adapter.SlackAdapter`).
 
-from ccin_bridge.bots.slack.adapter import SlackAdapter
-
-__all__ = ["SlackAdapter"]
+Kept light: the registry reads `platform` without loading Slack's libraries."""

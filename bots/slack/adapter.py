@@ -42,6 +42,7 @@ from ccin_bridge.bots.slack.home import Home
 from ccin_bridge.bots.slack.lru import Lru
 from ccin_bridge.bots.slack.membership import SlackChannels
 from ccin_bridge.bots.slack.modals import Modals, review_block
+from ccin_bridge.bots.slack.platform import COMMAND, PLATFORM
 from ccin_bridge.bots.slack.render import ACTION_PREFIX, MAX_BLOCKS, MAX_BUTTON_VALUE, render_reply
 from ccin_bridge.bots.slack.server import EVENTS_PATH, SlackHttpServer
 from ccin_bridge.bots.slack.socket_mode import SocketConnection
@@ -55,8 +56,7 @@ from ccin_bridge.handlers.requests import Request
 
 log = logging.getLogger(__name__)
 
-COMMAND = "/ccin"
-COMMAND_PREFIX = f"{COMMAND} "  # how /help spells commands in Slack
+COMMAND_PREFIX = PLATFORM.command_prefix  # how /help spells commands in Slack
 KNOWN_PEOPLE = 4096
 FORM = "application/x-www-form-urlencoded"
 STOP_TIMEOUT = 10.0

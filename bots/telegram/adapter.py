@@ -185,12 +185,13 @@ class TelegramBot:
     def from_secrets(
         cls, bridge: Bridge, secrets: Secrets, *, webhook: WebhookConfig | None = None
     ) -> TelegramBot:
-        if not secrets.telegram_bot_token:
+        token = secrets.get("TELEGRAM_BOT_TOKEN")
+        if not token:
             raise ConfigError("TELEGRAM_BOT_TOKEN is not set")
         return cls(
             bridge,
-            token=secrets.telegram_bot_token,
-            base_url=secrets.telegram_api_base_url,
+            token=token,
+            base_url=secrets.get("TELEGRAM_API_BASE_URL"),
             webhook=webhook,
         )
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from ccin_bridge.app import App, PlatformService, data_dir_for, load, open_app, platform_services
 from ccin_bridge.background import Background
-from ccin_bridge.bots.terminal import TerminalChat
+from ccin_bridge.bots.terminal.chat import TerminalChat
 from ccin_bridge.cli import audit as cli_audit
 from ccin_bridge.cli import push as cli_push
 from ccin_bridge.cli import schedule as cli_schedule
@@ -146,7 +146,7 @@ def _telegram_webhook(args: argparse.Namespace, app: App) -> WebhookConfig | Non
     from ccin_bridge.bots.telegram.webhook import webhook_config  # loads Telegram's libraries
 
     return webhook_config(
-        args.telegram_webhook, args.telegram_listen, app.secrets.telegram_webhook_secret
+        args.telegram_webhook, args.telegram_listen, app.secrets.get("TELEGRAM_WEBHOOK_SECRET")
     )
 
 

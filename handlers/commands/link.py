@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ccin_bridge.handlers import platforms
 from ccin_bridge.handlers.core import Command, Context
 from ccin_bridge.handlers.errors import UserFacingError
-from ccin_bridge.handlers.identity import PLATFORMS, parse_user_key
+from ccin_bridge.handlers.identity import parse_user_key
 from ccin_bridge.handlers.membership import notify_person, queue_chat_changes, show
 from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, Span, bold
 from ccin_bridge.store import audit, chat_actions, link_codes, linking, people
@@ -23,15 +24,21 @@ from ccin_bridge.store import groups as store_groups
 from ccin_bridge.store.records import IdentityRecord, PersonName
 
 CONFIRM, CANCEL = "--confirm", "--cancel"
-PLATFORM_NAMES = {"telegram": "Telegram", "slack": "Slack", "terminal": "terminal"}
 
 
 def account_label(identity: IdentityRecord) -> str:
     """`Telegram @alexexample`, or `Slack id U0ALEX` for an account without a handle."""
-    platform = PLATFORM_NAMES.get(identity.platform, identity.platform)
+    platform = platforms.label(identity.platform)
     if identity.username:
         return f"{platform} @{identity.username.removeprefix('@')}"
     return f"{platform} id {identity.external_id}"
+
+
+def _elsewhere(ctx: Context, joiner: str) -> str:
+    """The platforms people reach the bot on, other than this one, for a sentence."""
+    here = ctx.request.user.platform
+    others = [s.label for s in platforms.registered().values() if s.public and s.name != here]
+    return joiner.join(others) or "another platform"
 
 
 def _labels(identities: Iterable[IdentityRecord], *, named: bool = False) -> str:
@@ -72,9 +79,9 @@ async def _issue(ctx: Context) -> Reply:
         .para("Your one-time code is ", Span(code, code=True), ".")
         .para(
             f"Within {minutes} minutes, send “link {code}” to this bot on the other "
-            "platform (Telegram or Slack). That account will be shown your name and accounts "
-            "and asked to confirm; then your groups, subscriptions and accepted rules apply to "
-            "both accounts. Admin rights stay with the account they were given to."
+            f"platform ({_elsewhere(ctx, ' or ')}). That account will be shown your name and "
+            "accounts and asked to confirm; then your groups, subscriptions and accepted rules "
+            "apply to both accounts. Admin rights stay with the account they were given to."
         )
         .para(
             "Do not share the code: whoever enters and confirms it joins their account to "
@@ -288,10 +295,12 @@ async def unlink(ctx: Context) -> Reply:
     if ":" in wanted:
         return await _unlink_key(ctx, wanted, mine)
     platform = wanted.casefold()
-    if platform not in PLATFORMS:
+    known = platforms.registered()
+    if platform not in known:
+        example = next((s.name for s in known.values() if s.public), platform)
         raise UserFacingError(
-            f"There is no platform “{wanted[:30]}”: use one of {', '.join(PLATFORMS)}, "
-            f"e.g. {ctx.request.show('unlink slack')}."
+            f"There is no platform “{wanted[:30]}”: use one of {', '.join(known)}, "
+            f"e.g. {ctx.request.show('unlink ' + example)}."
         )
     on_it = [i for i in mine if i.platform == platform]
     if not on_it:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import select
 
-from ccin_bridge.bots.terminal import TerminalChat
+from ccin_bridge.bots.terminal.chat import TerminalChat
 from ccin_bridge.handlers.commands import all_commands
 from ccin_bridge.handlers.config import Chats, Settings
 from ccin_bridge.handlers.core import Bridge
@@ -84,7 +84,7 @@ class Flow:
 @pytest.fixture
 async def flow(settings: Settings, sqlite_db: Database, clock: Clock) -> AsyncIterator[Flow]:
     # The officers have a Telegram group and a Slack channel; nobody here uses either.
-    chats = Chats(telegram=[-100200300], slack=["C0OFFICERS"])
+    chats = Chats({"telegram": [-100200300], "slack": ["C0OFFICERS"]})
     groups = [
         g.model_copy(update={"chats": chats}) if g.slug == "officers" else g
         for g in settings.groups

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 
-from ccin_bridge.bots.terminal import TerminalChat
+from ccin_bridge.bots.terminal.chat import TerminalChat
 from ccin_bridge.handlers import reply_codec
 from ccin_bridge.handlers.core import Bridge
 from ccin_bridge.handlers.replies import text

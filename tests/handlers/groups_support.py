@@ -26,10 +26,10 @@ def bound_settings(settings: Settings, *, admins: list[str] | None = None) -> Se
     for g in settings.groups:
         if g.slug == "officers":
             g = g.model_copy(
-                update={"chats": Chats(telegram=[int(OFFICERS_TG)], slack=[OFFICERS_SLACK])}
+                update={"chats": Chats({"telegram": [int(OFFICERS_TG)], "slack": [OFFICERS_SLACK]})}
             )
         elif g.slug == "housing":
-            g = g.model_copy(update={"chats": Chats(telegram=[int(HOUSING_TG)])})
+            g = g.model_copy(update={"chats": Chats({"telegram": [int(HOUSING_TG)]})})
         groups.append(g)
     return settings.model_copy(
         update={"groups": groups, "admins": [ADMIN.key] if admins is None else admins}

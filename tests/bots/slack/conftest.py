@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from ccin_bridge.bots.slack import SlackAdapter
+from ccin_bridge.bots.slack.adapter import SlackAdapter
 from ccin_bridge.handlers.core import Bridge
 from tests.bots.slack.sender import ALICE, BOB, SIGNING_SECRET, SlackSender
 from tests.fakes.slack_api import FakeSlack

@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-from ccin_bridge.bots.slack import SlackAdapter
+from ccin_bridge.bots.slack.adapter import SlackAdapter
 from tests.fakes.slack_api import BOT_USER_ID, TEAM_ID, Call, FakeSlack
 
 SIGNING_SECRET = "e7c1a9b0d2f34c5e8a6b7c8d9e0f1a2b"

@@ -13,7 +13,7 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from ccin_bridge.bots.slack import SlackAdapter
+from ccin_bridge.bots.slack.adapter import SlackAdapter
 from ccin_bridge.handlers.identity import ChatRef
 from ccin_bridge.handlers.replies import ReplyBuilder, bold
 from ccin_bridge.store import groups, people

@@ -15,7 +15,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import func, select
 
-from ccin_bridge.bots.slack import SlackAdapter
+from ccin_bridge.bots.slack.adapter import SlackAdapter
 from ccin_bridge.handlers import reply_codec
 from ccin_bridge.handlers.commands import all_commands
 from ccin_bridge.handlers.config import Chats, Settings
@@ -168,7 +168,7 @@ async def test_channels_invite_kick_and_list_members(
 
 def with_officers_channel(settings: Settings) -> Settings:
     groups = [
-        g.model_copy(update={"chats": Chats(slack=[OFFICERS_CHANNEL])})
+        g.model_copy(update={"chats": Chats({"slack": [OFFICERS_CHANNEL]})})
         if g.slug == "officers"
         else g
         for g in settings.groups

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import aiohttp
 import pytest
 
-from ccin_bridge.bots.slack import SlackAdapter
+from ccin_bridge.bots.slack.adapter import SlackAdapter
 from ccin_bridge.handlers.commands import all_commands
 from ccin_bridge.handlers.config import Chats, Settings
 from ccin_bridge.handlers.core import Bridge
@@ -54,7 +54,7 @@ def labels(message: Call) -> list[str]:
 
 def bound(settings: Settings) -> Settings:
     groups = [
-        g.model_copy(update={"chats": Chats(slack=[OFFICERS])}) if g.slug == "officers" else g
+        g.model_copy(update={"chats": Chats({"slack": [OFFICERS]})}) if g.slug == "officers" else g
         for g in settings.groups
     ]
     return settings.model_copy(update={"groups": groups, "admins": [f"slack:{DANA.id}"]})

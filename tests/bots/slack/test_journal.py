@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from ccin_bridge.bots.slack import SlackAdapter
+from ccin_bridge.bots.slack.adapter import SlackAdapter
 from ccin_bridge.handlers.core import Bridge
 from ccin_bridge.store.models import InboundUpdate
 from tests.bots.slack.conftest import http_adapter

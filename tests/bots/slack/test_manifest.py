@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
-from ccin_bridge.bots.slack.adapter import COMMAND
 from ccin_bridge.bots.slack.modals import APPROVALS, BROADCAST
+from ccin_bridge.bots.slack.platform import COMMAND
 from ccin_bridge.bots.slack.server import EVENTS_PATH
 
 MANIFEST = Path(__file__).resolve().parents[3] / "slack" / "manifest.yaml"

@@ -9,7 +9,7 @@ import socket
 import aiohttp
 import pytest
 
-from ccin_bridge.bots.slack import SlackAdapter
+from ccin_bridge.bots.slack.adapter import SlackAdapter
 from ccin_bridge.handlers.identity import ChatRef
 from ccin_bridge.handlers.replies import text
 from ccin_bridge.scheduler.outbound import MaybeSent

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 import pytest
 from slack_sdk.errors import SlackApiError
 
-from ccin_bridge.bots.slack import SlackAdapter
+from ccin_bridge.bots.slack.adapter import SlackAdapter
 from ccin_bridge.bots.slack.errors import error_code, verdict
 from ccin_bridge.bots.slack.render import ACTION_PREFIX
 from ccin_bridge.handlers.identity import ChatRef

@@ -15,7 +15,7 @@ import pytest
 
 from ccin_bridge.bots.telegram.adapter import TelegramBot
 from ccin_bridge.handlers.commands import all_commands
-from ccin_bridge.handlers.config import Settings
+from ccin_bridge.handlers.config import Chats, Settings
 from ccin_bridge.handlers.core import Bridge, Command, Context
 from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic, link
 from ccin_bridge.store.db import Database
@@ -93,7 +93,7 @@ def with_chats(settings: Settings) -> Settings:
     """The repo's config with real Telegram groups bound, and Dana as an admin."""
     bound = {"officers": [GROUP.id], "leaders": [OLD_GROUP.id]}
     groups = [
-        g.model_copy(update={"chats": g.chats.model_copy(update={"telegram": bound[g.slug]})})
+        g.model_copy(update={"chats": Chats({**g.chats.root, "telegram": bound[g.slug]})})
         if g.slug in bound
         else g
         for g in settings.groups

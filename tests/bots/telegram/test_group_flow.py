@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from ccin_bridge.bots.slack import SlackAdapter
+from ccin_bridge.bots.slack.adapter import SlackAdapter
 from ccin_bridge.bots.telegram.adapter import TelegramBot
 from ccin_bridge.handlers.commands import all_commands
 from ccin_bridge.handlers.config import Chats, Settings
@@ -189,7 +189,7 @@ ALICE_ON_SLACK = Person("UALICE", "alice")
 
 def on_both(settings: Settings) -> Settings:
     """The officers have a Telegram group and a Slack channel; Dana is an admin."""
-    chats = Chats(telegram=[GROUP.id], slack=[OFFICERS_CHANNEL])
+    chats = Chats({"telegram": [GROUP.id], "slack": [OFFICERS_CHANNEL]})
     groups = [
         g.model_copy(update={"chats": chats}) if g.slug == "officers" else g
         for g in settings.groups

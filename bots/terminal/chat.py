@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from ccin_bridge.bots.render_text import render_reply
+from ccin_bridge.bots.terminal.render import render_reply
 from ccin_bridge.handlers.core import Bridge
 from ccin_bridge.handlers.identity import ChatRef, UserRef
 from ccin_bridge.handlers.replies import Button, Reply

@@ -1,0 +1,124 @@
+"""The platform registry: what the core knows of each chat platform, declared by its adapter.
+
+Each adapter declares one `PlatformSpec` in a light module of its own (no SDK imports) and
+names it in the `ccin_bridge.platforms` entry-point group of pyproject.toml; that line is the
+registry. The core asks the registry whenever it must know something about a platform (how
+people there type a command, what its ids look like, what it is called), so it never names
+one, and a new platform is a new folder under bots/ plus that line.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+
+from pydantic import BaseModel
+
+GROUP = "ccin_bridge.platforms"
+
+
+def _no_problem(user_id: str) -> str | None:
+    return "ids have no spaces" if any(ch.isspace() for ch in user_id) else None
+
+
+def _as_text(chat_id: int | str) -> str:
+    text = str(chat_id).strip()
+    if not text or any(ch.isspace() for ch in text):
+        raise ValueError(f"{chat_id!r} is not a chat id")
+    return text
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    """An environment variable the platform reads; `secret` ones never reach a log."""
+
+    name: str
+    help: str
+    secret: bool = True
+
+
+@dataclass(frozen=True)
+class PlatformSpec:
+    name: str  # as stored and in `PLATFORM:USER_ID` keys, e.g. "telegram"
+    label: str  # as people read it, e.g. "Telegram"
+    command_prefix: str = "/"  # how people type a command there ("/ccin " on Slack)
+    public: bool = True  # people reach the bot over the network (the terminal chat is local)
+    group_chats: bool = False  # groups can be bound to real chats there (config `chats`)
+    env: tuple[EnvVar, ...] = ()
+    # Why a user id could never be an account there (None: it could), and its canonical form.
+    user_id_problem: Callable[[str], str | None] = _no_problem
+    canonical_user_id: Callable[[str], str] = str.strip
+    # A chat id from config `chats`, checked and as the adapter writes it; raises ValueError.
+    chat_id: Callable[[int | str], str] = _as_text
+    example_user_id: str = "USER_ID"
+    # A section of config.yaml of the platform's own (e.g. `slack_http`), read by this model;
+    # the adapter finds it as `settings.platform(name)`.
+    settings_key: str | None = None
+    settings: type[BaseModel] | None = None
+
+    @property
+    def env_names(self) -> tuple[str, ...]:
+        return tuple(v.name for v in self.env)
+
+    def show(self, command: str) -> str:
+        """A command as people type it on this platform."""
+        return self.command_prefix + command
+
+
+_registry: dict[str, PlatformSpec] = {}
+_loaded = False
+_lock = threading.Lock()
+
+
+def register(spec: PlatformSpec) -> None:
+    """Add a platform (the entry points are read first, so a name cannot be taken twice)."""
+    _load()
+    with _lock:
+        if spec.name in _registry and _registry[spec.name] != spec:
+            raise ValueError(f"platform {spec.name!r} is registered already")
+        _registry[spec.name] = spec
+
+
+def unregister(name: str) -> None:
+    with _lock:
+        _registry.pop(name, None)
+
+
+def registered() -> Mapping[str, PlatformSpec]:
+    """Every platform, by name, in name order."""
+    _load()
+    return dict(sorted(_registry.items()))
+
+
+def find(name: str) -> PlatformSpec | None:
+    _load()
+    return _registry.get(name)
+
+
+def label(name: str) -> str:
+    spec = find(name)
+    return spec.label if spec is not None else name
+
+
+def prefix(name: str) -> str:
+    spec = find(name)
+    return spec.command_prefix if spec is not None else "/"
+
+
+def _load() -> None:
+    global _loaded
+    if _loaded:
+        return
+    with _lock:
+        if _loaded:
+            return
+        for point in entry_points(group=GROUP):
+            spec = point.load()
+            if not isinstance(spec, PlatformSpec) or spec.name != point.name:
+                raise TypeError(
+                    f"entry point {point.value!r} is not the PlatformSpec {point.name!r}"
+                )
+            _registry[spec.name] = spec
+        _loaded = True

@@ -1,0 +1,57 @@
+"""A tiny example adapter: the whole of what a new platform needs, as the README's guide says.
+
+"Echo" is a made-up chat platform whose people type `!command`. Its registry entry is below
+(a real adapter names it in pyproject's `ccin_bridge.platforms` entry points; a test registers
+it directly), and `EchoBot` translates in (a typed line becomes `Bridge.handle_text`) and out
+(it is the `Outbound` the outbox delivers through).
+"""
+
+from __future__ import annotations
+
+from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.handlers.identity import ChatRef, UserRef
+from ccin_bridge.handlers.platforms import EnvVar, PlatformSpec
+from ccin_bridge.handlers.replies import Reply
+from ccin_bridge.handlers.requests import Request
+from ccin_bridge.scheduler.outbound import Undeliverable
+
+
+def _user_id_problem(user_id: str) -> str | None:
+    return None if user_id.startswith("e") and user_id[1:].isdigit() else "Echo ids look like e42"
+
+
+PLATFORM = PlatformSpec(
+    name="echo",
+    label="Echo",
+    command_prefix="!",
+    group_chats=True,
+    env=(EnvVar("ECHO_TOKEN", "the bot's Echo token"),),
+    user_id_problem=_user_id_problem,
+    example_user_id="e42",
+)
+
+
+class EchoBot:
+    """Translate in, let the core decide, execute out."""
+
+    platform = PLATFORM.name
+
+    def __init__(self, bridge: Bridge) -> None:
+        self.bridge = bridge
+        self.sent: list[tuple[str, str]] = []  # (chat id, text) as the platform would show it
+
+    async def on_message(self, user_id: str, chat_id: str, text: str, *, private: bool) -> None:
+        user = UserRef(self.platform, user_id, display_name=f"Echo {user_id}")
+        chat = ChatRef(self.platform, chat_id, is_private=private)
+
+        def request(command: str, args: str) -> Request:
+            return Request(user, chat, command, args, prefix=PLATFORM.command_prefix)
+
+        line = "/" + text[1:] if text.startswith(PLATFORM.command_prefix) else text
+        for reply in await self.bridge.handle_text(request, line):
+            await self.send(chat=chat, reply=reply)
+
+    async def send(self, *, chat: ChatRef, reply: Reply) -> None:
+        if chat.platform != self.platform:
+            raise Undeliverable(f"{chat.platform} chat given to the Echo adapter")
+        self.sent.append((chat.chat_id, reply.plain_text))
