@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, date, datetime, timedelta
-from html import unescape
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select, update
 
-from ccin_bridge.bots.telegram.render import MAX_TEXT, render_reply, visible_length
-from ccin_bridge.handlers import digest
 from ccin_bridge.handlers.config import Settings
 from ccin_bridge.handlers.core import Bridge
 from ccin_bridge.handlers.replies import Heading
@@ -129,24 +125,6 @@ async def test_send_without_audience_sends_every_audience(
             str(k) for k in await session.scalars(select(Push.key).where(Push.kind == "digest"))
         )
     assert keys == sorted(f"digest:{a.slug}:2026-12" for a in settings.audiences)
-
-
-async def test_a_long_digest_splits_into_messages_telegram_accepts(
-    settings: Settings, sqlite_db: Database, clock: Clock
-) -> None:
-    bridge = await push_bridge(settings, sqlite_db, clock)
-    await say(bridge, ADA, "/start")
-    for n in range(40):
-        await _approved(bridge, f"Network story number {n} " + "x" * 60, "https://example.org/s")
-    async with bridge.db.session() as session:
-        composed = await digest.compose(
-            session, bridge.settings, "members", now=clock.now, edition=date(2026, 12, 1)
-        )
-    chunks = render_reply(composed.reply)
-    assert len(chunks) > 1
-    assert all(visible_length(unescape(re.sub("<[^>]+>", "", c.html))) <= MAX_TEXT for c in chunks)
-    assert "Network story number 39" in composed.reply.plain_text
-    assert chunks[-1].rows  # the buttons come with the last message
 
 
 async def test_the_dps_end_is_counted_down_in_its_last_year(
