@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from ccin_bridge.handlers import platforms
 from ccin_bridge.handlers.commands import all_commands
 from ccin_bridge.handlers.config import ConfigError, Secrets, Settings, load_settings
 from ccin_bridge.handlers.core import Bridge
 from ccin_bridge.scheduler.outbound import Outbound
 from ccin_bridge.store import search_index, seed
 from ccin_bridge.store.db import Database, DatabaseURLError, default_url
-
-if TYPE_CHECKING:  # platforms load only when their credentials are set (platform_services)
-    from ccin_bridge.bots.telegram.webhook import WebhookConfig
 
 log = logging.getLogger(__name__)
 
@@ -95,44 +94,20 @@ async def open_app(
 
 
 def platform_services(
-    app: App, *, telegram_webhook: WebhookConfig | None = None
+    app: App, *, options: Mapping[str, Mapping[str, Any]] | None = None
 ) -> list[PlatformService]:
-    """An adapter for every platform whose credentials are set in the environment."""
+    """A running adapter for every registered platform whose credentials are set, built by
+    the factory its registry entry names (its SDK is imported only then). `options` are the
+    command line's, by platform (Telegram's webhook)."""
+    options = options or {}
     services: list[PlatformService] = []
-    if app.secrets.get("TELEGRAM_BOT_TOKEN"):
-        from ccin_bridge.bots.telegram.adapter import (
-            TelegramBot,  # only loaded when Telegram is used
-        )
-
-        services.append(TelegramBot.from_secrets(app.bridge, app.secrets, webhook=telegram_webhook))
-    elif telegram_webhook is not None:
-        raise ConfigError("--telegram-webhook: TELEGRAM_BOT_TOKEN is not set")
-    slack_token = app.secrets.get("SLACK_BOT_TOKEN")
-    if slack_token:
-        signing_secret, app_token = (
-            app.secrets.get(n) for n in ("SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN")
-        )
-        from ccin_bridge.bots.slack.adapter import SlackAdapter  # only loaded when Slack is used
-        from ccin_bridge.bots.slack.platform import SlackHttp
-
-        listen = app.settings.platform("slack")
-        if not isinstance(listen, SlackHttp):  # the registry entry's model reads `slack_http`
-            raise TypeError("the Slack settings were not read by the Slack platform")
-        if not signing_secret and not app_token:
-            raise ConfigError(
-                "SLACK_SIGNING_SECRET: required with SLACK_BOT_TOKEN, to verify Slack's requests"
-                " (or set SLACK_APP_TOKEN for Socket Mode)"
-            )
-
-        services.append(
-            SlackAdapter(
-                app.bridge,
-                bot_token=slack_token,
-                signing_secret=signing_secret,
-                api_url=app.secrets.get("SLACK_API_URL"),
-                host=listen.host,
-                port=listen.port,
-                app_token=app_token,  # Socket Mode when set
-            )
-        )
+    for spec in platforms.registered().values():
+        if spec.service is None or spec.started_by is None:
+            continue
+        if not app.secrets.get(spec.started_by):
+            if spec.name in options:
+                raise ConfigError(f"{spec.started_by} is not set, but {spec.label} options are")
+            continue
+        factory = platforms.load_service(spec)
+        services.append(factory(app.bridge, app.secrets, **options.get(spec.name, {})))
     return services

@@ -12,7 +12,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from importlib import import_module
 from importlib.metadata import entry_points
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -57,6 +59,11 @@ class PlatformSpec:
     # the adapter finds it as `settings.platform(name)`.
     settings_key: str | None = None
     settings: type[BaseModel] | None = None
+    # How the bridge runs it: when `started_by` (an environment variable) is set, the
+    # composition root imports `service` ("module:function", so the SDK loads only then) and
+    # calls it with the Bridge, the Secrets and the command line's options for the platform.
+    started_by: str | None = None
+    service: str | None = None
 
     @property
     def env_names(self) -> tuple[str, ...]:
@@ -105,6 +112,19 @@ def label(name: str) -> str:
 def prefix(name: str) -> str:
     spec = find(name)
     return spec.command_prefix if spec is not None else "/"
+
+
+def load_service(spec: PlatformSpec) -> Callable[..., Any]:
+    """The factory `spec.service` names, imported now."""
+    if spec.service is None:
+        raise ValueError(f"{spec.name} has no service")
+    module, _, attribute = spec.service.partition(":")
+    found: Any = import_module(module)
+    for part in attribute.split("."):
+        found = getattr(found, part)
+    if not callable(found):
+        raise TypeError(f"{spec.service!r} is not callable")
+    return found  # type: ignore[no-any-return]
 
 
 def _load() -> None:

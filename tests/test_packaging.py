@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -100,9 +101,18 @@ def test_pypi_scheduler_and_store_installed_beside_do_not_break_the_bridge(
 
 @pytest.mark.slow
 def test_the_wheel_holds_only_the_package(tmp_path: Path) -> None:
+    # From a copy: building in place leaves build/lib behind, whose stale files a later wheel
+    # would carry.
+    source = tmp_path / "source"
+    for folder in PACKAGE_DIRS.values():
+        shutil.copytree(
+            REPO / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
     pip_wheel = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
     built = subprocess.run(
-        [*pip_wheel, "-w", str(tmp_path), str(REPO)],
+        [*pip_wheel, "-w", str(tmp_path), str(source)],
         capture_output=True,
         text=True,
         timeout=300,

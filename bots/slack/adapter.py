@@ -42,11 +42,12 @@ from ccin_bridge.bots.slack.home import Home
 from ccin_bridge.bots.slack.lru import Lru
 from ccin_bridge.bots.slack.membership import SlackChannels
 from ccin_bridge.bots.slack.modals import Modals, review_block
-from ccin_bridge.bots.slack.platform import COMMAND, PLATFORM
+from ccin_bridge.bots.slack.platform import COMMAND, PLATFORM, SlackHttp
 from ccin_bridge.bots.slack.render import ACTION_PREFIX, MAX_BLOCKS, MAX_BUTTON_VALUE, render_reply
 from ccin_bridge.bots.slack.server import EVENTS_PATH, SlackHttpServer
 from ccin_bridge.bots.slack.socket_mode import SocketConnection
 from ccin_bridge.handlers import chat_events
+from ccin_bridge.handlers.config import ConfigError, Secrets
 from ccin_bridge.handlers.core import Bridge, RequestFactory
 from ccin_bridge.handlers.errors import GENERIC_ERROR
 from ccin_bridge.handlers.identity import ChatRef, UserRef
@@ -67,6 +68,32 @@ class SlackAdapter:
     when an app-level token is given; sends replies with the bot token."""
 
     platform = "slack"
+
+    @classmethod
+    def from_secrets(cls, bridge: Bridge, secrets: Secrets) -> SlackAdapter:
+        """The adapter the registry starts when SLACK_BOT_TOKEN is set."""
+        token = secrets.get("SLACK_BOT_TOKEN")
+        signing_secret = secrets.get("SLACK_SIGNING_SECRET")
+        app_token = secrets.get("SLACK_APP_TOKEN")
+        if not token:
+            raise ConfigError("SLACK_BOT_TOKEN is not set")
+        if not signing_secret and not app_token:
+            raise ConfigError(
+                "SLACK_SIGNING_SECRET: required with SLACK_BOT_TOKEN, to verify Slack's requests"
+                " (or set SLACK_APP_TOKEN for Socket Mode)"
+            )
+        listen = bridge.settings.platform(PLATFORM.name)
+        if not isinstance(listen, SlackHttp):  # the registry entry's model reads `slack_http`
+            raise TypeError("the Slack settings were not read by the Slack platform")
+        return cls(
+            bridge,
+            bot_token=token,
+            signing_secret=signing_secret,
+            api_url=secrets.get("SLACK_API_URL"),
+            host=listen.host,
+            port=listen.port,
+            app_token=app_token,  # Socket Mode when set
+        )
 
     def __init__(
         self,

@@ -54,4 +54,6 @@ PLATFORM = PlatformSpec(
     example_user_id="U012ABCDEF",
     settings_key="slack_http",
     settings=SlackHttp,
+    started_by="SLACK_BOT_TOKEN",
+    service="ccin_bridge.bots.slack.adapter:SlackAdapter.from_secrets",
 )

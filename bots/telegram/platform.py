@@ -47,4 +47,6 @@ PLATFORM = PlatformSpec(
     canonical_user_id=lambda user_id: str(int(user_id)),  # "0123" is the account 123
     chat_id=chat_id,
     example_user_id="123456",
+    started_by="TELEGRAM_BOT_TOKEN",
+    service="ccin_bridge.bots.telegram.adapter:TelegramBot.from_secrets",
 )

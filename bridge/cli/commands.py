@@ -91,7 +91,10 @@ async def _db_upgrade(data_dir: Path, url: str | None) -> int:
 
 
 async def _run(args: argparse.Namespace, app: App) -> int:
-    services = platform_services(app, telegram_webhook=_telegram_webhook(args, app))
+    webhook = _telegram_webhook(args, app)
+    services = platform_services(
+        app, options={"telegram": {"webhook": webhook}} if webhook else None
+    )
     if not services:
         print(
             "No platform credentials set (TELEGRAM_BOT_TOKEN, SLACK_BOT_TOKEN): "
@@ -143,6 +146,8 @@ def _telegram_webhook(args: argparse.Namespace, app: App) -> WebhookConfig | Non
         if args.telegram_listen is not None:
             raise ConfigError("--telegram-listen only applies with --telegram-webhook URL")
         return None
+    if not app.secrets.get("TELEGRAM_BOT_TOKEN"):
+        raise ConfigError("--telegram-webhook: TELEGRAM_BOT_TOKEN is not set")
     from ccin_bridge.bots.telegram.webhook import webhook_config  # loads Telegram's libraries
 
     return webhook_config(

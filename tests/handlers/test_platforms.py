@@ -5,11 +5,13 @@ scheduler/."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from ccin_bridge.app import App, platform_services
 from ccin_bridge.handlers import platforms
-from ccin_bridge.handlers.config import Chats, Secrets, Settings
+from ccin_bridge.handlers.config import Chats, ConfigError, Secrets, Settings
 from ccin_bridge.handlers.core import Bridge
 from ccin_bridge.handlers.identity import parse_user_key
 from ccin_bridge.handlers.membership import bound_chats, show
@@ -77,3 +79,16 @@ async def test_the_example_adapter_talks_to_the_core(
 def test_registering_a_taken_name_is_refused(echo: platforms.PlatformSpec) -> None:
     with pytest.raises(ValueError, match="registered already"):
         platforms.register(platforms.PlatformSpec(name="echo", label="Other"))
+
+
+async def test_the_registry_starts_a_platform_whose_credentials_are_set(
+    echo: platforms.PlatformSpec, bridge: Bridge, tmp_path: Path
+) -> None:
+    def app(env: dict[str, str]) -> App:
+        return App(bridge.settings, Secrets.from_env(env), bridge.db, bridge, tmp_path)
+
+    assert platform_services(app({})) == []
+    (bot,) = platform_services(app({"ECHO_TOKEN": "t0k"}), options={"echo": {"greeting": "hi"}})
+    assert isinstance(bot, EchoBot) and (bot.token, bot.greeting) == ("t0k", "hi")
+    with pytest.raises(ConfigError, match="ECHO_TOKEN is not set, but Echo options are"):
+        platform_services(app({}), options={"echo": {"greeting": "hi"}})

@@ -8,6 +8,7 @@ it directly), and `EchoBot` translates in (a typed line becomes `Bridge.handle_t
 
 from __future__ import annotations
 
+from ccin_bridge.handlers.config import Secrets
 from ccin_bridge.handlers.core import Bridge
 from ccin_bridge.handlers.identity import ChatRef, UserRef
 from ccin_bridge.handlers.platforms import EnvVar, PlatformSpec
@@ -28,6 +29,8 @@ PLATFORM = PlatformSpec(
     env=(EnvVar("ECHO_TOKEN", "the bot's Echo token"),),
     user_id_problem=_user_id_problem,
     example_user_id="e42",
+    started_by="ECHO_TOKEN",
+    service="tests.bots.example.adapter:EchoBot.from_secrets",
 )
 
 
@@ -36,9 +39,24 @@ class EchoBot:
 
     platform = PLATFORM.name
 
+    @classmethod
+    def from_secrets(cls, bridge: Bridge, secrets: Secrets, *, greeting: str = "") -> EchoBot:
+        """What the registry calls when ECHO_TOKEN is set; options come from the command line."""
+        bot = cls(bridge)
+        bot.token, bot.greeting = secrets.get("ECHO_TOKEN"), greeting
+        return bot
+
     def __init__(self, bridge: Bridge) -> None:
         self.bridge = bridge
         self.sent: list[tuple[str, str]] = []  # (chat id, text) as the platform would show it
+        self.token: str | None = None
+        self.greeting = ""
+
+    async def start(self) -> None: ...
+
+    async def stop_receiving(self, grace: float = 0) -> None: ...
+
+    async def stop(self, grace: float = 0) -> None: ...
 
     async def on_message(self, user_id: str, chat_id: str, text: str, *, private: bool) -> None:
         user = UserRef(self.platform, user_id, display_name=f"Echo {user_id}")
