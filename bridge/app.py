@@ -108,6 +108,12 @@ def platform_services(
             if spec.name in options:
                 raise ConfigError(f"{spec.started_by} is not set, but {spec.label} options are")
             continue
-        factory = platforms.load_service(spec)
+        try:
+            factory = platforms.load_service(spec)
+        except ImportError as exc:
+            raise ConfigError(
+                f"{spec.started_by} is set, but {spec.label}'s library is not installed "
+                f"({exc.name}): pip install 'ccin-bridge[{spec.name}]'"
+            ) from None
         services.append(factory(app.bridge, app.secrets, **options.get(spec.name, {})))
     return services

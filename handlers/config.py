@@ -76,7 +76,13 @@ class Chats(RootModel[dict[str, list[str]]]):
                 raise ValueError(f"{name!r}: chats can be on {', '.join(with_groups)}")
             if not isinstance(ids, list):
                 raise ValueError(f"{name}: expected a list of chat ids")
-            chats[name] = [spec.chat_id(i) for i in ids]
+            checked = []
+            for index, chat_id in enumerate(ids):
+                try:
+                    checked.append(spec.chat_id(chat_id))
+                except ValueError as exc:
+                    raise ValueError(f"{name}[{index}]: {exc}") from None
+            chats[name] = checked
         return chats
 
     def items(self) -> ItemsView[str, list[str]]:
@@ -159,7 +165,7 @@ class Settings(_Strict):
             try:
                 sections[spec.name] = spec.settings.model_validate(raw.pop(spec.settings_key, {}))
             except ValidationError as exc:
-                raise ValueError(f"{spec.settings_key}.{_describe(exc)}") from None
+                raise ValueError(_describe(exc, under=spec.settings_key)) from None
         raw["platform_settings"] = sections
         return raw
 
@@ -309,12 +315,13 @@ def _find_secret_keys(node: Any, prefix: str = "") -> list[str]:
     return found
 
 
-def _describe(exc: ValidationError) -> str:
+def _describe(exc: ValidationError, under: str = "") -> str:
+    """Each problem with the key it is about (`groups.0.slug: ...`), under a section's key."""
     problems = []
     for error in exc.errors(include_url=False):
-        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        key = ".".join([*([under] if under else []), *(str(p) for p in error["loc"])])
         message = str(error["msg"]).removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown setting (check the spelling against the README)"
-        problems.append(f"{key}: {message}")
+        problems.append(f"{key}: {message}" if key else message)  # whole-file checks name keys
     return "; ".join(problems)

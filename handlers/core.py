@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ccin_bridge.handlers import inbox, reply_codec
+from ccin_bridge.handlers import inbox, platforms, reply_codec
 from ccin_bridge.handlers.config import Settings
 from ccin_bridge.handlers.errors import GENERIC_ERROR, UserFacingError
 from ccin_bridge.handlers.identity import UserRef
@@ -132,9 +132,10 @@ class Bridge:
     async def handle_text(
         self, request_for: RequestFactory, line: str, *, addressed: bool = False
     ) -> list[Reply]:
-        """A line typed by a person: a command if it starts with `/`, or if its first word is
-        a command's name in a private chat or in a line `addressed` to the bot (a mention);
-        otherwise the next step of a flow in progress, else a nudge.
+        """A line typed by a person: a command if it starts with `/`, or, on a platform where
+        people type commands bare (its registry entry's `bare_commands`: Slack), if its first
+        word is a command's name in a private chat or in a line `addressed` to the bot (a
+        mention); otherwise the next step of a flow in progress, else a nudge.
 
         A flow waiting in a private chat wins over a command word (a news title such as
         "Events in Leeds" is the title), except a word that stops flows (`cancel`). The same
@@ -161,8 +162,9 @@ class Bridge:
 
     async def _bare_command(self, request: Request, cleaned: str, *, addressed: bool) -> bool:
         """Whether a line without `/` names a command the person meant to run."""
+        spec = platforms.find(request.chat.platform)
         cmd = self.commands.get(cleaned.split(" ", 1)[0].casefold())
-        if cmd is None:
+        if cmd is None or spec is None or not spec.bare_commands:
             return False
         if not request.chat.is_private:
             return addressed  # flows continue only in private chats

@@ -48,6 +48,9 @@ class PlatformSpec:
     command_prefix: str = "/"  # how people type a command there ("/ccin " on Slack)
     public: bool = True  # people reach the bot over the network (the terminal chat is local)
     group_chats: bool = False  # groups can be bound to real chats there (config `chats`)
+    # People type commands without the prefix there (`search food` in a Slack DM, where `/…`
+    # is Slack's own): a first word that names a command runs it, unless a flow waits.
+    bare_commands: bool = False
     env: tuple[EnvVar, ...] = ()
     # Why a user id could never be an account there (None: it could), and its canonical form.
     user_id_problem: Callable[[str], str | None] = _no_problem
@@ -76,7 +79,7 @@ class PlatformSpec:
 
 _registry: dict[str, PlatformSpec] = {}
 _loaded = False
-_lock = threading.Lock()
+_lock = threading.RLock()  # an entry module may ask the registry while it loads
 
 
 def register(spec: PlatformSpec) -> None:
@@ -134,11 +137,19 @@ def _load() -> None:
     with _lock:
         if _loaded:
             return
+        found: dict[str, PlatformSpec] = {}
         for point in entry_points(group=GROUP):
             spec = point.load()
             if not isinstance(spec, PlatformSpec) or spec.name != point.name:
                 raise TypeError(
                     f"entry point {point.value!r} is not the PlatformSpec {point.name!r}"
                 )
-            _registry[spec.name] = spec
+            if spec.name in found and found[spec.name] != spec:
+                raise RuntimeError(f"two installed packages declare the platform {spec.name!r}")
+            found[spec.name] = spec
+        if not found:
+            raise RuntimeError(
+                f"no platform is registered (entry points {GROUP!r}): reinstall ccin-bridge"
+            )
+        _registry.update(found)
         _loaded = True

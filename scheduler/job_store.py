@@ -19,7 +19,9 @@ from sqlalchemy import inspect
 
 JOB_TABLE = "apscheduler_jobs"  # excluded from Alembic's drift check (store.db.managed_by_orm)
 PACKAGE = "ccin_bridge"
-MOVED_PACKAGES = ("scheduler",)  # top-level packages before the move into `ccin_bridge`
+# Top-level packages before the move into `ccin_bridge` (jobs only ever named `scheduler.…`).
+# A 0.1 process cannot read the rewritten jobs: going back to 0.1 is not supported.
+MOVED_PACKAGES = ("scheduler", "handlers", "store", "bots")
 
 
 def current_ref(ref: str) -> str:

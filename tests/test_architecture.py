@@ -9,6 +9,7 @@ distribution, by its top-level package.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -83,6 +84,14 @@ def test_nothing_imports_our_rooms_by_their_old_top_level_names() -> None:
         for bad in imported_modules(path) & OLD_NAMES
     }
     assert not breaches, sorted(breaches)
+
+
+def test_the_migration_template_imports_by_the_package_name() -> None:
+    """New migrations come from this template: an old name in it would be another package's."""
+    template = (REPO / "store" / "migrations" / "script.py.mako").read_text(encoding="utf-8")
+    old = re.compile(rf"^\s*(?:import|from)\s+(?:{'|'.join(OLD_NAMES)})\b", re.MULTILINE)
+    assert not old.findall(template)
+    assert "import ccin_bridge.store.models" in template
 
 
 def test_the_check_itself_catches_a_forbidden_import(tmp_path: Path) -> None:

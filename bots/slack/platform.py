@@ -42,6 +42,7 @@ PLATFORM = PlatformSpec(
     name="slack",
     label="Slack",
     command_prefix=COMMAND + " ",
+    bare_commands=True,
     group_chats=True,
     env=(
         EnvVar("SLACK_BOT_TOKEN", "the app's bot token (xoxb-…); Slack starts when set"),

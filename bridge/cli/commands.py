@@ -97,7 +97,7 @@ async def _run(args: argparse.Namespace, app: App) -> int:
     )
     if not services:
         print(
-            "No platform credentials set (TELEGRAM_BOT_TOKEN, SLACK_BOT_TOKEN): "
+            f"No platform credentials set ({', '.join(_starting_variables())}): "
             "starting the terminal chat on the embedded database."
         )
         return await _chat_with_scheduler(app, name="Guest", admin=False)
@@ -139,6 +139,12 @@ async def _run(args: argparse.Namespace, app: App) -> int:
             loop.remove_signal_handler(signum)
     print("ccin-bridge stopped.")
     return 0
+
+
+def _starting_variables() -> list[str]:
+    from ccin_bridge.handlers import platforms
+
+    return [s.started_by for s in platforms.registered().values() if s.started_by]
 
 
 def _telegram_webhook(args: argparse.Namespace, app: App) -> WebhookConfig | None:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import store.models
+import ccin_bridge.store.models
 ${imports if imports else ""}
 
 revision: str = ${repr(up_revision)}

@@ -53,6 +53,15 @@ def test_repo_config_is_valid_and_has_the_three_network_groups() -> None:
             "telegram_token: secrets belong in environment",
         ),
         (lambda d: d.pop("groups"), "groups: Field required"),
+        # A platform's own section is read by its registry entry's model, and named so.
+        (lambda d: d.update(slack_http={"port": 0}), "yaml: slack_http.port: Input should be"),
+        (lambda d: d.update(slack_http=None), "yaml: slack_http: Input should be"),
+        (lambda d: d.update(slack_http={"hots": "x"}), "slack_http.hots: unknown setting"),
+        (
+            lambda d: d["groups"][0].update(chats={"slack": ["C0OK", "#general"]}),
+            "groups.0.chats: slack[1]: Slack channel ids look like C012ABCDEF",
+        ),
+        (lambda d: d["groups"][0].update(chats={"teams": ["x"]}), "'teams': chats can be on"),
     ],
 )
 def test_bad_config_names_the_key(tmp_path: Path, mutate: object, expected: str) -> None:

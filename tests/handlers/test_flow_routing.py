@@ -69,22 +69,22 @@ async def test_free_text_has_a_message_sized_limit(bridge: Bridge) -> None:
     assert "Preview" in answer
 
 
-ANN = UserRef("telegram", "4242", display_name="Ann Example")
+ANN = UserRef("slack", "U0ANN", display_name="Ann Example")
 
 
 def ann_dm(command: str, args: str) -> Request:
-    return Request(ANN, ChatRef("telegram", "4242", is_private=True), command, args)
+    return Request(ANN, ChatRef("slack", "D0ANN", is_private=True), command, args, prefix="/ccin ")
 
 
 def ann_in_group(command: str, args: str) -> Request:
-    return Request(ANN, ChatRef("telegram", "-100", is_private=False), command, args)
+    return Request(
+        ANN, ChatRef("slack", "C0TEAM", is_private=False), command, args, prefix="/ccin "
+    )
 
 
-async def test_a_waiting_step_wins_over_a_bare_command_word_on_every_platform(
-    bridge: Bridge,
-) -> None:
-    """In a private chat a line starting with a command's name is that command, unless a
-    flow waits for an answer: then it is the answer (a news title "Events in Leeds")."""
+async def test_a_waiting_step_wins_over_a_bare_command_word(bridge: Bridge) -> None:
+    """Where people type commands bare (Slack), a line starting with a command's name is that
+    command in a private chat, unless a flow waits for an answer: then it is the answer."""
     assert "Officer Network" in says(await bridge.handle_text(ann_dm, "events"))
     assert "What is the title?" in says(await bridge.handle_text(ann_dm, "news"))
     assert "Now the text" in says(await bridge.handle_text(ann_dm, "Events in Leeds this spring"))
@@ -101,3 +101,16 @@ async def test_a_bare_command_word_in_a_group_runs_only_when_addressed_to_the_bo
     assert "Officer Network" not in chatter
     mention = says(await bridge.handle_text(ann_in_group, "events", addressed=True))
     assert "Officer Network" in mention
+
+
+async def test_where_commands_take_a_slash_a_bare_word_is_only_text(bridge: Bridge) -> None:
+    """On Telegram (and the terminal) `approve 12` or `leave it to me` typed to the bot is
+    not a command: nothing acts without the `/`."""
+    tg = UserRef("telegram", "4242", display_name="Tia Example")
+
+    def tg_dm(command: str, args: str) -> Request:
+        return Request(tg, ChatRef("telegram", "4242", is_private=True), command, args)
+
+    answer = says(await bridge.handle_text(tg_dm, "leave it to me"))
+    assert "I answer commands such as /search" in answer
+    assert "Officer Network" not in says(await bridge.handle_text(tg_dm, "events"))

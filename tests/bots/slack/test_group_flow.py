@@ -2,7 +2,7 @@
 
 The real Bolt app takes signed slash commands, button presses and events over HTTP; the
 outbox's delivery lanes and the chat-action worker run beside it with the adapter as their
-Outbound and ChatAdmin, as bots/background.py wires them. The officers' group is bound to a
+Outbound and ChatAdmin, as bridge/background.py wires them. The officers' group is bound to a
 channel of the fake Slack, and what is asserted is what the fake recorded: messages, invites
 and kicks. (The `fake` fixture also fails the test if Slack would have refused a message.)
 """

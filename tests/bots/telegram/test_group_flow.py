@@ -2,7 +2,7 @@
 
 The real PTB Application long-polls the fake Bot API; the outbox's delivery lanes and the
 chat-action worker run beside it with the bot as their Outbound and ChatAdmin, as
-bots/background.py wires them. People only type and press buttons; everything asserted is
+bridge/background.py wires them. People only type and press buttons; everything asserted is
 what the fake Bot API recorded: the messages, the invite links and the admin calls. The last
 test adds the real Slack adapter against the fake Slack for one person on both platforms.
 """
