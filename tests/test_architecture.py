@@ -275,3 +275,71 @@ def test_the_platform_check_itself_finds_a_name(tmp_path: Path) -> None:
     sample = tmp_path / "m.py"
     sample.write_text('"""Telegram in a docstring is fine."""\nPREFIX = {"slack": "/ccin "}\n')
     assert _named_platforms(sample, {"slack", "telegram"}) == ["m.py:2 slack"]
+
+
+def _module_graph() -> dict[str, set[str]]:
+    """Each module of the package and the modules of ours it imports (type-only ones too)."""
+    files: dict[str, Path] = {}
+    for room, folder in FOLDERS.items():
+        package = PACKAGE if room == "root" else f"{PACKAGE}.{room}"
+        for path in (REPO / folder).rglob("*.py"):
+            parts = [p for p in path.relative_to(REPO / folder).with_suffix("").parts]
+            if "migrations" not in parts:
+                files[".".join([package, *(p for p in parts if p != "__init__")])] = path
+    graph: dict[str, set[str]] = {}
+    for name, path in files.items():
+        deps: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                for alias in node.names:
+                    full = f"{node.module}.{alias.name}"
+                    deps.add(full if full in files else node.module)
+            elif isinstance(node, ast.Import):
+                deps.update(alias.name for alias in node.names)
+        graph[name] = {d for d in deps if d in files and d != name}
+    return graph
+
+
+def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Groups of modules that import each other, round and round (strongly connected)."""
+    order: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        order[module] = low[module] = len(order)
+        stack.append(module)
+        for dep in sorted(graph[module]):
+            if dep not in order:
+                visit(dep)
+                low[module] = min(low[module], low[dep])
+            elif dep in stack:
+                low[module] = min(low[module], order[dep])
+        if low[module] == order[module]:
+            group = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == module:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for module in sorted(graph):
+        if module not in order:
+            visit(module)
+    return found
+
+
+def test_no_modules_import_each_other_in_a_circle() -> None:
+    """Type-only imports count: the Slack Home and modals take a `SlackSession` protocol, not
+    the adapter that builds them."""
+    graph = _module_graph()
+    assert "ccin_bridge.bots.slack.home" in graph
+    assert not _circles(graph)
+
+
+def test_the_circle_check_itself_finds_one() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert _circles(graph) == [["a", "b", "c"]]

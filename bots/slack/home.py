@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 
 from ccin_bridge.bots.slack import inbound
 from ccin_bridge.bots.slack.render import view_blocks
+from ccin_bridge.bots.slack.session import SlackSession
 from ccin_bridge.handlers.identity import ChatRef
-
-if TYPE_CHECKING:
-    from ccin_bridge.bots.slack.adapter import SlackAdapter
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +27,7 @@ CUT_SHORT = "There is more: send `/ccin home` to see all of it."
 
 
 class Home:
-    def __init__(self, adapter: SlackAdapter) -> None:
+    def __init__(self, adapter: SlackSession) -> None:
         self.adapter = adapter
 
     def register(self, app: AsyncApp) -> None:

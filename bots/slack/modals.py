@@ -22,17 +22,15 @@ import logging
 import re
 import secrets
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 
 from ccin_bridge.bots.slack.render import SlackBlock, view_blocks
+from ccin_bridge.bots.slack.session import SlackSession
 from ccin_bridge.handlers import broadcasts
 from ccin_bridge.handlers.replies import Reply
-
-if TYPE_CHECKING:
-    from ccin_bridge.bots.slack.adapter import SlackAdapter
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +79,7 @@ def waiting(title: str, text: str, callback_id: str) -> dict[str, Any]:
 
 
 class Modals:
-    def __init__(self, adapter: SlackAdapter) -> None:
+    def __init__(self, adapter: SlackSession) -> None:
         self.adapter = adapter
 
     def register(self, app: AsyncApp) -> None:

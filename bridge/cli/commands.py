@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, TextIO
 from ccin_bridge.app import App, PlatformService, data_dir_for, load, open_app, platform_services
 from ccin_bridge.background import Background
 from ccin_bridge.bots.terminal.chat import TerminalChat
+from ccin_bridge.cli import EXIT_CONFIG
 from ccin_bridge.cli import audit as cli_audit
 from ccin_bridge.cli import push as cli_push
 from ccin_bridge.cli import schedule as cli_schedule
-from ccin_bridge.cli.main import EXIT_CONFIG
 from ccin_bridge.handlers.commands import link as link_commands
 from ccin_bridge.handlers.config import ConfigError, config_path
 from ccin_bridge.handlers.errors import UserFacingError

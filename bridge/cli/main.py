@@ -10,9 +10,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from ccin_bridge.cli import EXIT_CONFIG
 from ccin_bridge.cli.parser import build_parser
-
-EXIT_CONFIG = 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:

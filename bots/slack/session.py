@@ -1,0 +1,42 @@
+"""What the App Home tab and the modals use of the Slack adapter.
+
+A protocol, so that home.py and modals.py need not import the adapter that builds them (they
+would form an import circle with it): the adapter is one `SlackSession`, a test could be
+another.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from ccin_bridge.handlers.core import Bridge, RequestFactory
+from ccin_bridge.handlers.identity import ChatRef, UserRef
+from ccin_bridge.handlers.replies import Reply
+
+
+class SlackSession(Protocol):
+    bridge: Bridge
+    client: AsyncWebClient
+
+    def track(self) -> None:
+        """Count the current listener as work under way."""
+
+    async def person(self, user_id: str, handle: str | None = None) -> UserRef:
+        """The person behind a Slack user id, with the names we show back."""
+
+    async def dm_chat(self, user_id: str) -> ChatRef:
+        """The person's DM with the bot."""
+
+    def requests(self, user: UserRef, chat: ChatRef) -> RequestFactory:
+        """Requests from `user` in `chat`, with Slack's command prefix."""
+
+    async def run(self, user: UserRef, chat: ChatRef, line: str) -> list[Reply]:
+        """A command line run for `user` as if typed in `chat`."""
+
+    async def payloads(self, replies: list[Reply]) -> dict[str, str]:
+        """Each button's value for these replies."""
+
+    async def deliver(self, replies: list[Reply], *, user: UserRef, chat: ChatRef) -> None:
+        """Send replies where they belong (privately to `user` when they are private)."""
