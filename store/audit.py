@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ccin_bridge.store.models import AuditEntry, utcnow
+from ccin_bridge.store.records import AuditRecord
 
 
 async def record(
@@ -27,9 +28,10 @@ async def record(
     )
 
 
-async def recent(session: AsyncSession, limit: int = 50) -> list[AuditEntry]:
+async def recent(session: AsyncSession, limit: int = 50) -> list[AuditRecord]:
+    """The newest entries first."""
     rows = await session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit))
-    return list(rows)
+    return [AuditRecord(e.id, e.at, e.actor_id, e.action, dict(e.detail)) for e in rows]
 
 
 async def count_by_action(session: AsyncSession, since: datetime) -> dict[str, int]:

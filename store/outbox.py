@@ -21,6 +21,7 @@ from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ccin_bridge.store.models import Delivery, Identity, Push, utcnow
+from ccin_bridge.store.records import PushSummary
 from ccin_bridge.store.upsert import insert_new
 
 PENDING, CLAIMED, SENDING = "pending", "claimed", "sending"
@@ -413,5 +414,7 @@ async def has_unfinished(
     return row is not None
 
 
-async def recent_pushes(session: AsyncSession, limit: int = 20) -> list[Push]:
-    return list(await session.scalars(select(Push).order_by(Push.id.desc()).limit(limit)))
+async def recent_pushes(session: AsyncSession, limit: int = 20) -> list[PushSummary]:
+    """The newest pushes first."""
+    rows = await session.scalars(select(Push).order_by(Push.id.desc()).limit(limit))
+    return [PushSummary(p.id, p.kind, p.title, p.created_at) for p in rows]

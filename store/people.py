@@ -200,11 +200,10 @@ async def person_record(session: AsyncSession, person: Person) -> PersonRecord:
     )
 
 
-async def find_person(session: AsyncSession, platform: str, external_id: str) -> Person | None:
-    identity = await session.scalar(
-        select(Identity).where(Identity.platform == platform, Identity.external_id == external_id)
-    )
-    return None if identity is None else await session.get(Person, identity.person_id)
+async def find_person(session: AsyncSession, platform: str, external_id: str) -> PersonName | None:
+    """The person behind an account, if the bridge knows it."""
+    person_id = await person_id_of(session, platform, external_id)
+    return None if person_id is None else await person_name(session, person_id)
 
 
 async def person_exists(session: AsyncSession, person_id: int) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -108,3 +109,24 @@ class SearchPage:
     relaxed: bool = False  # no document had every word; these have some of them
     problems: tuple[str, ...] = ()  # filters that could not be used
     terms: tuple[str, ...] = ()  # the words searched for, for highlighting
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One audit-log entry: who (a person id, None for the system) did what, when."""
+
+    id: int
+    at: datetime
+    actor_id: int | None
+    action: str
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PushSummary:
+    """A push as a list of recent ones shows it."""
+
+    id: int
+    kind: str
+    title: str
+    created_at: datetime

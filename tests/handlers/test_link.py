@@ -17,7 +17,8 @@ from ccin_bridge.scheduler.delivery import DeliveryService
 from ccin_bridge.store import audit, people
 from ccin_bridge.store import groups as store_groups
 from ccin_bridge.store.db import Database
-from ccin_bridge.store.models import AuditEntry, Base, Identity, LinkCode, Subscription
+from ccin_bridge.store.models import Base, Identity, LinkCode, Subscription
+from ccin_bridge.store.records import AuditRecord
 from tests.conftest import Clock
 from tests.handlers.groups_support import (
     ADMIN,
@@ -77,7 +78,7 @@ async def linked(bridge: Bridge, a: UserRef, b: UserRef) -> bool:
     return (await identity(bridge, a)).person_id == (await identity(bridge, b)).person_id
 
 
-async def audit_entries(bridge: Bridge, action: str) -> list[AuditEntry]:
+async def audit_entries(bridge: Bridge, action: str) -> list[AuditRecord]:
     async with bridge.db.session() as session:
         return [e for e in await audit.recent(session) if e.action == action]
 
