@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ccin_bridge.store.models import DpsFramework, Event, Organisation, Principle, Supplier
+from ccin_bridge.store.models import DpsFramework, Event, Organisation, Supplier
 from ccin_bridge.store.records import DpsRecord, EventRecord, OrganisationRecord, SupplierRecord
 from ccin_bridge.store.text import fold, words
 
@@ -84,7 +84,3 @@ async def organisation_counts(session: AsyncSession) -> dict[str, int]:
         select(Organisation.member_type, func.count()).group_by(Organisation.member_type)
     )
     return {member_type: int(count) for member_type, count in rows}
-
-
-async def principles(session: AsyncSession) -> list[Principle]:
-    return list(await session.scalars(select(Principle).order_by(Principle.number)))

@@ -343,3 +343,20 @@ def test_no_modules_import_each_other_in_a_circle() -> None:
 def test_the_circle_check_itself_finds_one() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert _circles(graph) == [["a", "b", "c"]]
+
+
+def test_the_store_hands_records_upward_not_orm_objects() -> None:
+    """store/records.py's promise: no public store function is annotated to return a model."""
+    models_source = (REPO / "store" / "models.py").read_text(encoding="utf-8")
+    models = set(re.findall(r"^class (\w+)\(Base\)", models_source, re.MULTILINE))
+    assert {"Person", "Push", "AuditEntry"} <= models
+    breaches = []
+    for path in sorted((REPO / "store").glob("*.py")):
+        if path.name == "models.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.returns:
+                returned = set(re.findall(r"\w+", ast.unparse(node.returns)))
+                if not node.name.startswith("_") and returned & models:
+                    breaches.append(f"{path.name}: {node.name} -> {ast.unparse(node.returns)}")
+    assert not breaches, breaches
