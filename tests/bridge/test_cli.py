@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -14,6 +13,7 @@ import pytest
 
 from ccin_bridge.store.db import Database, default_url
 from ccin_bridge.store.models import Identity, Person
+from tests.processes import bridge_env
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow  # each test starts the bridge as a real process
@@ -25,8 +25,6 @@ def run_cli(
     config = tmp_path / "config.yaml"
     if not config.exists():
         shutil.copy(REPO / "config.yaml", config)
-    clean_env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "SLACK_"))}
-    clean_env.pop("DATABASE_URL", None)
     return subprocess.run(
         [sys.executable, "-m", "ccin_bridge", "--config", str(config), *args],
         input=stdin,
@@ -34,7 +32,7 @@ def run_cli(
         text=True,
         cwd=tmp_path,
         timeout=120,
-        env={**clean_env, "PYTHONPATH": str(REPO), **env},
+        env=bridge_env(**env),
     )
 
 

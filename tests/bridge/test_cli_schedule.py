@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 from ccin_bridge.handlers.config import Settings
 from ccin_bridge.scheduler.service import build_scheduler
 from tests.bridge.test_cli import REPO, run_cli
+from tests.processes import bridge_env
 
 pytestmark = pytest.mark.slow  # each test starts the bridge as a real process
 
@@ -88,14 +88,6 @@ def test_jobs_says_which_stored_jobs_are_overdue(tmp_path: Path, settings: Setti
     assert sum("overdue" in ln for ln in listed.stdout.splitlines()) == 1
 
 
-def _no_platforms(env: Mapping[str, str]) -> dict[str, str]:
-    return {
-        k: v
-        for k, v in env.items()
-        if not k.startswith(("TELEGRAM_", "SLACK_")) and k != "DATABASE_URL"
-    }
-
-
 def test_output_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
     reader, writer = os.pipe()
@@ -115,7 +107,7 @@ def test_output_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
             text=True,
             cwd=tmp_path,
             timeout=120,
-            env={**_no_platforms(os.environ), "PYTHONPATH": str(REPO)},
+            env=bridge_env(),
         )
     finally:
         os.close(writer)

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
-import sys
 import time
 from pathlib import Path
 from urllib.parse import urlencode
@@ -29,6 +27,7 @@ from tests.bots.telegram.conftest import ALICE
 from tests.bots.telegram.test_run import read_until
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.telegram_api import TOKEN, FakeTelegramAPI
+from tests.processes import bridge_env, start_bridge
 
 REPO = Path(__file__).resolve().parents[2]
 WEBHOOK_SECRET = "webhook-secret_0123456789"
@@ -124,23 +123,15 @@ async def test_run_at_debug_writes_no_credential_to_the_log(tmp_path: Path) -> N
     slack.add_user(SLACK_ALICE.id, SLACK_ALICE.handle, "Alice Example")
     try:
         async with FakeTelegramAPI() as telegram:
-            env = {
-                k: v
-                for k, v in os.environ.items()
-                if not k.startswith(("TELEGRAM_", "SLACK_", "DATABASE_URL"))
-            }
-            env.update(
-                TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=telegram.base_url,
+            env = bridge_env(
+                TELEGRAM_BOT_TOKEN=TOKEN,
+                TELEGRAM_API_BASE_URL=telegram.base_url,
                 TELEGRAM_WEBHOOK_SECRET=WEBHOOK_SECRET,
-                SLACK_BOT_TOKEN=slack.token, SLACK_SIGNING_SECRET=SIGNING_SECRET,
-                SLACK_API_URL=slack.api_url, PYTHONPATH=str(REPO),
-            )  # fmt: skip
-            process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "ccin_bridge", "--config", str(tmp_path / "config.yaml"),
-                "--log-level", "DEBUG", "run",
-                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE, env=env, cwd=tmp_path,
-            )  # fmt: skip
+                SLACK_BOT_TOKEN=slack.token,
+                SLACK_SIGNING_SECRET=SIGNING_SECRET,
+                SLACK_API_URL=slack.api_url,
+            )
+            process = await start_bridge(tmp_path, "--log-level", "DEBUG", "run", env=env)
             assert process.stdout is not None
             try:
                 await read_until(process.stdout, "ccin-bridge is running")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import socket
 import subprocess
@@ -19,6 +18,7 @@ import yaml
 from tests.bots.slack.sender import ALICE, SIGNING_SECRET, sign
 from tests.bots.telegram.test_run import read_until
 from tests.fakes.slack_api import APP_TOKEN, FakeSlack
+from tests.processes import bridge_env, start_bridge
 
 pytestmark = pytest.mark.slow  # each test starts the bridge as a real process
 REPO = Path(__file__).resolve().parents[3]
@@ -38,16 +38,10 @@ async def test_run_serves_signed_slash_commands_until_sigterm(tmp_path: Path) ->
     fake = FakeSlack()
     await fake.start()
     fake.add_user(ALICE.id, ALICE.handle, "Alice Example")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_URL"))}
-    env.update(
-        SLACK_BOT_TOKEN=fake.token, SLACK_SIGNING_SECRET=SIGNING_SECRET,
-        SLACK_API_URL=fake.api_url, PYTHONPATH=str(REPO),
-    )  # fmt: skip
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "ccin_bridge", "--config", str(tmp_path / "config.yaml"), "run",
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, env=env, cwd=tmp_path,
-    )  # fmt: skip
+    env = bridge_env(
+        SLACK_BOT_TOKEN=fake.token, SLACK_SIGNING_SECRET=SIGNING_SECRET, SLACK_API_URL=fake.api_url
+    )
+    process = await start_bridge(tmp_path, "run", env=env)
     assert process.stdout is not None
     try:
         await read_until(process.stdout, "running on Slack")
@@ -85,10 +79,9 @@ async def test_run_serves_signed_slash_commands_until_sigterm(tmp_path: Path) ->
 
 def test_slack_token_without_signing_secret_is_a_config_error(tmp_path: Path) -> None:
     (tmp_path / "config.yaml").write_text((REPO / "config.yaml").read_text())
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "SLACK_"))}
     result = subprocess.run(
         [sys.executable, "-m", "ccin_bridge", "--config", str(tmp_path / "config.yaml"), "run"],
-        env={**env, "SLACK_BOT_TOKEN": "xoxb-1", "PYTHONPATH": str(REPO)},
+        env=bridge_env(SLACK_BOT_TOKEN="xoxb-1"),
         capture_output=True, text=True, cwd=tmp_path, timeout=60, stdin=subprocess.DEVNULL,
     )  # fmt: skip
     assert result.returncode == 2
@@ -99,17 +92,11 @@ async def test_run_in_socket_mode_with_an_app_token_and_no_port(tmp_path: Path) 
     (tmp_path / "config.yaml").write_text((REPO / "config.yaml").read_text())
     fake = FakeSlack()
     await fake.start()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_URL"))}
-    env = {k: v for k, v in env.items() if not k.startswith("SLACK_")}
-    env.update(
-        SLACK_BOT_TOKEN=fake.token, SLACK_APP_TOKEN=APP_TOKEN,  # no signing secret
-        SLACK_API_URL=fake.api_url, PYTHONPATH=str(REPO),
-    )  # fmt: skip
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "ccin_bridge", "--config", str(tmp_path / "config.yaml"), "run",
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, env=env, cwd=tmp_path,
-    )  # fmt: skip
+    # No signing secret: Socket Mode needs none.
+    env = bridge_env(
+        SLACK_BOT_TOKEN=fake.token, SLACK_APP_TOKEN=APP_TOKEN, SLACK_API_URL=fake.api_url
+    )
+    process = await start_bridge(tmp_path, "run", env=env)
     assert process.stdout is not None
     try:
         await read_until(process.stdout, "running on Slack")

@@ -4,31 +4,23 @@ the next start answers every one of them (Telegram itself will not send them aga
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import signal
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.bots.telegram.test_run import REPO, read_until
 from tests.fakes.telegram_api import TOKEN, FakeTelegramAPI, TgUser
+from tests.processes import bridge_env, start_bridge
 
 pytestmark = pytest.mark.slow  # each test starts the bridge as a real process
 PEOPLE = [TgUser(5000 + n, f"Person{n}", "Example") for n in range(40)]
 
 
 async def _start(fake_api: FakeTelegramAPI, tmp_path: Path) -> asyncio.subprocess.Process:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL"))}
-    env.update(
-        TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=fake_api.base_url, PYTHONPATH=str(REPO)
-    )
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "ccin_bridge", "--config", str(tmp_path / "config.yaml"), "run",
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, env=env, cwd=tmp_path,
-    )  # fmt: skip
+    env = bridge_env(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=fake_api.base_url)
+    process = await start_bridge(tmp_path, "run", env=env)
     assert process.stdout is not None
     await read_until(process.stdout, "running on Telegram")
     return process

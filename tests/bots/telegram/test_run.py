@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import signal
 import socket
-import sys
 from pathlib import Path
 
 import aiohttp
@@ -15,6 +13,7 @@ import pytest
 
 from tests.bots.telegram.conftest import ALICE
 from tests.fakes.telegram_api import TOKEN, FakeTelegramAPI
+from tests.processes import bridge_env, start_bridge
 
 pytestmark = pytest.mark.slow  # each test starts the bridge as a real process
 REPO = Path(__file__).resolve().parents[3]
@@ -33,15 +32,8 @@ async def read_until(stream: asyncio.StreamReader, needle: str, within: float = 
 
 async def test_run_serves_telegram_until_sigterm(fake_api: FakeTelegramAPI, tmp_path: Path) -> None:
     shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL"))}
-    env.update(
-        TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=fake_api.base_url, PYTHONPATH=str(REPO)
-    )
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "ccin_bridge", "--config", str(tmp_path / "config.yaml"), "run",
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, env=env, cwd=tmp_path,
-    )  # fmt: skip
+    env = bridge_env(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=fake_api.base_url)
+    process = await start_bridge(tmp_path, "run", env=env)
     assert process.stdout is not None and process.stderr is not None
     try:
         await read_until(process.stdout, "running on Telegram")
@@ -70,18 +62,20 @@ async def test_run_with_a_webhook_serves_only_requests_with_the_secret(
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     secret = "run-test_secret"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL"))}
-    env.update(
-        TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=fake_api.base_url,
-        TELEGRAM_WEBHOOK_SECRET=secret, PYTHONPATH=str(REPO),
-    )  # fmt: skip
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "ccin_bridge", "--config", str(tmp_path / "config.yaml"), "run",
-        "--telegram-webhook", "https://bridge.example.org/ccin/telegram",
-        "--telegram-listen", f"127.0.0.1:{port}",
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, env=env, cwd=tmp_path,
-    )  # fmt: skip
+    env = bridge_env(
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        TELEGRAM_API_BASE_URL=fake_api.base_url,
+        TELEGRAM_WEBHOOK_SECRET=secret,
+    )
+    process = await start_bridge(
+        tmp_path,
+        "run",
+        "--telegram-webhook",
+        "https://bridge.example.org/ccin/telegram",
+        "--telegram-listen",
+        f"127.0.0.1:{port}",
+        env=env,
+    )
     assert process.stdout is not None and process.stderr is not None
     url = f"http://127.0.0.1:{port}/ccin/telegram"
     try:
@@ -111,14 +105,10 @@ async def test_run_with_a_webhook_serves_only_requests_with_the_secret(
 
 async def test_run_refuses_a_webhook_that_is_not_https(tmp_path: Path) -> None:
     shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL"))}
-    env.update(TELEGRAM_BOT_TOKEN=TOKEN, PYTHONPATH=str(REPO))
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "ccin_bridge", "--config", str(tmp_path / "config.yaml"), "run",
-        "--telegram-webhook", "http://bridge.example.org/hook",
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, env=env, cwd=tmp_path,
-    )  # fmt: skip
+    env = bridge_env(TELEGRAM_BOT_TOKEN=TOKEN)
+    process = await start_bridge(
+        tmp_path, "run", "--telegram-webhook", "http://bridge.example.org/hook", env=env
+    )
     async with asyncio.timeout(60):
         _, err = await process.communicate()
     assert process.returncode == 2
