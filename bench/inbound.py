@@ -259,7 +259,18 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def bench_load(rate: int, seconds: float, pool: int) -> LoadOutcome:
+async def start_profile(child: Child, path: str) -> asyncio.subprocess.Process:
+    """py-spy samples every thread of the bridge (the SQLite driver runs in its own)."""
+    spy = Path(sys.executable).parent / "py-spy"
+    args = ["record", "--pid", str(child.process.pid), "--threads", "--format", "raw"]
+    process = await asyncio.create_subprocess_exec(
+        spy, *args, "--rate", "200", "-o", path, stdout=asyncio.subprocess.DEVNULL
+    )
+    await asyncio.sleep(1.0)  # attached
+    return process
+
+
+async def bench_load(rate: int, seconds: float, pool: int, profile: str = "") -> LoadOutcome:
     """`pool` people who have used the bot before send, in turn, one of MIX each."""
     with tempfile.TemporaryDirectory() as tmp:
         async with TimedAPI(0) as api:  # no 429s from the fake
@@ -274,6 +285,7 @@ async def bench_load(rate: int, seconds: float, pool: int) -> LoadOutcome:
             pushed: list[tuple[int, int, float]] = []  # chat, its n-th push, when
             sends: dict[int, int] = dict.fromkeys(seen, 0)
             cpu_before = child.cpu_seconds()
+            spy = await start_profile(child, profile) if profile else None
             started = time.monotonic()
             for i in range(total):
                 due = started + i / rate
@@ -290,6 +302,9 @@ async def bench_load(rate: int, seconds: float, pool: int) -> LoadOutcome:
             with contextlib.suppress(TimeoutError):
                 await api.wait_for(lambda: all(answered(c, k) for c, k, _ in pushed), 300)
             cpu = child.cpu_seconds() - cpu_before
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                await spy.wait()
             latencies = [api.answers[c][seen[c] + k] - at for c, k, at in pushed if answered(c, k)]
             failed = sum(GENERIC_ERROR in t for t in api.texts)
             await stop(child)
@@ -371,7 +386,7 @@ async def main_async(args: argparse.Namespace) -> None:
         crash = await bench_crash(args.n)
     if args.command in ("load", "all"):
         for rate in (int(r) for r in args.rates.split(",")):
-            loads.append(await bench_load(rate, args.seconds, args.people))
+            loads.append(await bench_load(rate, args.seconds, args.people, args.profile))
     text = report(group, crash, loads)
     print(text)
     if args.command == "all":
@@ -386,6 +401,7 @@ def main() -> None:
     parser.add_argument("--rates", default="50,100,200")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--people", type=int, default=300, help="load: how many send in turn")
+    parser.add_argument("--profile", default="", help="load: py-spy's raw profile to this file")
     parser.add_argument("--api", help=argparse.SUPPRESS)
     parser.add_argument("--config", help=argparse.SUPPRESS)
     parser.add_argument("--fast", action="store_true", help=argparse.SUPPRESS)
