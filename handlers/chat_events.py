@@ -1,8 +1,8 @@
-"""What platform adapters call when the platform tells us something about a chat.
+"""The rules for what a platform tells us about a chat or a person.
 
-Adapters translate (a Telegram `chat_join_request`, a Slack `member_joined_channel`, ...) and
-call these; the rules live here. Each function is one unit of work (committed on return);
-adapters contain any exception, as they do for commands.
+Adapters translate (a Telegram `chat_join_request`, a Slack `member_joined_channel`, ...) into
+an event (handlers/events.py) for `Bridge.dispatch`, which calls these and contains any
+exception, as it does for commands. Each function is one unit of work (committed on return).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ccin_bridge.handlers import inbox
 from ccin_bridge.handlers.config import GroupConfig
-from ccin_bridge.handlers.core import Bridge
 from ccin_bridge.handlers.identity import ChatRef, UserRef
 from ccin_bridge.handlers.membership import (
     config_chat_id,
@@ -25,6 +24,7 @@ from ccin_bridge.handlers.membership import (
 )
 from ccin_bridge.handlers.replies import Reply, ReplyBuilder, bold
 from ccin_bridge.handlers.requests import clean_text
+from ccin_bridge.handlers.runtime import Runtime
 from ccin_bridge.store import audit, chat_actions, people
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ def _names(groups: list[GroupConfig]) -> str:
     return ", ".join(g.name for g in groups)
 
 
-async def join_request(bridge: Bridge, *, chat: ChatRef, user: UserRef) -> JoinDecision:
+async def join_request(bridge: Runtime, *, chat: ChatRef, user: UserRef) -> JoinDecision:
     """Approve only people with an active membership in the group bound to this chat."""
     async with inbox.once(bridge.db) as session:
         if session is None:  # decided before a restart: the same answer, recorded once
@@ -82,7 +82,7 @@ async def join_request(bridge: Bridge, *, chat: ChatRef, user: UserRef) -> JoinD
 
 
 async def _may_join(
-    bridge: Bridge, session: AsyncSession, chat: ChatRef, user: UserRef
+    bridge: Runtime, session: AsyncSession, chat: ChatRef, user: UserRef
 ) -> tuple[bool, list[GroupConfig], int | None]:
     """Whether they may join, the chat's groups, and their person's id if the bridge knows them."""
     original = await config_chat_id(session, chat.platform, chat.chat_id)
@@ -92,7 +92,7 @@ async def _may_join(
     return approved, groups, person.id if person is not None else None
 
 
-async def member_joined(bridge: Bridge, *, chat: ChatRef, user: UserRef) -> None:
+async def member_joined(bridge: Runtime, *, chat: ChatRef, user: UserRef) -> None:
     """Someone appeared in a bound chat: tell admins if the store never approved them."""
     async with inbox.once(bridge.db) as session:
         if session is None:  # told before a restart
@@ -144,7 +144,7 @@ async def member_joined(bridge: Bridge, *, chat: ChatRef, user: UserRef) -> None
         )
 
 
-async def member_left(bridge: Bridge, *, chat: ChatRef, user: UserRef) -> None:
+async def member_left(bridge: Runtime, *, chat: ChatRef, user: UserRef) -> None:
     """Someone left a bound chat themselves. Their membership stands (they may come back
     through their invitation); we only note it, so reconciliation can tell admins."""
     async with inbox.once(bridge.db) as session:
@@ -167,7 +167,7 @@ async def member_left(bridge: Bridge, *, chat: ChatRef, user: UserRef) -> None:
 
 
 async def bot_membership(
-    bridge: Bridge, *, chat: ChatRef, present: bool, by: UserRef | None
+    bridge: Runtime, *, chat: ChatRef, present: bool, by: UserRef | None
 ) -> None:
     """The bot was added to or removed from a chat; admins hear when a bound chat is lost."""
     async with inbox.once(bridge.db) as session:
@@ -201,7 +201,7 @@ async def bot_membership(
         await notify_admins(session, bridge.settings, reply, title="Bot removed from a chat")
 
 
-async def bot_blocked(bridge: Bridge, *, user: UserRef, blocked: bool) -> None:
+async def bot_blocked(bridge: Runtime, *, user: UserRef, blocked: bool) -> None:
     """A person blocked (or unblocked) the bot: their identity stops (or resumes) receiving."""
     async with bridge.db.session() as session:
         await people.set_active(
@@ -210,7 +210,7 @@ async def bot_blocked(bridge: Bridge, *, user: UserRef, blocked: bool) -> None:
 
 
 async def chat_migrated(
-    bridge: Bridge, *, platform: str, old_chat_id: str, new_chat_id: str
+    bridge: Runtime, *, platform: str, old_chat_id: str, new_chat_id: str
 ) -> None:
     """The platform gave a chat a new id; config keeps the old one, so record the alias."""
     if old_chat_id == new_chat_id:

@@ -11,10 +11,28 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ccin_bridge.handlers import inbox, platforms, reply_codec
+from ccin_bridge.handlers import chat_events, inbox, inline, platforms, reply_codec
 from ccin_bridge.handlers.config import Settings
 from ccin_bridge.handlers.errors import GENERIC_ERROR, UserFacingError
-from ccin_bridge.handlers.identity import UserRef
+from ccin_bridge.handlers.events import (
+    ASKER_DM,
+    ASKER_PRIVATE,
+    HERE,
+    BlockedByUser,
+    BotAdded,
+    BotRemoved,
+    ButtonPressed,
+    ChatMoved,
+    Event,
+    InlineQuery,
+    JoinRequested,
+    MemberJoined,
+    MemberLeft,
+    Outcome,
+    Outgoing,
+    TypedLine,
+)
+from ccin_bridge.handlers.identity import ChatRef, UserRef
 from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, text
 from ccin_bridge.handlers.requests import (
     Request,
@@ -74,7 +92,8 @@ class Command:
 
 
 class Bridge:
-    """Routes requests to commands. Adapters call `handle`; it never raises."""
+    """The core's one entry: adapters `dispatch` events and carry out the outcome; it never
+    raises. Commands run through `handle` (a request already made), which tests use too."""
 
     def __init__(
         self,
@@ -105,6 +124,74 @@ class Bridge:
     def visible_commands(self, is_admin: bool) -> list[Command]:
         unique = {c.name: c for c in self.commands.values()}
         return [c for c in unique.values() if is_admin or not c.admin_only]
+
+    async def dispatch(self, event: Event) -> Outcome:
+        """Handle one event from a platform. A failure is logged and contained: whoever asked
+        (a typed line, a button) is told something went wrong; a chat event tells nobody."""
+        if not isinstance(event, TypedLine | ButtonPressed):
+            return await self._chat_event(event)
+        requests = self.requests(event.user, event.chat)
+        try:
+            if isinstance(event, TypedLine):
+                replies = await self.handle_text(requests, event.text, addressed=event.addressed)
+            else:
+                replies = await self.handle_button(requests, event.payload, typed=event.typed)
+        except Exception:
+            log.exception("%s from %s failed", type(event).__name__, event.user.key)
+            return Outcome((Outgoing(text(GENERIC_ERROR)),), failed=True)
+        return Outcome(self.addressed(event.chat, replies))
+
+    def requests(self, user: UserRef, chat: ChatRef) -> RequestFactory:
+        """Requests from `user` in `chat`, spelling commands as that platform's people type
+        them (its registry entry's prefix, e.g. Slack's `/ccin `)."""
+        prefix = platforms.prefix(chat.platform)
+
+        def request_for(command: str, args: str) -> Request:
+            return Request(user, chat, command, args, prefix=prefix)
+
+        return request_for
+
+    @staticmethod
+    def addressed(chat: ChatRef, replies: Iterable[Reply]) -> tuple[Outgoing, ...]:
+        """Where each answer to someone in `chat` goes: personal data asked for in a group goes
+        to the asker alone, never to the group; everything else where it was asked."""
+        return tuple(
+            Outgoing(r, ASKER_PRIVATE if r.private and not chat.is_private else HERE)
+            for r in replies
+        )
+
+    async def _chat_event(self, event: Event) -> Outcome:
+        """What the platform told us about a chat or a person; contained like a command."""
+        try:
+            if isinstance(event, JoinRequested):
+                decision = await chat_events.join_request(self, chat=event.chat, user=event.user)
+                # The person is not in the chat yet: the answer can only go to them privately.
+                told = () if decision.message is None else (Outgoing(decision.message, ASKER_DM),)
+                return Outcome(told, admit=decision.approve)
+            if isinstance(event, MemberJoined):
+                await chat_events.member_joined(self, chat=event.chat, user=event.user)
+            elif isinstance(event, MemberLeft):
+                await chat_events.member_left(self, chat=event.chat, user=event.user)
+            elif isinstance(event, BotAdded | BotRemoved):
+                present = isinstance(event, BotAdded)
+                await chat_events.bot_membership(
+                    self, chat=event.chat, present=present, by=event.by
+                )
+            elif isinstance(event, BlockedByUser):
+                await chat_events.bot_blocked(self, user=event.user, blocked=event.blocked)
+            elif isinstance(event, ChatMoved):
+                await chat_events.chat_migrated(
+                    self,
+                    platform=event.platform,
+                    old_chat_id=event.old_chat_id,
+                    new_chat_id=event.new_chat_id,
+                )
+            elif isinstance(event, InlineQuery):
+                return Outcome(inline=await inline.inline_page(self, event.query, event.offset))
+        except Exception:
+            log.exception("%s failed", type(event).__name__)
+            return Outcome(failed=True)
+        return Outcome()
 
     async def handle(self, request: Request) -> list[Reply]:
         """Answer one request. Any failure becomes a friendly reply, never an exception.
@@ -330,8 +417,11 @@ class Bridge:
                 return await callbacks.load_action(session, payload[len(TOKEN) :])
         return None
 
-    async def handle_button(self, request_for: RequestFactory, payload: str) -> list[Reply]:
-        """A pressed button: decode its payload and run the action as a command."""
+    async def handle_button(
+        self, request_for: RequestFactory, payload: str, *, typed: str = ""
+    ) -> list[Reply]:
+        """A pressed button: decode its payload and run the action as a command, with `typed`
+        (what a form sent with it) as its last argument."""
         try:
             action = await self.decode_action(payload)
         except Exception:
@@ -340,4 +430,8 @@ class Bridge:
         parsed = parse_command_line(action) if action else None
         if parsed is None:
             return [text("That button has expired. Please send the command again.")]
-        return await self.handle(replace(request_for(*parsed), from_button=True))
+        command, args = parsed
+        extra = clean_text(typed)
+        if extra:
+            args = f"{args} {extra}".strip()
+        return await self.handle(replace(request_for(command, args), from_button=True))

@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from ccin_bridge.handlers.core import Bridge
 from ccin_bridge.handlers.replies import Reply, ReplyBuilder, bold, italic, link
 from ccin_bridge.handlers.requests import clean_text
+from ccin_bridge.handlers.runtime import Runtime
 from ccin_bridge.store import search as store_search
 from ccin_bridge.store.records import SearchHit
 
@@ -59,7 +59,7 @@ def parse_offset(offset: str) -> int:
 
 
 async def inline_page(
-    bridge: Bridge, query: str, offset: str = "", *, limit: int = PAGE_SIZE
+    bridge: Runtime, query: str, offset: str = "", *, limit: int = PAGE_SIZE
 ) -> InlinePage:
     """One page of cards for what someone typed after the bot's name. Never raises."""
     start = parse_offset(offset)

@@ -8,6 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Literal
+
+# What pressing a button means, for an adapter that shows or handles it specially (a form's
+# Submit and Cancel, a join-request card's decisions): never parsed from its action.
+ButtonRole = Literal["", "confirm", "cancel", "approve", "decline"]
+# What a reply is, for an adapter that presents some kinds its own way (Slack's form for
+# join requests). Plain replies have no kind.
+ReplyKind = Literal["", "approval_request", "preview"]
 
 
 @dataclass(frozen=True)
@@ -44,10 +52,15 @@ Block = Paragraph | Heading | BulletList
 
 @dataclass(frozen=True)
 class Button:
-    """A choice. `action` is a command line (e.g. `search food --page 2`) run when picked."""
+    """A choice. `action` is a command line (e.g. `search food --page 2`) run when picked.
+
+    `takes_text` names what a form may type to go with it (e.g. "reason"): that text is
+    appended to the action as its last argument (`Bridge.handle_button(..., typed=...)`)."""
 
     label: str
     action: str
+    role: ButtonRole = ""
+    takes_text: str = ""
 
 
 @dataclass(frozen=True)
@@ -63,6 +76,7 @@ class Reply:
     buttons: tuple[tuple[Button, ...], ...] = ()
     attachment: Attachment | None = None
     private: bool = False  # holds personal data: adapters send it to the person, not the group
+    kind: ReplyKind = ""
 
     @property
     def plain_text(self) -> str:
@@ -103,8 +117,10 @@ class ReplyBuilder:
             self.rows.append(tuple(buttons))
         return self
 
-    def build(self, *, attachment: Attachment | None = None, private: bool = False) -> Reply:
-        return Reply(tuple(self.blocks), tuple(self.rows), attachment, private)
+    def build(
+        self, *, attachment: Attachment | None = None, private: bool = False, kind: ReplyKind = ""
+    ) -> Reply:
+        return Reply(tuple(self.blocks), tuple(self.rows), attachment, private, kind)
 
 
 def _span(value: Span | str) -> Span:

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import Any, cast, get_args
 
 from ccin_bridge.handlers.replies import (
     Attachment,
     Block,
     BulletList,
     Button,
+    ButtonRole,
     Heading,
     Line,
     Paragraph,
     Reply,
+    ReplyKind,
     Span,
 )
 
@@ -24,9 +26,11 @@ def encode(reply: Reply) -> dict[str, Any]:
     data: dict[str, Any] = {
         "v": VERSION,
         "blocks": [_block(b) for b in reply.blocks],
-        "buttons": [[[b.label, b.action] for b in row] for row in reply.buttons],
+        "buttons": [[_button(b) for b in row] for row in reply.buttons],
         "private": reply.private,
     }
+    if reply.kind:
+        data["kind"] = reply.kind
     if reply.attachment is not None:
         a = reply.attachment
         data["attachment"] = {
@@ -46,12 +50,31 @@ def decode(data: dict[str, Any]) -> Reply:
         attachment = Attachment(a["filename"], base64.b64decode(a["content"]), a["mime_type"])
     return Reply(
         blocks=tuple(_unblock(b) for b in data["blocks"]),
-        buttons=tuple(
-            tuple(Button(label, action) for label, action in row) for row in data["buttons"]
-        ),
+        buttons=tuple(tuple(_unbutton(b) for b in row) for row in data["buttons"]),
         attachment=attachment,
         private=bool(data.get("private")),
+        kind=_known(data.get("kind"), get_args(ReplyKind)),
     )
+
+
+def _button(button: Button) -> list[str]:
+    # [label, action], then its marks only when set: replies stored before marks existed
+    # read the same.
+    out = [button.label, button.action]
+    if button.role or button.takes_text:
+        out += [button.role, button.takes_text]
+    return out
+
+
+def _unbutton(data: list[str]) -> Button:
+    label, action, *marks = data
+    role = _known(marks[0] if marks else "", get_args(ButtonRole))
+    return Button(label, action, cast(ButtonRole, role), str(marks[1]) if len(marks) > 1 else "")
+
+
+def _known(value: object, allowed: tuple[str, ...]) -> Any:
+    """A mark this version knows, else none: a reply queued by a newer version still renders."""
+    return value if isinstance(value, str) and value in allowed else ""
 
 
 def _span(span: Span) -> dict[str, Any]:

@@ -360,3 +360,56 @@ def test_the_store_hands_records_upward_not_orm_objects() -> None:
                 if not node.name.startswith("_") and returned & models:
                     breaches.append(f"{path.name}: {node.name} -> {ast.unparse(node.returns)}")
     assert not breaches, breaches
+
+
+# --- adapters enter the core through one door ---------------------------------------------------
+
+# What an adapter may not call on the core: it hands events to `Bridge.dispatch` and carries
+# out the outcome, so privacy routing, bare words and containment stay in the core.
+SIDE_DOORS = {"handle", "handle_text", "handle_button"}
+
+
+def side_doors(path: Path) -> list[str]:
+    """Calls of the core's inner entries, and imports of the chat-event rules, in a file."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in SIDE_DOORS
+            and _receiver_name(node.func.value) == "bridge"
+        ):
+            found.append(f"{path.name}:{node.lineno} calls bridge.{node.func.attr}")
+        if isinstance(node, ast.ImportFrom) and node.module == f"{HANDLERS}.chat_events":
+            found.append(f"{path.name}:{node.lineno} imports {node.module}")
+        if isinstance(node, ast.ImportFrom) and node.module == f"{HANDLERS}.inline":
+            found += [  # its card types are the outcome's; answering is the core's
+                f"{path.name}:{node.lineno} imports {a.name}"
+                for a in node.names
+                if a.name == "inline_page"
+            ]
+        if isinstance(node, ast.ImportFrom) and node.module == HANDLERS:
+            found += [
+                f"{path.name}:{node.lineno} imports {HANDLERS}.{a.name}"
+                for a in node.names
+                if a.name == "chat_events"
+            ]
+    return found
+
+
+def test_adapters_enter_the_core_only_through_dispatch() -> None:
+    found = [d for path in sorted((REPO / "bots").rglob("*.py")) for d in side_doors(path)]
+    assert not found, found
+
+
+def test_the_side_door_check_itself_finds_one(tmp_path: Path) -> None:
+    sample = tmp_path / "adapter.py"
+    sample.write_text(
+        "from ccin_bridge.handlers import chat_events\n"
+        "async def f(self):\n    await self.bridge.handle_text(x, 'line')\n"
+    )
+    assert side_doors(sample) == [
+        "adapter.py:1 imports ccin_bridge.handlers.chat_events",
+        "adapter.py:3 calls bridge.handle_text",
+    ]

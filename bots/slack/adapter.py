@@ -46,18 +46,27 @@ from ccin_bridge.bots.slack.platform import COMMAND, PLATFORM, SlackHttp
 from ccin_bridge.bots.slack.render import ACTION_PREFIX, MAX_BLOCKS, MAX_BUTTON_VALUE, render_reply
 from ccin_bridge.bots.slack.server import EVENTS_PATH, SlackHttpServer
 from ccin_bridge.bots.slack.socket_mode import SocketConnection
-from ccin_bridge.handlers import chat_events
 from ccin_bridge.handlers.config import ConfigError, Secrets
 from ccin_bridge.handlers.core import Bridge, RequestFactory
 from ccin_bridge.handlers.errors import GENERIC_ERROR
+from ccin_bridge.handlers.events import (
+    ASKER_PRIVATE,
+    HERE,
+    BotAdded,
+    BotRemoved,
+    ButtonPressed,
+    MemberJoined,
+    MemberLeft,
+    Outgoing,
+    TypedLine,
+)
+from ccin_bridge.handlers.events import Destination as CoreDestination
 from ccin_bridge.handlers.identity import ChatRef, UserRef
 from ccin_bridge.handlers.inbox import InboundItem, Inbox, Unreadable
 from ccin_bridge.handlers.replies import Attachment, Reply, ReplyBuilder
-from ccin_bridge.handlers.requests import Request
 
 log = logging.getLogger(__name__)
 
-COMMAND_PREFIX = PLATFORM.command_prefix  # how /help spells commands in Slack
 KNOWN_PEOPLE = 4096
 FORM = "application/x-www-form-urlencoded"
 STOP_TIMEOUT = 10.0
@@ -291,8 +300,9 @@ class SlackAdapter:
             # bridge does not let broadcast get the command's refusal below instead.
             await self.modals.open_broadcast(str(command["trigger_id"]))
             return
-        replies = await self.bridge.handle_text(_requests(user, chat), line)
-        await self.deliver(replies, user=user, chat=chat, to=self._follow_ups(respond, user))
+        outcome = await self.bridge.dispatch(TypedLine(user, chat, line))
+        to = self._follow_ups(respond, user)
+        await self._carry_out(outcome.replies, user=user, chat=chat, to=to)
 
     async def _on_button(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         self.track()
@@ -303,11 +313,11 @@ class SlackAdapter:
         channel = body.get("channel") or {}
         channel_id = channel.get("id") or (body.get("container") or {}).get("channel_id") or ""
         chat = inbound.chat_ref(channel_id, channel.get("name"))
-        replies = await self.bridge.handle_button(
-            _requests(user, chat), str(actions[0].get("value") or "")
+        outcome = await self.bridge.dispatch(
+            ButtonPressed(user, chat, str(actions[0].get("value") or ""))
         )
         to = self._follow_ups(respond, user) if respond.response_url else None
-        await self.deliver(replies, user=user, chat=chat, to=to)
+        await self._carry_out(outcome.replies, user=user, chat=chat, to=to)
 
     async def _on_mention(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
         self.track()
@@ -329,8 +339,10 @@ class SlackAdapter:
         user = await self.person(user_id)
         chat = inbound.chat_ref(channel)
         line = inbound.message_line(event.get("text") or "", bot_user_id)
-        replies = await self.bridge.handle_text(_requests(user, chat), line, addressed=addressed)
-        await self.deliver(replies, user=user, chat=chat, thread_ts=event.get("thread_ts"))
+        outcome = await self.bridge.dispatch(TypedLine(user, chat, line, addressed=addressed))
+        await self._carry_out(
+            outcome.replies, user=user, chat=chat, thread_ts=event.get("thread_ts")
+        )
 
     async def _on_member_joined(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
         self.track()
@@ -341,9 +353,9 @@ class SlackAdapter:
         if user_id == context.bot_user_id:
             inviter = event.get("inviter")
             by = await self.person(inviter) if isinstance(inviter, str) else None
-            await chat_events.bot_membership(self.bridge, chat=chat, present=True, by=by)
+            await self.bridge.dispatch(BotAdded(chat, by))
             return
-        await chat_events.member_joined(self.bridge, chat=chat, user=await self.person(user_id))
+        await self.bridge.dispatch(MemberJoined(await self.person(user_id), chat))
 
     async def _on_member_left(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
         self.track()
@@ -352,9 +364,9 @@ class SlackAdapter:
             return
         chat = inbound.chat_ref(channel)
         if user_id == context.bot_user_id:
-            await chat_events.bot_membership(self.bridge, chat=chat, present=False, by=None)
+            await self.bridge.dispatch(BotRemoved(chat))
             return
-        await chat_events.member_left(self.bridge, chat=chat, user=await self.person(user_id))
+        await self.bridge.dispatch(MemberLeft(await self.person(user_id), chat))
 
     async def _on_error(
         self, error: Exception, body: dict[str, Any], respond: AsyncRespond
@@ -370,7 +382,7 @@ class SlackAdapter:
         ):  # not member_joined_channel and the like: nobody asked for anything
             user = inbound.user_ref(event["user"], None)
             chat = inbound.chat_ref(event["channel"])
-            destination = self._destination(True, user, chat, event.get("thread_ts"))
+            destination = self._destination(ASKER_PRIVATE, user, chat, event.get("thread_ts"))
         elif isinstance(user_id := (body.get("user") or {}).get("id"), str) and user_id:
             # A Home button or a form: no channel to answer in, so tell the person directly.
             destination = DirectMessage(self.client, user_id)
@@ -384,11 +396,11 @@ class SlackAdapter:
     # --- replies -----------------------------------------------------------------------------
 
     def requests(self, user: UserRef, chat: ChatRef) -> RequestFactory:
-        return _requests(user, chat)
+        return self.bridge.requests(user, chat)
 
     async def run(self, user: UserRef, chat: ChatRef, line: str) -> list[Reply]:
         """A command line run for `user` as if typed in `chat` (Home tab and modals)."""
-        return await self.bridge.handle_text(_requests(user, chat), line)
+        return (await self.bridge.dispatch(TypedLine(user, chat, line))).reply_list
 
     async def dm_chat(self, user_id: str) -> ChatRef:
         """The person's DM with the bot, where Home and modal answers go."""
@@ -408,38 +420,45 @@ class SlackAdapter:
         (message,) = render_reply(note, {})
         return FollowUps(respond, DirectMessage(self.client, user.user_id), message)
 
-    async def deliver(
+    async def deliver(self, replies: list[Reply], *, user: UserRef, chat: ChatRef) -> None:
+        """Replies the Home tab or a form got from the core, where the core sends them."""
+        await self._carry_out(self.bridge.addressed(chat, replies), user=user, chat=chat)
+
+    async def _carry_out(
         self,
-        replies: list[Reply],
+        replies: Sequence[Outgoing],
         *,
         user: UserRef,
         chat: ChatRef,
         to: Destination | None = None,
         thread_ts: str | None = None,
     ) -> None:
-        for reply in replies:
-            destination = to or self._destination(reply.private, user, chat, thread_ts)
+        """Each reply to where the core sent it, or all to `to` (a slash command's or a
+        button's response URL, which only the asker sees)."""
+        for outgoing in replies:
+            reply = outgoing.reply
+            destination = to or self._destination(outgoing.to, user, chat, thread_ts)
             await self._post(reply, destination)
             if reply.attachment is not None:
-                # Where the text went, if that is the bot's DM or the file is not private;
-                # otherwise to the person's DM, saying so where they asked.
-                in_place = to is None and (chat.is_private or not reply.private)
+                # Where the text went, if that is the chat itself; otherwise (an ephemeral
+                # message cannot carry a file) to the person's DM, saying so where they asked.
+                in_place = to is None and outgoing.to == HERE
                 await self._send_file(reply.attachment, user, chat, destination, in_place)
         if isinstance(to, FollowUps):
             await to.flush()
 
     def _destination(
-        self, private: bool, user: UserRef, chat: ChatRef, thread_ts: str | None
+        self, to: CoreDestination, user: UserRef, chat: ChatRef, thread_ts: str | None
     ) -> Destination:
-        if chat.chat_id and (chat.is_private or not private):
+        if chat.chat_id and (to == HERE or chat.is_private):
             return Channel(self.client, chat.chat_id, thread_ts)
-        if chat.chat_id:
+        if chat.chat_id and to == ASKER_PRIVATE:  # Slack shows it to the asker alone
             return Ephemeral(self.client, chat.chat_id, user.user_id, thread_ts)
         return DirectMessage(self.client, user.user_id)
 
     async def _post(self, reply: Reply, destination: Destination) -> None:
         messages = render_reply(reply, await self.payloads([reply]))
-        if any(b.action.startswith("approve ") for row in reply.buttons for b in row):
+        if reply.kind == "approval_request":
             # Join requests to judge: Slack can also show them as a form (bots/slack/modals.py).
             last = messages[-1]
             if len(last.blocks) < MAX_BLOCKS:
@@ -482,13 +501,6 @@ class SlackAdapter:
             if info:
                 self._people.put(user_id, known)
         return inbound.user_ref(user_id, known[1] or handle, known[0])
-
-
-def _requests(user: UserRef, chat: ChatRef) -> RequestFactory:
-    def request(command: str, args: str) -> Request:
-        return Request(user, chat, command, args, prefix=COMMAND_PREFIX)
-
-    return request
 
 
 def _content_type(body: str) -> str:

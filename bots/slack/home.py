@@ -17,6 +17,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from ccin_bridge.bots.slack import inbound
 from ccin_bridge.bots.slack.render import view_blocks
 from ccin_bridge.bots.slack.session import SlackSession
+from ccin_bridge.handlers.events import ButtonPressed
 from ccin_bridge.handlers.identity import ChatRef
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,6 @@ class Home:
         user = await adapter.person(user_id)
         chat = await adapter.dm_chat(user_id)
         value = str(((body.get("actions") or [{}])[0]).get("value") or "")
-        replies = await adapter.bridge.handle_button(adapter.requests(user, chat), value)
-        await adapter.deliver(replies, user=user, chat=chat)
+        outcome = await adapter.bridge.dispatch(ButtonPressed(user, chat, value))
+        await adapter.deliver(outcome.reply_list, user=user, chat=chat)
         await self.publish(user_id, chat)

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from telegram import (
@@ -55,12 +56,13 @@ from ccin_bridge.bots.telegram.refs import PLATFORM, chat_ref, dm_ref, user_ref
 from ccin_bridge.bots.telegram.render import Rows, render_reply
 from ccin_bridge.bots.telegram.webhook import WebhookConfig, WebhookServer
 from ccin_bridge.handlers.config import ConfigError, Secrets
-from ccin_bridge.handlers.core import Bridge, RequestFactory
+from ccin_bridge.handlers.core import Bridge
 from ccin_bridge.handlers.errors import GENERIC_ERROR
+from ccin_bridge.handlers.events import HERE, ButtonPressed, Outgoing, TypedLine
 from ccin_bridge.handlers.identity import ChatRef
 from ccin_bridge.handlers.inbox import InboundItem, Inbox, Unreadable
 from ccin_bridge.handlers.replies import Reply, ReplyBuilder, link, text
-from ccin_bridge.handlers.requests import Request, clean_text
+from ccin_bridge.handlers.requests import clean_text
 from ccin_bridge.scheduler.outbound import ChatAdmin, Outbound
 
 log = logging.getLogger(__name__)
@@ -371,19 +373,17 @@ class TelegramBot:
             return
         if not self._is_for_me(message.text):
             return
-        replies = await self.bridge.handle_text(
-            self._request_factory(message.from_user, message.chat), message.text
-        )
-        await self._answer(message.chat, message.from_user, replies)
+        await self._typed(message.from_user, message.chat, message.text)
 
     async def _on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.message
         if message is None or message.text is None or message.from_user is None:
             return
-        replies = await self.bridge.handle_text(
-            self._request_factory(message.from_user, message.chat), message.text
-        )
-        await self._answer(message.chat, message.from_user, replies)
+        await self._typed(message.from_user, message.chat, message.text)
+
+    async def _typed(self, user: User, chat: Chat, line: str) -> None:
+        outcome = await self.bridge.dispatch(TypedLine(user_ref(user), chat_ref(chat), line))
+        await self._answer(chat, user, outcome.replies)
 
     async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -396,21 +396,13 @@ class TelegramBot:
             log.warning("could not answer a button press: %s", exc)
         user = query.from_user
         chat = query.message.chat if query.message is not None else None
-        factory = self._request_factory(user, chat)
-        replies = await self.bridge.handle_button(factory, query.data or "")
-        if chat is None:  # a button on an inline-mode message: answer in the DM
-            await self._send_each(user.id, replies)
-        else:
-            await self._answer(chat, user, replies)
-
-    def _request_factory(self, user: User, chat: Chat | None) -> RequestFactory:
-        who = user_ref(user)
+        # A button on an inline-mode message has no chat of ours: it answers in the DM.
         where = chat_ref(chat) if chat is not None else dm_ref(user)
-
-        def request_for(command: str, args: str) -> Request:
-            return Request(who, where, command, args)
-
-        return request_for
+        outcome = await self.bridge.dispatch(ButtonPressed(user_ref(user), where, query.data or ""))
+        if chat is None:
+            await self._send_each(user.id, outcome.reply_list)
+        else:
+            await self._answer(chat, user, outcome.replies)
 
     def _is_for_me(self, line: str) -> bool:
         """`/cmd@OtherBot` in a group is addressed to another bot."""
@@ -420,12 +412,14 @@ class TelegramBot:
 
     # --- replies out -----------------------------------------------------------------------
 
-    async def _answer(self, chat: Chat, user: User, replies: list[Reply]) -> None:
-        for reply in replies:
-            if reply.private and chat.type != Chat.PRIVATE:
-                await self._send_privately(chat, user, reply)
+    async def _answer(self, chat: Chat, user: User, replies: Sequence[Outgoing]) -> None:
+        """Each reply where the core sent it; Telegram cannot show a message to one member of
+        a group, so the asker's private answers go to their DM."""
+        for outgoing in replies:
+            if outgoing.to == HERE or chat.type == Chat.PRIVATE:
+                await self._send(chat.id, outgoing.reply)
             else:
-                await self._send(chat.id, reply)
+                await self._send_privately(chat, user, outgoing.reply)
 
     async def _send_each(self, chat_id: int, replies: list[Reply]) -> None:
         for reply in replies:

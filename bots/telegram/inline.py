@@ -22,9 +22,11 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes, InlineQueryHandler
 
+from ccin_bridge.bots.telegram.refs import user_ref
 from ccin_bridge.bots.telegram.render import LINK_SCHEMES, render_reply
 from ccin_bridge.handlers.core import Bridge
-from ccin_bridge.handlers.inline import InlineCard, inline_page
+from ccin_bridge.handlers.events import InlineQuery
+from ccin_bridge.handlers.inline import InlineCard, InlinePage
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +68,10 @@ class TelegramInline:
         query = update.inline_query
         if query is None:
             return
-        page = await inline_page(self.bridge, query.query, query.offset)
+        outcome = await self.bridge.dispatch(
+            InlineQuery(user_ref(query.from_user), query.query, query.offset)
+        )
+        page = outcome.inline or InlinePage(())
         try:
             await query.answer(
                 [article(card) for card in page.cards],

@@ -3,9 +3,9 @@
 Outgoing, this is the scheduler's `ChatAdmin` for Telegram: invite with a join-request link
 (the bot then approves only the people the store says may join), remove with a ban that is
 lifted at once (so the person can be invited again later). Incoming, it translates
-`chat_join_request`, `chat_member`, `my_chat_member` and group migrations for
-`handlers.chat_events`, where the rules are. The bot must be an admin of each bound group with
-the rights to invite users, ban users and manage join requests.
+`chat_join_request`, `chat_member`, `my_chat_member` and group migrations into the core's
+events (handlers/events.py); the rules are in `handlers.chat_events`. The bot must be an admin
+of each bound group with the rights to invite users, ban users and manage join requests.
 """
 
 from __future__ import annotations
@@ -29,8 +29,16 @@ from telegram.ext import (
 
 from ccin_bridge.bots.telegram.errors import delivery_errors, is_not_a_member
 from ccin_bridge.bots.telegram.refs import PLATFORM, chat_ref, user_ref
-from ccin_bridge.handlers import chat_events
 from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.handlers.events import (
+    BlockedByUser,
+    BotAdded,
+    BotRemoved,
+    ChatMoved,
+    JoinRequested,
+    MemberJoined,
+    MemberLeft,
+)
 from ccin_bridge.handlers.replies import Reply
 from ccin_bridge.scheduler.outbound import Undeliverable
 
@@ -128,9 +136,7 @@ class TelegramMembership:
 
     async def migrated(self, old: int, new: int) -> None:
         log.info("Telegram group %s is now supergroup %s", old, new)
-        await chat_events.chat_migrated(
-            self.bridge, platform=PLATFORM, old_chat_id=str(old), new_chat_id=str(new)
-        )
+        await self.bridge.dispatch(ChatMoved(PLATFORM, str(old), str(new)))
 
     # --- updates in ------------------------------------------------------------------------
 
@@ -146,20 +152,22 @@ class TelegramMembership:
         request = update.chat_join_request
         if request is None:
             return
-        decision = await chat_events.join_request(
-            self.bridge, chat=chat_ref(request.chat), user=user_ref(request.from_user)
+        decision = await self.bridge.dispatch(
+            JoinRequested(user_ref(request.from_user), chat_ref(request.chat))
         )
+        if decision.admit is None:  # it could not be decided: admins still can, by hand
+            return
         # DM first: the bot may write to someone who never started it only until their
         # request is decided (Telegram's `user_chat_id` window).
-        if decision.message is not None:
+        for told in decision.replies:
             try:
-                await self.send(request.user_chat_id, decision.message)
+                await self.send(request.user_chat_id, told.reply)
             except Forbidden as exc:
                 log.info("could not DM Telegram user %s: %s", request.user_chat_id, exc.message)
             except TelegramError as exc:
                 log.warning("could not DM Telegram user %s: %s", request.user_chat_id, exc)
         try:
-            if decision.approve:
+            if decision.admit:
                 await request.approve()
             else:
                 await request.decline()
@@ -181,13 +189,9 @@ class TelegramMembership:
             return  # the bot's own changes arrive as my_chat_member
         was, now = in_chat(change.old_chat_member), in_chat(change.new_chat_member)
         if now and not was:
-            await chat_events.member_joined(
-                self.bridge, chat=chat_ref(change.chat), user=user_ref(person)
-            )
+            await self.bridge.dispatch(MemberJoined(user_ref(person), chat_ref(change.chat)))
         elif was and not now:
-            await chat_events.member_left(
-                self.bridge, chat=chat_ref(change.chat), user=user_ref(person)
-            )
+            await self.bridge.dispatch(MemberLeft(user_ref(person), chat_ref(change.chat)))
 
     async def _on_my_chat_member(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         change = update.my_chat_member
@@ -197,18 +201,12 @@ class TelegramMembership:
             # In a private chat, "kicked" is the person blocking the bot; "member" again is
             # them unblocking (or restarting) it.
             blocked = change.new_chat_member.status == ChatMember.BANNED
-            await chat_events.bot_blocked(
-                self.bridge, user=user_ref(change.from_user), blocked=blocked
-            )
+            await self.bridge.dispatch(BlockedByUser(user_ref(change.from_user), blocked))
             return
         present = in_chat(change.new_chat_member)
         if present != in_chat(change.old_chat_member):
-            await chat_events.bot_membership(
-                self.bridge,
-                chat=chat_ref(change.chat),
-                present=present,
-                by=user_ref(change.from_user),
-            )
+            event = BotAdded if present else BotRemoved
+            await self.bridge.dispatch(event(chat_ref(change.chat), user_ref(change.from_user)))
 
     async def _on_migration(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.message

@@ -14,9 +14,9 @@ from typing import TextIO
 
 from ccin_bridge.bots.terminal.render import render_reply
 from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.handlers.events import ButtonPressed, TypedLine
 from ccin_bridge.handlers.identity import ChatRef, UserRef
 from ccin_bridge.handlers.replies import Button, Reply
-from ccin_bridge.handlers.requests import Request
 from ccin_bridge.scheduler.outbound import Undeliverable
 
 _CHOICE = re.compile(r"^\s*(\d{1,3})\s*$")
@@ -45,9 +45,6 @@ class TerminalChat:
         self.interactive = stdin.isatty()
         self.attachments_dir = attachments_dir
         self._choices: list[Button] = []
-
-    def _request(self, command: str, args: str) -> Request:
-        return Request(self.user, self.chat, command, args)
 
     async def run(self) -> None:
         self._write(
@@ -79,11 +76,12 @@ class TerminalChat:
             if 0 <= index < len(self._choices):
                 button = self._choices[index]
                 payload = await self.bridge.encode_action(button.action, max_bytes=1024)
-                self.show(await self.bridge.handle_button(self._request, payload))
+                event = ButtonPressed(self.user, self.chat, payload)
+                self.show((await self.bridge.dispatch(event)).reply_list)
                 return
             self._write(f"There is no choice {index + 1}; pick 1 to {len(self._choices)}.")
             return
-        self.show(await self.bridge.handle_text(self._request, line))
+        self.show((await self.bridge.dispatch(TypedLine(self.user, self.chat, line))).reply_list)
 
     async def send(self, *, chat: ChatRef, reply: Reply) -> None:
         """A push (digest, reminder, approval card ...) for the person at this terminal."""

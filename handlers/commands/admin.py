@@ -48,10 +48,10 @@ async def pending(ctx: Context) -> Reply:
             f" (since {row.created_at:%d %b})",
         )
         builder.buttons(
-            Button(f"Approve #{row.request_id}", f"approve {row.request_id}"),
-            Button(f"Decline #{row.request_id}", f"decline {row.request_id}"),
+            Button(f"Approve #{row.request_id}", f"approve {row.request_id}", "approve"),
+            Button(f"Decline #{row.request_id}", f"decline {row.request_id}", "decline", "reason"),
         )
-    return builder.build(private=True)
+    return builder.build(private=True, kind="approval_request")
 
 
 async def approve(ctx: Context) -> Reply:
@@ -123,8 +123,10 @@ async def decline(ctx: Context) -> Reply:
                 f"{row.display_name or 'them'}; keep it kind."
             )
             .buttons(
-                Button("Decline without a reason", f"decline {row.request_id} {NO_REASON}"),
-                Button("Cancel", "cancel"),
+                Button(
+                    "Decline without a reason", f"decline {row.request_id} {NO_REASON}", "decline"
+                ),
+                Button("Cancel", "cancel", "cancel"),
             )
             .build(private=True)
         )

@@ -102,8 +102,8 @@ async def _answer(ctx: Context, step: str, data: dict[str, Any]) -> Reply:
 def _confirm_buttons(builder: ReplyBuilder) -> Reply:
     # Private: in a shared channel only the admin sees a broadcast before it is sent.
     return builder.buttons(
-        Button("Send", f"broadcast {CONFIRM_FLAG}"), Button("Cancel", "cancel")
-    ).build(private=True)
+        Button("Send", f"broadcast {CONFIRM_FLAG}", "confirm"), Button("Cancel", "cancel", "cancel")
+    ).build(private=True, kind="preview")
 
 
 async def _preview(ctx: Context, audience: str, message: str) -> Reply:

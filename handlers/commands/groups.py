@@ -381,10 +381,10 @@ def approval_card(request: store_groups.MemberRow, group: GroupConfig, *, org_ty
             ]
         )
         .buttons(
-            Button("Approve", f"approve {request.request_id}"),
-            Button("Decline", f"decline {request.request_id}"),
+            Button("Approve", f"approve {request.request_id}", "approve"),
+            Button("Decline", f"decline {request.request_id}", "decline", "reason"),
         )
-        .build(private=True)
+        .build(private=True, kind="approval_request")
     )
 
 

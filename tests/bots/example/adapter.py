@@ -2,18 +2,19 @@
 
 "Echo" is a made-up chat platform whose people type `!command`. Its registry entry is below
 (a real adapter names it in pyproject's `ccin_bridge.platforms` entry points; a test registers
-it directly), and `EchoBot` translates in (a typed line becomes `Bridge.handle_text`) and out
-(it is the `Outbound` the outbox delivers through).
+it directly), and `EchoBot` translates in (a typed line becomes a `TypedLine` event for
+`Bridge.dispatch`) and carries out the outcome (each reply where the core sends it); it is also
+the `Outbound` the outbox delivers through.
 """
 
 from __future__ import annotations
 
 from ccin_bridge.handlers.config import Secrets
 from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.handlers.events import HERE, TypedLine
 from ccin_bridge.handlers.identity import ChatRef, UserRef
 from ccin_bridge.handlers.platforms import EnvVar, PlatformSpec
 from ccin_bridge.handlers.replies import Reply
-from ccin_bridge.handlers.requests import Request
 from ccin_bridge.scheduler.outbound import Undeliverable
 
 
@@ -61,13 +62,13 @@ class EchoBot:
     async def on_message(self, user_id: str, chat_id: str, text: str, *, private: bool) -> None:
         user = UserRef(self.platform, user_id, display_name=f"Echo {user_id}")
         chat = ChatRef(self.platform, chat_id, is_private=private)
-
-        def request(command: str, args: str) -> Request:
-            return Request(user, chat, command, args, prefix=PLATFORM.command_prefix)
-
         line = "/" + text[1:] if text.startswith(PLATFORM.command_prefix) else text
-        for reply in await self.bridge.handle_text(request, line):
-            await self.send(chat=chat, reply=reply)
+        outcome = await self.bridge.dispatch(TypedLine(user, chat, line))
+        for outgoing in outcome.replies:
+            # Echo cannot show a message to one member of a group: private answers go to
+            # the person's own chat with the bot (whose id is theirs).
+            dm = ChatRef(self.platform, user_id, is_private=True)
+            await self.send(chat=chat if outgoing.to == HERE else dm, reply=outgoing.reply)
 
     async def send(self, *, chat: ChatRef, reply: Reply) -> None:
         if chat.platform != self.platform:
