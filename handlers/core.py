@@ -43,7 +43,7 @@ from ccin_bridge.handlers.requests import (
     parse_command_line,
     without_surrogates,
 )
-from ccin_bridge.store import audiences, callbacks, conversations, groups, people
+from ccin_bridge.store import addresses, audiences, callbacks, conversations, groups, people
 from ccin_bridge.store import inbox as store_inbox
 from ccin_bridge.store.conversations import ConversationRecord
 from ccin_bridge.store.db import Database
@@ -154,10 +154,12 @@ class Bridge:
     @staticmethod
     def addressed(chat: ChatRef, replies: Iterable[Reply]) -> tuple[Outgoing, ...]:
         """Where each answer to someone in `chat` goes: personal data asked for in a group goes
-        to the asker alone, never to the group; everything else where it was asked."""
+        to the asker alone, never to the group (shown there to them alone where the platform
+        can, else in their DM); everything else where it was asked."""
+        spec = platforms.find(chat.platform)
+        alone = ASKER_PRIVATE if spec is not None and spec.ephemeral else ASKER_DM
         return tuple(
-            Outgoing(r, ASKER_PRIVATE if r.private and not chat.is_private else HERE)
-            for r in replies
+            Outgoing(r, alone if r.private and not chat.is_private else HERE) for r in replies
         )
 
     async def _chat_event(self, event: Event) -> Outcome:
@@ -369,6 +371,16 @@ class Bridge:
         async with self.db.read() as session:
             targets = await audiences.admin_targets(session, self.settings.admins)
         return sorted({t.chat_id for t in targets if t.platform == platform})
+
+    async def remember_address(self, user: UserRef, address: dict[str, Any]) -> bool:
+        """Keep how the platform reaches this account when the bridge writes first (a Teams
+        conversation reference); False for an account the bridge has not met."""
+        async with self.db.session() as session:
+            return await addresses.remember(session, user.platform, user.user_id, address)
+
+    async def address_of(self, user: UserRef) -> dict[str, Any] | None:
+        async with self.db.read() as session:
+            return await addresses.address_of(session, user.platform, user.user_id)
 
     def _is_admin(self, user: UserRef, caller: people.Caller) -> bool:
         """Rights belong to the account: the store's flag on it, config, or `chat --admin`."""

@@ -51,6 +51,9 @@ class PlatformSpec:
     # People type commands without the prefix there (`search food` in a Slack DM, where `/…`
     # is Slack's own): a first word that names a command runs it, unless a flow waits.
     bare_commands: bool = False
+    # It can show a message in a chat to one member alone (Slack's ephemeral messages): a
+    # private answer asked for in a group is shown there to the asker, else sent to their DM.
+    ephemeral: bool = False
     env: tuple[EnvVar, ...] = ()
     # Why a user id could never be an account there (None: it could), and its canonical form.
     user_id_problem: Callable[[str], str | None] = _no_problem

@@ -94,7 +94,13 @@ PLAN: dict[str, Plan] = {
     "identities": Plan(
         owner="person_id",
         at_finish=True,
-        blank={"display_name": "", "username": None, "active": False, "is_admin": False},
+        blank={
+            "display_name": "",
+            "username": None,
+            "active": False,
+            "is_admin": False,
+            "address": None,
+        },
         kept=("platform", "external_id"),
     ),
     "known_names": Plan(owner="identity_id", kept=("name",)),

@@ -112,6 +112,9 @@ class Identity(Base):
     username: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    # How the platform reaches this account when the bridge writes first, where its id is not
+    # enough (a Teams conversation reference); set and read through store/addresses.py only.
+    address: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     person: Mapped[Person] = relationship(back_populates="identities")
 

@@ -43,6 +43,7 @@ PLATFORM = PlatformSpec(
     label="Slack",
     command_prefix=COMMAND + " ",
     bare_commands=True,
+    ephemeral=True,
     group_chats=True,
     env=(
         EnvVar("SLACK_BOT_TOKEN", "the app's bot token (xoxb-…); Slack starts when set"),

@@ -42,10 +42,15 @@ async def bridge(settings: Settings, sqlite_db: Database, clock: Clock) -> Bridg
 
 
 async def test_personal_data_asked_for_in_a_group_goes_to_the_asker_alone(bridge: Bridge) -> None:
+    # Telegram cannot show a group message to one member: to the DM.
     outcome = await bridge.dispatch(TypedLine(ALEX_TG, GROUP, "/mydata"))
-    assert outcome.replies and {o.to for o in outcome.replies} == {ASKER_PRIVATE}
+    assert outcome.replies and {o.to for o in outcome.replies} == {ASKER_DM}
     public = await bridge.dispatch(TypedLine(ALEX_TG, GROUP, "/events"))
     assert {o.to for o in public.replies} == {HERE}
+    # Slack can (an ephemeral message): shown in the channel to the asker alone.
+    channel = ChatRef("slack", "C0OFFICERS1", is_private=False)
+    on_slack = await bridge.dispatch(TypedLine(SLACK_ANN, channel, "/mydata"))
+    assert on_slack.replies and {o.to for o in on_slack.replies} == {ASKER_PRIVATE}
 
 
 async def test_in_a_private_chat_everything_is_answered_there(bridge: Bridge) -> None:
@@ -154,3 +159,11 @@ async def test_blocking_the_bot_stops_pushes_to_that_account(bridge: Bridge) -> 
 async def test_an_inline_query_gets_a_page_of_cards(bridge: Bridge) -> None:
     outcome = await bridge.dispatch(InlineQuery(ALEX_TG, "food"))
     assert outcome.inline is not None and outcome.inline.cards
+
+
+async def test_an_adapter_keeps_an_accounts_address_through_the_core(bridge: Bridge) -> None:
+    reference = {"conversation": {"id": "a:1"}, "serviceUrl": "https://smba.example/"}
+    assert not await bridge.remember_address(SLACK_ANN, reference)  # not met yet
+    await bridge.dispatch(TypedLine(SLACK_ANN, SLACK_DM, "help"))
+    assert await bridge.remember_address(SLACK_ANN, reference)
+    assert await bridge.address_of(SLACK_ANN) == reference
