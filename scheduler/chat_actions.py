@@ -57,25 +57,33 @@ class ChatActionService:
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
+        self._held: set[int] = set()  # claimed by this worker, not yet finished
 
     def wake(self) -> None:
         self._wake.set()
 
     async def start(self) -> None:
-        async with self.db.session() as session:
-            await chat_actions.reset_running(session)
+        # Nothing is reset here: what a stopped process was doing comes back by its lease
+        # (store/chat_actions.py), and another process's running work stays its own.
         self._stopping.clear()
         self._task = asyncio.create_task(self._loop(), name="chat-actions")
 
     async def stop(self, grace: float = 3.0) -> None:
-        """Let the change under way finish for `grace` seconds, then cancel it (it is retried
-        at the next start)."""
+        """Let the change under way finish for `grace` seconds, then cancel it; whatever this
+        worker claimed and did not finish is given back, to be done again by any process."""
         self._stopping.set()
         self._wake.set()
         if self._task is not None:
             with contextlib.suppress(TimeoutError):  # wait_for has cancelled it then
                 await asyncio.wait_for(self._task, timeout=grace)
             self._task = None
+        held, self._held = self._held, set()
+        if held:
+            try:
+                async with self.db.session() as session:
+                    await chat_actions.release(session, held)
+            except Exception:  # the database is gone: the lease hands them back instead
+                log.warning("could not give back %d chat actions; their lease will", len(held))
 
     async def drain(self) -> None:
         """Run until nothing is due (tests); callers bound the wait with `asyncio.timeout`."""
@@ -102,12 +110,16 @@ class ChatActionService:
             jobs = await chat_actions.claim(
                 session, platforms=list(self.admins), limit=self.policy.batch
             )
+        self._held.update(job.id for job in jobs)
         for job in jobs:
+            if self._stopping.is_set():
+                break  # the rest are given back by stop(), never tried
             try:
                 await self._do(job)
             except Exception:  # recording the outcome failed: do it again later, not never
                 log.exception("chat action %d could not be recorded; it will be retried", job.id)
                 await self._requeue(job)
+            self._held.discard(job.id)
         await self._finish_erasures({job.person_id for job in jobs})
         return len(jobs)
 
@@ -121,8 +133,8 @@ class ChatActionService:
                     retry_in=backoff(job.attempts),
                     max_attempts=self.policy.max_attempts,
                 )
-        except Exception:  # the next start-up puts it back (reset_running)
-            log.exception("chat action %d stays running until the next start", job.id)
+        except Exception:  # its lease runs out and any process takes it again
+            log.exception("chat action %d stays running until its lease runs out", job.id)
 
     async def _do(self, job: ChatActionJob) -> None:
         admin = self.admins[job.platform]

@@ -6,13 +6,14 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ccin_bridge.store.models import ChatAction, ChatAlias, Identity, utcnow
 
 INVITE, REMOVE = "invite", "remove"
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
+LEASE = timedelta(minutes=2)  # a chat admin call takes seconds; held longer, its worker died
 
 
 @dataclass(frozen=True)
@@ -63,17 +64,23 @@ async def enqueue(
 
 
 async def claim(
-    session: AsyncSession, *, platforms: Collection[str], limit: int, now: datetime | None = None
+    session: AsyncSession,
+    *,
+    platforms: Collection[str],
+    limit: int,
+    now: datetime | None = None,
+    lease: timedelta = LEASE,
 ) -> list[ChatActionJob]:
+    """Take due actions, and running ones whose worker has held them past the lease (its
+    process stopped): changes to chats are idempotent, so doing one again is safe, and no
+    starting process resets the work of another that is still running."""
     now = now or utcnow()
+    due = and_(ChatAction.status == PENDING, ChatAction.next_attempt_at <= now)
+    abandoned = and_(ChatAction.status == RUNNING, ChatAction.claimed_at < now - lease)
     query = (
         select(ChatAction, Identity.external_id)
         .join(Identity, Identity.id == ChatAction.identity_id)
-        .where(
-            ChatAction.status == PENDING,
-            ChatAction.next_attempt_at <= now,
-            ChatAction.platform.in_(list(platforms)),
-        )
+        .where(or_(due, abandoned), ChatAction.platform.in_(list(platforms)))
         .order_by(ChatAction.id)
         .limit(limit)
     )
@@ -81,7 +88,7 @@ async def claim(
         query = query.with_for_update(skip_locked=True, of=ChatAction)
     jobs = []
     for action, user_id in (await session.execute(query)).all():
-        action.status = RUNNING
+        action.status, action.claimed_at = RUNNING, now
         action.attempts += 1
         jobs.append(
             ChatActionJob(
@@ -119,11 +126,15 @@ async def finish(
     return action.status
 
 
-async def reset_running(session: AsyncSession) -> None:
-    """At start-up: actions a stopped process was doing are done again (they are idempotent)."""
-    await session.execute(
-        update(ChatAction).where(ChatAction.status == RUNNING).values(status=PENDING)
-    )
+async def release(session: AsyncSession, action_ids: Collection[int]) -> None:
+    """A stopping worker gives back what it claimed but did not finish: due again at once,
+    the attempt it never made not counted."""
+    if action_ids:
+        await session.execute(
+            update(ChatAction)
+            .where(ChatAction.id.in_(list(action_ids)), ChatAction.status == RUNNING)
+            .values(status=PENDING, claimed_at=None, attempts=ChatAction.attempts - 1)
+        )
 
 
 # --- chats the platform moved ----------------------------------------------------------------

@@ -455,6 +455,9 @@ class ChatAction(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")  # done | failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # When a worker took it: one running longer than the lease belongs to a process that
+    # stopped, and any process takes it again (none resets another's work at start-up).
+    claimed_at: Mapped[datetime | None] = mapped_column()
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     done_at: Mapped[datetime | None] = mapped_column()
