@@ -49,6 +49,7 @@ from telegram.ext import (
 )
 
 from ccin_bridge.bots.telegram.errors import delivery_errors
+from ccin_bridge.bots.telegram.http import AiohttpRequest
 from ccin_bridge.bots.telegram.inline import TelegramInline
 from ccin_bridge.bots.telegram.membership import TelegramMembership
 from ccin_bridge.bots.telegram.polling import Poller
@@ -144,12 +145,18 @@ class TelegramBot:
                     max_retries=MAX_RETRIES,
                 )
             )
-            .connect_timeout(connect_timeout)
-            .read_timeout(read_timeout)
-            .write_timeout(read_timeout)
-            .pool_timeout(connect_timeout)
-            .get_updates_connect_timeout(connect_timeout)
-            .get_updates_read_timeout(read_timeout)  # PTB adds the long-poll timeout to this
+            # PTB's calls over aiohttp rather than httpx, for the CPU (see bots/telegram/http.py).
+            .request(
+                AiohttpRequest(
+                    connect_timeout=connect_timeout,
+                    read_timeout=read_timeout,
+                    write_timeout=read_timeout,
+                    pool_timeout=connect_timeout,
+                )
+            )
+            .get_updates_request(  # PTB adds the long-poll timeout to the read timeout
+                AiohttpRequest(1, connect_timeout=connect_timeout, read_timeout=read_timeout)
+            )
             .job_queue(None)  # the bridge has one scheduler of its own for every platform
             .updater(None)  # updates come through the journal instead (bots/telegram/polling.py)
             .build()

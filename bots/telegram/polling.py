@@ -5,18 +5,21 @@ loop asks for the next batch only once `Inbox.receive` has stored this one. A cr
 the two means Telegram sends the batch again, and the journal drops the repeats. PTB's own
 Updater confirms a batch as soon as it has fetched it, and parses a whole batch at once (one
 malformed update would fail them all), which is why this loop is written here: it fetches the
-raw JSON with httpx (PTB's own HTTP library) and leaves parsing to the handling of each update.
+raw JSON with aiohttp (as PTB's own calls go, see http.py) and leaves parsing to the handling of
+each update.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Sequence
 
-import httpx
+import aiohttp
 
+from ccin_bridge.bots.telegram.http import new_session, proxy_for
 from ccin_bridge.bots.telegram.inbound import arrival, update_id_of
 from ccin_bridge.handlers.inbox import Inbox
 
@@ -49,20 +52,20 @@ class Poller:
         self.url = f"{base_url}/getUpdates"
         self.allowed_updates = list(allowed_updates)
         self.timeout = timeout
-        # The long poll itself may take `timeout`; the read timeout comes on top.
-        self.timeouts = httpx.Timeout(
+        # The long poll itself may take `timeout`; the read timeout comes on top. (The body,
+        # a few hundred bytes, goes to the socket at once: there is no write to time.)
+        self.timeouts = aiohttp.ClientTimeout(
             connect=connect_timeout,
-            read=timeout + read_timeout,
-            write=read_timeout,
-            pool=connect_timeout,
+            sock_connect=connect_timeout,
+            sock_read=timeout + read_timeout,
         )
-        self.client: httpx.AsyncClient | None = None
+        self.client: aiohttp.ClientSession | None = None
         self.offset: int | None = None
         self._task: asyncio.Task[None] | None = None
         self.batches = 0  # successful fetches, for tests that wait on progress
 
     async def start(self) -> None:
-        self.client = httpx.AsyncClient(timeout=self.timeouts)
+        self.client = new_session(1, self.timeouts)
         self._task = asyncio.create_task(self._run(), name="telegram-polling")
 
     async def stop(self) -> None:
@@ -75,7 +78,7 @@ class Poller:
                 await task
         client, self.client = self.client, None
         if client is not None:
-            await client.aclose()
+            await client.close()
 
     async def _run(self) -> None:
         failures = 0
@@ -113,15 +116,18 @@ class Poller:
         }
         if self.offset is not None:
             parameters["offset"] = self.offset
-        response = await self.client.post(self.url, json=parameters)
-        body = response.json()  # a body that is not JSON raises, and is retried
+        async with self.client.post(
+            self.url, json=parameters, proxy=proxy_for(self.url)
+        ) as response:
+            status, raw = response.status, await response.read()
+        body = json.loads(raw)  # a body that is not JSON raises, and is retried
         if not isinstance(body, dict):
             raise ValueError("getUpdates answered with something other than an object")
         if not body.get("ok"):
             extra = body.get("parameters")
             retry = extra.get("retry_after") if isinstance(extra, dict) else None
             raise PollRefused(
-                int(body.get("error_code") or response.status_code),
+                int(body.get("error_code") or status),
                 str(body.get("description") or "")[:200],
                 float(retry) if isinstance(retry, int | float) else None,
             )
