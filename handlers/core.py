@@ -24,6 +24,7 @@ from ccin_bridge.handlers.events import (
     ButtonPressed,
     ChatMoved,
     Event,
+    FormSubmitted,
     InlineQuery,
     JoinRequested,
     MemberJoined,
@@ -32,6 +33,7 @@ from ccin_bridge.handlers.events import (
     Outgoing,
     TypedLine,
 )
+from ccin_bridge.handlers.forms import Form
 from ccin_bridge.handlers.identity import ChatRef, UserRef
 from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, text
 from ccin_bridge.handlers.requests import (
@@ -128,18 +130,29 @@ class Bridge:
     async def dispatch(self, event: Event) -> Outcome:
         """Handle one event from a platform. A failure is logged and contained: whoever asked
         (a typed line, a button) is told something went wrong; a chat event tells nobody."""
-        if not isinstance(event, TypedLine | ButtonPressed):
+        if not isinstance(event, TypedLine | ButtonPressed | FormSubmitted):
             return await self._chat_event(event)
         requests = self.requests(event.user, event.chat)
+        form = None
         try:
             if isinstance(event, TypedLine):
                 replies = await self.handle_text(requests, event.text, addressed=event.addressed)
-            else:
+            elif isinstance(event, ButtonPressed):
                 replies = await self.handle_button(requests, event.payload, typed=event.typed)
+            else:
+                form = Form(dict(event.answers), event.check_only)
+                replies = await self._submit(requests, event.command, form)
         except Exception:
             log.exception("%s from %s failed", type(event).__name__, event.user.key)
             return Outcome((Outgoing(text(GENERIC_ERROR)),), failed=True)
-        return Outcome(self.addressed(event.chat, replies))
+        return Outcome(self.addressed(event.chat, replies), form=form)
+
+    async def _submit(self, request_for: RequestFactory, command: str, form: Form) -> list[Reply]:
+        """A form for the flow of `command`: the command runs as if typed bare, with the form
+        in its request (its rights, unit of work and errors as for any request)."""
+        if command not in self.commands:
+            return [self._unknown(request_for("", ""), command)]
+        return await self.handle(replace(request_for(command, ""), form=form))
 
     def requests(self, user: UserRef, chat: ChatRef) -> RequestFactory:
         """Requests from `user` in `chat`, spelling commands as that platform's people type

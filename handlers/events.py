@@ -8,9 +8,11 @@ bare word is a command, and what happens when handling fails are decided once, i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Literal
 
+from ccin_bridge.handlers.forms import Form
 from ccin_bridge.handlers.identity import ChatRef, UserRef
 from ccin_bridge.handlers.inline import InlinePage
 from ccin_bridge.handlers.replies import Reply
@@ -45,6 +47,19 @@ class ButtonPressed:
     chat: ChatRef
     payload: str
     typed: str = ""
+
+
+@dataclass(frozen=True)
+class FormSubmitted:
+    """A platform's form for a flow (Slack's broadcast modal, built from the flow's steps):
+    `answers` by step name go to `command`, each through its step. `check_only`: only say
+    what is wrong with them; nothing is saved and nothing asked."""
+
+    user: UserRef
+    chat: ChatRef
+    command: str
+    answers: Mapping[str, str] = field(default_factory=dict)
+    check_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -108,6 +123,7 @@ class InlineQuery:
 Event = (
     TypedLine
     | ButtonPressed
+    | FormSubmitted
     | JoinRequested
     | MemberJoined
     | MemberLeft
@@ -129,11 +145,13 @@ class Outgoing:
 class Outcome:
     """What to do about an event. `admit` answers a join request (None: leave it undecided);
     `inline` answers an inline query; `failed`: handling failed, was logged, and whoever asked
-    is told in `replies` (a chat event that failed tells nobody)."""
+    is told in `replies` (a chat event that failed tells nobody). `form`: what the flow made
+    of a submitted form (its answers' problems by field, whether it took them)."""
 
     replies: tuple[Outgoing, ...] = ()
     admit: bool | None = None
     inline: InlinePage | None = None
+    form: Form | None = None
     failed: bool = False
 
     @property

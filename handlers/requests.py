@@ -7,6 +7,7 @@ import unicodedata
 from dataclasses import dataclass, replace
 
 from ccin_bridge.handlers.errors import UserFacingError
+from ccin_bridge.handlers.forms import Form
 from ccin_bridge.handlers.identity import ChatRef, UserRef
 
 MAX_ARGS = 500  # longer than any sensible command argument, short enough to echo back safely
@@ -39,6 +40,7 @@ class Request:
     # A `/word` that is no command: it may answer a flow's step (Slack's `/ccin Testbury`),
     # else the person is told the command is unknown. `args` then holds the whole text.
     unknown_command: str = ""
+    form: Form | None = None  # a platform's form submitted to the command's flow
 
     def __post_init__(self) -> None:
         # Whatever a platform sent may hold lone surrogates (valid JSON escapes, invalid text:

@@ -1,23 +1,30 @@
 """Admin forms in Slack modals: composing a broadcast and judging join requests.
 
-The forms only collect input; what happens is decided by the bridge's commands, run as the
-person who filled them in (a non-admin sees the commands' refusal):
+The forms only collect input; what happens is decided by the bridge, run as the person who
+filled them in (a non-admin sees the commands' refusal):
 
-- Broadcast (the `ccin_broadcast` shortcut, or `/ccin broadcast` with nothing after it):
-  audience and text -> `broadcast AUDIENCE TEXT` shows the handler's preview (with the number
-  of recipients, or its refusal) in the modal -> Confirm runs the preview's own Send line
-  (`broadcast --confirm`: it sends what was previewed, once, and ends the preview's step);
-  the modal closes and the result goes to the admin's DM.
+- Broadcast (the `ccin_broadcast` shortcut, or `/ccin broadcast` with nothing after it): the
+  form's inputs are the broadcast flow's own steps (handlers/commands/broadcast.py: the audience
+  a select of the options its step offers, the text an input of its step's length). A
+  submission goes through the same steps (a `FormSubmitted` event): a value a step refuses
+  is shown on its field, and otherwise the flow's preview (with the number of recipients, or its
+  refusal) replaces the form -> Confirm presses the preview's confirm button (it sends what was
+  previewed, once, and ends the flow), Cancel its cancel button; the result goes to the DM.
+  Which buttons those are is read from their roles when the preview is drawn and kept in the
+  view's private_metadata, which only this module sets: a view without them does nothing.
 - Join requests (the `ccin_approvals` shortcut, or "Review in a form" under `/ccin pending`):
-  the `pending` answer with its Approve/Decline buttons and a reason field; a Decline carries
-  the reason (`decline ID REASON`), and the list is drawn again after each decision.
+  the `pending` answer with its Approve/Decline buttons and a reason field; a button that takes
+  text (its `takes_text`, carried in its action_id) is pressed with what the field holds, and
+  the list is drawn again after each decision.
 
 Slack wants a view submission answered within 3 seconds, so every submission is acknowledged
-first (with a "working" view where the modal stays open) and the work follows.
+as soon as its answers are checked (with a "working" view where the modal stays open) and the
+work follows.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import secrets
@@ -29,8 +36,10 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 
 from ccin_bridge.bots.slack.render import SlackBlock, view_blocks
 from ccin_bridge.bots.slack.session import SlackSession
-from ccin_bridge.handlers import broadcasts
-from ccin_bridge.handlers.replies import Reply
+from ccin_bridge.handlers import flow
+from ccin_bridge.handlers.commands.broadcast import BROADCAST as BROADCAST_FLOW
+from ccin_bridge.handlers.events import ButtonPressed, FormSubmitted
+from ccin_bridge.handlers.replies import Button, Reply
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +48,12 @@ BROADCAST_CONFIRM = "ccin_broadcast_confirm"
 APPROVALS = "ccin_approvals"
 REVIEW_ACTION = "ccin-review"  # "Review in a form" under a list of join requests
 FORM_PREFIX = "ccin-form:"  # buttons inside the join-requests modal
-REASON = "reason"
+REASON = "reason"  # the join-requests form's text field, for buttons that take a "reason"
 MAX_MODAL_BLOCKS = 100
-MAX_BROADCAST_TEXT = 3000  # Slack's own cap on a plain_text_input
+MAX_INPUT_TEXT = 3000  # Slack's own cap on a plain_text_input
+MAX_OPTIONS = 100  # per static_select
+MAX_STORED_PAYLOAD = 1000  # each button kept in private_metadata (3000 in all)
+DECISIONS = ("approve", "decline")  # the join-requests form keeps the rows with these roles
 CUT_SHORT = "More are waiting: decide on these first."
 NOT_AN_ADMIN = "Broadcasting to the network is for network admins only."
 
@@ -78,6 +90,44 @@ def waiting(title: str, text: str, callback_id: str) -> dict[str, Any]:
     }
 
 
+def input_block(field: flow.Field) -> SlackBlock:
+    """A form field declared by a flow's step, as a Slack input (block and action ids are the
+    step's name): a select of its options, or a text input of its length."""
+    element: dict[str, Any]
+    if field.text is not None:
+        element = {
+            "type": "plain_text_input",
+            "action_id": field.name,
+            "multiline": field.text.multiline,
+            "max_length": min(field.text.max_length, MAX_INPUT_TEXT),
+        }
+    else:
+        element = {
+            "type": "static_select",
+            "action_id": field.name,
+            "options": [
+                {"text": plain(o.label[:75]), "value": o.value[:150]}
+                for o in field.options[:MAX_OPTIONS]
+            ],
+        }
+    if field.placeholder:
+        element["placeholder"] = plain(field.placeholder[:150])
+    return {
+        "type": "input",
+        "block_id": field.name,
+        "label": plain(field.label),
+        "element": element,
+    }
+
+
+def answer_of(values: dict[str, Any], field: flow.Field) -> str:
+    """What a submitted form holds for `field` (raw: the flow cleans it like typed text)."""
+    state = _mapping(_mapping(values.get(field.name)).get(field.name))
+    if field.text is None:
+        return _text_field(state.get("selected_option"), "value")
+    return _text_field(state, "value")
+
+
 class Modals:
     def __init__(self, adapter: SlackSession) -> None:
         self.adapter = adapter
@@ -94,41 +144,20 @@ class Modals:
 
     # --- broadcast ---------------------------------------------------------------------------
 
+    def broadcast_fields(self) -> list[flow.Field]:
+        """The broadcast flow's steps as form fields. The form opens only for someone the
+        bridge lets broadcast (`Bridge.may_run`, asked before every `open_broadcast`)."""
+        env = flow.FormEnv(self.adapter.bridge.settings, is_admin=True)
+        return BROADCAST_FLOW.form_fields(env)
+
     def broadcast_form(self) -> dict[str, Any]:
-        options = [
-            {"text": plain(name[:75]), "value": slug}
-            for slug, name in broadcasts.choices(self.adapter.bridge.settings)
-        ]
         return {
             "type": "modal",
             "callback_id": BROADCAST,
             "title": plain("Broadcast"),
             "submit": plain("Preview"),
             "close": plain("Cancel"),
-            "blocks": [
-                {
-                    "type": "input",
-                    "block_id": "audience",
-                    "label": plain("Audience"),
-                    "element": {
-                        "type": "static_select",
-                        "action_id": "audience",
-                        "placeholder": plain("Who should get it?"),
-                        "options": options,
-                    },
-                },
-                {
-                    "type": "input",
-                    "block_id": "text",
-                    "label": plain("Message"),
-                    "element": {
-                        "type": "plain_text_input",
-                        "action_id": "text",
-                        "multiline": True,
-                        "max_length": MAX_BROADCAST_TEXT,
-                    },
-                },
-            ],
+            "blocks": [input_block(f) for f in self.broadcast_fields()],
         }
 
     async def open_broadcast(self, trigger_id: str) -> None:
@@ -154,72 +183,81 @@ class Modals:
         self.adapter.track()
         form = _mapping(body.get("view"))
         values = _mapping(_mapping(form.get("state")).get("values"))
-        chosen = _mapping(_mapping(values.get("audience")).get("audience")).get("selected_option")
-        audience = _mapping(chosen).get("value")
-        # Raw: the bridge cleans it and keeps the paragraphs (broadcast takes free text).
-        text = str(_mapping(_mapping(values.get("text")).get("text")).get("value") or "").strip()
         user_id, view_id = _text_field(body.get("user"), "id"), _text_field(form, "id")
         if not user_id or not view_id:
             await ack()
             log.info("ignored a broadcast form submitted without a person or a form")
             return
-        if not text or not audience:
-            await ack(response_action="errors", errors={"text": "Write the message to send."})
+        # The fields are the flow's, not whatever the submission claims the form had.
+        answers = {f.name: answer_of(values, f) for f in self.broadcast_fields()}
+        adapter = self.adapter
+        user = await adapter.person(user_id)
+        chat = await adapter.dm_chat(user_id)
+        # The answers go to the flow's steps as a form, not in a command line.
+        command = BROADCAST_FLOW.command
+        checked = await adapter.bridge.dispatch(
+            FormSubmitted(user, chat, command, answers, check_only=True)
+        )
+        if checked.form is not None and checked.form.errors:
+            await ack(response_action="errors", errors=checked.form.errors)
+            return
+        if checked.form is None or not checked.form.taken:
+            # Refused (no longer an admin) or failed: say so in the form.
+            replies = [_text_only(r) for r in checked.reply_list]
+            await ack(response_action="update", view=self._view("Broadcast", replies, BROADCAST))
             return
         await ack(
             response_action="update",
             view=waiting("Broadcast", "Preparing the preview…", BROADCAST_CONFIRM),
         )
-        adapter = self.adapter
-        replies = await adapter.run(
-            await adapter.person(user_id),
-            await adapter.dm_chat(user_id),
-            f"/broadcast {audience} {text}",
-        )
-        send = next(
-            (
-                b.action
-                for r in replies
-                for row in r.buttons
-                for b in row
-                if b.action.startswith("broadcast ")
-            ),
-            None,
-        )
-        view = self._view("Broadcast", [_text_only(r) for r in replies], BROADCAST_CONFIRM, {})
-        if send is not None:
+        outcome = await adapter.bridge.dispatch(FormSubmitted(user, chat, command, answers))
+        replies = outcome.reply_list
+        view = self._view("Broadcast", [_text_only(r) for r in replies], BROADCAST_CONFIRM)
+        taken = outcome.form is not None and outcome.form.taken
+        stored = await self._preview_buttons(replies) if taken else {}
+        if "confirm" in stored:
             view |= {
                 "submit": plain("Confirm"),
                 "close": plain("Cancel"),
-                "private_metadata": send,
+                "private_metadata": json.dumps(stored),
                 "notify_on_close": True,  # Cancel must end the flow the preview started
             }
         await adapter.client.views_update(view_id=view_id, view=view)
 
+    async def _preview_buttons(self, replies: list[Reply]) -> dict[str, str]:
+        """The payloads of the preview's confirm and cancel buttons, by role."""
+        stored: dict[str, str] = {}
+        for button in _buttons(replies):
+            if button.role in ("confirm", "cancel") and button.role not in stored:
+                stored[button.role] = await self.adapter.bridge.encode_action(
+                    button.action, MAX_STORED_PAYLOAD
+                )
+        return stored
+
     async def _on_broadcast_confirm(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         self.adapter.track()
         await ack()  # closes the modal; the outcome goes to the DM
-        line = _text_field(body.get("view"), "private_metadata")
-        user_id = _text_field(body.get("user"), "id")
-        if not line.startswith("broadcast ") or not user_id:
-            return
-        await self._run_to_dm(user_id, "/" + line)
+        await self._press_stored(body, "confirm")
 
     async def _on_broadcast_closed(self, ack: AsyncAck, body: dict[str, Any]) -> None:
-        """Cancel on the preview: end the broadcast's confirm step, so that a later "send" in
-        the DM cannot queue what the admin called off."""
+        """Cancel on the preview: press its cancel button, ending the broadcast's confirm step,
+        so that a later "send" in the DM cannot queue what the admin called off."""
         self.adapter.track()
         await ack()
-        user_id = _text_field(body.get("user"), "id")
-        if _text_field(body.get("view"), "private_metadata").startswith("broadcast ") and user_id:
-            await self._run_to_dm(user_id, "/cancel")
+        await self._press_stored(body, "cancel")
 
-    async def _run_to_dm(self, user_id: str, line: str) -> None:
+    async def _press_stored(self, body: dict[str, Any], role: str) -> None:
+        """Press the preview's button with `role`, as this module stored it in the view."""
+        user_id = _text_field(body.get("user"), "id")
+        payload = _stored(_text_field(body.get("view"), "private_metadata")).get(role)
+        if not user_id or not payload:
+            log.info("ignored a broadcast preview without its %s button", role)
+            return
         adapter = self.adapter
         user = await adapter.person(user_id)
         chat = await adapter.dm_chat(user_id)
-        replies = await adapter.run(user, chat, line)
-        await adapter.deliver(replies, user=user, chat=chat)
+        outcome = await adapter.bridge.dispatch(ButtonPressed(user, chat, payload))
+        await adapter.deliver(outcome.reply_list, user=user, chat=chat)
 
     # --- join requests -----------------------------------------------------------------------
 
@@ -251,19 +289,15 @@ class Modals:
             return
         actions = body.get("actions")
         action = _mapping(actions[0]) if isinstance(actions, list) and actions else {}
-        line = await adapter.bridge.decode_action(str(action.get("value") or ""))
-        if not line:
-            return
-        if len(line.split()) == 2 and line.startswith("decline "):  # `decline ID`: no reason yet
-            state = _mapping(_mapping(view.get("state")).get("values"))
-            typed = next((_mapping(v) for k, v in state.items() if k.startswith(REASON)), {})
-            reason = " ".join(str(_mapping(typed.get(REASON)).get("value") or "").split())
-            if reason:
-                line = f"{line} {reason}"
-        outcome = await adapter.run(
-            await adapter.person(user_id), await adapter.dm_chat(user_id), "/" + line
-        )
-        await self._show_requests(user_id, view_id, outcome)
+        # A button that takes text goes with what the form's field for it holds; the others
+        # never carry it (an Approve does not send the reason typed for someone else).
+        takes = _takes_text(_text_field(action, "action_id"))
+        typed = _typed(view, takes) if takes else ""
+        user = await adapter.person(user_id)
+        chat = await adapter.dm_chat(user_id)
+        pressed = ButtonPressed(user, chat, _text_field(action, "value"), typed)
+        outcome = await adapter.bridge.dispatch(pressed)
+        await self._show_requests(user_id, view_id, outcome.reply_list)
 
     async def _on_done(self, ack: AsyncAck) -> None:
         await ack()  # "Done" just closes the form
@@ -271,36 +305,34 @@ class Modals:
     async def _show_requests(self, user_id: str, view_id: str, outcome: list[Reply]) -> None:
         adapter = self.adapter
         user = await adapter.person(user_id)
-        listing = await adapter.run(user, await adapter.dm_chat(user_id), "/pending")
+        chat = await adapter.dm_chat(user_id)
+        listing = await adapter.run(user, chat, "/pending")
         # Only the decisions are buttons here; the rest of `pending`'s buttons stay in chats.
         # The last decision's own buttons (e.g. "Decline without a reason") stay usable.
         decisions = [
             replace(
                 r,
-                buttons=tuple(
-                    row
-                    for row in r.buttons
-                    if any(b.action.startswith(("approve ", "decline ")) for b in row)
-                ),
+                buttons=tuple(row for row in r.buttons if any(b.role in DECISIONS for b in row)),
             )
             for r in listing
         ]
         replies = [*outcome, *decisions]
-        view = self._view(
-            "Join requests", replies, APPROVALS, await adapter.payloads(replies), reserve=1
-        )
+        payloads = await adapter.payloads(replies)
+        view = self._view("Join requests", replies, APPROVALS, payloads, reserve=1)
+        _mark_takes_text(view["blocks"], replies, payloads)
         if any(r.buttons for r in decisions):
-            view["blocks"].append(
-                {
-                    "type": "input",
-                    # A new id each time: Slack keeps an input's text across updates while its
-                    # block_id stays, and one decline's reason must not go with the next.
-                    "block_id": f"{REASON}-{secrets.token_hex(4)}",
-                    "optional": True,
-                    "label": plain("Reason, sent with a decline"),
-                    "element": {"type": "plain_text_input", "action_id": REASON},
-                }
-            )
+            if any(b.takes_text == REASON for b in _buttons(replies)):
+                view["blocks"].append(
+                    {
+                        "type": "input",
+                        # A new id each time: Slack keeps an input's text across updates while
+                        # its block_id stays, and one decline's reason must not go with the next.
+                        "block_id": f"{REASON}-{secrets.token_hex(4)}",
+                        "optional": True,
+                        "label": plain("Reason, sent with a decline"),
+                        "element": {"type": "plain_text_input", "action_id": REASON},
+                    }
+                )
             view |= {"submit": plain("Done")}
         await adapter.client.views_update(view_id=view_id, view=view)
 
@@ -309,11 +341,11 @@ class Modals:
         title: str,
         replies: list[Reply],
         callback_id: str,
-        payloads: dict[str, str],
+        payloads: dict[str, str] | None = None,
         reserve: int = 0,
     ) -> dict[str, Any]:
         blocks = view_blocks(
-            replies, payloads, FORM_PREFIX, MAX_MODAL_BLOCKS - reserve, CUT_SHORT
+            replies, payloads or {}, FORM_PREFIX, MAX_MODAL_BLOCKS - reserve, CUT_SHORT
         ) or [_section("Nothing to show.")]
         return {
             "type": "modal",
@@ -326,6 +358,48 @@ class Modals:
 
 def _text_only(reply: Reply) -> Reply:
     return replace(reply, buttons=())
+
+
+def _buttons(replies: list[Reply]) -> list[Button]:
+    return [b for r in replies for row in r.buttons for b in row]
+
+
+def _stored(metadata: str) -> dict[str, str]:
+    """The preview's buttons as `_on_broadcast_preview` stored them, or {} for anything else."""
+    try:
+        found = json.loads(metadata) if metadata else {}
+    except ValueError:
+        return {}
+    if not isinstance(found, dict):
+        return {}
+    return {k: v for k, v in found.items() if isinstance(k, str) and isinstance(v, str) and v}
+
+
+def _mark_takes_text(
+    blocks: list[SlackBlock], replies: list[Reply], payloads: dict[str, str]
+) -> None:
+    """A pressed button gives back only its value: a button that takes text says so in its
+    action_id (`ccin-form:3:reason`), which the form itself sets."""
+    takes = {payloads[b.action]: b.takes_text for b in _buttons(replies) if b.takes_text}
+    for block in blocks:
+        if block.get("type") != "actions":
+            continue
+        for element in block.get("elements") or ():
+            mark = takes.get(element.get("value"))
+            if mark:
+                element["action_id"] = f"{element['action_id']}:{mark}"
+
+
+def _takes_text(action_id: str) -> str:
+    """What the pressed button takes (`_mark_takes_text`), or ""."""
+    return action_id.removeprefix(FORM_PREFIX).partition(":")[2]
+
+
+def _typed(view: dict[str, Any], name: str) -> str:
+    """What the form's field `name` holds (its block_id changes with every drawing)."""
+    values = _mapping(_mapping(view.get("state")).get("values"))
+    field = next((_mapping(v) for k, v in values.items() if k.startswith(f"{name}-")), {})
+    return " ".join(_text_field(field.get(name), "value").split())
 
 
 def _mapping(value: object) -> dict[str, Any]:

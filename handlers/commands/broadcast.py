@@ -1,102 +1,102 @@
 """/broadcast (admins): audience -> text -> preview -> Send or Cancel; /deliveries [PUSH_ID].
 
-Direct forms: `broadcast AUDIENCE TEXT...` shows the preview with buttons, and
-`broadcast AUDIENCE --send TEXT...` queues at once (Slack's modal, after its own preview).
-The pending broadcast waits in the flow state, so the Send button carries no text and a
-second press finds nothing left to send.
+The guided form is a declared flow (`BROADCAST`, handlers/flow.py): its steps ask for the
+audience (a choice among the audiences), the text (up to 3,500 characters, line breaks kept)
+and a yes to the preview. Slack's modal is built from the same steps and submitted through
+them (bots/slack/modals.py). Direct forms: `broadcast AUDIENCE TEXT...` shows the preview with
+buttons, and `broadcast AUDIENCE --send TEXT...` queues at once. The pending broadcast waits in
+the flow state, so the Send button carries no text and a second press finds nothing left to
+send.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
 
 from ccin_bridge.handlers import broadcasts, flow
 from ccin_bridge.handlers.core import Command, Context
 from ccin_bridge.handlers.delivery_report import report_lines
 from ccin_bridge.handlers.errors import UserFacingError
 from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, Span, bold, text
-from ccin_bridge.store import conversations, outbox
+from ccin_bridge.store import outbox
 
 AUDIENCE, TEXT, CONFIRM = "audience", "text", "confirm"
 SEND, CONFIRM_FLAG = "--send", "--confirm"
+NOTHING_WAITING = "There is no broadcast waiting to be sent; it was sent or cancelled already."
+
+
+class BroadcastState(flow.State):
+    """What the admin has chosen so far (stored as today's `{"audience", "text"}`)."""
+
+    audience: str | None = None
+    text: str | None = None
 
 
 def _cancel_hint(ctx: Context) -> str:
     return f"(Send {ctx.request.show('cancel')} to stop.)"
 
 
-async def broadcast(ctx: Context) -> Reply:
-    step = flow.step_of(ctx)
-    if step is not None:
-        data = dict(ctx.conversation.data) if ctx.conversation else {}
-        return await _answer(ctx, step, data)
+async def broadcast(ctx: Context) -> list[Reply]:
+    form = flow.submitted_form(ctx)
+    if form is not None:  # Slack's modal, submitted through the same steps
+        return await BROADCAST.take_form(ctx, form, BroadcastState())
+    if ctx.conversation is not None:
+        return await BROADCAST.reply(ctx)
     if ctx.args.casefold() == CONFIRM_FLAG:
-        return await _confirm(ctx)
+        return await BROADCAST.confirm(ctx, missing=text(NOTHING_WAITING))
     # The text may start on a new line after the audience: split at any whitespace.
     first, rest = [*ctx.args.split(maxsplit=1), "", ""][:2]
     rest = rest.strip()
     if not rest and not ctx.request.chat.is_private:
         # The next step is typed text, which only a private chat passes back to a flow.
-        return text(
-            f"Let's do this in a private chat: send me {ctx.request.show('broadcast')} there, "
-            f"or give it all at once: {ctx.request.show('broadcast AUDIENCE TEXT')}."
-        )
+        return [
+            text(
+                f"Let's do this in a private chat: send me {ctx.request.show('broadcast')} "
+                f"there, or give it all at once: {ctx.request.show('broadcast AUDIENCE TEXT')}."
+            )
+        ]
     if not ctx.args:
-        await flow.begin(ctx, AUDIENCE)
-        return _ask_audience(ctx)
-    audience = broadcasts.find_audience(ctx.settings, first)
+        return await BROADCAST.start(ctx, BroadcastState())
     if rest.startswith(SEND):
+        audience = broadcasts.find_audience(ctx.settings, first)
         message = broadcasts.check_text(rest.removeprefix(SEND))
-        return await _queue(ctx, audience, message, key=None)
-    if not rest:
-        await flow.begin(ctx, TEXT, {"audience": audience})
-        return _ask_text(ctx, audience)
-    return await _preview(ctx, audience, broadcasts.check_text(rest))
+        return [await _queue(ctx, audience, message, key=None)]
+    answers = {AUDIENCE: first, TEXT: rest} if rest else {AUDIENCE: first}
+    return await BROADCAST.start(ctx, BroadcastState(), answers)
 
 
-def _ask_audience(ctx: Context, problem: str | None = None) -> Reply:
-    builder = ReplyBuilder()
-    if problem:
-        builder.para(problem)
-    builder.para(f"Who should get this broadcast? {_cancel_hint(ctx)}")
-    for slug, name in broadcasts.choices(ctx.settings):
-        builder.buttons(Button(name, f"broadcast {slug}"))
+# --- the steps ----------------------------------------------------------------------------------
+
+
+def _audiences(env: flow.Env, state: BroadcastState) -> list[flow.Option]:
+    return [flow.Option(slug, name) for slug, name in broadcasts.choices(env.settings)]
+
+
+async def _ask_audience(ctx: Context, state: BroadcastState) -> Reply:
+    builder = ReplyBuilder().para(f"Who should get this broadcast? {_cancel_hint(ctx)}")
+    for option in _audiences(ctx, state):
+        builder.buttons(Button(option.label, f"broadcast {option.value}"))
     return builder.build()
 
 
-def _ask_text(ctx: Context, audience: str, problem: str | None = None) -> Reply:
-    builder = ReplyBuilder()
-    if problem:
-        builder.para(problem)
-    label = broadcasts.audience_label(ctx.settings, audience)
-    return builder.para(
-        f"Send me the text of the broadcast to {label}. You will see a preview before "
-        f"anything is sent. {_cancel_hint(ctx)}"
-    ).build()
+async def _audience(ctx: Context, state: BroadcastState, answer: str) -> BroadcastState:
+    return state.model_copy(update={"audience": broadcasts.find_audience(ctx.settings, answer)})
 
 
-async def _answer(ctx: Context, step: str, data: dict[str, Any]) -> Reply:
-    if step == AUDIENCE:
-        try:
-            audience = broadcasts.find_audience(ctx.settings, ctx.args)
-        except UserFacingError as problem:
-            return _ask_audience(ctx, problem.reason)
-        await flow.advance(ctx, TEXT, {"audience": audience})
-        return _ask_text(ctx, audience)
-    if step == TEXT:
-        try:
-            message = broadcasts.check_text(ctx.args)
-        except UserFacingError as problem:
-            return _ask_text(ctx, data["audience"], problem.reason)
-        return await _preview(ctx, data["audience"], message)
-    if step == CONFIRM and ctx.args.casefold() in ("send", "yes"):
-        return await _confirm(ctx)
-    if step == CONFIRM:
-        return _confirm_buttons(
-            ReplyBuilder().para(f"Press Send to send it, or Cancel. {_cancel_hint(ctx)}")
+async def _ask_text(ctx: Context, state: BroadcastState) -> Reply:
+    label = broadcasts.audience_label(ctx.settings, flow.need(state.audience))
+    return (
+        ReplyBuilder()
+        .para(
+            f"Send me the text of the broadcast to {label}. You will see a preview before "
+            f"anything is sent. {_cancel_hint(ctx)}"
         )
-    await flow.end(ctx)
-    return text(f"That step has expired. Please start again with {ctx.request.show('broadcast')}.")
+        .build()
+    )
+
+
+async def _text(ctx: Context, state: BroadcastState, answer: str) -> BroadcastState:
+    return state.model_copy(update={"text": broadcasts.check_text(answer)})
 
 
 def _confirm_buttons(builder: ReplyBuilder) -> Reply:
@@ -106,8 +106,8 @@ def _confirm_buttons(builder: ReplyBuilder) -> Reply:
     ).build(private=True, kind="preview")
 
 
-async def _preview(ctx: Context, audience: str, message: str) -> Reply:
-    await flow.begin(ctx, CONFIRM, {"audience": audience, "text": message})
+async def _preview(ctx: Context, state: BroadcastState) -> Reply:
+    audience, message = flow.need(state.audience), flow.need(state.text)
     recipients = broadcasts.chat_count(await broadcasts.targets(ctx.session, audience))
     label = broadcasts.audience_label(ctx.settings, audience)
     builder = ReplyBuilder().heading(f"Preview: broadcast to {label}")
@@ -122,14 +122,41 @@ async def _preview(ctx: Context, audience: str, message: str) -> Reply:
     return _confirm_buttons(builder)
 
 
-async def _confirm(ctx: Context) -> Reply:
-    state = ctx.conversation or await conversations.current(ctx.session, ctx.identity_id, ctx.now)
-    if state is None or state.command != "broadcast" or state.step != CONFIRM:
-        return text("There is no broadcast waiting to be sent; it was sent or cancelled already.")
+async def _press_send(ctx: Context, state: BroadcastState) -> Reply:
+    return _confirm_buttons(
+        ReplyBuilder().para(f"Press Send to send it, or Cancel. {_cancel_hint(ctx)}")
+    )
+
+
+async def _send(ctx: Context, state: BroadcastState, saved_at: datetime | None) -> Reply:
     # One key per preview: a second press (or a retried request) cannot queue it twice.
-    key = f"broadcast:{ctx.identity_id}:{state.updated_at.isoformat()}"
-    await flow.end(ctx)
-    return await _queue(ctx, state.data["audience"], state.data["text"], key=key)
+    key = None if saved_at is None else f"broadcast:{ctx.identity_id}:{saved_at.isoformat()}"
+    return await _queue(ctx, flow.need(state.audience), flow.need(state.text), key=key)
+
+
+BROADCAST = flow.Flow(
+    command="broadcast",
+    state=BroadcastState,
+    steps=(
+        flow.Step(
+            AUDIENCE,
+            _ask_audience,
+            flow.Choice(_audiences),
+            _audience,
+            label="Audience",
+            placeholder="Who should get it?",
+        ),
+        flow.Step(
+            TEXT,
+            _ask_text,
+            flow.Text(broadcasts.MAX_TEXT, multiline=True),
+            _text,
+            label="Message",
+        ),
+        flow.Step(CONFIRM, _preview, flow.Confirm(("send",), reask=_press_send)),
+    ),
+    finish=_send,
+)
 
 
 async def _queue(ctx: Context, audience: str, message: str, *, key: str | None) -> Reply:

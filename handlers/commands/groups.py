@@ -1,14 +1,15 @@
 """/groups, /join and /leave: opt-in groups with rules of engagement.
 
-Joining is a flow: rules -> "I accept" -> your organisation (searchable) -> your role ->
-eligibility -> member at once (open groups) or a request for admins to approve. Each step is
-a command line (`join officers --org 12`), so buttons, typed text and a resumed flow all take
-the same path; the flow's progress is kept in the store, so a half-finished join resumes.
+Joining is a declared flow (`JOIN`, handlers/flow.py): rules -> "I accept" -> your organisation
+(searchable) -> your role -> eligibility -> member at once (open groups) or a request for
+admins to approve. Its buttons are command lines (`join officers --org 12`) that answer the
+same steps as typed text; the flow's progress is kept in the store, so a half-finished join
+resumes.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
 
 from ccin_bridge.handlers import flow
 from ccin_bridge.handlers.config import GroupConfig
@@ -16,12 +17,15 @@ from ccin_bridge.handlers.core import Command, Context
 from ccin_bridge.handlers.errors import UserFacingError
 from ccin_bridge.handlers.membership import activate, deactivate, find_group, notify_admins
 from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic
-from ccin_bridge.store import audit, conversations, reference
+from ccin_bridge.handlers.requests import MAX_ARGS
+from ccin_bridge.store import audit, reference
 from ccin_bridge.store import groups as store_groups
 from ccin_bridge.store import people as store_people
 from ccin_bridge.store.records import OrganisationRecord
 
 ACCEPT = "--accept"
+RULES, ORG, ROLE = "rules", "org", "role"
+OTHER = "other"  # the role option for "Something else"
 STATUS_TEXT = {
     store_groups.ACTIVE: "member",
     store_groups.PENDING: "waiting for approval",
@@ -36,6 +40,15 @@ JOIN_THE_NETWORK = (
     "organisation is not a member yet, it can join the network: see {about} for how, or ask a "
     "network admin. If you think it is a member under another name, try searching again."
 )
+
+
+class JoinState(flow.State):
+    """Who is joining which group so far (stored as today's `{"group", "accepted", "org"}`)."""
+
+    group: str
+    accepted: int | None = None  # the rules version accepted
+    org: int | None = None
+    role: str | None = None  # the last answer: None is "something else"
 
 
 def _and(items: list[str]) -> str:
@@ -83,16 +96,12 @@ def _parse(args: str) -> tuple[str, str, str]:
     return name.strip(), "--" + option.strip(), value.strip()
 
 
-async def join(ctx: Context) -> Reply:
-    step = flow.step_of(ctx)
-    if step is not None:  # plain text answering the step in progress
-        assert ctx.conversation is not None
-        return await _answer(ctx, step, dict(ctx.conversation.data))
+async def join(ctx: Context) -> Reply | list[Reply]:
+    if ctx.conversation is not None:  # plain text answering the step in progress
+        return await JOIN.reply(ctx)
     if not ctx.args:
-        saved = await conversations.current(ctx.session, ctx.identity_id, ctx.now)
-        if saved is not None and saved.command == "join":
-            return await _resume(ctx, saved.step, dict(saved.data))
-        return await list_groups(ctx)
+        resumed = await JOIN.resume(ctx)
+        return resumed if resumed is not None else await list_groups(ctx)
     name, option, value = _parse(ctx.args)
     group = find_group(ctx.settings, name)
     current = await store_groups.membership(ctx.session, ctx.person.id, group.slug)
@@ -100,84 +109,55 @@ async def join(ctx: Context) -> Reply:
         return await _already_member(ctx, group, accepting=option == ACCEPT)
     if current is not None and current.status == store_groups.PENDING:
         return ReplyBuilder().para(f"Your request to join {group.name} is with the admins.").build()
-    data = await _saved_for(ctx, group)
-    if option == "":
-        if data.get("accepted"):
-            return await _resume(ctx, _next_step(data), data)
-        await flow.begin(ctx, "rules", {"group": group.slug})
-        return _rules(ctx, group)
+    fresh = JoinState(group=group.slug)
     if option == ACCEPT:
-        version = await store_groups.record_consent(
-            ctx.session,
-            person_id=ctx.person.id,
-            slug=group.slug,
-            platform=ctx.request.user.platform,
-        )
-        data = {"group": group.slug, "accepted": version}
-        return await _ask_organisation(ctx, group, data, "")
-    if not data.get("accepted"):  # a stale button from before the rules were accepted
-        await flow.begin(ctx, "rules", {"group": group.slug})
-        return _rules(ctx, group)
+        return await JOIN.start(ctx, fresh, {RULES: flow.YES})
+    saved = await JOIN.saved(ctx)
+    if saved is None or saved.state.group != group.slug or saved.state.accepted is None:
+        # Nothing saved for this group, or a stale button from before the rules were accepted.
+        return await JOIN.start(ctx, fresh)
+    if option == "":
+        return await JOIN.ask_at(ctx, saved.step.name, saved.state)
     if option == "--find":
-        return await _ask_organisation(ctx, group, data, value)
+        return await JOIN.answer(ctx, saved, ORG, value, picked=False)
     if option == "--unlisted":
-        await flow.end(ctx)
+        await JOIN.end(ctx)
         return _unlisted(ctx)
     if option == "--org":
-        return await _choose_organisation(ctx, group, data, value)
+        return await JOIN.answer(ctx, saved, ORG, value)
     if option == "--role":
-        return await _choose_role(ctx, group, data, value)
+        return await JOIN.answer(ctx, saved, ROLE, value)
     raise UserFacingError(f"I don't know the join option {option[:20]}.")
 
 
-async def _saved_for(ctx: Context, group: GroupConfig) -> dict[str, Any]:
-    saved = await conversations.current(ctx.session, ctx.identity_id, ctx.now)
-    if saved is not None and saved.command == "join" and saved.data.get("group") == group.slug:
-        return dict(saved.data)
-    return {"group": group.slug}
-
-
-def _next_step(data: dict[str, Any]) -> str:
-    return "role" if data.get("org") else "org"
-
-
-async def _resume(ctx: Context, step: str, data: dict[str, Any]) -> Reply:
-    group = ctx.settings.group(str(data.get("group", "")))
+def _group(ctx: Context, state: JoinState) -> GroupConfig:
+    """The group being joined; one gone from config ends the flow."""
+    group = ctx.settings.group(state.group)
     if group is None:
-        await flow.end(ctx)
-        return await list_groups(ctx)
-    if step == "rules" or not data.get("accepted"):
-        await flow.begin(ctx, "rules", {"group": group.slug})
-        return _rules(ctx, group)
-    if step == "role" and data.get("org"):
-        return await _ask_role(ctx, group, data)
-    return await _ask_organisation(ctx, group, data, "")
+        raise flow.Expired
+    return group
 
 
-async def _answer(ctx: Context, step: str, data: dict[str, Any]) -> Reply:
-    group = ctx.settings.group(str(data.get("group", "")))
-    if group is None:
-        await flow.end(ctx)
-        return await list_groups(ctx)
-    answer = ctx.args.strip()
-    if step == "rules":
-        if answer.casefold() in ("accept", "i accept", "yes", "agree", "i agree"):
-            version = await store_groups.record_consent(
-                ctx.session,
-                person_id=ctx.person.id,
-                slug=group.slug,
-                platform=ctx.request.user.platform,
-            )
-            return await _ask_organisation(
-                ctx, group, {"group": group.slug, "accepted": version}, ""
-            )
-        return _rules(ctx, group, hint=True)
-    if step == "org":
-        return await _ask_organisation(ctx, group, data, answer)
-    if step == "role":
-        return await _choose_role(ctx, group, data, answer)
-    await flow.end(ctx)
-    return await list_groups(ctx)
+# The rules step.
+
+
+async def _ask_rules(ctx: Context, state: JoinState) -> Reply:
+    return _rules(ctx, _group(ctx, state))
+
+
+async def _rules_again(ctx: Context, state: JoinState) -> Reply:
+    return _rules(ctx, _group(ctx, state), hint=True)
+
+
+async def _accept(ctx: Context, state: JoinState, answer: str) -> JoinState:
+    group = _group(ctx, state)
+    version = await store_groups.record_consent(
+        ctx.session,
+        person_id=ctx.person.id,
+        slug=group.slug,
+        platform=ctx.request.user.platform,
+    )
+    return JoinState(group=group.slug, accepted=version)
 
 
 def _rules(ctx: Context, group: GroupConfig, *, hint: bool = False) -> Reply:
@@ -196,45 +176,71 @@ def _rules(ctx: Context, group: GroupConfig, *, hint: bool = False) -> Reply:
     if hint:
         builder.para("Press “I accept” (or reply “accept”) to go on, or cancel.")
     return builder.buttons(
-        Button("I accept", f"join {group.slug} {ACCEPT}"), Button("Cancel", "cancel")
+        Button("I accept", f"join {group.slug} {ACCEPT}", "confirm"),
+        Button("Cancel", "cancel", "cancel"),
     ).build()
 
 
-async def _ask_organisation(
-    ctx: Context, group: GroupConfig, data: dict[str, Any], query: str
-) -> Reply:
-    await flow.advance(ctx, "org", data)
-    builder = ReplyBuilder()
+# The organisation step: typed text searches the member organisations; a button picks one.
+
+
+async def _ask_organisation(ctx: Context, state: JoinState) -> Reply:
     found: list[OrganisationRecord] = []
-    if query:
-        found = await reference.organisations(ctx.session, query)
-        exact = [o for o in found if o.name.casefold() == query.casefold()]
-        if len(exact) == 1 or len(found) == 1:  # typed it in full: no need to ask again
-            return await _ask_role(ctx, group, {**data, "org": (exact or found)[0].id})
-        if not found:
-            builder.para(f"No member organisation matches “{query[:60]}”. Try another word.")
-        elif len(found) > MAX_CHOICES:
-            builder.para(
-                f"{len(found)} organisations match “{query[:60]}”; here are the first "
-                f"{MAX_CHOICES}. Type more of the name to narrow it down."
-            )
-        else:
-            builder.para("Which one is yours?")
-    else:
-        builder.para(
-            "Thank you. Which organisation are you from? Type part of its name "
-            "(for example the town or council), and pick it from the list."
-        )
-        if ctx.person.organisation:
-            builder.para("Or keep the one you gave before.")
-            keep = await reference.organisations(ctx.session, ctx.person.organisation)
-            found = [o for o in keep if o.name == ctx.person.organisation]
+    builder = ReplyBuilder().para(
+        "Thank you. Which organisation are you from? Type part of its name "
+        "(for example the town or council), and pick it from the list."
+    )
+    if ctx.person.organisation:
+        builder.para("Or keep the one you gave before.")
+        keep = await reference.organisations(ctx.session, ctx.person.organisation)
+        found = [o for o in keep if o.name == ctx.person.organisation]
+    return _organisations(builder, _group(ctx, state), found)
+
+
+def _organisations(
+    builder: ReplyBuilder, group: GroupConfig, found: list[OrganisationRecord]
+) -> Reply:
     for org in found[:MAX_CHOICES]:
         builder.buttons(Button(org.name, f"join {group.slug} --org {org.id}"))
     return builder.buttons(
         Button("My organisation isn't listed", f"join {group.slug} --unlisted"),
-        Button("Cancel", "cancel"),
+        Button("Cancel", "cancel", "cancel"),
     ).build()
+
+
+async def _search_organisation(ctx: Context, state: JoinState, query: str) -> JoinState | Reply:
+    group = _group(ctx, state)
+    if not query:
+        return await _ask_organisation(ctx, state)
+    found = await reference.organisations(ctx.session, query)
+    exact = [o for o in found if o.name.casefold() == query.casefold()]
+    if len(exact) == 1 or len(found) == 1:  # typed it in full: no need to ask again
+        return state.model_copy(update={"org": (exact or found)[0].id})
+    builder = ReplyBuilder()
+    if not found:
+        builder.para(f"No member organisation matches “{query[:60]}”. Try another word.")
+    elif len(found) > MAX_CHOICES:
+        builder.para(
+            f"{len(found)} organisations match “{query[:60]}”; here are the first "
+            f"{MAX_CHOICES}. Type more of the name to narrow it down."
+        )
+    else:
+        builder.para("Which one is yours?")
+    return _organisations(builder, group, found)
+
+
+async def _pick_organisation(ctx: Context, state: JoinState, value: str) -> JoinState | Reply:
+    if not value.isdigit():
+        return await _search_organisation(ctx, state, value)
+    org = await _organisation(ctx, int(value))
+    if org is None:
+        return await _ask_organisation(ctx, state)
+    return state.model_copy(update={"org": org.id})
+
+
+async def _organisation(ctx: Context, org_id: int | None) -> OrganisationRecord | None:
+    orgs = {o.id: o for o in await reference.organisations(ctx.session)}
+    return orgs.get(org_id or 0)
 
 
 def _unlisted(ctx: Context) -> Reply:
@@ -250,53 +256,80 @@ def _unlisted(ctx: Context) -> Reply:
     )
 
 
-async def _choose_organisation(
-    ctx: Context, group: GroupConfig, data: dict[str, Any], value: str
-) -> Reply:
-    if not value.isdigit():
-        return await _ask_organisation(ctx, group, data, value)
-    orgs = {o.id: o for o in await reference.organisations(ctx.session)}
-    org = orgs.get(int(value))
-    if org is None:
-        return await _ask_organisation(ctx, group, data, "")
-    data = {**data, "org": org.id}
-    return await _ask_role(ctx, group, data)
+# The role step: one of the group's roles, or something else (which the group is not for).
 
 
-async def _ask_role(
-    ctx: Context, group: GroupConfig, data: dict[str, Any], note: str | None = None
-) -> Reply:
-    await flow.advance(ctx, "role", data)
-    builder = ReplyBuilder()
-    if note:
-        builder.para(note)
-    builder.para("And your role? Pick the one that fits, or type it.")
-    for index, role in enumerate(group.roles):
-        builder.buttons(Button(role[:1].upper() + role[1:], f"join {group.slug} --role {index}"))
-    return builder.buttons(
-        Button("Something else", f"join {group.slug} --role other"), Button("Cancel", "cancel")
-    ).build()
+def _roles(env: flow.Env, state: JoinState) -> list[flow.Option]:
+    group = env.settings.group(state.group)
+    roles = group.roles if group is not None else ()
+    return [
+        *(flow.Option(str(index), role[:1].upper() + role[1:]) for index, role in enumerate(roles)),
+        flow.Option(OTHER, "Something else"),
+    ]
 
 
-async def _choose_role(ctx: Context, group: GroupConfig, data: dict[str, Any], value: str) -> Reply:
+async def _ask_role(ctx: Context, state: JoinState) -> Reply:
+    group = _group(ctx, state)
+    builder = ReplyBuilder().para("And your role? Pick the one that fits, or type it.")
+    for option in _roles(ctx, state):
+        builder.buttons(Button(option.label, f"join {group.slug} --role {option.value}"))
+    return builder.buttons(Button("Cancel", "cancel", "cancel")).build()
+
+
+async def _role(ctx: Context, state: JoinState, value: str) -> JoinState:
+    group = _group(ctx, state)
     role: str | None
     if value.isdigit() and int(value) < len(group.roles):
         role = group.roles[int(value)]
     else:
         wanted = value.casefold().rstrip("s")
         role = next((r for r in group.roles if r.casefold().rstrip("s") == wanted), None)
-        if role is None and value.casefold() != "other":
+        if role is None and value.casefold() != OTHER:
             # A typo or a role named differently: ask again rather than turn them away.
-            return await _ask_role(ctx, group, data, f"I don't recognise the role “{value[:60]}”.")
-    orgs = {o.id: o for o in await reference.organisations(ctx.session)}
-    org = orgs.get(int(data.get("org", 0)))
+            raise UserFacingError(f"I don't recognise the role “{value[:60]}”.")
+    return state.model_copy(update={"role": role})
+
+
+async def _joined(ctx: Context, state: JoinState, saved_at: datetime | None) -> Reply | list[Reply]:
+    group = _group(ctx, state)
+    org = await _organisation(ctx, state.org)
     if org is None:
-        return await _ask_organisation(ctx, group, data, "")
-    await flow.end(ctx)
-    if role is None or org.member_type not in group.member_types:
-        return _not_eligible(ctx, group, org, role)
-    await store_people.set_profile(ctx.session, ctx.person.id, organisation_id=org.id, role=role)
-    return await _finish(ctx, group, org, role)
+        return await JOIN.ask_at(ctx, ORG, state)
+    if state.role is None or org.member_type not in group.member_types:
+        return _not_eligible(ctx, group, org, state.role)
+    await store_people.set_profile(
+        ctx.session, ctx.person.id, organisation_id=org.id, role=state.role
+    )
+    return await _finish(ctx, group, org, state.role)
+
+
+async def _groups_again(ctx: Context) -> Reply:
+    return await list_groups(ctx)
+
+
+JOIN = flow.Flow(
+    command="join",
+    state=JoinState,
+    steps=(
+        flow.Step(
+            RULES,
+            _ask_rules,
+            flow.Confirm(("accept", "i accept", "agree", "i agree"), reask=_rules_again),
+            _accept,
+        ),
+        flow.Step(
+            ORG,
+            _ask_organisation,
+            flow.Text(MAX_ARGS),
+            _search_organisation,
+            pick=_pick_organisation,
+            label="Organisation",
+        ),
+        flow.Step(ROLE, _ask_role, flow.Choice(_roles), _role, label="Role"),
+    ),
+    finish=_joined,
+    expired=_groups_again,  # as before: a join that cannot go on shows the groups
+)
 
 
 def _not_eligible(

@@ -1,43 +1,68 @@
 """/news: submit a news item step by step; admins approve, edit or reject it.
 
-The flow asks for a title, the text and a link (or "skip"), shows a preview and submits on
-confirmation; /cancel stops it at any step, and a bad answer is explained and asked again.
-Admins get an approval card (Approve / Edit / Reject) through the outbox, every decision is
-audited, and the submitter hears the outcome.
+The submission is a declared flow (`NEWS`, handlers/flow.py): a title, the text and a link (or
+"skip"), then a preview that submits on confirmation; /cancel stops it at any step, and a bad
+answer is explained and asked again. Editing walks the same steps ("keep" keeps a field) and
+saves without the preview. Admins get an approval card (Approve / Edit / Reject) through the
+outbox, every decision is audited, and the submitter hears the outcome; a rejection asks for
+its reason in a one-step flow of its own (`REJECTION`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Literal
 from urllib.parse import urlsplit
 
 from ccin_bridge.handlers import flow, reply_codec
 from ccin_bridge.handlers.core import Command, Context
 from ccin_bridge.handlers.errors import UserFacingError
 from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic, link, text
-from ccin_bridge.store import audiences, audit, conversations, news, outbox
+from ccin_bridge.handlers.requests import MAX_TEXT
+from ccin_bridge.store import audiences, audit, news, outbox
 from ccin_bridge.store.news import APPROVED, REJECTED, SUBMITTED, NewsRecord
 
 TITLE_MIN, TITLE_MAX = 3, 120
 BODY_MIN, BODY_MAX = 10, 480  # a digest item is short; the link carries the rest
 URL_MAX = 500
+REASON_MAX = 500
 TITLE, BODY, LINK, CONFIRM, REASON = "title", "text", "link", "confirm", "reason"
 SKIP_WORDS = ("skip", "none", "no", "-")
 KEEP = "keep"
 SUBMIT = "--submit"
 
 
+class NewsState(flow.State):
+    """A submission or an admin's edit so far (stored as today's keys)."""
+
+    mode: Literal["submit", "edit"] = "submit"
+    id: int | None = None  # the item edited
+    title: str | None = None
+    text: str | None = None
+    link: str | None = None
+
+
+class RejectionState(flow.State):
+    id: int
+    reason: str | None = None
+
+
 # --- the submission flow ---------------------------------------------------------------------
 
 
 async def news_command(ctx: Context) -> Reply | list[Reply]:
-    step = flow.step_of(ctx)
-    if step is not None:
-        return await _answer(ctx, step, dict(ctx.conversation.data if ctx.conversation else {}))
+    if ctx.conversation is not None:
+        return await flow.reply_any(ctx, NEWS, REJECTION)
     first, _, rest = ctx.args.partition(" ")
     word, rest = first.casefold(), rest.strip()
     if word == SUBMIT:
-        return await _submit(ctx)
+        return await NEWS.confirm(
+            ctx,
+            missing=text(
+                f"There is no news waiting to be submitted. Start with {ctx.request.show('news')}."
+            ),
+        )
     if word == "review" and not rest:
         return await _admin(ctx, _review)
     if word in ("approve", "reject", "edit") and rest.split(" ", 1)[0].isdigit():
@@ -49,51 +74,59 @@ def _cancel_hint(ctx: Context) -> str:
     return f"(Send {ctx.request.show('cancel')} to stop.)"
 
 
-async def _start(ctx: Context) -> Reply:
+async def _start(ctx: Context) -> list[Reply]:
     if not ctx.request.chat.is_private:
-        return text(
-            f"Let's do this in a private chat: send me {ctx.request.show('news')} there and "
-            "I will ask for the title, text and link."
-        )
-    data: dict[str, Any] = {"mode": "submit"}
+        return [
+            text(
+                f"Let's do this in a private chat: send me {ctx.request.show('news')} there and "
+                "I will ask for the title, text and link."
+            )
+        ]
     if ctx.args:  # `/news My title` gives the title straight away
-        data["title"] = _check_title(ctx.args)
-        await flow.begin(ctx, BODY, data)
-        return _ask(ctx, BODY, data)
-    await flow.begin(ctx, TITLE, data)
-    return (
+        return await NEWS.start(ctx, NewsState(), {TITLE: ctx.args})
+    [ask_title] = await NEWS.start(ctx, NewsState())
+    intro = (
         ReplyBuilder()
         .heading("Send news for the monthly digest")
         .para("I will ask for a title, a short text and a link, then show you a preview.")
-        .para(_prompt(ctx, TITLE, data))
         .build()
     )
+    return [Reply((*intro.blocks, *ask_title.blocks), ask_title.buttons)]
 
 
-def _prompt(ctx: Context, step: str, data: dict[str, Any]) -> str:
-    editing = data.get("mode") == "edit"
-    keep = f" Send “{KEEP}” to keep it as it is." if editing else ""
-    if step == TITLE:
-        now = f" It is now: “{data['title']}”." if editing else ""
-        return f"What is the title? (up to {TITLE_MAX} characters){now}{keep} {_cancel_hint(ctx)}"
-    if step == BODY:
-        now = f" It is now: “{data['text']}”." if editing else ""
-        return (
-            f"Now the text: a few sentences, up to {BODY_MAX} characters.{now}{keep} "
-            f"{_cancel_hint(ctx)}"
-        )
-    now = f" It is now: {data.get('link') or 'no link'}." if editing else ""
+def _keep(ctx: Context, state: NewsState) -> str:
+    return f" Send “{KEEP}” to keep it as it is." if state.mode == "edit" else ""
+
+
+def _asks(prompt: Callable[[Context, NewsState], str]) -> flow.Prompt[NewsState]:
+    async def ask(ctx: Context, state: NewsState) -> Reply:
+        return ReplyBuilder().para(prompt(ctx, state)).build()
+
+    return ask
+
+
+def _title_prompt(ctx: Context, state: NewsState) -> str:
+    now = f" It is now: “{state.title}”." if state.mode == "edit" else ""
     return (
-        "A link where people can read more (starting with https://), or “skip” for none."
-        f"{now}{keep} {_cancel_hint(ctx)}"
+        f"What is the title? (up to {TITLE_MAX} characters){now}{_keep(ctx, state)} "
+        f"{_cancel_hint(ctx)}"
     )
 
 
-def _ask(ctx: Context, step: str, data: dict[str, Any], problem: str | None = None) -> Reply:
-    builder = ReplyBuilder()
-    if problem:
-        builder.para(problem)
-    return builder.para(_prompt(ctx, step, data)).build()
+def _body_prompt(ctx: Context, state: NewsState) -> str:
+    now = f" It is now: “{state.text}”." if state.mode == "edit" else ""
+    return (
+        f"Now the text: a few sentences, up to {BODY_MAX} characters.{now}{_keep(ctx, state)} "
+        f"{_cancel_hint(ctx)}"
+    )
+
+
+def _link_prompt(ctx: Context, state: NewsState) -> str:
+    now = f" It is now: {state.link or 'no link'}." if state.mode == "edit" else ""
+    return (
+        "A link where people can read more (starting with https://), or “skip” for none."
+        f"{now}{_keep(ctx, state)} {_cancel_hint(ctx)}"
+    )
 
 
 def _one_line(value: str) -> str:
@@ -145,41 +178,17 @@ def check_link(value: str) -> str | None:
     return value
 
 
-async def _answer(ctx: Context, step: str, data: dict[str, Any]) -> Reply | list[Reply]:
-    value = ctx.args
-    keep = data.get("mode") == "edit" and value.casefold() == KEEP
-    try:
-        if step == TITLE:
-            data["title"] = data["title"] if keep else _check_title(value)
-            await flow.advance(ctx, BODY, data)
-            return _ask(ctx, BODY, data)
-        if step == BODY:
-            data["text"] = data["text"] if keep else _check_body(value)
-            await flow.advance(ctx, LINK, data)
-            return _ask(ctx, LINK, data)
-        if step == LINK:
-            data["link"] = data.get("link") if keep else check_link(value)
-            if data.get("mode") == "edit":
-                return await _save_edit(ctx, data)
-            await flow.advance(ctx, CONFIRM, data)
-            return _preview(ctx, data)
-    except UserFacingError as problem:
-        return _ask(ctx, step, data, problem.reason)
-    if step == CONFIRM:
-        if value.casefold() in ("submit", "yes", "send", "ok"):
-            return await _submit(ctx)
-        return (
-            ReplyBuilder()
-            .para("Press Submit to send it to the admins, or send “submit”. " + _cancel_hint(ctx))
-            .buttons(Button("Submit", f"news {SUBMIT}"), Button("Cancel", "cancel"))
-            .build()
-        )
-    if step == REASON:
-        reason = None if value.casefold() in SKIP_WORDS else value[:500]
-        await flow.end(ctx)
-        return await _decide(ctx, int(data["id"]), REJECTED, reason)
-    await flow.end(ctx)  # a step this version does not know: start afresh
-    return text(f"That step has expired. Please start again with {ctx.request.show('news')}.")
+def _field(
+    name: Literal["title", "text", "link"], check: Callable[[str], str | None]
+) -> flow.Parser[NewsState]:
+    """A step's parser: the checked answer into `name`, or, editing, “keep” keeps it."""
+
+    async def parse(ctx: Context, state: NewsState, answer: str) -> NewsState:
+        if state.mode == "edit" and answer.casefold() == KEEP:
+            return state
+        return state.model_copy(update={name: check(answer)})
+
+    return parse
 
 
 def _item_blocks(builder: ReplyBuilder, title: str, body: str, url: str | None) -> None:
@@ -188,28 +197,41 @@ def _item_blocks(builder: ReplyBuilder, title: str, body: str, url: str | None) 
     builder.para(link("Read more", url) if url else italic("No link"))
 
 
-def _preview(ctx: Context, data: dict[str, Any]) -> Reply:
+def _submit_buttons(builder: ReplyBuilder) -> Reply:
+    return builder.buttons(
+        Button("Submit", f"news {SUBMIT}", "confirm"), Button("Cancel", "cancel", "cancel")
+    ).build()
+
+
+async def _preview(ctx: Context, state: NewsState) -> Reply:
     builder = ReplyBuilder().heading("Preview of your news")
-    _item_blocks(builder, data["title"], data["text"], data.get("link"))
+    _item_blocks(builder, flow.need(state.title), flow.need(state.text), state.link)
     builder.para("Submit it to the network's admins for the next digest?")
-    return builder.buttons(Button("Submit", f"news {SUBMIT}"), Button("Cancel", "cancel")).build()
+    return _submit_buttons(builder)
 
 
-async def _submit(ctx: Context) -> Reply:
-    state = ctx.conversation or await conversations.current(ctx.session, ctx.identity_id, ctx.now)
-    if state is None or state.command != "news" or state.step != CONFIRM:
-        return text(
-            f"There is no news waiting to be submitted. Start with {ctx.request.show('news')}."
+async def _press_submit(ctx: Context, state: NewsState) -> Reply:
+    return _submit_buttons(
+        ReplyBuilder().para(
+            "Press Submit to send it to the admins, or send “submit”. " + _cancel_hint(ctx)
         )
-    data = state.data
+    )
+
+
+async def _done(ctx: Context, state: NewsState, saved_at: datetime | None) -> Reply:
+    if state.mode == "edit":
+        return await _save_edit(ctx, state)
+    return await _submit(ctx, state)
+
+
+async def _submit(ctx: Context, state: NewsState) -> Reply:
     item = await news.submit(
         ctx.session,
         person_id=ctx.person.id,
-        title=data["title"],
-        body=data["text"],
-        url=data.get("link"),
+        title=flow.need(state.title),
+        body=flow.need(state.text),
+        url=state.link,
     )
-    await flow.end(ctx)
     await audit.record(ctx.session, actor_id=ctx.person.id, action="news.submit", news_id=item.id)
     await outbox.create_push(
         ctx.session,
@@ -225,6 +247,38 @@ async def _submit(ctx: Context) -> Reply:
         .para("You will hear back here; approved news goes into the next monthly digest.")
         .build()
     )
+
+
+NEWS = flow.Flow(
+    command="news",
+    state=NewsState,
+    steps=(
+        flow.Step(
+            TITLE,
+            _asks(_title_prompt),
+            flow.Text(TITLE_MAX),
+            _field("title", _check_title),
+            label="Title",
+        ),
+        flow.Step(
+            BODY,
+            _asks(_body_prompt),
+            flow.Text(BODY_MAX),
+            _field("text", _check_body),
+            label="Text",
+        ),
+        flow.Step(
+            LINK, _asks(_link_prompt), flow.Text(URL_MAX), _field("link", check_link), label="Link"
+        ),
+        flow.Step(
+            CONFIRM,
+            _preview,
+            flow.Confirm(("submit", "send", "ok"), reask=_press_submit),
+            skip=lambda state: state.mode == "edit",  # an admin's edit is saved at once
+        ),
+    ),
+    finish=_done,
+)
 
 
 # --- admins ----------------------------------------------------------------------------------
@@ -246,13 +300,14 @@ def card(item: NewsRecord, note: str | None = None) -> Reply:
     return builder.build(private=True)
 
 
-async def _admin(ctx: Context, action: Any) -> Reply | list[Reply]:
+async def _admin(
+    ctx: Context, action: Callable[[Context], Awaitable[Reply | list[Reply]]]
+) -> Reply | list[Reply]:
     if not ctx.is_admin:
         raise UserFacingError(
             f"{ctx.request.show('news ' + ctx.args.split(' ')[0])} is for network admins only."
         )
-    result: Reply | list[Reply] = await action(ctx)
-    return result
+    return await action(ctx)
 
 
 def _id_and_rest(ctx: Context) -> tuple[int, str]:
@@ -281,16 +336,38 @@ async def _approve(ctx: Context) -> Reply:
     return await _decide(ctx, news_id, APPROVED, None)
 
 
-async def _reject(ctx: Context) -> Reply:
+async def _reject(ctx: Context) -> Reply | list[Reply]:
     news_id, reason = _id_and_rest(ctx)
     item = await _item(ctx, news_id)
     if not reason and item.status == SUBMITTED and ctx.request.chat.is_private:
-        await flow.begin(ctx, REASON, {"id": news_id})
-        return text(
-            f"Why is “{item.title}” rejected? I will pass your reason on to "
-            f"{item.submitter_name}. Send “skip” to give none. {_cancel_hint(ctx)}"
-        )
+        return await REJECTION.start(ctx, RejectionState(id=news_id))
     return await _decide(ctx, news_id, REJECTED, reason or None)
+
+
+async def _ask_reason(ctx: Context, state: RejectionState) -> Reply:
+    item = await _item(ctx, state.id)
+    return text(
+        f"Why is “{item.title}” rejected? I will pass your reason on to "
+        f"{item.submitter_name}. Send “skip” to give none. {_cancel_hint(ctx)}"
+    )
+
+
+async def _reason(ctx: Context, state: RejectionState, answer: str) -> RejectionState:
+    given = None if answer.casefold() in SKIP_WORDS else answer[:REASON_MAX]
+    return state.model_copy(update={"reason": given})
+
+
+async def _rejected(ctx: Context, state: RejectionState, saved_at: datetime | None) -> Reply:
+    return await _decide(ctx, state.id, REJECTED, state.reason)
+
+
+REJECTION = flow.Flow(
+    command="news",
+    state=RejectionState,
+    # Any message may be the reason (up to a chat message's length); its first 500 are kept.
+    steps=(flow.Step(REASON, _ask_reason, flow.Text(MAX_TEXT, multiline=True), _reason),),
+    finish=_rejected,
+)
 
 
 async def _decide(ctx: Context, news_id: int, status: str, reason: str | None) -> Reply:
@@ -334,26 +411,24 @@ def _outcome(item: NewsRecord) -> Reply:
     return builder.build(private=True)
 
 
-async def _edit(ctx: Context) -> Reply:
+async def _edit(ctx: Context) -> Reply | list[Reply]:
     news_id, _ = _id_and_rest(ctx)
     item = await _item(ctx, news_id)
     if item.status == REJECTED:
         return text(f"News #{news_id} was rejected, so there is nothing to edit.")
     if not ctx.request.chat.is_private:
         return text("Editing asks a few questions: please do it in a private chat with me.")
-    data = {"mode": "edit", "id": news_id, "title": item.title, "text": item.body, "link": item.url}
-    await flow.begin(ctx, TITLE, data)
-    return _ask(ctx, TITLE, data)
+    state = NewsState(mode="edit", id=news_id, title=item.title, text=item.body, link=item.url)
+    return await NEWS.start(ctx, state)
 
 
-async def _save_edit(ctx: Context, data: dict[str, Any]) -> Reply:
-    await flow.end(ctx)
+async def _save_edit(ctx: Context, state: NewsState) -> Reply:
     item = await news.edit(
         ctx.session,
-        int(data["id"]),
-        title=data["title"],
-        body=data["text"],
-        url=data.get("link"),
+        flow.need(state.id),
+        title=flow.need(state.title),
+        body=flow.need(state.text),
+        url=state.link,
     )
     if item is None:
         return text("That news item no longer exists.")

@@ -19,6 +19,7 @@ from ccin_bridge.handlers.events import (
     BlockedByUser,
     BotRemoved,
     ButtonPressed,
+    FormSubmitted,
     InlineQuery,
     JoinRequested,
     MemberJoined,
@@ -167,3 +168,15 @@ async def test_an_adapter_keeps_an_accounts_address_through_the_core(bridge: Bri
     await bridge.dispatch(TypedLine(SLACK_ANN, SLACK_DM, "help"))
     assert await bridge.remember_address(SLACK_ANN, reference)
     assert await bridge.address_of(SLACK_ANN) == reference
+
+
+async def test_a_form_for_a_command_someone_may_not_run_is_refused_untaken(
+    bridge: Bridge,
+) -> None:
+    answers = {"audience": "officers", "text": "Hello"}
+    refused = await bridge.dispatch(FormSubmitted(SLACK_ANN, SLACK_DM, "broadcast", answers))
+    assert refused.form is not None and not refused.form.taken
+    assert "for network admins only" in refused.reply_list[0].plain_text
+    unknown = await bridge.dispatch(FormSubmitted(SLACK_ANN, SLACK_DM, "no-such", answers))
+    assert unknown.form is not None and not unknown.form.taken
+    assert "I don't know the command" in unknown.reply_list[0].plain_text
