@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ccin_bridge.store.models import (
@@ -53,17 +53,20 @@ async def _group(session: AsyncSession, slug: str) -> Group:
     return group
 
 
+_MEMBERSHIPS = cast(Table, Membership.__table__)
+_GROUPS = cast(Table, Group.__table__)
+# Built once and read as plain rows: /groups and /home run it for every request.
+_MEMBERSHIPS_OF = (
+    select(_GROUPS.c.slug, _MEMBERSHIPS.c.status, _MEMBERSHIPS.c.reason, _MEMBERSHIPS.c.updated_at)
+    .select_from(_MEMBERSHIPS.join(_GROUPS, _GROUPS.c.id == _MEMBERSHIPS.c.group_id))
+    .where(_MEMBERSHIPS.c.person_id == bindparam("person_id"))
+    .order_by(_GROUPS.c.slug)
+)
+
+
 async def memberships_of(session: AsyncSession, person_id: int) -> list[MembershipRecord]:
-    rows = await session.execute(
-        select(Membership, Group.slug)
-        .join(Group, Group.id == Membership.group_id)
-        .where(Membership.person_id == person_id)
-        .order_by(Group.slug)
-    )
-    return [
-        MembershipRecord(group_slug=slug, status=m.status, reason=m.reason, updated_at=m.updated_at)
-        for m, slug in rows
-    ]
+    rows = await session.execute(_MEMBERSHIPS_OF, {"person_id": person_id})
+    return [MembershipRecord(*row) for row in rows.all()]
 
 
 async def membership(session: AsyncSession, person_id: int, slug: str) -> MembershipRecord | None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, Select, Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ccin_bridge.store.models import (
@@ -77,6 +77,49 @@ async def touch(
     return found.person, found.identity_id
 
 
+_IDENTITIES = cast(Table, Identity.__table__)
+_PEOPLE = cast(Table, Person.__table__)
+_ORGANISATIONS = cast(Table, Organisation.__table__)
+
+
+def _account_query() -> Select[*tuple[Any, ...]]:
+    identities, persons = _IDENTITIES.c, _PEOPLE.c
+    return (
+        select(
+            identities.id,
+            identities.is_admin,
+            identities.active,
+            identities.username,
+            identities.display_name,
+            persons.id,
+            persons.display_name,
+            persons.role,
+            persons.last_seen_at,
+            _ORGANISATIONS.c.name,
+        )
+        .select_from(
+            _IDENTITIES.join(_PEOPLE, persons.id == identities.person_id).outerjoin(
+                _ORGANISATIONS, _ORGANISATIONS.c.id == persons.organisation_id
+            )
+        )
+        .where(
+            identities.platform == bindparam("platform"),
+            identities.external_id == bindparam("external_id"),
+        )
+    )
+
+
+# One round trip of plain columns, built once: it runs for nearly every request.
+_ACCOUNT = _account_query()
+
+
+async def _account_row(
+    session: AsyncSession, platform: str, external_id: str
+) -> Row[*tuple[Any, ...]] | None:
+    found = await session.execute(_ACCOUNT, {"platform": platform, "external_id": external_id})
+    return found.first()
+
+
 async def known_account(
     session: AsyncSession,
     *,
@@ -88,26 +131,7 @@ async def known_account(
 ) -> Caller | None:
     """The caller as stored, without writing; None when `account` has something to write
     (a new account, a changed name, an unblocked account, last seen over an hour ago)."""
-    # One round trip of plain columns: this runs for nearly every request.
-    row = (
-        await session.execute(
-            select(
-                Identity.id,
-                Identity.is_admin,
-                Identity.active,
-                Identity.username,
-                Identity.display_name,
-                Person.id,
-                Person.display_name,
-                Person.role,
-                Person.last_seen_at,
-                Organisation.name,
-            )
-            .join(Person, Person.id == Identity.person_id)
-            .outerjoin(Organisation, Organisation.id == Person.organisation_id)
-            .where(Identity.platform == platform, Identity.external_id == external_id)
-        )
-    ).one_or_none()
+    row = await _account_row(session, platform, external_id)
     if row is None:
         return None
     identity_id, is_admin, active, known_handle, known_name = row[:5]
@@ -136,12 +160,13 @@ async def account(
     now: datetime | None = None,
 ) -> Caller:
     """Find or create the person behind an account, refreshing the names we show back and
-    remembering every name the account has had (erasure needs the old ones too)."""
-    identity = await session.scalar(
-        select(Identity).where(Identity.platform == platform, Identity.external_id == external_id)
-    )
+    remembering every name the account has had (erasure needs the old ones too).
+
+    A known account whose names are unchanged writes nothing but, hourly, its last-seen time:
+    its names are on its row, and in `known_names` once they change."""
     now = now or utcnow()
-    if identity is None:
+    row = await _account_row(session, platform, external_id)
+    if row is None:
         person = Person(display_name=display_name, created_at=now, last_seen_at=now)
         identity = Identity(
             person=person,
@@ -152,17 +177,35 @@ async def account(
         )
         session.add(identity)
         await session.flush()
-    else:
-        person = await session.get_one(Person, identity.person_id)
-        identity.display_name = display_name or identity.display_name
-        identity.username = username
-        identity.active = True
-        if now - person.last_seen_at >= LAST_SEEN_STEP:
-            person.last_seen_at = now
-        if display_name and not person.display_name:
-            person.display_name = display_name
-    await remember_names(session, identity.id, (display_name, username or ""), now)
-    return Caller(await person_record(session, person), identity.id, identity.is_admin)
+        await remember_names(session, identity.id, (display_name, username or ""), now)
+        return Caller(await person_record(session, person), identity.id, identity.is_admin)
+    # A known account (nearly always): read as plain columns, and only what changed written.
+    identity_id, is_admin, active, known_handle, known_name = row[:5]
+    person_id, person_name, role, last_seen, organisation = row[5:]
+    shown = display_name or known_name
+    renamed = known_handle != username or known_name != shown
+    if renamed or not active:
+        await session.execute(
+            update(Identity)
+            .where(Identity.id == identity_id)
+            .values(display_name=shown, username=username, active=True)
+        )
+    if renamed:
+        # The names it had go in too: the account's row held them, so they were not always
+        # remembered when set (a link copies a name); erasure must still find them.
+        names = (display_name, username or "", known_name, known_handle or "")
+        await remember_names(session, identity_id, names, now)
+    person_changes: dict[str, Any] = {}
+    if now - last_seen >= LAST_SEEN_STEP:
+        person_changes["last_seen_at"] = now
+    if display_name and not person_name:
+        person_changes["display_name"] = person_name = display_name
+    if person_changes:
+        await session.execute(update(Person).where(Person.id == person_id).values(person_changes))
+    record = PersonRecord(
+        id=person_id, display_name=person_name, organisation=organisation, role=role
+    )
+    return Caller(record, identity_id, is_admin)
 
 
 async def remember_names(

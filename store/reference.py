@@ -2,25 +2,53 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from dataclasses import fields
+from typing import cast
+
+from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ccin_bridge.store.models import DpsFramework, Event, Organisation, Supplier
 from ccin_bridge.store.records import DpsRecord, EventRecord, OrganisationRecord, SupplierRecord
 from ccin_bridge.store.text import fold, words
 
+# Built once and read as plain rows (no ORM objects): these run for /events and /suppliers.
+_DPS = cast(Table, DpsFramework.__table__)
+_SUPPLIERS = cast(Table, Supplier.__table__)
+_EVENTS = cast(Table, Event.__table__)
+_FIRST_DPS = (
+    select(
+        _DPS.c.name,
+        _DPS.c.starts_on,
+        _DPS.c.ends_on,
+        _DPS.c.eligible_member_types,
+        _DPS.c.how_to_access,
+        _DPS.c.as_of,
+    )
+    .order_by(_DPS.c.id)
+    .limit(1)
+)
+_ALL_SUPPLIERS = select(
+    _SUPPLIERS.c.name, _SUPPLIERS.c.services, _SUPPLIERS.c.lots, _SUPPLIERS.c.website
+).order_by(_SUPPLIERS.c.name)
+_EVENT_FIELDS = tuple(f.name for f in fields(EventRecord))
+_ALL_EVENTS = select(*(_EVENTS.c[name] for name in _EVENT_FIELDS)).order_by(
+    _EVENTS.c.starts_on, _EVENTS.c.title
+)
+
 
 async def dps(session: AsyncSession) -> DpsRecord | None:
-    row = await session.scalar(select(DpsFramework).order_by(DpsFramework.id).limit(1))
+    row = (await session.execute(_FIRST_DPS)).first()
     if row is None:
         return None
+    name, starts_on, ends_on, eligible, how_to_access, as_of = row
     return DpsRecord(
-        name=row.name,
-        starts_on=row.starts_on,
-        ends_on=row.ends_on,
-        eligible_member_types=tuple(row.eligible_member_types),
-        how_to_access=row.how_to_access,
-        as_of=row.as_of,
+        name=name,
+        starts_on=starts_on,
+        ends_on=ends_on,
+        eligible_member_types=tuple(eligible),
+        how_to_access=how_to_access,
+        as_of=as_of,
     )
 
 
@@ -32,37 +60,19 @@ async def suppliers(session: AsyncSession, query: str = "") -> list[SupplierReco
     """
     wanted = words(query)
     found = []
-    for s in await session.scalars(select(Supplier).order_by(Supplier.name)):
-        haystack = fold(" ".join([s.name, s.services or "", *s.lots]))
-        if all(w in haystack for w in wanted):
-            found.append(
-                SupplierRecord(
-                    name=s.name, services=s.services, lots=tuple(s.lots), website=s.website
-                )
-            )
+    for name, services, lots, website in (await session.execute(_ALL_SUPPLIERS)).all():
+        if wanted:
+            haystack = fold(" ".join([name, services or "", *lots]))
+            if not all(w in haystack for w in wanted):
+                continue
+        found.append(
+            SupplierRecord(name=name, services=services, lots=tuple(lots), website=website)
+        )
     return found
 
 
 async def events(session: AsyncSession) -> list[EventRecord]:
-    rows = await session.scalars(select(Event).order_by(Event.starts_on, Event.title))
-    return [
-        EventRecord(
-            id=e.id,
-            title=e.title,
-            starts_on=e.starts_on,
-            ends_on=e.ends_on,
-            date_text=e.date_text,
-            status=e.status,
-            start_time=e.start_time,
-            rrule=e.rrule,
-            duration_minutes=e.duration_minutes,
-            location=e.location,
-            online=e.online,
-            url=e.url,
-            summary=e.summary,
-        )
-        for e in rows
-    ]
+    return [EventRecord(*row) for row in (await session.execute(_ALL_EVENTS)).all()]
 
 
 async def organisations(

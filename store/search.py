@@ -26,11 +26,13 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import TextualSelect, text
+from sqlalchemy import column as result_column
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ccin_bridge.store.query import Query, parse
@@ -186,7 +188,8 @@ def _scoring(terms: _Terms, speller: Speller | None) -> list[tuple[tuple[str, ..
     return scoring
 
 
-COLUMNS = "d.kind, d.ref_id, d.title, d.url, d.member, d.year_label, d.summary, d.categories"
+COLUMN_NAMES = ("kind", "ref_id", "title", "url", "member", "year_label", "summary", "categories")
+COLUMNS = ", ".join(f"d.{name}" for name in COLUMN_NAMES)
 
 
 async def search(
@@ -222,17 +225,37 @@ async def search(
     narrowing = _tag_narrowing(parsed, speller) if dialect == "sqlite" and speller else []
     params.update(limit=limit, offset=offset)
 
+    several = len(parsed.words) + len(parsed.phrases) > 1
+    relaxed_count: list[_Counted] = []  # the matches of some word, counted with every word's
+
+    def fts5_match(every: bool) -> str:
+        match = _fts5_match(terms, every=every)
+        return f"({match}) AND " + " AND ".join(narrowing) if narrowing else match
+
     async def run(every: bool) -> tuple[list[Any], int]:
         if dialect == "sqlite" and parsed.has_text:
-            match = _fts5_match(terms, every=every)
-            if narrowing:
-                match = f"({match}) AND " + " AND ".join(narrowing)
-            scoring = _scoring(terms, speller)
+            match = fts5_match(every)
+            counted: _Counted | None
+            if every and several:
+                # One trip counts both: the matches of every word, and only if there are
+                # none, those of some word (what a relaxed search would count next).
+                counted, spare = await _count(session, match, fts5_match(every=False))
+                relaxed_count.extend([spare] if spare is not None else [])
+            else:
+                counted = relaxed_count[0] if relaxed_count else None
             # BM25 reads each word's whole document list for its IDF; past a budget (large
             # corpora only: the network's data is far below it) the cheap score ranks.
             bm25 = speller is None or _postings(terms, narrowing, speller) <= BM25_BUDGET
             return await _sqlite_text(
-                session, match, where, params, offset, limit, scoring, bm25=bm25
+                session,
+                match,
+                where,
+                params,
+                offset,
+                limit,
+                lambda: _scoring(terms, speller),
+                bm25=bm25,
+                counted=counted,
             )
         if not parsed.has_text:
             conditions = list(where)
@@ -244,7 +267,7 @@ async def search(
             condition = f"WHERE {' AND '.join(conditions)}" if conditions else ""
             # Count and page separately: a window count would carry every row through the sort.
             total = await session.scalar(
-                text(f"SELECT count(*) FROM search_docs d {condition}"), params
+                _sql(f"SELECT count(*) FROM search_docs d {condition}", "n"), params
             )
             # Newest first, then by title: read in year order from ix_search_docs_kind_year,
             # which also holds the titles to sort a year's rows by. (SQLite already sorts
@@ -256,7 +279,8 @@ async def search(
                 f"FROM search_docs d {condition} ORDER BY {order} LIMIT :limit OFFSET :offset) "
                 f"ORDER BY {order}"
             )
-            return list((await session.execute(text(sql), params)).all()), int(total or 0)
+            page = _sql(sql, *COLUMN_NAMES, "score")
+            return list((await session.execute(page, params)).all()), int(total or 0)
         query_sql = _pg_query(terms, every=every, params=params)
         sql = (
             f"SELECT {COLUMNS}, ts_rank_cd(d.tsv, s.q, 1) AS score, "
@@ -265,18 +289,19 @@ async def search(
             f"{''.join(' AND ' + w for w in where)} "
             "ORDER BY score DESC, d.title LIMIT :limit OFFSET :offset"
         )
-        rows = list((await session.execute(text(sql), params)).all())
+        ranked = _sql(sql, *COLUMN_NAMES, "score", "total")
+        rows = list((await session.execute(ranked, params)).all())
         if rows or offset == 0:
             return rows, int(rows[0].total) if rows else 0
         # Past the last page: still report the total so the caller can say "no more".
         params.update(limit=1, offset=0)
-        first = list((await session.execute(text(sql), params)).all())
+        first = list((await session.execute(ranked, params)).all())
         params.update(limit=limit, offset=offset)
         return [], int(first[0].total) if first else 0
 
     rows, total = await run(every=True)
     relaxed = False
-    if total == 0 and len(parsed.words) + len(parsed.phrases) > 1:
+    if total == 0 and several:
         rows, total = await run(every=False)
         relaxed = total > 0
     hits = tuple(
@@ -295,6 +320,57 @@ async def search(
     )  # fmt: skip
 
 
+_WALK = "SELECT rowid AS id FROM search_fts WHERE search_fts MATCH :match ORDER BY rowid DESC"
+
+
+@dataclass(frozen=True)
+class _Counted:
+    """The newest COUNT_CAP matches of an FTS5 match: how many, their rowids' range, and the
+    index's first rowid (to scale a capped count to the whole index)."""
+
+    n: int
+    low: int
+    high: int
+    first: int | None
+
+
+async def _count(
+    session: AsyncSession, match: str, fallback: str | None = None
+) -> tuple[_Counted, _Counted | None]:
+    """Count `match`'s matches; with a `fallback` match, in the same statement, also that
+    one's, only if `match` has none (SQLite evaluates a CASE branch only when taken)."""
+    spare = ""
+    if fallback is not None:
+        fallback_walk = _WALK.replace(":match", ":fallback")
+        spare = (
+            ", CASE WHEN count(*) = 0 THEN (SELECT printf('%d %d %d', count(*), min(id), "
+            f"max(id)) FROM ({fallback_walk} LIMIT :cap)) END AS spare"
+        )
+    row = (
+        await session.execute(
+            _sql(
+                "SELECT count(*) AS n, min(id) AS low, max(id) AS high, "
+                f"(SELECT min(id) FROM search_docs) AS first{spare} FROM ({_WALK} LIMIT :cap)",
+                *("n", "low", "high", "first", *(["spare"] if fallback is not None else [])),
+            ),
+            {"match": match, "fallback": fallback, "cap": COUNT_CAP},
+        )
+    ).one()
+    counted = _Counted(int(row.n), int(row.low or 0), int(row.high or 0), row.first)
+    if fallback is None or row.spare is None:
+        return counted, None
+    n, low, high = (int(part) for part in row.spare.split())
+    return counted, _Counted(n, low, high, row.first)
+
+
+@lru_cache(maxsize=512)
+def _sql(statement: str, *names: str) -> TextualSelect:
+    """A statement as text whose result has these columns, kept: a search's statements
+    recur, and parsing one is not free; with its columns named, SQLAlchemy reads the
+    result's description once per statement rather than at every execution."""
+    return text(statement).columns(*(result_column(name) for name in names))
+
+
 async def _sqlite_text(
     session: AsyncSession,
     match: str,
@@ -302,57 +378,55 @@ async def _sqlite_text(
     params: dict[str, Any],
     offset: int,
     limit: int,
-    scoring: Sequence[tuple[tuple[str, ...], float]] = (),
+    scoring: Callable[[], Sequence[tuple[tuple[str, ...], float]]] = tuple,
     *,
     bm25: bool = True,
+    counted: _Counted | None = None,
 ) -> tuple[list[Any], int]:
-    """One page of FTS5 matches for `match` and the total (see the module doc)."""
+    """One page of FTS5 matches for `match` and the total (see the module doc); `scoring`
+    gives the cheap score's words when it ranks, and `counted` the matches if already counted."""
     params = {**params, "match": match}
-    walk = "SELECT rowid AS id FROM search_fts WHERE search_fts MATCH :match ORDER BY rowid DESC"
-    counted = (
-        await session.execute(
-            text(
-                f"SELECT count(*) AS n, min(id) AS low, max(id) AS high, "
-                f"(SELECT min(id) FROM search_docs) AS first FROM ({walk} LIMIT :cap)"
-            ),
-            {**params, "cap": COUNT_CAP},
-        )
-    ).one()
-    matches = int(counted.n)
+    if counted is None:
+        counted, _ = await _count(session, match)
+    matches = counted.n
     if matches == 0:
         return [], 0
+    walk = _WALK
     checks = " AND ".join(where)
     if matches <= RANK_ALL:  # rank every match; filters see at most RANK_ALL rows
         params = {**params}
-        score = f"-bm25(search_fts, {SQLITE_WEIGHTS})" if bm25 else _score_sql(scoring, params)
+        score = f"-bm25(search_fts, {SQLITE_WEIGHTS})" if bm25 else _score_sql(scoring(), params)
         inner = "m.score" if bm25 else score
-        ranked = text(
+        ranked = _sql(
             f"SELECT d.id, {COLUMNS}, {inner} AS score, count(*) OVER () AS total FROM "
             f"(SELECT rowid AS id{', ' + score + ' AS score' if bm25 else ''} "
             "FROM search_fts WHERE search_fts MATCH :match) m "
             f"JOIN search_docs d ON d.id = m.id {'WHERE ' + checks if where else ''} "
-            f"ORDER BY score DESC, {'m.id' if bm25 else 'd.id DESC'} LIMIT :limit OFFSET :offset"
+            f"ORDER BY score DESC, {'m.id' if bm25 else 'd.id DESC'} LIMIT :limit OFFSET :offset",
+            *("id", *COLUMN_NAMES, "score", "total"),
         )
         ranked_rows = list((await session.execute(ranked, params)).all())
         if ranked_rows or not where:
             return ranked_rows, int(ranked_rows[0].total) if ranked_rows else matches
         counting = f"SELECT count(*) FROM ({walk}) m JOIN search_docs d ON d.id = m.id"
-        return [], int(await session.scalar(text(f"{counting} WHERE {checks}"), params) or 0)
+        counted_sql = _sql(f"{counting} WHERE {checks}", "n")
+        return [], int(await session.scalar(counted_sql, params) or 0)
 
     def scaled(found: int, low: int, high: int) -> int:
         """`found` matches in rowids low..high (the newest), scaled to the whole index."""
-        return _estimate(found, high - low + 1, high - int(counted.first) + 1)
+        return _estimate(found, high - low + 1, high - int(counted.first or 0) + 1)
 
     if not where:
         total = matches if matches < COUNT_CAP else scaled(matches, counted.low, counted.high)
     else:  # filters: check the newest FILTER_CAP matches and scale what passes
         sample = (
             await session.execute(
-                text(
+                _sql(
                     "SELECT count(*) AS walked, "
                     f"coalesce(sum(CASE WHEN {checks} THEN 1 ELSE 0 END), 0) AS passed, "
                     f"min(m.id) AS low, max(m.id) AS high FROM ({walk} LIMIT :cap) m "
-                    "JOIN search_docs d ON d.id = m.id"
+                    "JOIN search_docs d ON d.id = m.id",
+                    *("walked", "passed", "low", "high"),
                 ),
                 {**params, "cap": FILTER_CAP},
             )
@@ -363,15 +437,16 @@ async def _sqlite_text(
             total = scaled(int(sample.passed), sample.low, sample.high)
     # Windows of WINDOW matches (after filters), newest first; a page is ranked within its
     # window by the cheap score, and spills into the next window when it crosses the edge.
-    score = _score_sql(scoring, params)
+    score = _score_sql(scoring(), params)
     # (The subquery's own `d` shadows the outer one, so the filters read the candidate's row.)
     candidates = f"SELECT m.id FROM ({walk}) m" + (
         f" JOIN search_docs d ON d.id = m.id WHERE {checks}" if where else ""
     )
-    page_sql = text(
+    page_sql = _sql(
         f"SELECT d.id, {COLUMNS}, {score} AS score FROM search_docs d WHERE d.id IN "
         f"({candidates} ORDER BY m.id DESC LIMIT :window OFFSET :start) "
-        "ORDER BY score DESC, d.id DESC LIMIT :take OFFSET :skip"
+        "ORDER BY score DESC, d.id DESC LIMIT :take OFFSET :skip",
+        *("id", *COLUMN_NAMES, "score"),
     )
     # Filtered windows are smaller: each candidate costs a row look-up to check.
     window = FILTERED_WINDOW if where else WINDOW

@@ -7,7 +7,9 @@ opt-out: group defaults never turn it back on.
 
 from __future__ import annotations
 
-from sqlalchemy import and_, exists, select
+from typing import cast
+
+from sqlalchemy import Table, and_, bindparam, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -23,31 +25,39 @@ def digest_topic(audience_slug: str) -> str:
     return DIGEST_PREFIX + audience_slug
 
 
+_SUBSCRIPTIONS = cast(Table, Subscription.__table__)
+_TOPICS_OF = (
+    select(_SUBSCRIPTIONS.c.topic, _SUBSCRIPTIONS.c.wanted)
+    .where(_SUBSCRIPTIONS.c.person_id == bindparam("person_id"))
+    .order_by(_SUBSCRIPTIONS.c.topic)
+)
+_CHOICE = select(_SUBSCRIPTIONS.c.id, _SUBSCRIPTIONS.c.wanted).where(
+    _SUBSCRIPTIONS.c.person_id == bindparam("person_id"),
+    _SUBSCRIPTIONS.c.topic == bindparam("topic"),
+)
+
+
 async def topics_of(session: AsyncSession, person_id: int) -> dict[str, bool]:
     """Every topic this person has chosen about: True subscribed, False opted out."""
-    rows = await session.execute(
-        select(Subscription.topic, Subscription.wanted)
-        .where(Subscription.person_id == person_id)
-        .order_by(Subscription.topic)
-    )
-    return {topic: bool(wanted) for topic, wanted in rows}
+    rows = await session.execute(_TOPICS_OF, {"person_id": person_id})
+    return {topic: bool(wanted) for topic, wanted in rows.all()}
 
 
 async def set_wanted(session: AsyncSession, person_id: int, topic: str, wanted: bool) -> bool:
     """Record a choice; returns whether anything changed."""
-    row = await session.scalar(
-        select(Subscription).where(Subscription.person_id == person_id, Subscription.topic == topic)
-    )
-    if row is None:
+    found = (await session.execute(_CHOICE, {"person_id": person_id, "topic": topic})).first()
+    if found is None:
         session.add(
             Subscription(person_id=person_id, topic=topic, wanted=wanted, created_at=utcnow())
         )
         await session.flush()
         return True
-    if row.wanted == wanted:
+    choice_id, was_wanted = found
+    if bool(was_wanted) == wanted:
         return False
-    row.wanted = wanted
-    await session.flush()
+    await session.execute(
+        update(Subscription).where(Subscription.id == choice_id).values(wanted=wanted)
+    )
     return True
 
 

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
 def insert_new(session: AsyncSession, model: Any) -> Any:
     """An INSERT for `model` on which `.on_conflict_do_nothing(...)` can be called."""
-    dialect = session.get_bind().dialect.name
-    return (pg_insert if dialect == "postgresql" else sqlite_insert)(model)
+    # Each dialect's module is loaded when first used: a SQLite bridge never loads
+    # PostgreSQL's (a large part of SQLAlchemy's import time).
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(model)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(model)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -46,7 +47,11 @@ class TerminalChat:
         self.attachments_dir = attachments_dir
         self._choices: list[Button] = []
 
-    async def run(self) -> None:
+    async def run(self, on_ready: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Chat until /quit or the end of input. `on_ready` is awaited once, when the chat is
+        ready for the person: at the first prompt in a terminal; from a pipe, whose lines are
+        all there already, once the first line is answered (a chat that ends before, such as
+        `printf '/quit\\n' | ccin-bridge chat`, never awaits it)."""
         self._write(
             f"{self.bridge.settings.network_name} — terminal chat as {self.user.display_name}. "
             "Type /help, a number to press a button, or /quit."
@@ -57,6 +62,9 @@ class TerminalChat:
             if self.interactive:
                 self.stdout.write("> ")
                 self.stdout.flush()
+                if on_ready is not None:
+                    await on_ready()
+                    on_ready = None
             line = await loop.run_in_executor(None, self.stdin.readline)
             if not line:  # end of input
                 break
@@ -65,6 +73,9 @@ class TerminalChat:
             if not self.interactive and line.strip():
                 self._write(f"> {line.rstrip()}")
             await self.say(line)
+            if on_ready is not None:
+                await on_ready()
+                on_ready = None
 
     async def say(self, line: str) -> None:
         """Handle one typed line and print the answer."""

@@ -1,4 +1,8 @@
-"""What `ccin-bridge` commands do once parsed: `dispatch` opens the app and runs one."""
+"""What `ccin-bridge` commands do once parsed: `dispatch` opens the app and runs one.
+
+Each command imports what only it needs when it runs: the terminal chat is ready without
+APScheduler (the scheduler starts once the chat is ready for the person), importers, the CLI's
+other commands or a platform's SDK."""
 
 from __future__ import annotations
 
@@ -14,24 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from ccin_bridge.app import App, PlatformService, data_dir_for, load, open_app, platform_services
-from ccin_bridge.background import Background
-from ccin_bridge.bots.terminal.chat import TerminalChat
 from ccin_bridge.cli import EXIT_CONFIG
-from ccin_bridge.cli import audit as cli_audit
-from ccin_bridge.cli import push as cli_push
-from ccin_bridge.cli import schedule as cli_schedule
-from ccin_bridge.handlers.commands import link as link_commands
 from ccin_bridge.handlers.config import ConfigError, config_path
-from ccin_bridge.handlers.errors import UserFacingError
-from ccin_bridge.handlers.identity import parse_user_key
 from ccin_bridge.log_redaction import install_secret_filter
-from ccin_bridge.scheduler.outbound import ChatAdmin
-from ccin_bridge.store import audit, people, seed
-from ccin_bridge.store import search as store_search
 from ccin_bridge.store.db import Database, DatabaseURLError, default_url
-from ccin_bridge.store.importers import ImportFileError, import_file
 
 if TYPE_CHECKING:
+    from ccin_bridge.background import Background
     from ccin_bridge.bots.telegram.webhook import WebhookConfig
 
 HANDLING_GRACE = 3.0  # seconds a stopping platform gives the updates it is handling
@@ -48,11 +41,11 @@ async def dispatch(args: argparse.Namespace) -> int:
         "admin": _admin,
         "search": _search,
         "import": _import,
-        "audit": cli_audit.run,
-        "broadcast": cli_push.broadcast,
-        "deliveries": cli_push.deliveries,
-        "jobs": cli_schedule.jobs,
-        "ics": cli_schedule.feed,
+        "audit": _audit,
+        "broadcast": _broadcast,
+        "deliveries": _deliveries,
+        "jobs": _jobs,
+        "ics": _ics,
     }
     if args.command == "db" and args.action == "upgrade":
         return await _db_upgrade(data_dir_for(settings, config_file), secrets.database_url)
@@ -90,7 +83,40 @@ async def _db_upgrade(data_dir: Path, url: str | None) -> int:
     return 0
 
 
+async def _audit(args: argparse.Namespace, app: App) -> int:
+    from ccin_bridge.cli import audit
+
+    return await audit.run(args, app)
+
+
+async def _broadcast(args: argparse.Namespace, app: App) -> int:
+    from ccin_bridge.cli import push
+
+    return await push.broadcast(args, app)
+
+
+async def _deliveries(args: argparse.Namespace, app: App) -> int:
+    from ccin_bridge.cli import push
+
+    return await push.deliveries(args, app)
+
+
+async def _jobs(args: argparse.Namespace, app: App) -> int:
+    from ccin_bridge.cli import schedule  # APScheduler's job store
+
+    return await schedule.jobs(args, app)
+
+
+async def _ics(args: argparse.Namespace, app: App) -> int:
+    from ccin_bridge.cli import schedule
+
+    return await schedule.feed(args, app)
+
+
 async def _run(args: argparse.Namespace, app: App) -> int:
+    from ccin_bridge.background import Background
+    from ccin_bridge.scheduler.outbound import ChatAdmin
+
     webhook = _telegram_webhook(args, app)
     services = platform_services(
         app, options={"telegram": {"webhook": webhook}} if webhook else None
@@ -166,19 +192,35 @@ async def _chat(args: argparse.Namespace, app: App) -> int:
 
 
 async def _chat_with_scheduler(app: App, *, name: str, admin: bool) -> int:
+    """The terminal chat, and beside it the scheduler and the outbox workers (which print
+    pushes for the person at the terminal). Those start once the chat is ready for the person
+    (see `TerminalChat.run`), so the first prompt does not wait for them, nor a chat that is
+    over at once (`printf '/quit\\n' | ccin-bridge chat`) for their start and stop."""
+    from ccin_bridge.bots.terminal.chat import TerminalChat
+
     chat = TerminalChat(app.bridge, name=name, attachments_dir=app.data_dir / "downloads")
     if admin:
         app.bridge.grant_session_admin(chat.user)
-    background = Background(app, {chat.platform: chat})
-    await background.start()
+    started: list[Background] = []
+
+    async def start_background() -> None:
+        from ccin_bridge.background import Background  # APScheduler and the workers
+
+        background = Background(app, {chat.platform: chat})
+        await background.start()
+        started.append(background)
+
     try:
-        await chat.run()
+        await chat.run(on_ready=start_background)
     finally:
-        await background.stop()
+        for background in started:
+            await background.stop()
     return 0
 
 
 async def _db(args: argparse.Namespace, app: App) -> int:
+    from ccin_bridge.store import seed
+
     async with app.db.session() as session:
         if args.action == "seed":
             counts = await seed.seed(session)
@@ -191,6 +233,8 @@ async def _db(args: argparse.Namespace, app: App) -> int:
 
 
 async def _search(args: argparse.Namespace, app: App) -> int:
+    from ccin_bridge.store import search as store_search
+
     limit = max(1, min(100, args.limit))
     kinds = tuple(k.replace("-", "_") for k in args.kind or ())
     async with app.db.session() as session:
@@ -218,6 +262,7 @@ async def _search(args: argparse.Namespace, app: App) -> int:
 
 async def _import(args: argparse.Namespace, app: App) -> int:
     from ccin_bridge.cli import fetch  # aiohttp, for a URL
+    from ccin_bridge.store.importers import ImportFileError, import_file
 
     bar = _progress_bar(sys.stderr)
     try:
@@ -252,6 +297,11 @@ def _progress_bar(stream: TextIO) -> Callable[[int, int], None] | None:
 
 
 async def _admin(args: argparse.Namespace, app: App) -> int:
+    from ccin_bridge.handlers.commands import link as link_commands
+    from ccin_bridge.handlers.errors import UserFacingError
+    from ccin_bridge.handlers.identity import parse_user_key
+    from ccin_bridge.store import audit, people
+
     try:
         platform, user_id = parse_user_key(args.who)
     except ValueError as exc:

@@ -88,3 +88,36 @@ async def test_pushes_for_the_person_at_the_terminal_are_printed(bridge: Bridge)
         push = (await outbox.recent_pushes(session, 1))[0]
         report = await outbox.report(session, push.id)
     assert report is not None and report.counts["sent"] == 1 and report.counts["failed"] == 1
+
+
+class _Terminal(io.StringIO):
+    """Typed input, as from a terminal (which shows prompts)."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+async def _ready_at(bridge: Bridge, stdin: io.StringIO) -> list[str]:
+    """What the chat had printed each time it said it was ready for the person."""
+    out = io.StringIO()
+    chat = TerminalChat(bridge, name="Dana", stdin=stdin, stdout=out)
+    seen: list[str] = []
+
+    async def ready() -> None:
+        seen.append(out.getvalue())
+
+    await chat.run(on_ready=ready)
+    return seen
+
+
+async def test_the_chat_is_ready_at_its_first_prompt_in_a_terminal(bridge: Bridge) -> None:
+    [printed] = await _ready_at(bridge, _Terminal("/events\n/help\n"))
+    assert printed.endswith("> ") and "Upcoming events" not in printed  # before any line
+
+
+async def test_a_piped_chat_is_ready_once_its_first_line_is_answered(bridge: Bridge) -> None:
+    [printed] = await _ready_at(bridge, io.StringIO("/events\n/help\n"))
+    assert "Upcoming events" in printed and "What I can do" not in printed
+    # Over before that (`printf '/quit\n' | ccin-bridge chat`): never ready, nothing started.
+    assert await _ready_at(bridge, io.StringIO("/quit\n/events\n")) == []
+    assert await _ready_at(bridge, io.StringIO("")) == []

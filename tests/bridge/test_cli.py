@@ -64,6 +64,41 @@ def test_scripted_conversation_through_the_real_cli(tmp_path: Path) -> None:
     assert result.stderr == ""
 
 
+def _chat_loading(tmp_path: Path, stdin: str) -> str:
+    """The chat's output, then which of the libraries it need not load it did load."""
+    probe = (
+        "import sys\n"
+        "from ccin_bridge.cli.main import main\n"
+        "code = main(sys.argv[1:])\n"
+        "loaded = [m for m in ('alembic', 'apscheduler', 'ccin_bridge.store.importers')"
+        " if m in sys.modules]\n"
+        "print('EXIT', code, 'LOADED', loaded)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe, "--config", str(tmp_path / "config.yaml"), "chat"],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        env=bridge_env(),
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_a_chat_at_the_latest_schema_is_ready_without_alembic_or_the_scheduler(
+    tmp_path: Path,
+) -> None:
+    first = run_cli(["chat"], tmp_path, stdin="/quit\n")  # creates, migrates and seeds
+    assert first.returncode == 0, first.stderr
+    assert "EXIT 0 LOADED []" in _chat_loading(tmp_path, "/quit\n")
+    # Once the chat is ready for the person (a piped one: after its first line), the
+    # scheduler and the outbox workers start, which deliver pushes to the terminal.
+    out = _chat_loading(tmp_path, "/events\n/help\n")
+    assert "What I can do" in out and "EXIT 0 LOADED ['apscheduler']" in out
+
+
 def test_run_without_tokens_opens_the_terminal_chat(tmp_path: Path) -> None:
     result = run_cli(["run"], tmp_path, stdin="/help\n")
     assert result.returncode == 0, result.stderr

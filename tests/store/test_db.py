@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import func, inspect, select
 from sqlalchemy import text as sa_text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from ccin_bridge.store import audit
-from ccin_bridge.store.db import Database, DatabaseURLError, async_url, managed_by_orm
+from ccin_bridge.store.db import (
+    LATEST_REVISION,
+    Database,
+    DatabaseURLError,
+    alembic_config,
+    async_url,
+    managed_by_orm,
+)
 from ccin_bridge.store.models import AuditEntry, Base, Identity
 
 
@@ -174,3 +185,48 @@ async def test_admin_rights_move_only_to_the_accounts_admin_grant_named(
             (await session.execute(select(Identity.external_id, Identity.is_admin))).all()
         )
     assert rights == {"123": True, "U0LINKED": False}
+
+
+def test_the_latest_revision_the_store_knows_is_alembics_head() -> None:
+    """`upgrade` skips Alembic at LATEST_REVISION: a new migration must move it too."""
+    assert ScriptDirectory.from_config(alembic_config()).get_heads() == [LATEST_REVISION]
+
+
+async def test_stored_revisions_are_read_without_alembic(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+        assert await db.stored_revisions() == ()  # no version table before the first upgrade
+        await db.upgrade()
+        assert await db.stored_revisions() == (LATEST_REVISION,)
+        await db.downgrade("0001")
+        assert await db.stored_revisions() == ("0001",)
+        await db.upgrade()  # not at the latest: Alembic migrates the rest
+        assert await db.stored_revisions() == (LATEST_REVISION,)
+        assert await db.current_revision() == LATEST_REVISION
+    finally:
+        await db.close()
+
+
+def test_an_upgrade_at_the_latest_revision_does_not_load_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'bridge.sqlite3'}"
+    probe = (
+        "import asyncio, sys\n"
+        "from ccin_bridge.store.db import Database\n"
+        "async def main(url):\n"
+        "    db = Database(url)\n"
+        "    await db.upgrade()\n"
+        "    loaded = 'alembic' in sys.modules\n"
+        "    await db.close()\n"
+        "    return loaded\n"
+        "print('ALEMBIC', asyncio.run(main(sys.argv[1])))\n"
+    )
+
+    def upgrade_in_a_process() -> str:
+        result = subprocess.run(
+            [sys.executable, "-c", probe, url], capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    assert upgrade_in_a_process() == "ALEMBIC True"  # a new database: migrated
+    assert upgrade_in_a_process() == "ALEMBIC False"  # at the latest revision: one query
