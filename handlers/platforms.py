@@ -42,6 +42,19 @@ class EnvVar:
 
 
 @dataclass(frozen=True)
+class RunOption:
+    """An option of `ccin-bridge run` for one platform (`--telegram-webhook URL`)."""
+
+    flag: str
+    help: str
+    metavar: str = "VALUE"
+
+    @property
+    def dest(self) -> str:
+        return self.flag.removeprefix("--").replace("-", "_")
+
+
+@dataclass(frozen=True)
 class PlatformSpec:
     name: str  # as stored and in `PLATFORM:USER_ID` keys, e.g. "telegram"
     label: str  # as people read it, e.g. "Telegram"
@@ -70,6 +83,12 @@ class PlatformSpec:
     # calls it with the Bridge, the Secrets and the command line's options for the platform.
     started_by: str | None = None
     service: str | None = None
+    # Options of `ccin-bridge run` for this platform, and the "module:function" that turns
+    # the values given (by flag; None when not given) and the `Secrets` into the keyword
+    # arguments of `service` (raising ConfigError, naming the option, for a bad value). It is
+    # called only when one of them is given, and needs `started_by` set.
+    run_options: tuple[RunOption, ...] = ()
+    prepare_options: str | None = None
 
     @property
     def env_names(self) -> tuple[str, ...]:
@@ -120,17 +139,35 @@ def prefix(name: str) -> str:
     return spec.command_prefix if spec is not None else "/"
 
 
+def run_options() -> list[RunOption]:
+    """Every registered platform's options of `ccin-bridge run`."""
+    return [option for spec in registered().values() for option in spec.run_options]
+
+
 def load_service(spec: PlatformSpec) -> Callable[..., Any]:
     """The factory `spec.service` names, imported now."""
     if spec.service is None:
         raise ValueError(f"{spec.name} has no service")
-    module, _, attribute = spec.service.partition(":")
+    found: Callable[..., Any] = _load_callable(spec.service)
+    return found
+
+
+def load_prepare_options(spec: PlatformSpec) -> Callable[..., Mapping[str, Any]]:
+    """The function `spec.prepare_options` names, imported now."""
+    if spec.prepare_options is None:
+        raise ValueError(f"{spec.name} takes no options")
+    found: Callable[..., Mapping[str, Any]] = _load_callable(spec.prepare_options)
+    return found
+
+
+def _load_callable(reference: str) -> Any:
+    module, _, attribute = reference.partition(":")
     found: Any = import_module(module)
     for part in attribute.split("."):
         found = getattr(found, part)
     if not callable(found):
-        raise TypeError(f"{spec.service!r} is not callable")
-    return found  # type: ignore[no-any-return]
+        raise TypeError(f"{reference!r} is not callable")
+    return found
 
 
 def _load() -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
-from ccin_bridge.handlers.platforms import EnvVar, PlatformSpec
+from ccin_bridge.handlers.platforms import EnvVar, PlatformSpec, RunOption
 
+DEFAULT_LISTEN = "127.0.0.1:8443"  # where the webhook server listens unless told otherwise
 # ASCII only: str.isdigit() also takes "²" and other digits no platform uses.
 _ID = re.compile(r"-?[0-9]+")
 
@@ -49,4 +50,17 @@ PLATFORM = PlatformSpec(
     example_user_id="123456",
     started_by="TELEGRAM_BOT_TOKEN",
     service="ccin_bridge.bots.telegram.adapter:TelegramBot.from_secrets",
+    run_options=(
+        RunOption(
+            "--telegram-webhook",
+            "receive Telegram updates at this public https:// URL instead of polling",
+            "URL",
+        ),
+        RunOption(
+            "--telegram-listen",
+            f"where the webhook server listens (default {DEFAULT_LISTEN})",
+            "HOST:PORT",
+        ),
+    ),
+    prepare_options="ccin_bridge.bots.telegram.webhook:run_options",
 )

@@ -16,18 +16,20 @@ import json
 import logging
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from ccin_bridge.bots.telegram.inbound import arrival
-from ccin_bridge.handlers.config import ConfigError
+from ccin_bridge.bots.telegram.platform import DEFAULT_LISTEN
+from ccin_bridge.handlers.config import ConfigError, Secrets
 from ccin_bridge.handlers.inbox import Inbox
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LISTEN = "127.0.0.1:8443"
 SECRET_ENV = "TELEGRAM_WEBHOOK_SECRET"
 _SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what Telegram accepts as a secret token
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -74,6 +76,17 @@ def webhook_config(url: str, listen: str | None, secret: str | None) -> WebhookC
         )
     host, port = parse_listen(listen or DEFAULT_LISTEN)
     return WebhookConfig(url=url, host=host, port=port, secret=secret)
+
+
+def run_options(values: Mapping[str, str | None], given: Secrets) -> dict[str, Any]:
+    """`ccin-bridge run`'s Telegram options as the adapter's arguments (the registry's
+    `prepare_options`): webhook mode when `--telegram-webhook` is given."""
+    url, listen = values.get("--telegram-webhook"), values.get("--telegram-listen")
+    if url is None:
+        if listen is not None:
+            raise ConfigError("--telegram-listen only applies with --telegram-webhook URL")
+        return {}
+    return {"webhook": webhook_config(url, listen, given.get(SECRET_ENV))}
 
 
 class WebhookServer:

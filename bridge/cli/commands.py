@@ -13,9 +13,9 @@ import logging
 import signal
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ccin_bridge.app import App, PlatformService, data_dir_for, load, open_app, platform_services
 from ccin_bridge.cli import EXIT_CONFIG
@@ -25,7 +25,6 @@ from ccin_bridge.store.db import Database, DatabaseURLError, default_url
 
 if TYPE_CHECKING:
     from ccin_bridge.background import Background
-    from ccin_bridge.bots.telegram.webhook import WebhookConfig
 
 HANDLING_GRACE = 3.0  # seconds a stopping platform gives the updates it is handling
 log = logging.getLogger("ccin_bridge")
@@ -117,10 +116,7 @@ async def _run(args: argparse.Namespace, app: App) -> int:
     from ccin_bridge.background import Background
     from ccin_bridge.scheduler.outbound import ChatAdmin
 
-    webhook = _telegram_webhook(args, app)
-    services = platform_services(
-        app, options={"telegram": {"webhook": webhook}} if webhook else None
-    )
+    services = platform_services(app, options=_platform_options(args, app))
     if not services:
         print(
             f"No platform credentials set ({', '.join(_starting_variables())}): "
@@ -173,18 +169,23 @@ def _starting_variables() -> list[str]:
     return [s.started_by for s in platforms.registered().values() if s.started_by]
 
 
-def _telegram_webhook(args: argparse.Namespace, app: App) -> WebhookConfig | None:
-    if args.telegram_webhook is None:
-        if args.telegram_listen is not None:
-            raise ConfigError("--telegram-listen only applies with --telegram-webhook URL")
-        return None
-    if not app.secrets.get("TELEGRAM_BOT_TOKEN"):
-        raise ConfigError("--telegram-webhook: TELEGRAM_BOT_TOKEN is not set")
-    from ccin_bridge.bots.telegram.webhook import webhook_config  # loads Telegram's libraries
+def _platform_options(args: argparse.Namespace, app: App) -> dict[str, Mapping[str, Any]]:
+    """The service arguments of each platform whose `run` options were given, made by the
+    function its registry entry names; a platform's options need its credentials."""
+    from ccin_bridge.handlers import platforms
 
-    return webhook_config(
-        args.telegram_webhook, args.telegram_listen, app.secrets.get("TELEGRAM_WEBHOOK_SECRET")
-    )
+    options: dict[str, Mapping[str, Any]] = {}
+    for spec in platforms.registered().values():
+        values = {o.flag: getattr(args, o.dest, None) for o in spec.run_options}
+        given = [flag for flag, value in values.items() if value is not None]
+        if not given or spec.prepare_options is None:
+            continue
+        if spec.started_by is not None and not app.secrets.get(spec.started_by):
+            raise ConfigError(f"{given[0]}: {spec.started_by} is not set")
+        prepared = platforms.load_prepare_options(spec)(values, app.secrets)
+        if prepared:
+            options[spec.name] = prepared
+    return options
 
 
 async def _chat(args: argparse.Namespace, app: App) -> int:

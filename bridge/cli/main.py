@@ -9,14 +9,27 @@ import asyncio
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from ccin_bridge.cli import EXIT_CONFIG
 from ccin_bridge.cli.parser import build_parser
 
+if TYPE_CHECKING:
+    from ccin_bridge.handlers.platforms import RunOption
+
+
+def _run_options() -> list[RunOption]:
+    """The platforms' options of `run`, from the registry: read only when `run` is asked for,
+    so `--help` and the other commands answer without loading it."""
+    from ccin_bridge.handlers import platforms
+
+    return platforms.run_options()
+
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_run_options() if "run" in words else ())
+    args = parser.parse_args(words)
     if args.command is None:
         parser.print_help()
         return 0

@@ -4,19 +4,23 @@ a mistyped command answer at once; each command's module is imported only to run
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ccin_bridge.handlers.platforms import RunOption
+
     Commands = argparse._SubParsersAction[argparse.ArgumentParser]
 
-# Kept here rather than imported, so that building the parser loads no platform or database
-# library; tests/bridge/test_cli_parser.py checks that both agree with their owners.
-TELEGRAM_DEFAULT_LISTEN = "127.0.0.1:8443"  # bots/telegram/webhook.py DEFAULT_LISTEN
+# Kept here rather than imported, so that building the parser loads no database library;
+# tests/bridge/test_cli_parser.py checks that it agrees with its owner.
 IMPORT_KINDS = ("case-studies", "projects", "suppliers", "events")  # store/importers.py KINDS
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(run_options: Sequence[RunOption] = ()) -> argparse.ArgumentParser:
+    """The whole command line; `run_options` are the platforms' own options of `run` (the
+    registry's, loaded by the caller only when `run` is asked for)."""
     parser = argparse.ArgumentParser(
         prog="ccin-bridge",
         description="Chat-bot bridge for the Co-operative Councils' Innovation Network.",
@@ -29,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="log level for the log file (default INFO)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    _service(commands)
+    _service(commands, run_options)
     _data(commands)
     _admin(commands)
     _pushes(commands)
@@ -37,20 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _service(commands: Commands) -> None:
+def _service(commands: Commands, run_options: Sequence[RunOption]) -> None:
     run = commands.add_parser(
         "run", help="start every platform whose credentials are set, plus the scheduler"
     )
-    run.add_argument(
-        "--telegram-webhook",
-        metavar="URL",
-        help="receive Telegram updates at this public https:// URL instead of polling",
-    )
-    run.add_argument(
-        "--telegram-listen",
-        metavar="HOST:PORT",
-        help=f"where the webhook server listens (default {TELEGRAM_DEFAULT_LISTEN})",
-    )
+    for option in run_options:
+        run.add_argument(option.flag, dest=option.dest, metavar=option.metavar, help=option.help)
     chat = commands.add_parser("chat", help="talk to the bridge in this terminal")
     chat.add_argument("--as", dest="name", default="Guest", help="your name in the chat")
     chat.add_argument("--admin", action="store_true", help="act as a network admin")

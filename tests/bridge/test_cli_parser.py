@@ -3,16 +3,20 @@ constants agree with the modules that own them."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
-from ccin_bridge.bots.telegram.webhook import DEFAULT_LISTEN
+import pytest
+
 from ccin_bridge.cli import parser
 from ccin_bridge.store.importers import KINDS
 
+REPO = Path(__file__).resolve().parent.parent.parent
+
 
 def test_the_parsers_constants_agree_with_their_owners() -> None:
-    assert parser.TELEGRAM_DEFAULT_LISTEN == DEFAULT_LISTEN
     assert parser.IMPORT_KINDS == KINDS
 
 
@@ -35,3 +39,31 @@ def test_help_loads_neither_the_bridge_nor_its_libraries() -> None:
     assert result.returncode == 0, result.stderr
     assert "usage: ccin-bridge" in result.stdout
     assert "HEAVY []" in result.stdout
+
+
+def test_run_takes_each_platforms_own_options_from_the_registry() -> None:
+    from ccin_bridge.handlers import platforms
+
+    flags = [o.flag for o in platforms.run_options()]
+    assert "--telegram-webhook" in flags and "--telegram-listen" in flags
+    args = parser.build_parser(platforms.run_options()).parse_args(
+        ["run", "--telegram-webhook", "https://bridge.example.org/t"]
+    )
+    assert args.telegram_webhook == "https://bridge.example.org/t"
+    assert args.telegram_listen is None
+
+
+def test_a_platforms_options_need_its_credentials_and_each_other(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ccin_bridge.cli.main import main
+
+    shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
+    for name in ("TELEGRAM_BOT_TOKEN", "SLACK_BOT_TOKEN", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    config = ["--config", str(tmp_path / "config.yaml"), "run"]
+    assert main([*config, "--telegram-webhook", "https://bridge.example.org/t"]) == 2
+    assert "--telegram-webhook: TELEGRAM_BOT_TOKEN is not set" in capsys.readouterr().err
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123:abc")
+    assert main([*config, "--telegram-listen", "127.0.0.1:9000"]) == 2
+    assert "--telegram-listen only applies with --telegram-webhook" in capsys.readouterr().err

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import select
 
 from ccin_bridge.bots.telegram.adapter import ALLOWED_UPDATES, TelegramBot
+from ccin_bridge.bots.telegram.platform import DEFAULT_LISTEN
 from ccin_bridge.bots.telegram.webhook import (
-    DEFAULT_LISTEN,
     MAX_BODY,
     WebhookConfig,
     parse_listen,
