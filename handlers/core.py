@@ -144,8 +144,17 @@ class Bridge:
                 replies = await self._submit(requests, event.command, form)
         except Exception:
             log.exception("%s from %s failed", type(event).__name__, event.user.key)
-            return Outcome((Outgoing(text(GENERIC_ERROR)),), failed=True)
+            return Outcome((self._failure(event.chat),), failed=True)
         return Outcome(self.addressed(event.chat, replies), form=form)
+
+    @staticmethod
+    def _failure(chat: ChatRef) -> Outgoing:
+        """ "Something went wrong", to the asker alone where the platform can show it to one
+        member of a chat; elsewhere where they asked (a second message in their DM would
+        only add to it)."""
+        spec = platforms.find(chat.platform)
+        alone = spec is not None and spec.ephemeral and not chat.is_private
+        return Outgoing(text(GENERIC_ERROR), ASKER_PRIVATE if alone else HERE)
 
     async def _submit(self, request_for: RequestFactory, command: str, form: Form) -> list[Reply]:
         """A form for the flow of `command`: the command runs as if typed bare, with the form

@@ -160,6 +160,7 @@ class Step(Generic[S]):
     ask: Prompt[S]
     kind: Text | Choice[S] | Confirm[S]
     # How the answer becomes the state. Optional only for a Confirm (a yes changes nothing).
+    # Parsers read but never write: a form is checked through them without saving anything.
     parse: Parser[S] | None = None
     # How a pressed option (a button's value) becomes the state, where that differs from text
     # typed at the step (an organisation's id against a search for its name).

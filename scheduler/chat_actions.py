@@ -57,7 +57,8 @@ class ChatActionService:
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
-        self._held: set[int] = set()  # claimed by this worker, not yet finished
+        # Claimed by this worker and not finished, by id, with whether it was begun.
+        self._held: dict[int, tuple[ChatActionJob, bool]] = {}
 
     def wake(self) -> None:
         self._wake.set()
@@ -77,11 +78,12 @@ class ChatActionService:
             with contextlib.suppress(TimeoutError):  # wait_for has cancelled it then
                 await asyncio.wait_for(self._task, timeout=grace)
             self._task = None
-        held, self._held = self._held, set()
+        held, self._held = self._held, {}
         if held:
             try:
                 async with self.db.session() as session:
-                    await chat_actions.release(session, held)
+                    for job, tried in held.values():
+                        await chat_actions.release(session, job, tried=tried)
             except Exception:  # the database is gone: the lease hands them back instead
                 log.warning("could not give back %d chat actions; their lease will", len(held))
 
@@ -110,16 +112,24 @@ class ChatActionService:
             jobs = await chat_actions.claim(
                 session, platforms=list(self.admins), limit=self.policy.batch
             )
-        self._held.update(job.id for job in jobs)
-        for job in jobs:
+        self._held.update((job.id, (job, False)) for job in jobs)
+        for claimed in jobs:
             if self._stopping.is_set():
                 break  # the rest are given back by stop(), never tried
+            # Its lease runs from now; if the batch took so long that another process took
+            # it meanwhile, it is that one's.
+            async with self.db.session() as session:
+                job = await chat_actions.renew(session, claimed)
+            if job is None:
+                self._held.pop(claimed.id, None)
+                continue
+            self._held[job.id] = (job, True)
             try:
                 await self._do(job)
             except Exception:  # recording the outcome failed: do it again later, not never
                 log.exception("chat action %d could not be recorded; it will be retried", job.id)
                 await self._requeue(job)
-            self._held.discard(job.id)
+            self._held.pop(job.id, None)
         await self._finish_erasures({job.person_id for job in jobs})
         return len(jobs)
 
@@ -128,7 +138,7 @@ class ChatActionService:
             async with self.db.session() as session:
                 await chat_actions.finish(
                     session,
-                    job.id,
+                    job,
                     error="could not record the outcome",
                     retry_in=backoff(job.attempts),
                     max_attempts=self.policy.max_attempts,
@@ -160,7 +170,7 @@ class ChatActionService:
         async with self.db.session() as session:
             status = await chat_actions.finish(
                 session,
-                job.id,
+                job,
                 error=error,
                 retry_in=retry,
                 max_attempts=self.policy.max_attempts,

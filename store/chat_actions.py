@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ccin_bridge.store.models import ChatAction, ChatAlias, Identity, utcnow
 
 INVITE, REMOVE = "invite", "remove"
 PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
+TAKEN = "taken"  # `finish`: another worker holds the action now; this one records nothing
 LEASE = timedelta(minutes=2)  # a chat admin call takes seconds; held longer, its worker died
 
 
@@ -27,6 +29,7 @@ class ChatActionJob:
     chat_id: str
     user_id: str
     attempts: int
+    claimed_at: datetime  # this worker's claim: what it finishes or gives back must match it
 
 
 async def enqueue(
@@ -76,7 +79,8 @@ async def claim(
     starting process resets the work of another that is still running."""
     now = now or utcnow()
     due = and_(ChatAction.status == PENDING, ChatAction.next_attempt_at <= now)
-    abandoned = and_(ChatAction.status == RUNNING, ChatAction.claimed_at < now - lease)
+    stale = or_(ChatAction.claimed_at.is_(None), ChatAction.claimed_at < now - lease)
+    abandoned = and_(ChatAction.status == RUNNING, stale)
     query = (
         select(ChatAction, Identity.external_id)
         .join(Identity, Identity.id == ChatAction.identity_id)
@@ -101,21 +105,43 @@ async def claim(
                 chat_id=await resolve_chat(session, action.platform, action.chat_id),
                 user_id=user_id,
                 attempts=action.attempts,
+                claimed_at=now,
             )
         )
     return jobs
 
 
+async def renew(
+    session: AsyncSession, job: ChatActionJob, now: datetime | None = None
+) -> ChatActionJob | None:
+    """Just before doing a claimed action: its lease runs from now, if it is still this
+    worker's (a batch can take long enough for another process to take its tail); None if
+    another worker holds it now."""
+    now = now or utcnow()
+    result = await session.execute(
+        update(ChatAction).where(_held_by(job), ChatAction.status == RUNNING).values(claimed_at=now)
+    )
+    return replace(job, claimed_at=now) if getattr(result, "rowcount", 0) else None
+
+
+def _held_by(job: ChatActionJob) -> ColumnElement[bool]:
+    return and_(ChatAction.id == job.id, ChatAction.claimed_at == job.claimed_at)
+
+
 async def finish(
     session: AsyncSession,
-    action_id: int,
+    job: ChatActionJob,
     *,
     error: str | None = None,
     retry_in: timedelta | None = None,
     max_attempts: int = 6,
 ) -> str:
-    """Record the outcome: done, back to pending after `retry_in`, or failed. Returns status."""
-    action = await session.get_one(ChatAction, action_id)
+    """Record the outcome: done, back to pending after `retry_in`, or failed. Returns the
+    status, or TAKEN (nothing recorded) if another worker holds the action now."""
+    action = await session.scalar(select(ChatAction).where(_held_by(job)))
+    if action is None or action.status != RUNNING:
+        return TAKEN
+    action.claimed_at = None
     if error is None:
         action.status, action.error, action.done_at = DONE, None, utcnow()
     elif retry_in is not None and action.attempts < max_attempts:
@@ -126,15 +152,16 @@ async def finish(
     return action.status
 
 
-async def release(session: AsyncSession, action_ids: Collection[int]) -> None:
-    """A stopping worker gives back what it claimed but did not finish: due again at once,
-    the attempt it never made not counted."""
-    if action_ids:
-        await session.execute(
-            update(ChatAction)
-            .where(ChatAction.id.in_(list(action_ids)), ChatAction.status == RUNNING)
-            .values(status=PENDING, claimed_at=None, attempts=ChatAction.attempts - 1)
-        )
+async def release(session: AsyncSession, job: ChatActionJob, *, tried: bool) -> None:
+    """A stopping worker gives back an action it claimed and did not finish, if it still
+    holds it: due again at once; an attempt it never began is not counted (one it began and
+    broke off is, so a platform that never answers still runs out of attempts)."""
+    values: dict[str, Any] = {"status": PENDING, "claimed_at": None}
+    if not tried:
+        values["attempts"] = ChatAction.attempts - 1
+    await session.execute(
+        update(ChatAction).where(_held_by(job), ChatAction.status == RUNNING).values(**values)
+    )
 
 
 # --- chats the platform moved ----------------------------------------------------------------

@@ -83,7 +83,7 @@ class Plan:
 _REFERENCE = Plan(untouched="public reference data, loaded from the seeds")
 # A stored reply (handlers/reply_codec.py): buttons carry config labels and command lines,
 # attachments are files; people's names are only ever in the blocks' text.
-_REPLY_STRUCTURE = frozenset({"v", "private", "buttons", "attachment"})
+_REPLY_STRUCTURE = frozenset({"v", "private", "kind", "buttons", "attachment"})
 
 PLAN: dict[str, Plan] = {
     "people": Plan(

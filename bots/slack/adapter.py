@@ -47,7 +47,7 @@ from ccin_bridge.bots.slack.render import ACTION_PREFIX, MAX_BLOCKS, MAX_BUTTON_
 from ccin_bridge.bots.slack.server import EVENTS_PATH, SlackHttpServer
 from ccin_bridge.bots.slack.socket_mode import SocketConnection
 from ccin_bridge.handlers.config import ConfigError, Secrets
-from ccin_bridge.handlers.core import Bridge, RequestFactory
+from ccin_bridge.handlers.core import Bridge
 from ccin_bridge.handlers.errors import GENERIC_ERROR
 from ccin_bridge.handlers.events import (
     ASKER_PRIVATE,
@@ -394,9 +394,6 @@ class SlackAdapter:
             log.exception("could not tell the person that their Slack request failed")
 
     # --- replies -----------------------------------------------------------------------------
-
-    def requests(self, user: UserRef, chat: ChatRef) -> RequestFactory:
-        return self.bridge.requests(user, chat)
 
     async def run(self, user: UserRef, chat: ChatRef, line: str) -> list[Reply]:
         """A command line run for `user` as if typed in `chat` (Home tab and modals)."""

@@ -18,8 +18,8 @@ filled them in (a non-admin sees the commands' refusal):
   the list is drawn again after each decision.
 
 Slack wants a view submission answered within 3 seconds, so every submission is acknowledged
-as soon as its answers are checked (with a "working" view where the modal stays open) and the
-work follows.
+as soon as its answers are checked (one unit of work, and the person's name, cached after the
+first time), with a "working" view where the modal stays open, and the work follows.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from ccin_bridge.bots.slack.session import SlackSession
 from ccin_bridge.handlers import flow
 from ccin_bridge.handlers.commands.broadcast import BROADCAST as BROADCAST_FLOW
 from ccin_bridge.handlers.events import ButtonPressed, FormSubmitted
+from ccin_bridge.handlers.identity import ChatRef
 from ccin_bridge.handlers.replies import Button, Reply
 
 log = logging.getLogger(__name__)
@@ -191,12 +192,13 @@ class Modals:
         # The fields are the flow's, not whatever the submission claims the form had.
         answers = {f.name: answer_of(values, f) for f in self.broadcast_fields()}
         adapter = self.adapter
-        user = await adapter.person(user_id)
-        chat = await adapter.dm_chat(user_id)
-        # The answers go to the flow's steps as a form, not in a command line.
+        user = await adapter.person(user_id)  # cached after the first time
+        # The answers go to the flow's steps as a form, not in a command line. Checking
+        # needs no chat, so the DM is opened (a Slack call) only after the acknowledgement.
         command = BROADCAST_FLOW.command
+        unopened = ChatRef(user.platform, "", is_private=True)
         checked = await adapter.bridge.dispatch(
-            FormSubmitted(user, chat, command, answers, check_only=True)
+            FormSubmitted(user, unopened, command, answers, check_only=True)
         )
         if checked.form is not None and checked.form.errors:
             await ack(response_action="errors", errors=checked.form.errors)
@@ -210,6 +212,7 @@ class Modals:
             response_action="update",
             view=waiting("Broadcast", "Preparing the preview…", BROADCAST_CONFIRM),
         )
+        chat = await adapter.dm_chat(user_id)
         outcome = await adapter.bridge.dispatch(FormSubmitted(user, chat, command, answers))
         replies = outcome.reply_list
         view = self._view("Broadcast", [_text_only(r) for r in replies], BROADCAST_CONFIRM)

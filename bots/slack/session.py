@@ -11,7 +11,7 @@ from typing import Protocol
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from ccin_bridge.handlers.core import Bridge, RequestFactory
+from ccin_bridge.handlers.core import Bridge
 from ccin_bridge.handlers.identity import ChatRef, UserRef
 from ccin_bridge.handlers.replies import Reply
 
@@ -28,9 +28,6 @@ class SlackSession(Protocol):
 
     async def dm_chat(self, user_id: str) -> ChatRef:
         """The person's DM with the bot."""
-
-    def requests(self, user: UserRef, chat: ChatRef) -> RequestFactory:
-        """Requests from `user` in `chat`, with Slack's command prefix."""
 
     async def run(self, user: UserRef, chat: ChatRef, line: str) -> list[Reply]:
         """A command line run for `user` as if typed in `chat`."""

@@ -209,8 +209,6 @@ class TelegramBot:
     async def start(self) -> None:
         """Check the token, publish the command lists, take up updates an earlier run left,
         and start receiving: by long polling, or in webhook mode by serving Telegram's POSTs."""
-        # httpx logs every request URL at INFO, and Bot API URLs contain the token.
-        logging.getLogger("httpx").setLevel(logging.WARNING)
         app = self.application
         try:
             await app.initialize()

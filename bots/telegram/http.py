@@ -265,11 +265,13 @@ _EQUIVALENTS: tuple[tuple[type[BaseException], type[httpx.HTTPError]], ...] = (
 
 def _translate(err: BaseException, url: str) -> tuple[TelegramError, httpx.HTTPError]:
     """PTB's error for an aiohttp failure, and the httpx exception HTTPXRequest would have
-    chained to it, itself caused by aiohttp's (which keeps the traceback)."""
+    chained to it. aiohttp's own is left out of the chain: its text may hold the URL, and so
+    the token, and a logged traceback prints every exception chained; its words, without the
+    token, are the httpx exception's."""
     text = without_token(str(err), url) or type(err).__name__
     kind = next(equivalent for failure, equivalent in _EQUIVALENTS if isinstance(err, failure))
-    cause = kind(text)
-    cause.__cause__ = err
+    cause = kind(f"{text} (aiohttp.{type(err).__name__})")
+    cause.__suppress_context__ = True
     if isinstance(cause, httpx.TimeoutException):
         pool = isinstance(cause, httpx.PoolTimeout)
         return TimedOut(POOL_TIMEOUT_MESSAGE if pool else None), cause

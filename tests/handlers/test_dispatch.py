@@ -102,6 +102,12 @@ async def test_a_failing_line_is_contained_and_the_asker_told(
         outcome = await bridge.dispatch(TypedLine(SLACK_ANN, SLACK_DM, "events"))
     assert outcome.failed and outcome.reply_list[0].plain_text == GENERIC_ERROR
     assert "TypedLine from slack:U0ANNEXAMPLE failed" in caplog.text
+    # In a channel, Slack shows it to the asker alone; Telegram says it where they asked.
+    channel = ChatRef("slack", "C0OFFICERS1", is_private=False)
+    in_channel = await bridge.dispatch(TypedLine(SLACK_ANN, channel, "hello", addressed=True))
+    assert [o.to for o in in_channel.replies] == [ASKER_PRIVATE]
+    in_group = await bridge.dispatch(TypedLine(ALEX_TG, GROUP, "/events"))
+    assert not in_group.failed  # only the bare-word check is broken, and Telegram has none
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ccin_bridge.scheduler.chat_actions import ChatActionService
 from ccin_bridge.store import chat_actions, people
@@ -94,7 +94,37 @@ async def test_a_clean_stop_gives_back_what_it_claimed_and_did_not_finish(db: Da
     async with asyncio.timeout(10):
         await admin.started.wait()
     await service.stop(grace=0.1)
-    # The one under way and the two never tried are due again at once, attempts not counted.
-    assert await _statuses(db) == [(chat_actions.PENDING, 0)] * 3
+    # All due again at once; the attempt broken off counts (a platform that never answers
+    # still runs out of attempts), the two never begun do not.
+    assert await _statuses(db) == [(chat_actions.PENDING, 1)] + [(chat_actions.PENDING, 0)] * 2
     async with db.session() as session:
         assert len(await chat_actions.claim(session, platforms=["telegram"], limit=10)) == 3
+
+
+async def test_an_action_another_process_took_meanwhile_is_neither_done_nor_recorded(
+    db: Database,
+) -> None:
+    await _queue_invites(db, 2)
+    async with db.session() as session:  # this worker's batch
+        first, second = await chat_actions.claim(session, platforms=["telegram"], limit=10)
+    later = utcnow() + chat_actions.LEASE + timedelta(seconds=1)
+    async with db.session() as session:  # it took too long: another process takes over
+        taken = await chat_actions.claim(session, platforms=["telegram"], limit=10, now=later)
+    assert [j.id for j in taken] == [first.id, second.id]
+    async with db.session() as session:
+        assert await chat_actions.renew(session, second) is None  # not this worker's now
+        assert await chat_actions.finish(session, first) == chat_actions.TAKEN
+        await chat_actions.release(session, first, tried=True)  # gives back nothing
+    assert await _statuses(db) == [(chat_actions.RUNNING, 2)] * 2  # the other's, untouched
+    async with db.session() as session:  # the other worker records its outcome
+        assert await chat_actions.finish(session, taken[0]) == chat_actions.DONE
+
+
+async def test_running_actions_from_before_leases_are_due_again(db: Database) -> None:
+    await _queue_invites(db, 1)
+    async with db.session() as session:  # as the old version left it: running, no claim
+        await session.execute(
+            update(ChatAction).values(status=chat_actions.RUNNING, claimed_at=None)
+        )
+    async with db.session() as session:
+        assert len(await chat_actions.claim(session, platforms=["telegram"], limit=10)) == 1
