@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.inbound group [--flood 60]
     .venv/bin/python -m bench.inbound crash [--n 100]
-    .venv/bin/python -m bench.inbound load [--rates 50,100,200] [--seconds 10]
+    .venv/bin/python -m bench.inbound load [--rates 50,100,200] [--seconds 10] [--profile F]
     .venv/bin/python -m bench.inbound all      # the three, written to bench/inbound_results.md
 
 The fake Bot API (tests/fakes/telegram_api.py, with bench.outbox's token bucket of 429s) runs
@@ -25,7 +25,8 @@ messages it stored per chat tell answered, lost and duplicated updates apart.
    p99), CPU seconds of the bridge process per update, and requests that failed (a generic
    error reply, or "database is locked" in its log).
 
-Not part of pytest; `all` takes about three minutes.
+`--profile F` writes a py-spy profile (raw, collapsed stacks) of every thread of the bridge
+while a load rate is measured. Not part of pytest; `all` takes about three minutes.
 """
 
 from __future__ import annotations
