@@ -3,9 +3,11 @@ constants agree with the modules that own them."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -53,6 +55,19 @@ def test_run_takes_each_platforms_own_options_from_the_registry() -> None:
     assert args.telegram_listen is None
 
 
+@pytest.fixture
+def root_logging() -> Iterator[None]:
+    """`main` in this process adds its log file to the root logger: take it away after."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in set(root.handlers) - set(handlers):
+        root.removeHandler(handler)
+        handler.close()
+    root.setLevel(level)
+
+
+@pytest.mark.usefixtures("root_logging")
 def test_a_platforms_options_need_its_credentials_and_each_other(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
