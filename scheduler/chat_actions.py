@@ -99,7 +99,7 @@ class ChatActionService:
             except Exception:
                 log.exception("chat action worker failed; carrying on")
                 done = 0
-            if done == 0:
+            if done == 0 and not self._stopping.is_set():  # else stop()'s wake-up is lost
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self.policy.poll_seconds)

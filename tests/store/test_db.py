@@ -114,6 +114,7 @@ async def test_a_session_opened_inside_another_can_read_at_once(empty_db: Databa
         assert await empty_db.current_revision() is not None
 
 
+@pytest.mark.slow  # waits out real timeouts and retries
 async def test_a_burst_of_writers_longer_than_the_busy_timeout_all_commit(
     empty_db: Database,
 ) -> None:

@@ -265,6 +265,7 @@ async def test_a_retried_event_is_handled_once(
     await fake.wait_for(lambda: len(fake.delivered("chat.postMessage")) == 2)
 
 
+@pytest.mark.slow  # waits out real timeouts and retries
 async def test_a_rate_limit_storm_delays_the_message_but_delivers_it_once(
     slack: SlackSender, adapter: SlackAdapter, fake: FakeSlack
 ) -> None:

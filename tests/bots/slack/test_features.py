@@ -116,6 +116,7 @@ async def test_other_slack_errors_stay_transient(adapter: SlackAdapter, fake: Fa
         await adapter.send(chat=DM_TO_ALICE, reply=note("News"))
 
 
+@pytest.mark.slow  # waits out real timeouts and retries
 async def test_a_rate_limit_outlasting_the_retries_asks_the_outbox_to_wait(
     adapter: SlackAdapter, fake: FakeSlack
 ) -> None:
@@ -127,6 +128,7 @@ async def test_a_rate_limit_outlasting_the_retries_asks_the_outbox_to_wait(
     assert [c.status for c in fake.api_calls("chat.postMessage")] == [429] * 6
 
 
+@pytest.mark.slow  # waits out real timeouts and retries
 async def test_connection_errors_stay_transient(bridge: Bridge) -> None:
     adapter = SlackAdapter(
         bridge, bot_token="xoxb-x", signing_secret="s", api_url="http://127.0.0.1:9/api/"

@@ -29,6 +29,7 @@ async def test_an_answer_that_comes_too_late_means_the_message_may_be_posted(
     assert len(fake.delivered("chat.postMessage")) == 1
 
 
+@pytest.mark.slow  # waits out real timeouts and retries
 async def test_a_request_that_never_reached_slack_is_an_ordinary_failure(
     adapter: SlackAdapter,
 ) -> None:

@@ -185,6 +185,7 @@ async def test_a_very_long_reply_is_split_into_valid_messages(telegram: Harness,
     assert labels(messages[-1]) == ["Again"]
 
 
+@pytest.mark.slow  # waits out real timeouts and retries
 async def test_a_429_storm_is_waited_out_and_the_message_arrives_once(
     telegram: Harness,
 ) -> None:

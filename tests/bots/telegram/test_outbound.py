@@ -47,6 +47,7 @@ async def test_a_bot_removed_from_a_group_is_blocked_too(telegram: Harness) -> N
         await telegram.bot.send(chat=GROUP_REF, reply=text("Hello"))
 
 
+@pytest.mark.slow  # waits out real timeouts and retries
 async def test_429_is_waited_out_and_sent_once(telegram: Harness) -> None:
     telegram.api.add_chat(GROUP)
     telegram.api.rate_limit(2, retry_after=1)
@@ -55,6 +56,7 @@ async def test_429_is_waited_out_and_sent_once(telegram: Harness) -> None:
     assert [m.text for m in telegram.api.sent_to(GROUP.id)] == ["Eventually"]
 
 
+@pytest.mark.slow  # waits out real timeouts and retries
 async def test_429_that_outlasts_the_retries_asks_the_outbox_to_come_back(
     telegram: Harness,
 ) -> None:
