@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from ccin_bridge.bots.terminal.render import render_reply
 from ccin_bridge.handlers.core import Bridge
@@ -47,24 +47,31 @@ class TerminalChat:
         self.attachments_dir = attachments_dir
         self._choices: list[Button] = []
 
-    async def run(self, on_ready: Callable[[], Awaitable[None]] | None = None) -> None:
-        """Chat until /quit or the end of input. `on_ready` is awaited once, when the chat is
-        ready for the person: at the first prompt in a terminal; from a pipe, whose lines are
-        all there already, once the first line is answered (a chat that ends before, such as
-        `printf '/quit\\n' | ccin-bridge chat`, never awaits it)."""
+    async def run(self, on_ready: Callable[[], Coroutine[Any, Any, None]] | None = None) -> None:
+        """Chat until /quit or the end of input. `on_ready` (the scheduler and the outbox
+        workers) starts beside the chat once its greeting is out, so the person need not wait
+        for it, whether they type in a terminal or a program writes through a pipe; the chat
+        ends only once it has started, so the caller can stop what it started."""
         self._write(
             f"{self.bridge.settings.network_name} — terminal chat as {self.user.display_name}. "
             "Type /help, a number to press a button, or /quit."
         )
         await self.say("/start")
+        starting: asyncio.Task[None] | None = None
+        if on_ready is not None:
+            starting = asyncio.create_task(on_ready(), name="terminal-background")
+        try:
+            await self._converse()
+        finally:
+            if starting is not None:
+                await starting
+
+    async def _converse(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             if self.interactive:
                 self.stdout.write("> ")
                 self.stdout.flush()
-                if on_ready is not None:
-                    await on_ready()
-                    on_ready = None
             line = await loop.run_in_executor(None, self.stdin.readline)
             if not line:  # end of input
                 break
@@ -73,9 +80,6 @@ class TerminalChat:
             if not self.interactive and line.strip():
                 self._write(f"> {line.rstrip()}")
             await self.say(line)
-            if on_ready is not None:
-                await on_ready()
-                on_ready = None
 
     async def say(self, line: str) -> None:
         """Handle one typed line and print the answer."""

@@ -194,9 +194,8 @@ async def _chat(args: argparse.Namespace, app: App) -> int:
 
 async def _chat_with_scheduler(app: App, *, name: str, admin: bool) -> int:
     """The terminal chat, and beside it the scheduler and the outbox workers (which print
-    pushes for the person at the terminal). Those start once the chat is ready for the person
-    (see `TerminalChat.run`), so the first prompt does not wait for them, nor a chat that is
-    over at once (`printf '/quit\\n' | ccin-bridge chat`) for their start and stop."""
+    pushes for the person at the terminal). Those start beside the chat once its greeting is
+    out (see `TerminalChat.run`), so the first prompt does not wait for them."""
     from ccin_bridge.bots.terminal.chat import TerminalChat
 
     chat = TerminalChat(app.bridge, name=name, attachments_dir=app.data_dir / "downloads")
@@ -208,8 +207,8 @@ async def _chat_with_scheduler(app: App, *, name: str, admin: bool) -> int:
         from ccin_bridge.background import Background  # APScheduler and the workers
 
         background = Background(app, {chat.platform: chat})
+        started.append(background)  # stopped even if its start is cut short
         await background.start()
-        started.append(background)
 
     try:
         await chat.run(on_ready=start_background)

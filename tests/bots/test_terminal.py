@@ -98,7 +98,7 @@ class _Terminal(io.StringIO):
 
 
 async def _ready_at(bridge: Bridge, stdin: io.StringIO) -> list[str]:
-    """What the chat had printed each time it said it was ready for the person."""
+    """What the chat had printed each time it started what goes beside it."""
     out = io.StringIO()
     chat = TerminalChat(bridge, name="Dana", stdin=stdin, stdout=out)
     seen: list[str] = []
@@ -110,14 +110,19 @@ async def _ready_at(bridge: Bridge, stdin: io.StringIO) -> list[str]:
     return seen
 
 
-async def test_the_chat_is_ready_at_its_first_prompt_in_a_terminal(bridge: Bridge) -> None:
+async def test_the_scheduler_starts_beside_a_terminal_chat_once_its_greeting_is_out(
+    bridge: Bridge,
+) -> None:
     [printed] = await _ready_at(bridge, _Terminal("/events\n/help\n"))
-    assert printed.endswith("> ") and "Upcoming events" not in printed  # before any line
+    assert "welcome" in printed and "Upcoming events" not in printed  # before any line
 
 
-async def test_a_piped_chat_is_ready_once_its_first_line_is_answered(bridge: Bridge) -> None:
+async def test_the_scheduler_starts_beside_a_piped_chat_before_its_first_line(
+    bridge: Bridge,
+) -> None:
+    # A program talking through pipes may wait for a push before it writes its next line.
     [printed] = await _ready_at(bridge, io.StringIO("/events\n/help\n"))
-    assert "Upcoming events" in printed and "What I can do" not in printed
-    # Over before that (`printf '/quit\n' | ccin-bridge chat`): never ready, nothing started.
-    assert await _ready_at(bridge, io.StringIO("/quit\n/events\n")) == []
-    assert await _ready_at(bridge, io.StringIO("")) == []
+    assert "welcome" in printed and "Upcoming events" not in printed
+    # A chat over at once still waits for what it started, so that it can be stopped.
+    assert len(await _ready_at(bridge, io.StringIO("/quit\n/events\n"))) == 1
+    assert len(await _ready_at(bridge, io.StringIO(""))) == 1
