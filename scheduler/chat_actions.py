@@ -12,8 +12,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -118,12 +118,15 @@ class ChatActionService:
                 break  # the rest are given back by stop(), never tried
             # Its lease runs from now; if the batch took so long that another process took
             # it meanwhile, it is that one's.
+            now = datetime.now(UTC)
+            # Held under its new stamp already: a stop that comes while it is renewed gives
+            # it back under that stamp, or finds it not renewed and leaves it to its lease.
+            self._held[claimed.id] = (replace(claimed, claimed_at=now), True)
             async with self.db.session() as session:
-                job = await chat_actions.renew(session, claimed)
+                job = await chat_actions.renew(session, claimed, now)
             if job is None:
                 self._held.pop(claimed.id, None)
                 continue
-            self._held[job.id] = (job, True)
             try:
                 await self._do(job)
             except Exception:  # recording the outcome failed: do it again later, not never

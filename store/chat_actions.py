@@ -111,13 +111,10 @@ async def claim(
     return jobs
 
 
-async def renew(
-    session: AsyncSession, job: ChatActionJob, now: datetime | None = None
-) -> ChatActionJob | None:
+async def renew(session: AsyncSession, job: ChatActionJob, now: datetime) -> ChatActionJob | None:
     """Just before doing a claimed action: its lease runs from now, if it is still this
     worker's (a batch can take long enough for another process to take its tail); None if
     another worker holds it now."""
-    now = now or utcnow()
     result = await session.execute(
         update(ChatAction).where(_held_by(job), ChatAction.status == RUNNING).values(claimed_at=now)
     )
@@ -138,7 +135,9 @@ async def finish(
 ) -> str:
     """Record the outcome: done, back to pending after `retry_in`, or failed. Returns the
     status, or TAKEN (nothing recorded) if another worker holds the action now."""
-    action = await session.scalar(select(ChatAction).where(_held_by(job)))
+    # Locked until the outcome is committed: a worker taking it over meanwhile waits, then
+    # finds it finished (PostgreSQL; SQLite's writers take turns anyway).
+    action = await session.scalar(select(ChatAction).where(_held_by(job)).with_for_update())
     if action is None or action.status != RUNNING:
         return TAKEN
     action.claimed_at = None

@@ -184,8 +184,10 @@ class Database:
             async with self._read_engine.connect() as connection:
                 result = await connection.exec_driver_sql("SELECT version_num FROM alembic_version")
                 return tuple(sorted(str(v) for v in result.scalars()))
-        except DBAPIError:  # no version table yet
-            return ()
+        except DBAPIError as exc:
+            if _no_such_table(exc):  # before the first migration
+                return ()
+            raise  # unreachable, refused, not allowed: said at once, not after a second try
 
     async def downgrade(self, revision: str) -> None:
         async with self._writer() as connection:
@@ -206,6 +208,11 @@ class Database:
         await self.engine.dispose()
         if self.is_sqlite:  # its own pool (on PostgreSQL it shares the writers')
             await self._read_engine.dispose()
+
+
+def _no_such_table(exc: DBAPIError) -> bool:
+    text = f"{type(exc.orig).__name__} {exc.orig}".casefold()
+    return "no such table" in text or "undefinedtable" in text
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

@@ -204,7 +204,8 @@ class AiohttpRequest(BaseRequest):
                 return await self._exchange(once, method, url, body, timeout, pool)
         except (TimeoutError, aiohttp.ClientError) as err:
             error, cause = _translate(err, url)
-            raise error from cause
+        # Raised out here, so that aiohttp's exception is not even its context.
+        raise error from cause
 
     async def _exchange(
         self,
@@ -271,7 +272,6 @@ def _translate(err: BaseException, url: str) -> tuple[TelegramError, httpx.HTTPE
     text = without_token(str(err), url) or type(err).__name__
     kind = next(equivalent for failure, equivalent in _EQUIVALENTS if isinstance(err, failure))
     cause = kind(f"{text} (aiohttp.{type(err).__name__})")
-    cause.__suppress_context__ = True
     if isinstance(cause, httpx.TimeoutException):
         pool = isinstance(cause, httpx.PoolTimeout)
         return TimedOut(POOL_TIMEOUT_MESSAGE if pool else None), cause

@@ -112,7 +112,7 @@ async def test_an_action_another_process_took_meanwhile_is_neither_done_nor_reco
         taken = await chat_actions.claim(session, platforms=["telegram"], limit=10, now=later)
     assert [j.id for j in taken] == [first.id, second.id]
     async with db.session() as session:
-        assert await chat_actions.renew(session, second) is None  # not this worker's now
+        assert await chat_actions.renew(session, second, utcnow()) is None  # not its now
         assert await chat_actions.finish(session, first) == chat_actions.TAKEN
         await chat_actions.release(session, first, tried=True)  # gives back nothing
     assert await _statuses(db) == [(chat_actions.RUNNING, 2)] * 2  # the other's, untouched

@@ -231,3 +231,14 @@ def test_an_upgrade_at_the_latest_revision_does_not_load_alembic(tmp_path: Path)
 
     assert upgrade_in_a_process() == "ALEMBIC True"  # a new database: migrated
     assert upgrade_in_a_process() == "ALEMBIC False"  # at the latest revision: one query
+
+
+async def test_an_unreachable_database_is_said_at_once_not_taken_for_an_empty_one() -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    db = Database("postgresql://postgres@127.0.0.1:1/nowhere")  # nothing listens on port 1
+    try:
+        with pytest.raises(DBAPIError):
+            await db.stored_revisions()
+    finally:
+        await db.close()

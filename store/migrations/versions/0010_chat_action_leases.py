@@ -23,9 +23,6 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    # What the old version was doing when it stopped has no claim time: it is due again, as
-    # the old version's start-up would have made it.
-    op.execute("UPDATE chat_actions SET status = 'pending' WHERE status = 'running'")
     with op.batch_alter_table("chat_actions") as batch:
         batch.add_column(sa.Column(
                 "claimed_at", ccin_bridge.store.models.UTCDateTime(timezone=True), nullable=True

@@ -444,6 +444,7 @@ async def test_no_message_carries_the_token(monkeypatch: pytest.MonkeyPatch) -> 
     # Nor the traceback a log line would print: every exception in the chain and context.
     printed = "".join(traceback.format_exception(caught.value))
     assert TOKEN not in printed and "ConnectionTimeoutError" in printed
+    assert caught.value.__context__ is None  # nor for code that walks the context itself
 
 
 # --- lifecycle and wiring --------------------------------------------------------------------
