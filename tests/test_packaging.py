@@ -108,7 +108,7 @@ def test_the_wheel_holds_only_the_package(tmp_path: Path) -> None:
         shutil.copytree(
             REPO / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__")
         )
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(REPO / name, source / name)
     pip_wheel = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
     built = subprocess.run(
@@ -127,3 +127,7 @@ def test_the_wheel_holds_only_the_package(tmp_path: Path) -> None:
     entry = [n for n in names if n.endswith("entry_points.txt")]
     text = zipfile.ZipFile(wheel).read(entry[0]).decode()
     assert "ccin-bridge = ccin_bridge.cli.main:main" in text
+    # The licence as an SPDX expression, and its text in the wheel (PEP 639).
+    (metadata,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+    assert "License-Expression: MIT" in zipfile.ZipFile(wheel).read(metadata).decode()
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)

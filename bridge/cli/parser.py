@@ -18,6 +18,23 @@ if TYPE_CHECKING:
 IMPORT_KINDS = ("case-studies", "projects", "suppliers", "events")  # store/importers.py KINDS
 
 
+class _Version(argparse.Action):
+    """`--version`: the installed distribution's, read only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help=str(kwargs.get("help", "")))
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: object) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            installed = version("ccin-bridge")
+        except PackageNotFoundError:  # run from a tree that was never installed
+            installed = "(not installed)"
+        print(f"ccin-bridge {installed}")
+        parser.exit()
+
+
 def build_parser(run_options: Sequence[RunOption] = ()) -> argparse.ArgumentParser:
     """The whole command line; `run_options` are the platforms' own options of `run` (the
     registry's, loaded by the caller only when `run` is asked for)."""
@@ -25,6 +42,7 @@ def build_parser(run_options: Sequence[RunOption] = ()) -> argparse.ArgumentPars
         prog="ccin-bridge",
         description="Chat-bot bridge for the Co-operative Councils' Innovation Network.",
     )
+    parser.add_argument("--version", action=_Version, help="print the version and exit")
     parser.add_argument("--config", help="path to config.yaml (or set CCIN_BRIDGE_CONFIG)")
     parser.add_argument(
         "--log-level",

@@ -82,3 +82,15 @@ def test_a_platforms_options_need_its_credentials_and_each_other(
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123:abc")
     assert main([*config, "--telegram-listen", "127.0.0.1:9000"]) == 2
     assert "--telegram-listen only applies with --telegram-webhook" in capsys.readouterr().err
+
+
+def test_version_is_the_installed_distributions(capsys: pytest.CaptureFixture[str]) -> None:
+    import tomllib
+
+    from ccin_bridge.cli.main import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    assert exited.value.code == 0
+    assert capsys.readouterr().out == f"ccin-bridge {declared}\n"
