@@ -73,6 +73,7 @@ async def open_app(
     try:
         await db.upgrade()
         async with db.session() as session:
+            await db.setup_turn(session)  # another process may be seeding this moment
             if await seed.is_empty(session):
                 counts = await seed.seed(session)
                 log.info("loaded the network's reference data: %s", counts)

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 HEAD_REVISION = "head"
+# PostgreSQL advisory lock key ("ccinsetu"): migrating and first seeding, one process at a time.
+SETUP_LOCK = 0x6363696E73657475
 # The newest migration's revision: a database already there is told by one query, without
 # loading Alembic. tests/store/test_db.py fails until a new migration's revision is here.
 LATEST_REVISION = "0010"
@@ -175,7 +177,15 @@ class Database:
         if revision == HEAD_REVISION and await self.stored_revisions() == (LATEST_REVISION,):
             return
         async with self._writer() as connection:
+            # Processes starting together on PostgreSQL take turns: the second waits here,
+            # then finds nothing left to do (SQLite's writers take turns anyway).
+            await _setup_lock(connection)
             await connection.run_sync(_run_alembic, "upgrade", revision)
+
+    async def setup_turn(self, session: AsyncSession) -> None:
+        """In a unit of work that sets up shared data (the first seeding), wait for any other
+        process doing the same; held until the unit of work ends."""
+        await _setup_lock(await session.connection())
 
     async def stored_revisions(self) -> tuple[str, ...]:
         """The revisions in Alembic's version table, read with one plain query (none before
@@ -208,6 +218,11 @@ class Database:
         await self.engine.dispose()
         if self.is_sqlite:  # its own pool (on PostgreSQL it shares the writers')
             await self._read_engine.dispose()
+
+
+async def _setup_lock(connection: AsyncConnection) -> None:
+    if connection.dialect.name == "postgresql":
+        await connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SETUP_LOCK})")
 
 
 def _no_such_table(exc: DBAPIError) -> bool:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from pathlib import Path
 
+import pytest
 from sqlalchemy import delete, func, select, update
 
 from ccin_bridge.app import load, open_app
-from ccin_bridge.store.models import SearchDoc
+from ccin_bridge.handlers.config import Secrets
+from ccin_bridge.store.db import LATEST_REVISION
+from ccin_bridge.store.models import Organisation, SearchDoc
 from ccin_bridge.store.search import search
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,3 +61,25 @@ async def test_one_shot_commands_only_build_an_empty_index(tmp_path: Path) -> No
     async with app.db.session() as session:
         assert await session.scalar(select(func.count()).select_from(SearchDoc)) == total
     await app.db.close()
+
+
+@pytest.mark.postgres
+async def test_two_processes_starting_together_on_an_empty_postgresql_both_start(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """They take turns to migrate and seed: the second finds it done (it used to crash with a
+    UniqueViolation while both migrated)."""
+    config = tmp_path / "config.yaml"
+    shutil.copy(REPO / "config.yaml", config)
+    settings, _ = load(config)
+    secrets = Secrets.from_env({"DATABASE_URL": postgres_url})
+    first, second = await asyncio.gather(
+        open_app(settings, secrets, config), open_app(settings, secrets, config)
+    )
+    try:
+        async with first.db.read() as session:
+            assert await session.scalar(select(func.count()).select_from(Organisation))
+        assert await first.db.stored_revisions() == (LATEST_REVISION,)
+    finally:
+        await first.db.close()
+        await second.db.close()
