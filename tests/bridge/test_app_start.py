@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import delete, func, select, update
 
 from ccin_bridge.app import load, open_app
+from ccin_bridge.background import Background
 from ccin_bridge.handlers.config import Secrets
 from ccin_bridge.store.db import LATEST_REVISION
 from ccin_bridge.store.models import Organisation, SearchDoc
@@ -83,3 +84,30 @@ async def test_two_processes_starting_together_on_an_empty_postgresql_both_start
     finally:
         await first.db.close()
         await second.db.close()
+
+
+@pytest.mark.postgres
+async def test_one_process_runs_the_scheduled_jobs_and_another_takes_over(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    config = tmp_path / "config.yaml"
+    shutil.copy(REPO / "config.yaml", config)
+    settings, _ = load(config)
+    secrets = Secrets.from_env({"DATABASE_URL": postgres_url})
+    first_app = await open_app(settings, secrets, config)
+    second_app = await open_app(settings, secrets, config)
+    first = Background(first_app, {}, leader_check_seconds=0.05)
+    second = Background(second_app, {}, leader_check_seconds=0.05)
+    try:
+        await first.start()
+        await second.start()
+        assert first.scheduler is not None and second.scheduler is None  # standing by
+        await first.stop()  # the leader goes
+        async with asyncio.timeout(10):
+            while second.scheduler is None:  # noqa: ASYNC110 (taken over in its own task)
+                await asyncio.sleep(0.05)
+        assert second.scheduler.get_job("news-reminder") is not None
+    finally:
+        await second.stop()
+        await first_app.db.close()
+        await second_app.db.close()
