@@ -145,7 +145,7 @@ class Bridge:
         except Exception:
             log.exception("%s from %s failed", type(event).__name__, event.user.key)
             return Outcome((self._failure(event.chat),), failed=True)
-        return Outcome(self.addressed(event.chat, replies), form=form)
+        return Outcome(self._addressed(event.chat, replies), form=form)
 
     @staticmethod
     def _failure(chat: ChatRef) -> Outgoing:
@@ -174,7 +174,7 @@ class Bridge:
         return request_for
 
     @staticmethod
-    def addressed(chat: ChatRef, replies: Iterable[Reply]) -> tuple[Outgoing, ...]:
+    def _addressed(chat: ChatRef, replies: Iterable[Reply]) -> tuple[Outgoing, ...]:
         """Where each answer to someone in `chat` goes: personal data asked for in a group goes
         to the asker alone, never to the group (shown there to them alone where the platform
         can, else in their DM); everything else where it was asked."""

@@ -25,7 +25,7 @@ and submitted through them (a `FormSubmitted` event: the flow's command gets it 
 `ctx.request.form`): each field is checked by its step's parser, and the flow goes on at the
 first step a form does not hold (a `Confirm`: the preview).
 
-`begin`, `advance`, `end` and `step_of` are the bare helpers under the engine, for a one-step
+`begin`, `end` and `step_of` are the bare helpers under the engine, for a one-step
 flow that is not declared (admin's decline reason); `end_any` serves /cancel.
 """
 
@@ -54,10 +54,6 @@ async def begin(ctx: Context, step: str, data: dict[str, Any] | None = None) -> 
     await conversations.save(
         ctx.session, ctx.identity_id, command=ctx.request.command, step=step, data=data or {}
     )
-
-
-async def advance(ctx: Context, step: str, data: dict[str, Any]) -> None:
-    await begin(ctx, step, data)
 
 
 async def end(ctx: Context) -> None:

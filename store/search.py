@@ -321,6 +321,7 @@ async def search(
 
 
 _WALK = "SELECT rowid AS id FROM search_fts WHERE search_fts MATCH :match ORDER BY rowid DESC"
+_FALLBACK_WALK = _WALK.replace(":match", ":fallback")
 
 
 @dataclass(frozen=True)
@@ -341,10 +342,9 @@ async def _count(
     one's, only if `match` has none (SQLite evaluates a CASE branch only when taken)."""
     spare = ""
     if fallback is not None:
-        fallback_walk = _WALK.replace(":match", ":fallback")
         spare = (
             ", CASE WHEN count(*) = 0 THEN (SELECT printf('%d %d %d', count(*), min(id), "
-            f"max(id)) FROM ({fallback_walk} LIMIT :cap)) END AS spare"
+            f"max(id)) FROM ({_FALLBACK_WALK} LIMIT :cap)) END AS spare"
         )
     row = (
         await session.execute(
@@ -391,7 +391,6 @@ async def _sqlite_text(
     matches = counted.n
     if matches == 0:
         return [], 0
-    walk = _WALK
     checks = " AND ".join(where)
     if matches <= RANK_ALL:  # rank every match; filters see at most RANK_ALL rows
         params = {**params}
@@ -408,7 +407,7 @@ async def _sqlite_text(
         ranked_rows = list((await session.execute(ranked, params)).all())
         if ranked_rows or not where:
             return ranked_rows, int(ranked_rows[0].total) if ranked_rows else matches
-        counting = f"SELECT count(*) FROM ({walk}) m JOIN search_docs d ON d.id = m.id"
+        counting = f"SELECT count(*) FROM ({_WALK}) m JOIN search_docs d ON d.id = m.id"
         counted_sql = _sql(f"{counting} WHERE {checks}", "n")
         return [], int(await session.scalar(counted_sql, params) or 0)
 
@@ -424,7 +423,7 @@ async def _sqlite_text(
                 _sql(
                     "SELECT count(*) AS walked, "
                     f"coalesce(sum(CASE WHEN {checks} THEN 1 ELSE 0 END), 0) AS passed, "
-                    f"min(m.id) AS low, max(m.id) AS high FROM ({walk} LIMIT :cap) m "
+                    f"min(m.id) AS low, max(m.id) AS high FROM ({_WALK} LIMIT :cap) m "
                     "JOIN search_docs d ON d.id = m.id",
                     *("walked", "passed", "low", "high"),
                 ),
@@ -439,7 +438,7 @@ async def _sqlite_text(
     # window by the cheap score, and spills into the next window when it crosses the edge.
     score = _score_sql(scoring(), params)
     # (The subquery's own `d` shadows the outer one, so the filters read the candidate's row.)
-    candidates = f"SELECT m.id FROM ({walk}) m" + (
+    candidates = f"SELECT m.id FROM ({_WALK}) m" + (
         f" JOIN search_docs d ON d.id = m.id WHERE {checks}" if where else ""
     )
     page_sql = _sql(

@@ -76,7 +76,7 @@ class SlackAdapter:
     """Serves Slack's requests on `http://host:port/path`, or over a Socket Mode connection
     when an app-level token is given; sends replies with the bot token."""
 
-    platform = "slack"
+    platform = PLATFORM.name
 
     @classmethod
     def from_secrets(cls, bridge: Bridge, secrets: Secrets) -> SlackAdapter:
@@ -130,7 +130,7 @@ class SlackAdapter:
         self.app = self._bolt(signing_secret, process_before_response=False)
         self.replay = self._bolt(signing_secret, process_before_response=True)
         # Events, commands and button presses are stored before Slack hears back.
-        self.inbox = Inbox(bridge.db, "slack", self._process)
+        self.inbox = Inbox(bridge.db, PLATFORM.name, self._process)
         self.server = SlackHttpServer(
             self.app,
             self.inbox,
@@ -224,7 +224,7 @@ class SlackAdapter:
         A person's DM is addressed by their user id. Slack's refusals become the outbox's
         verdicts (scheduler.outbound); connection errors stay as they are: transient.
         """
-        if chat.platform != "slack":
+        if chat.platform != PLATFORM.name:
             raise ValueError(f"the Slack adapter cannot send to a {chat.platform} chat")
         if reply.private and not chat.is_private:
             raise ValueError("a private reply cannot be sent to a shared channel")
@@ -417,9 +417,9 @@ class SlackAdapter:
         (message,) = render_reply(note, {})
         return FollowUps(respond, DirectMessage(self.client, user.user_id), message)
 
-    async def deliver(self, replies: list[Reply], *, user: UserRef, chat: ChatRef) -> None:
-        """Replies the Home tab or a form got from the core, where the core sends them."""
-        await self._carry_out(self.bridge.addressed(chat, replies), user=user, chat=chat)
+    async def deliver(self, replies: Sequence[Outgoing], *, user: UserRef, chat: ChatRef) -> None:
+        """What the Home tab or a form got from the core, where the core sent it."""
+        await self._carry_out(replies, user=user, chat=chat)
 
     async def _carry_out(
         self,

@@ -63,5 +63,5 @@ class Home:
         chat = await adapter.dm_chat(user_id)
         value = str(((body.get("actions") or [{}])[0]).get("value") or "")
         outcome = await adapter.bridge.dispatch(ButtonPressed(user, chat, value))
-        await adapter.deliver(outcome.reply_list, user=user, chat=chat)
+        await adapter.deliver(outcome.replies, user=user, chat=chat)
         await self.publish(user_id, chat)

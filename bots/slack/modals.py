@@ -260,7 +260,7 @@ class Modals:
         user = await adapter.person(user_id)
         chat = await adapter.dm_chat(user_id)
         outcome = await adapter.bridge.dispatch(ButtonPressed(user, chat, payload))
-        await adapter.deliver(outcome.reply_list, user=user, chat=chat)
+        await adapter.deliver(outcome.replies, user=user, chat=chat)
 
     # --- join requests -----------------------------------------------------------------------
 

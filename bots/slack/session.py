@@ -7,11 +7,13 @@ another.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.handlers.events import Outgoing
 from ccin_bridge.handlers.identity import ChatRef, UserRef
 from ccin_bridge.handlers.replies import Reply
 
@@ -35,5 +37,5 @@ class SlackSession(Protocol):
     async def payloads(self, replies: list[Reply]) -> dict[str, str]:
         """Each button's value for these replies."""
 
-    async def deliver(self, replies: list[Reply], *, user: UserRef, chat: ChatRef) -> None:
-        """Send replies where they belong (privately to `user` when they are private)."""
+    async def deliver(self, replies: Sequence[Outgoing], *, user: UserRef, chat: ChatRef) -> None:
+        """Send an outcome's replies where the core addressed them."""
