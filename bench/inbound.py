@@ -96,11 +96,11 @@ async def serve(api_url: str, config: Path, fast: bool) -> None:
     from ccin_bridge.app import load, open_app
     from ccin_bridge.background import Background
     from ccin_bridge.bots.telegram.adapter import TelegramBot
-    from ccin_bridge.cli.commands import _log_to_file
+    from ccin_bridge.log_setup import configure as configure_logging
 
     settings, secrets = load(config)
     app = await open_app(settings, secrets, config)
-    _log_to_file(app.data_dir, "INFO")
+    configure_logging("INFO", to_file=app.data_dir / "ccin-bridge.log")
     limits = (100_000.0, 100_000.0) if fast else (30.0, 20.0)
     bot = TelegramBot(app.bridge, token=TOKEN, base_url=api_url, poll_timeout=1, rate_limits=limits)
     background = Background(app, {"telegram": bot}, {"telegram": bot})

@@ -14,6 +14,7 @@ from ccin_bridge.handlers import platforms
 from ccin_bridge.handlers.commands import all_commands
 from ccin_bridge.handlers.config import ConfigError, Secrets, Settings, load_settings
 from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.locations import ConfigSource, data_dir_for
 from ccin_bridge.scheduler.outbound import Outbound
 from ccin_bridge.store import search_index, seed
 from ccin_bridge.store.db import Database, DatabaseURLError, default_url
@@ -42,30 +43,29 @@ class App:
     db: Database
     bridge: Bridge
     data_dir: Path
+    config: ConfigSource | None = None  # None: an App that tests build around a Bridge
 
     async def close(self) -> None:
         await self.db.close()
 
 
-def data_dir_for(settings: Settings, config_file: Path) -> Path:
-    """A relative `data_dir` is relative to the config file, wherever the bridge is started."""
-    if settings.data_dir.is_absolute():
-        return settings.data_dir
-    return (config_file.parent / settings.data_dir).resolve()
+def _source(config: Path | ConfigSource) -> ConfigSource:
+    return config if isinstance(config, ConfigSource) else ConfigSource(config, "--config")
 
 
-def load(config_file: Path) -> tuple[Settings, Secrets]:
-    return load_settings(config_file), Secrets.from_env()
+def load(config: Path | ConfigSource) -> tuple[Settings, Secrets]:
+    """The config file with the environment's overrides, and the secrets."""
+    return load_settings(_source(config).path, from_environment=True), Secrets.from_env()
 
 
 async def open_app(
-    settings: Settings, secrets: Secrets, config_file: Path, *, mend_index: bool = True
+    settings: Settings, secrets: Secrets, config: Path | ConfigSource, *, mend_index: bool = True
 ) -> App:
     """Migrate, seed an empty database with the network's reference data, sync groups.
 
     `mend_index` brings the search index in step with its sources (for the long-running
     commands); otherwise it is only built when empty, so one-shot commands start fast."""
-    data_dir = data_dir_for(settings, config_file)
+    data_dir = data_dir_for(settings, _source(config))
     try:
         db = Database(secrets.database_url or default_url(data_dir))
     except DatabaseURLError as exc:
@@ -91,7 +91,7 @@ async def open_app(
         ) from None
     bridge = Bridge(settings, db, all_commands())
     await bridge.start()
-    return App(settings, secrets, db, bridge, data_dir)
+    return App(settings, secrets, db, bridge, data_dir, _source(config))
 
 
 def platform_services(

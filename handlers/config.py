@@ -12,7 +12,7 @@ from collections.abc import ItemsView, Mapping
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_origin
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -22,16 +22,17 @@ from pydantic import (
     Field,
     RootModel,
     ValidationError,
+    create_model,
     field_validator,
     model_validator,
 )
 from pydantic_core import PydanticUndefined
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsError
 
 from ccin_bridge.handlers import platforms
 from ccin_bridge.handlers.identity import parse_user_key
 
 CONFIG_ENV = "CCIN_BRIDGE_CONFIG"
-DEFAULT_CONFIG = Path("config.yaml")
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")]
 MemberType = Literal["full", "associate", "affiliate", "supporter"]
 Lead = Annotated[str, Field(pattern=r"^[1-9][0-9]{0,2}[dhm]$")]  # 7d, 1h, 30m
@@ -136,10 +137,21 @@ class Schedules(_Strict):
         return self
 
 
+class HttpListener(_Strict):
+    """The service's own HTTP listener (`run`): /healthz, /readyz and /metrics."""
+
+    enabled: bool = True
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default=8080, ge=0, le=65535)  # 0: any free port (tests)
+
+
 class Settings(_Strict):
     network_name: str = Field(min_length=1)
     timezone: str = "Europe/London"
-    data_dir: Path = Path("data")
+    # Relative to the config file; when unset, the user's data folder ($STATE_DIRECTORY under
+    # systemd): see bridge/locations.py.
+    data_dir: Path | None = None
+    http: HttpListener = HttpListener()
     groups: list[GroupConfig] = Field(min_length=1)
     audiences: list[AudienceConfig] = []
     schedules: Schedules = Schedules()
@@ -225,6 +237,39 @@ def _require_unique(what: str, slugs: list[str]) -> None:
 
 
 DATABASE_ENV = "DATABASE_URL"
+CREDENTIALS_ENV = "CREDENTIALS_DIRECTORY"  # systemd's, for LoadCredential=
+SECRET_FILE_LIMIT = 64 * 1024  # a token or URL; anything bigger is the wrong file
+
+
+def _secret_value(name: str, env: Mapping[str, str], credentials: Path | None) -> str | None:
+    direct = env.get(name, "").strip()
+    named = env.get(f"{name}_FILE", "").strip()
+    if direct and named:
+        raise ConfigError(f"{name} and {name}_FILE are both set: set one of them")
+    if direct:
+        return direct
+    if named:
+        return _read_secret_file(f"{name}_FILE", Path(named))
+    if credentials is not None and (credentials / name).is_file():
+        return _read_secret_file(f"{CREDENTIALS_ENV}/{name}", credentials / name)
+    return None
+
+
+def _read_secret_file(what: str, path: Path) -> str | None:
+    # The path may be named in an error, never the content.
+    try:
+        with path.open("rb") as file:
+            data = file.read(SECRET_FILE_LIMIT + 1)
+    except FileNotFoundError:
+        raise ConfigError(f"{what}: {path}: file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{what}: {path}: cannot be read ({exc.__class__.__name__})") from None
+    if len(data) > SECRET_FILE_LIMIT:
+        raise ConfigError(f"{what}: {path}: too big for a secret (over 64 KiB)")
+    try:
+        return data.decode("utf-8").strip() or None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{what}: {path}: not UTF-8 text") from None
 
 
 @dataclass(frozen=True)
@@ -236,11 +281,14 @@ class Secrets:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Secrets:
+        """Each variable from itself, or from the file `NAME_FILE` names (Docker and Kubernetes
+        secrets), or from systemd's credential `NAME` (`LoadCredential=`)."""
         env = os.environ if env is None else env
         names = [DATABASE_ENV] + [n for s in platforms.registered().values() for n in s.env_names]
+        credentials = env.get(CREDENTIALS_ENV, "").strip()
         values = {}
         for name in names:
-            value = env.get(name, "").strip()
+            value = _secret_value(name, env, Path(credentials) if credentials else None)
             if value:
                 values[name] = value
         return cls(values)
@@ -261,17 +309,77 @@ class Secrets:
         return f"Secrets(set={sorted(self.values)})"
 
 
-def config_path(cli_value: str | None, env: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if env is None else env
-    if cli_value:
-        return Path(cli_value)
-    if env.get(CONFIG_ENV):
-        return Path(env[CONFIG_ENV])
-    return DEFAULT_CONFIG
+SETTINGS_ENV_PREFIX = "CCIN_BRIDGE_"  # CCIN_BRIDGE_DATA_DIR, CCIN_BRIDGE_HTTP__PORT, ...
+# Variables of that prefix that are not settings.
+NOT_SETTINGS = frozenset({CONFIG_ENV})
 
 
-def load_settings(path: Path) -> Settings:
-    """Read and validate the config file, or raise ConfigError naming the key and problem."""
+def environment_overrides() -> dict[str, Any]:
+    """Settings given as `CCIN_BRIDGE_<KEY>` variables, `__` between nested keys
+    (`CCIN_BRIDGE_HTTP__HOST=0.0.0.0`), lists and mappings as JSON: read by pydantic-settings
+    for every top-level key, the platforms' sections included, then validated with the file."""
+    overlay = _overlay_model()
+    source = EnvSettingsSource(
+        overlay, env_prefix=SETTINGS_ENV_PREFIX, env_nested_delimiter="__", case_sensitive=False
+    )
+    try:
+        found = source()
+    except SettingsError as exc:
+        field_name = re.search(r'field "(\w+)"', str(exc))
+        key = field_name.group(1).upper() if field_name else "…"
+        raise ConfigError(
+            f"{SETTINGS_ENV_PREFIX}{key}: not valid JSON (lists and mappings are written as "
+            'JSON, e.g. ["one", "two"])'
+        ) from None
+    known = {SETTINGS_ENV_PREFIX + name.upper() for name in overlay.model_fields}
+    for name in sorted(os.environ):
+        upper = name.upper()
+        if not upper.startswith(SETTINGS_ENV_PREFIX) or upper in NOT_SETTINGS:
+            continue
+        if upper.split("__", 1)[0] not in known:
+            raise ConfigError(f"{name}: unknown setting (check the spelling against the README)")
+    return {key: value for key, value in found.items() if value is not None}
+
+
+def _overlay_model() -> type[BaseSettings]:
+    # Raw values only: a section stays a mapping of strings, so that the whole file and its
+    # overrides are validated once, by Settings, with the same messages.
+    fields: dict[str, Any] = {}
+    for name, info in Settings.model_fields.items():
+        if name == "platform_settings":
+            continue
+        fields[name] = (_raw_type(info.annotation), None)
+    for spec in platforms.registered().values():
+        if spec.settings is not None and spec.settings_key is not None:
+            fields[spec.settings_key] = (dict[str, Any] | None, None)
+    model: type[BaseSettings] = create_model(
+        "SettingsFromEnvironment", __base__=BaseSettings, **fields
+    )
+    return model
+
+
+def _raw_type(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return dict[str, Any] | None
+    if get_origin(annotation) in (list, tuple):
+        return list[Any] | None
+    return str | None
+
+
+def _merge(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merge(dict(merged[key]), value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_settings(path: Path, *, from_environment: bool = False) -> Settings:
+    """Read and validate the config file, or raise ConfigError naming the key and problem.
+
+    With `from_environment`, `CCIN_BRIDGE_*` variables override the file's settings."""
     try:
         raw_text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -295,10 +403,23 @@ def load_settings(path: Path) -> Settings:
             f"{path}: {secret_keys[0]}: secrets belong in environment variables, "
             "not in the config file (see README, Configuration)"
         )
+    overrides = environment_overrides() if from_environment else {}
     try:
-        return Settings.model_validate(raw)
+        return Settings.model_validate(_merge(raw, overrides))
     except ValidationError as exc:
-        raise ConfigError(f"{path}: {_describe(exc)}") from None
+        raise ConfigError(f"{path}: {_describe(exc, variables=_variables(overrides))}") from None
+
+
+def _variables(overrides: Mapping[str, Any], under: str = "") -> dict[str, str]:
+    """The variable that set each overridden key: {"http.port": "CCIN_BRIDGE_HTTP__PORT"}."""
+    found: dict[str, str] = {}
+    for key, value in overrides.items():
+        dotted = f"{under}.{key}" if under else key
+        if isinstance(value, Mapping):
+            found.update(_variables(value, dotted))
+        else:
+            found[dotted] = SETTINGS_ENV_PREFIX + dotted.replace(".", "__").upper()
+    return found
 
 
 def _find_secret_keys(node: Any, prefix: str = "") -> list[str]:
@@ -315,11 +436,18 @@ def _find_secret_keys(node: Any, prefix: str = "") -> list[str]:
     return found
 
 
-def _describe(exc: ValidationError, under: str = "") -> str:
-    """Each problem with the key it is about (`groups.0.slug: ...`), under a section's key."""
+def _describe(
+    exc: ValidationError, under: str = "", variables: Mapping[str, str] | None = None
+) -> str:
+    """Each problem with the key it is about (`groups.0.slug: ...`), under a section's key, or
+    with the environment variable that set it."""
     problems = []
     for error in exc.errors(include_url=False):
         key = ".".join([*([under] if under else []), *(str(p) for p in error["loc"])])
+        set_by = next(
+            (v for k, v in (variables or {}).items() if f"{key}.".startswith(f"{k}.")), None
+        )
+        key = set_by or key
         message = str(error["msg"]).removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown setting (check the spelling against the README)"

@@ -7,8 +7,10 @@ prints no prompts, so a scripted conversation can be tested line by line.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import sys
+import threading
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TextIO
@@ -67,12 +69,11 @@ class TerminalChat:
                 await starting
 
     async def _converse(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             if self.interactive:
                 self.stdout.write("> ")
                 self.stdout.flush()
-            line = await loop.run_in_executor(None, self.stdin.readline)
+            line = await self._read_line()
             if not line:  # end of input
                 break
             if line.strip().casefold() in QUIT:
@@ -80,6 +81,32 @@ class TerminalChat:
             if not self.interactive and line.strip():
                 self._write(f"> {line.rstrip()}")
             await self.say(line)
+
+    async def _read_line(self) -> str:
+        """The next line, read in a daemon thread: a chat stopped by Ctrl-C or SIGTERM while
+        the person has not pressed Enter ends at once (a thread of the loop's executor would
+        hold the interpreter's exit until they did)."""
+        loop = asyncio.get_running_loop()
+        line: asyncio.Future[str] = loop.create_future()
+
+        def settle(result: str | BaseException) -> None:
+            if line.done():
+                return
+            if isinstance(result, BaseException):
+                line.set_exception(result)
+            else:
+                line.set_result(result)
+
+        def read() -> None:
+            try:
+                result: str | BaseException = self.stdin.readline()
+            except (OSError, ValueError) as exc:  # stdin closed under us
+                result = exc
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits
+                loop.call_soon_threadsafe(settle, result)
+
+        threading.Thread(target=read, name="terminal-input", daemon=True).start()
+        return await line
 
     async def say(self, line: str) -> None:
         """Handle one typed line and print the answer."""

@@ -17,22 +17,26 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ccin_bridge.app import App, PlatformService, data_dir_for, load, open_app, platform_services
+from ccin_bridge.app import App, PlatformService, load, open_app, platform_services
 from ccin_bridge.cli import EXIT_CONFIG
-from ccin_bridge.handlers.config import ConfigError, config_path
-from ccin_bridge.log_redaction import install_secret_filter
+from ccin_bridge.handlers.config import ConfigError, Secrets
+from ccin_bridge.locations import data_dir_for, find_config, packaged_config
 from ccin_bridge.store.db import Database, DatabaseURLError, default_url
 
 if TYPE_CHECKING:
     from ccin_bridge.background import Background
 
+LOG_NAME = "ccin-bridge.log"  # the chat's log, in the data folder
 HANDLING_GRACE = 3.0  # seconds a stopping platform gives the updates it is handling
 log = logging.getLogger("ccin_bridge")
 
 
 async def dispatch(args: argparse.Namespace) -> int:
-    config_file = config_path(args.config)
-    settings, secrets = load(config_file)
+    if args.command == "init":
+        return _init(args)
+    source = find_config(args.config)
+    settings, secrets = load(source)
+    data_dir = data_dir_for(settings, source)
     handlers: dict[str, Callable[[argparse.Namespace, App], Awaitable[int]]] = {
         "run": _run,
         "chat": _chat,
@@ -46,26 +50,73 @@ async def dispatch(args: argparse.Namespace) -> int:
         "jobs": _jobs,
         "ics": _ics,
     }
+    command = args.command
+    if command == "run":
+        _platform_options(args, secrets)  # options without their platform's credentials: say so
+    if command == "run" and not _credentials_set(secrets):
+        if not sys.stdin.isatty():  # systemd, `docker run -d`: nobody to chat with
+            print(
+                "ccin-bridge: no platform credentials set: set "
+                f"{' or '.join(_starting_variables())} (see the README), or use "
+                "`ccin-bridge chat` in a terminal",
+                file=sys.stderr,
+            )
+            return EXIT_CONFIG
+        command = "chat"  # `run` on the embedded default, in a terminal: the chat
+    _start_logging(args, command, data_dir, secrets)
+    log.info("configuration: %s; data: %s", source.describe(), data_dir)
     if args.command == "db" and args.action == "upgrade":
-        return await _db_upgrade(data_dir_for(settings, config_file), secrets.database_url)
+        return await _db_upgrade(data_dir, secrets.database_url)
     # Only the long-running commands check the whole search index at start.
-    app = await open_app(settings, secrets, config_file, mend_index=args.command in ("run", "chat"))
-    _log_to_file(app.data_dir, args.log_level)
+    app = await open_app(settings, secrets, source, mend_index=command in ("run", "chat"))
     try:
-        return await handlers[args.command](args, app)
+        if command != args.command:
+            print(
+                f"No platform credentials set ({', '.join(_starting_variables())}): "
+                "starting the terminal chat on the embedded database."
+            )
+            return await _chat_with_scheduler(app, name="Guest", admin=False)
+        return await handlers[command](args, app)
     finally:
         await app.close()
 
 
-def _log_to_file(data_dir: Path, level: str) -> None:
-    # The chat owns the terminal, so logs (with tracebacks) go to a file, never the screen.
-    data_dir.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(data_dir / "ccin-bridge.log", encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    install_secret_filter(handler)  # no token in the log, whatever the level (URLs carry it)
-    root = logging.getLogger()
-    root.addHandler(handler)
-    root.setLevel(level)
+def _start_logging(
+    args: argparse.Namespace, command: str, data_dir: Path, secrets: Secrets
+) -> None:
+    # The service logs to standard error; the chat owns the terminal, so it logs to a file;
+    # the one-shot commands say only what went wrong, on standard error.
+    from ccin_bridge import log_setup
+
+    service = command in ("run", "chat")
+    level = args.log_level or ("INFO" if service else "WARNING")
+    to_file = args.log_file or (data_dir / LOG_NAME if command == "chat" else None)
+    log_setup.configure(level, to_file=to_file, log_format=args.log_format, secrets=secrets)
+
+
+def _credentials_set(secrets: Secrets) -> bool:
+    from ccin_bridge.handlers import platforms
+
+    return any(secrets.get(s.started_by) for s in platforms.registered().values() if s.started_by)
+
+
+def _init(args: argparse.Namespace) -> int:
+    """Write the packaged default configuration, commented, for the operator to edit."""
+    folder: Path = args.folder
+    target = folder / "config.yaml"
+    if target.exists() and not args.force:
+        print(f"ccin-bridge: {target} already exists (--force replaces it)", file=sys.stderr)
+        return 1
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        target.write_text(packaged_config().read_text(encoding="utf-8"), encoding="utf-8")
+    except OSError as exc:
+        print(f"ccin-bridge: cannot write {target} ({exc.strerror or exc})", file=sys.stderr)
+        return 1
+    print(
+        f"Wrote {target}. Edit it, then start the bridge with `ccin-bridge --config {target} chat`"
+    )
+    return 0
 
 
 async def _db_upgrade(data_dir: Path, url: str | None) -> int:
@@ -116,13 +167,7 @@ async def _run(args: argparse.Namespace, app: App) -> int:
     from ccin_bridge.background import Background
     from ccin_bridge.scheduler.outbound import ChatAdmin
 
-    services = platform_services(app, options=_platform_options(args, app))
-    if not services:
-        print(
-            f"No platform credentials set ({', '.join(_starting_variables())}): "
-            "starting the terminal chat on the embedded database."
-        )
-        return await _chat_with_scheduler(app, name="Guest", admin=False)
+    services = platform_services(app, options=_platform_options(args, app.secrets))
     background = Background(
         app,
         {s.platform: s for s in services},
@@ -169,7 +214,7 @@ def _starting_variables() -> list[str]:
     return [s.started_by for s in platforms.registered().values() if s.started_by]
 
 
-def _platform_options(args: argparse.Namespace, app: App) -> dict[str, Mapping[str, Any]]:
+def _platform_options(args: argparse.Namespace, secrets: Secrets) -> dict[str, Mapping[str, Any]]:
     """The service arguments of each platform whose `run` options were given, made by the
     function its registry entry names; a platform's options need its credentials."""
     from ccin_bridge.handlers import platforms
@@ -180,9 +225,9 @@ def _platform_options(args: argparse.Namespace, app: App) -> dict[str, Mapping[s
         given = [flag for flag, value in values.items() if value is not None]
         if not given or spec.prepare_options is None:
             continue
-        if spec.started_by is not None and not app.secrets.get(spec.started_by):
+        if spec.started_by is not None and not secrets.get(spec.started_by):
             raise ConfigError(f"{given[0]}: {spec.started_by} is not set")
-        prepared = platforms.load_prepare_options(spec)(values, app.secrets)
+        prepared = platforms.load_prepare_options(spec)(values, secrets)
         if prepared:
             options[spec.name] = prepared
     return options
@@ -210,15 +255,33 @@ async def _chat_with_scheduler(app: App, *, name: str, admin: bool) -> int:
         started.append(background)  # stopped even if its start is cut short
         await background.start()
 
+    # SIGTERM (systemd, docker stop) and Ctrl-C end the chat at once and stop what it started.
+    loop = asyncio.get_running_loop()
+    chatting = asyncio.create_task(chat.run(on_ready=start_background), name="terminal-chat")
+    signalled: list[int] = []
+
+    def stop_chat(signum: int) -> None:
+        signalled.append(signum)
+        chatting.cancel()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop_chat, signum)
     try:
-        await chat.run(on_ready=start_background)
+        await chatting
+    except asyncio.CancelledError:
+        if not signalled:
+            raise  # this command itself was cancelled, not the chat by a signal
+        print("\nccin-bridge stopped.", flush=True)
     finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
         for background in started:
             await background.stop()
     return 0
 
 
 async def _db(args: argparse.Namespace, app: App) -> int:
+    from ccin_bridge.cli.parser import installed_version
     from ccin_bridge.store import seed
 
     async with app.db.session() as session:
@@ -227,6 +290,10 @@ async def _db(args: argparse.Namespace, app: App) -> int:
             print("reference data loaded: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
         else:
             counts = await seed.counts(session)
+            print(f"ccin-bridge {installed_version()}")
+            if app.config is not None:
+                print(f"configuration: {app.config.describe()}")
+            print(f"data folder: {app.data_dir}")
             print(f"database {app.db.safe_url} at revision {await app.db.current_revision()}")
             print("records: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     return 0

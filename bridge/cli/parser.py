@@ -25,14 +25,18 @@ class _Version(argparse.Action):
         super().__init__(option_strings, dest, nargs=0, help=str(kwargs.get("help", "")))
 
     def __call__(self, parser: argparse.ArgumentParser, *_args: object) -> None:
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            installed = version("ccin-bridge")
-        except PackageNotFoundError:  # run from a tree that was never installed
-            installed = "(not installed)"
-        print(f"ccin-bridge {installed}")
+        print(f"ccin-bridge {installed_version()}")
         parser.exit()
+
+
+def installed_version() -> str:
+    """The installed distribution's version, read from its metadata only when asked for."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ccin-bridge")
+    except PackageNotFoundError:  # run from a tree that was never installed
+        return "(not installed)"
 
 
 def build_parser(run_options: Sequence[RunOption] = ()) -> argparse.ArgumentParser:
@@ -43,12 +47,24 @@ def build_parser(run_options: Sequence[RunOption] = ()) -> argparse.ArgumentPars
         description="Chat-bot bridge for the Co-operative Councils' Innovation Network.",
     )
     parser.add_argument("--version", action=_Version, help="print the version and exit")
-    parser.add_argument("--config", help="path to config.yaml (or set CCIN_BRIDGE_CONFIG)")
+    parser.add_argument(
+        "--config",
+        help="path to config.yaml (or set CCIN_BRIDGE_CONFIG; default: ./config.yaml, the "
+        "user's or the system's config folder, else the packaged default)",
+    )
     parser.add_argument(
         "--log-level",
-        default="INFO",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        help="log level for the log file (default INFO)",
+        help="default INFO for run and chat, WARNING for the other commands",
+    )
+    parser.add_argument(
+        "--log-file",
+        type=Path,
+        help="log to this file, rotated daily (default: standard error; chat: a file in the "
+        "data folder)",
+    )
+    parser.add_argument(
+        "--log-format", choices=["text", "json"], default="text", help="json: one object a line"
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _service(commands, run_options)
@@ -65,6 +81,9 @@ def _service(commands: Commands, run_options: Sequence[RunOption]) -> None:
     )
     for option in run_options:
         run.add_argument(option.flag, dest=option.dest, metavar=option.metavar, help=option.help)
+    init = commands.add_parser("init", help="write a config.yaml to edit (default: here)")
+    init.add_argument("folder", nargs="?", type=Path, default=Path(), metavar="DIR")
+    init.add_argument("--force", action="store_true", help="replace a config.yaml already there")
     chat = commands.add_parser("chat", help="talk to the bridge in this terminal")
     chat.add_argument("--as", dest="name", default="Guest", help="your name in the chat")
     chat.add_argument("--admin", action="store_true", help="act as a network admin")

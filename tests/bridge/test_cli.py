@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import pty
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -99,11 +103,78 @@ def test_a_chat_at_the_latest_schema_starts_without_alembic_or_the_importers(
     assert "What I can do" in out and "EXIT 0 LOADED ['apscheduler']" in out
 
 
-def test_run_without_tokens_opens_the_terminal_chat(tmp_path: Path) -> None:
+def in_a_terminal(args: list[str], tmp_path: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """The bridge with a pseudo-terminal for its input, as a person's shell gives it; its
+    output goes to a pipe. Returns the process and the terminal's end to type into."""
+    config = tmp_path / "config.yaml"
+    if not config.exists():
+        shutil.copy(REPO / "config.yaml", config)
+    typing, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ccin_bridge", "--config", str(config), *args],
+        stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
+        env=bridge_env(),
+    )  # fmt: skip
+    os.close(terminal)
+    return process, typing
+
+
+def read_until(process: subprocess.Popen[bytes], text: str, within: float = 60) -> str:
+    assert process.stdout is not None
+    seen = b""
+    deadline = time.monotonic() + within
+    while text.encode() not in seen:
+        assert time.monotonic() < deadline, seen.decode()
+        chunk = os.read(process.stdout.fileno(), 4096)
+        assert chunk, seen.decode()
+        seen += chunk
+    return seen.decode()
+
+
+def test_run_without_tokens_opens_the_terminal_chat_in_a_terminal(tmp_path: Path) -> None:
+    process, typing = in_a_terminal(["run"], tmp_path)
+    try:
+        out = read_until(process, "> ")
+        assert out.startswith("No platform credentials set")
+        os.write(typing, b"/help\n")
+        assert "What I can do" in read_until(process, "What I can do")
+        os.write(typing, b"/quit\n")
+        assert process.wait(timeout=30) == 0
+    finally:
+        process.kill()
+        process.communicate()  # closes its pipes
+        os.close(typing)
+
+
+def test_run_without_tokens_or_a_terminal_exits_2_saying_what_to_set(tmp_path: Path) -> None:
+    """As under systemd or `docker run -d`: the service must fail, so that it is restarted and
+    its operator sees why, rather than exit 0 after a chat nobody can see."""
     result = run_cli(["run"], tmp_path, stdin="/help\n")
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("No platform credentials set")
-    assert "What I can do" in result.stdout
+    assert result.returncode == 2
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert "no platform credentials set: set SLACK_BOT_TOKEN or TELEGRAM_BOT_TOKEN" in line
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_the_chat_at_once_while_it_waits_for_a_line(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
+    """Nobody has pressed Enter: the chat still stops, and stops what it started (it used to
+    wait for Enter, and SIGTERM ended it without a word)."""
+    process, typing = in_a_terminal(["chat"], tmp_path)
+    try:
+        read_until(process, "> ")
+        time.sleep(1)  # the scheduler starts beside the chat once it has greeted
+        process.send_signal(signum)
+        out, err = process.communicate(timeout=15)
+        assert process.returncode == 0, err.decode()
+        assert "ccin-bridge stopped." in out.decode()
+        assert "Traceback" not in err.decode()
+    finally:
+        process.kill()
+        process.communicate()  # closes its pipes
+        os.close(typing)
 
 
 def test_db_commands_and_admin_grant(tmp_path: Path) -> None:

@@ -132,6 +132,7 @@ async def test_run_at_debug_writes_no_credential_to_the_log(tmp_path: Path) -> N
                 SLACK_API_URL=slack.api_url,
             )
             process = await start_bridge(tmp_path, "--log-level", "DEBUG", "run", env=env)
+            # (its log goes to --log-file data/ccin-bridge.log; see start_bridge)
             assert process.stdout is not None
             try:
                 await read_until(process.stdout, "ccin-bridge is running")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ccin_bridge.handlers.config import ConfigError, Secrets, config_path, load_settings
+from ccin_bridge.handlers.config import ConfigError, Secrets, load_settings
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -81,10 +81,88 @@ def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
         load_settings(write(tmp_path, "- just\n- a list\n"))
 
 
-def test_config_path_precedence(tmp_path: Path) -> None:
-    assert config_path("a.yaml", {"CCIN_BRIDGE_CONFIG": "b.yaml"}) == Path("a.yaml")
-    assert config_path(None, {"CCIN_BRIDGE_CONFIG": "b.yaml"}) == Path("b.yaml")
-    assert config_path(None, {}) == Path("config.yaml")
+def test_settings_are_overridden_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CCIN_BRIDGE_HTTP__HOST", "0.0.0.0")
+    monkeypatch.setenv("CCIN_BRIDGE_HTTP__PORT", "9090")
+    monkeypatch.setenv("CCIN_BRIDGE_SLACK_HTTP__HOST", "0.0.0.0")  # a platform's own section
+    monkeypatch.setenv("CCIN_BRIDGE_SCHEDULES__DIGEST_DAY", "3")
+    monkeypatch.setenv("ccin_bridge_admins", '["telegram:12345"]')
+    monkeypatch.setenv("CCIN_BRIDGE_DATA_DIR", "/srv/ccin")
+    path = write(tmp_path, base())
+    settings = load_settings(path, from_environment=True)
+    assert (settings.http.host, settings.http.port) == ("0.0.0.0", 9090)
+    assert settings.platform("slack").host == "0.0.0.0"  # type: ignore[union-attr]
+    assert settings.platform("slack").port == 3000  # type: ignore[union-attr]
+    assert settings.schedules.digest_day == 3
+    assert settings.schedules.news_deadline_day == 24  # the file's other keys stay
+    assert settings.admins == ["telegram:12345"]
+    assert settings.data_dir == Path("/srv/ccin")
+    assert load_settings(path).http.port == 8080  # only when asked to
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("CCIN_BRIDGE_HTTP__PORT", "eighty", "CCIN_BRIDGE_HTTP__PORT: Input should be a valid int"),
+        ("CCIN_BRIDGE_SCHEDULES__DIGEST_DAY", "31", "CCIN_BRIDGE_SCHEDULES__DIGEST_DAY: Input"),
+        ("CCIN_BRIDGE_ADMINS", "telegram:1", "CCIN_BRIDGE_ADMINS: Input should be a valid list"),
+        ("CCIN_BRIDGE_DATADIR", "/x", "CCIN_BRIDGE_DATADIR: unknown setting"),
+        ("CCIN_BRIDGE_HTTP__HOTS", "x", "CCIN_BRIDGE_HTTP__HOTS: unknown setting"),
+    ],
+)
+def test_a_bad_override_names_its_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, base()), from_environment=True)
+    assert expected in str(info.value)
+
+
+def test_secrets_can_come_from_files(tmp_path: Path) -> None:
+    (tmp_path / "token").write_text("123456:FROM-A-FILE\n")
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "SLACK_BOT_TOKEN").write_text("xoxb-from-systemd")
+    secrets = Secrets.from_env(
+        {
+            "TELEGRAM_BOT_TOKEN_FILE": str(tmp_path / "token"),
+            "CREDENTIALS_DIRECTORY": str(credentials),
+        }
+    )
+    assert secrets.get("TELEGRAM_BOT_TOKEN") == "123456:FROM-A-FILE"  # without its newline
+    assert secrets.get("SLACK_BOT_TOKEN") == "xoxb-from-systemd"
+    assert secrets.get("DATABASE_URL") is None
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"TELEGRAM_BOT_TOKEN_FILE": "/nope/token"}, "TELEGRAM_BOT_TOKEN_FILE: /nope/token: file"),
+        (
+            {"TELEGRAM_BOT_TOKEN": "1:a", "TELEGRAM_BOT_TOKEN_FILE": "/x"},
+            "TELEGRAM_BOT_TOKEN and TELEGRAM_BOT_TOKEN_FILE are both set",
+        ),
+    ],
+)
+def test_a_bad_secret_file_is_named_and_its_content_never(
+    env: dict[str, str], expected: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        Secrets.from_env(env)
+    assert expected in str(info.value)
+
+
+def test_a_secret_file_that_is_not_a_secret_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "big").write_bytes(b"x" * 70_000)
+    with pytest.raises(ConfigError, match="too big for a secret"):
+        Secrets.from_env({"SLACK_BOT_TOKEN_FILE": str(tmp_path / "big")})
+    (tmp_path / "binary").write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(ConfigError, match="not UTF-8") as info:
+        Secrets.from_env({"SLACK_BOT_TOKEN_FILE": str(tmp_path / "binary")})
+    assert "\\xff" not in str(info.value)
 
 
 def test_secrets_come_from_the_environment_and_never_print() -> None:

@@ -33,7 +33,8 @@ async def read_until(stream: asyncio.StreamReader, needle: str, within: float = 
 async def test_run_serves_telegram_until_sigterm(fake_api: FakeTelegramAPI, tmp_path: Path) -> None:
     shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
     env = bridge_env(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=fake_api.base_url)
-    process = await start_bridge(tmp_path, "run", env=env)
+    # Logged to standard error, as a service under systemd or Docker is expected to.
+    process = await start_bridge(tmp_path, "run", env=env, log_file=False)
     assert process.stdout is not None and process.stderr is not None
     try:
         await read_until(process.stdout, "running on Telegram")
@@ -48,9 +49,12 @@ async def test_run_serves_telegram_until_sigterm(fake_api: FakeTelegramAPI, tmp_
             out, err = await process.communicate()
     assert process.returncode == 0, err.decode()
     assert "ccin-bridge stopped." in out.decode()
-    log = (tmp_path / "data" / "ccin-bridge.log").read_text()
-    assert "telegram adapter started" in log
-    assert TOKEN not in (out + err).decode() + log  # the token reaches neither console nor log
+    log = err.decode()
+    assert " INFO ccin_bridge: telegram adapter started" in log
+    assert "configuration: " in log and "(from --config)" in log  # which file, said
+    assert "Adding job tentatively" not in log  # the scheduler's chatter stays below INFO
+    assert not (tmp_path / "data" / "ccin-bridge.log").exists()
+    assert TOKEN not in (out + err).decode()  # the token reaches neither console nor log
     assert fake_api.calls_to("setMyCommands")
 
 
