@@ -67,6 +67,8 @@ async def dispatch(args: argparse.Namespace) -> int:
     log.info("configuration: %s; data: %s", source.describe(), data_dir)
     if args.command == "db" and args.action == "upgrade":
         return await _db_upgrade(data_dir, secrets.database_url)
+    if args.command == "db" and args.action == "backup":
+        return await _db_backup(args, data_dir, secrets.database_url)
     # Only the long-running commands check the whole search index at start.
     app = await open_app(settings, secrets, source, mend_index=command in ("run", "chat"))
     try:
@@ -131,6 +133,21 @@ async def _db_upgrade(data_dir: Path, url: str | None) -> int:
     finally:
         await db.close()
     return 0
+
+
+async def _db_backup(args: argparse.Namespace, data_dir: Path, url: str | None) -> int:
+    """`db backup` copies the database as it is: nothing is migrated or seeded first (a new
+    version's backup of an old database keeps the old schema, to go back to)."""
+    from ccin_bridge.cli import backup
+
+    try:
+        db = Database(url or default_url(data_dir))
+    except DatabaseURLError as exc:
+        raise ConfigError(str(exc)) from None
+    try:
+        return await backup.run(args, db)
+    finally:
+        await db.close()
 
 
 async def _audit(args: argparse.Namespace, app: App) -> int:

@@ -90,8 +90,14 @@ def _service(commands: Commands, run_options: Sequence[RunOption]) -> None:
 
 
 def _data(commands: Commands) -> None:
-    db = commands.add_parser("db", help="database: upgrade, seed, status")
-    db.add_argument("action", choices=["upgrade", "seed", "status"])
+    db = commands.add_parser("db", help="database: upgrade, seed, status, backup FILE")
+    actions = db.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions.add_parser("upgrade", help="apply database migrations (also done at every start)")
+    actions.add_parser("seed", help="(re)load the reference data")
+    actions.add_parser("status", help="version, config, data folder, revision and record counts")
+    backup = actions.add_parser("backup", help="copy the SQLite database (safe while it runs)")
+    backup.add_argument("file", type=Path, metavar="FILE", help="the copy to write")
+    backup.add_argument("--force", action="store_true", help="replace FILE if it exists")
     find = commands.add_parser("search", help="search case studies, projects and suppliers")
     find.add_argument("query", nargs="+", help='words, "phrases" and filters such as kind:project')
     find.add_argument(
