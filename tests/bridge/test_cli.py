@@ -177,6 +177,34 @@ def test_a_signal_stops_the_chat_at_once_while_it_waits_for_a_line(
         os.close(typing)
 
 
+def test_db_backup_copies_the_database_as_it_is_without_migrating_it(tmp_path: Path) -> None:
+    """A backup taken by a new version before its upgrade is of the old schema: the one to
+    go back to."""
+    assert run_cli(["db", "upgrade"], tmp_path).returncode == 0
+    database = tmp_path / "data" / "ccin-bridge.sqlite3"
+
+    async def revision_of(url: str, downgrade_to: str | None = None) -> str | None:
+        db = Database(url)
+        try:
+            if downgrade_to is not None:
+                await db.downgrade(downgrade_to)
+            return await db.current_revision()
+        finally:
+            await db.close()
+
+    assert asyncio.run(revision_of(f"sqlite:///{database}", "0009")) == "0009"
+    copy = tmp_path / "before-upgrade.sqlite3"
+    result = run_cli(["db", "backup", str(copy)], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "revision 0009, integrity ok" in result.stdout
+    assert asyncio.run(revision_of(f"sqlite:///{database}")) == "0009"  # not migrated
+    assert asyncio.run(revision_of(f"sqlite:///{copy}")) == "0009"
+    again = run_cli(["db", "backup", str(copy)], tmp_path)
+    assert again.returncode == 1 and "--force" in again.stderr
+    stray = run_cli(["db", "status", "extra"], tmp_path)
+    assert stray.returncode == 2 and "unrecognized arguments: extra" in stray.stderr
+
+
 def test_db_commands_and_admin_grant(tmp_path: Path) -> None:
     upgrade = run_cli(["db", "upgrade"], tmp_path)
     versions = REPO / "store" / "migrations" / "versions"
