@@ -13,7 +13,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
+from apscheduler.events import EVENT_JOB_EXECUTED, JobExecutionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from ccin_bridge.app import App
@@ -48,12 +50,32 @@ class Background:
         self.leadership = Leadership(app.db)
         self.leader_check_seconds = leader_check_seconds
         self._watch: asyncio.Task[None] | None = None
+        self._chat_actions_started = False
+        # When each job last ran to its end in this process (for /metrics): the job store
+        # keeps only the next run.
+        self.last_success: dict[str, datetime] = {}
+
+    @property
+    def watching(self) -> bool:
+        """Started and not stopped: leading, or standing by to take over (for /readyz)."""
+        return self._watch is not None and not self._watch.done()
+
+    @property
+    def leading(self) -> bool:
+        """This process runs the scheduled jobs now."""
+        return self.leadership.leading and self.scheduler is not None
+
+    @property
+    def chat_actions_running(self) -> bool | None:
+        """None when no platform here changes chats, so that no worker is needed."""
+        return self._chat_actions_started if self.chat_admins else None
 
     async def start(self) -> None:
         runtime.install(runtime.Runtime(self.app.bridge, self.outbound, self.chat_admins))
         await self.delivery.start()
         if self.chat_admins:
             await self.chat_actions.start()
+            self._chat_actions_started = True
         log.info("outbox workers started for %s", ", ".join(self.outbound) or "no platform")
         # Every process sends what is queued (the outbox's leases keep that safe); only the
         # leader runs the scheduled jobs, and another takes over when it goes.
@@ -65,12 +87,16 @@ class Background:
 
     def _start_scheduler(self) -> None:
         self.scheduler = build_scheduler(self.app.settings)
+        self.scheduler.add_listener(self._job_ran, EVENT_JOB_EXECUTED)
         self.scheduler.start()
 
+    def _job_ran(self, event: JobExecutionEvent) -> None:
+        self.last_success[event.job_id] = datetime.now(UTC)
+
     def _stop_scheduler(self) -> None:
-        if self.scheduler is not None:
-            self.scheduler.shutdown(wait=False)
-            self.scheduler = None
+        scheduler, self.scheduler = self.scheduler, None
+        if scheduler is not None and scheduler.running:  # it may have stopped by itself
+            scheduler.shutdown(wait=False)
 
     async def _keep_leading(self) -> None:
         """Check the lead now and then: take it over from a leader that went (its missed jobs
@@ -84,7 +110,12 @@ class Background:
                 leading = False
             if leading and self.scheduler is None:
                 log.info("this process now runs the scheduled jobs")
-                self._start_scheduler()
+                try:
+                    self._start_scheduler()
+                except Exception:  # the job store is away: try again at the next check
+                    log.warning("could not start the scheduler", exc_info=True)
+                    self.scheduler = None
+                    await self.leadership.step_down()
             elif not leading and self.scheduler is not None:
                 log.warning("another process runs the scheduled jobs now: this one stands by")
                 self._stop_scheduler()
@@ -96,6 +127,7 @@ class Background:
             with contextlib.suppress(asyncio.CancelledError):
                 await watch
         # Side by side, each within its few seconds' grace: shutdown stays well under 10 s.
+        self._chat_actions_started = False
         await asyncio.gather(self.chat_actions.stop(), self.delivery.stop())
         self._stop_scheduler()
         await self.leadership.step_down()

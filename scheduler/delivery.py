@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from ccin_bridge.handlers import reply_codec
+from ccin_bridge.handlers import metrics, reply_codec
 from ccin_bridge.handlers.delivery_report import report_reply
 from ccin_bridge.handlers.identity import ChatRef
 from ccin_bridge.scheduler.outbound import (
@@ -81,6 +81,11 @@ class DeliveryService:
     def wake(self) -> None:
         """Something was queued: look now rather than at the next poll."""
         self._wake.set()
+
+    @property
+    def running(self) -> bool:
+        """Started, not stopped, and no lane has ended (for /readyz)."""
+        return bool(self._tasks) and not any(task.done() for task in self._tasks)
 
     async def start(self) -> None:
         async with self.db.session() as session:
@@ -192,6 +197,7 @@ class DeliveryService:
             log.warning("delivery %d to %s cannot be sent: %r", job.id, job.platform, exc)
             await self._settle(outbox.mark_failed, job.id, "the bridge could not send this message")
         except RetryLater as exc:
+            metrics.RATE_LIMIT_WAITS.labels(platform=job.platform).inc()
             await self._retry(job, timedelta(seconds=exc.seconds), exc)
         except (MaybeSent, TimeoutError) as exc:
             # The platform may have the message already (a timeout the adapter did not place

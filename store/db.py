@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -129,7 +131,9 @@ class Database:
             event.listen(readers.sync_engine, "begin", _begin_reading)
         else:
             # A server connection may have been dropped while pooled.
-            self.engine = create_async_engine(self.url, pool_pre_ping=True)
+            self.engine = create_async_engine(
+                self.url, pool_pre_ping=True, connect_args=_named(self.url)
+            )
             readers = self.engine.execution_options(postgresql_readonly=True)
         self._read_engine = readers
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -221,6 +225,14 @@ class Database:
         await self.engine.dispose()
         if self.is_sqlite:  # its own pool (on PostgreSQL it shares the writers')
             await self._read_engine.dispose()
+
+
+def _named(url: URL) -> dict[str, str]:
+    """Our connections as pg_stat_activity shows them, `ccin-bridge@HOST:PID` (who leads:
+    store/leadership.py), unless the URL names them itself."""
+    if "application_name" in url.query:
+        return {}
+    return {"application_name": f"ccin-bridge@{socket.gethostname()}:{os.getpid()}"}
 
 
 async def _setup_lock(connection: AsyncConnection) -> None:

@@ -3,21 +3,71 @@
 On PostgreSQL the leader holds a session-level advisory lock on a connection of its own for as
 long as it leads; the lock goes with that connection, so when the leading process dies (or its
 connection does) another process's next try takes it over. On SQLite one process serves a
-database file, so it always leads.
+database file, so it always leads. `current_leader` says who leads, for `ccin-bridge jobs`
+and `/readyz`.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from ccin_bridge.store.db import Database
 
 log = logging.getLogger(__name__)
 
 LEADER_LOCK = 0x6363696E6C656164  # "ccinlead"
+# pg_locks shows a bigint advisory key as its two halves; objsubid 1 marks the one-key form.
+# Locks are per database, and one server holds many: only this database's lock counts.
+_THE_LOCK = (
+    f"locktype = 'advisory' AND granted AND classid = {LEADER_LOCK >> 32}"
+    f" AND objid = {LEADER_LOCK & 0xFFFFFFFF} AND objsubid = 1"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
+
+
+@dataclass(frozen=True)
+class Leader:
+    """Who runs the scheduled jobs. On PostgreSQL, the server's view of the connection that
+    holds the lock (its `application_name` is `ccin-bridge@HOST:PID`, see store/db.py); on
+    SQLite, the one process serving the file, of which nothing more is known."""
+
+    backend: str  # "postgresql" | "sqlite"
+    pid: int | None = None  # the PostgreSQL server process of the lock's connection
+    application_name: str | None = None
+    client_addr: str | None = None  # None: a local (Unix socket) connection
+    backend_start: datetime | None = None  # when that connection was opened
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "backend": self.backend,
+            "pid": self.pid,
+            "application_name": self.application_name,
+            "client_addr": self.client_addr,
+            "backend_start": self.backend_start.isoformat() if self.backend_start else None,
+        }
+
+
+async def current_leader(session: AsyncSession) -> Leader | None:
+    """Who holds the lead now; None if no process does (on PostgreSQL)."""
+    if session.get_bind().dialect.name == "sqlite":
+        return Leader("sqlite")
+    row = (
+        await session.execute(
+            text(
+                "SELECT pid, application_name, host(client_addr), backend_start"
+                f" FROM pg_stat_activity WHERE pid IN (SELECT pid FROM pg_locks WHERE {_THE_LOCK})"
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    return Leader("postgresql", row[0], row[1] or None, row[2], row[3])
 
 
 class Leadership:
@@ -25,6 +75,9 @@ class Leadership:
         self.db = db
         self._connection: AsyncConnection | None = None
         self.leading = False
+        # The PostgreSQL server process of the lock's connection while leading (the `pid` of
+        # `current_leader` when this one leads).
+        self.backend_pid: int | None = None
 
     async def try_lead(self) -> bool:
         """Lead if nobody does; True while this process leads. Called again, it checks that
@@ -37,7 +90,11 @@ class Leadership:
         await self._let_go()
         connection = await self.db.engine.connect()
         try:
-            took = await connection.scalar(text(f"SELECT pg_try_advisory_lock({LEADER_LOCK})"))
+            took, pid = (
+                await connection.execute(
+                    text(f"SELECT pg_try_advisory_lock({LEADER_LOCK}), pg_backend_pid()")
+                )
+            ).one()
             # Autocommit-like: the lock is the session's, not a transaction's.
             await connection.commit()
         except Exception:
@@ -46,7 +103,7 @@ class Leadership:
         if not took:
             await connection.close()  # it holds nothing: back to the pool
             return False
-        self._connection, self.leading = connection, True
+        self._connection, self.leading, self.backend_pid = connection, True, pid
         return True
 
     async def step_down(self) -> None:
@@ -59,11 +116,7 @@ class Leadership:
             return False
         try:
             held = await connection.scalar(
-                text(
-                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
-                    f" AND pid = pg_backend_pid() AND classid = {LEADER_LOCK >> 32}"
-                    f" AND objid = {LEADER_LOCK & 0xFFFFFFFF}"
-                )
+                text(f"SELECT count(*) FROM pg_locks WHERE {_THE_LOCK} AND pid = pg_backend_pid()")
             )
             await connection.commit()
         except Exception:
@@ -73,7 +126,14 @@ class Leadership:
 
     async def _let_go(self) -> None:
         connection, self._connection, self.leading = self._connection, None, False
+        self.backend_pid = None
         if connection is not None:
+            try:
+                # Released first, so that the next try elsewhere finds it free at once (the
+                # server ends a closed connection's session a moment later).
+                await connection.execute(text(f"SELECT pg_advisory_unlock({LEADER_LOCK})"))
+            except Exception:
+                log.info("the leader's connection was already gone", exc_info=True)
             try:
                 # Not back to the pool, where the lock would stay with it: the database
                 # session ends, and with it the lock.

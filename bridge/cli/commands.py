@@ -25,6 +25,7 @@ from ccin_bridge.store.db import Database, DatabaseURLError, default_url
 
 if TYPE_CHECKING:
     from ccin_bridge.background import Background
+    from ccin_bridge.health import Listener
 
 LOG_NAME = "ccin-bridge.log"  # the chat's log, in the data folder
 HANDLING_GRACE = 3.0  # seconds a stopping platform gives the updates it is handling
@@ -191,6 +192,7 @@ async def _run(args: argparse.Namespace, app: App) -> int:
         {s.platform: s for s in services if isinstance(s, ChatAdmin)},
     )
     started: list[PlatformService] = []
+    listener: Listener | None = None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -201,10 +203,18 @@ async def _run(args: argparse.Namespace, app: App) -> int:
             started.append(service)
             log.info("%s adapter started", service.platform)
         await background.start()
+        if app.settings.http.enabled:
+            from ccin_bridge.health import start_listener
+
+            http = app.settings.http
+            listener = await start_listener(app, background, started, http.host, http.port)
+            log.info("health, readiness and metrics on http://%s:%d/", http.host, listener.port)
         names = ", ".join(s.platform.capitalize() for s in started)
         print(f"ccin-bridge is running on {names}; Ctrl-C stops it.", flush=True)
         await stop.wait()
     finally:
+        if listener is not None:
+            await listener.stop()  # first: nothing answers "ready" while the parts stop
         # Well within 10 s: every platform stops receiving at once and gives the updates it
         # is handling HANDLING_GRACE seconds (the rest stay stored for the next start), while
         # the scheduler and outbox workers finish or hand back their sends; then the

@@ -3,7 +3,7 @@
 `jobs` reads the persistent job store (the `apscheduler_jobs` table in the bridge's database)
 through APScheduler's job-store API without starting a scheduler, so it is safe while the
 bridge runs; jobs the bridge has not stored yet (it never ran) are shown as they will be
-scheduled.
+scheduled. It also says which process leads, that is runs the jobs (store/leadership.py).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import URL
 
@@ -23,6 +24,7 @@ from ccin_bridge.handlers import ics
 from ccin_bridge.scheduler.job_store import BridgeJobStore
 from ccin_bridge.scheduler.service import jobs_url, scheduled_jobs
 from ccin_bridge.store import reference
+from ccin_bridge.store.leadership import Leader, current_leader
 
 
 @dataclass(frozen=True)
@@ -61,26 +63,47 @@ async def job_rows(app: App) -> list[JobRow]:
     return rows
 
 
+def describe_leader(leader: Leader | None, zone: ZoneInfo) -> str:
+    if leader is None:
+        return "leader: none (no bridge process runs the scheduled jobs now)"
+    if leader.backend == "sqlite":
+        return "leader: the one bridge process on this SQLite database, while it runs"
+    where = [f"PostgreSQL pid {leader.pid}"]
+    if leader.client_addr:
+        where.append(f"from {leader.client_addr}")
+    if leader.backend_start:
+        where.append(f"connected {leader.backend_start.astimezone(zone):%a %d %b %Y %H:%M %Z}")
+    return f"leader: {leader.application_name or 'a process with no name'} ({', '.join(where)})"
+
+
 async def jobs(args: argparse.Namespace, app: App) -> int:
     zone = app.settings.zone
     rows = await job_rows(app)
+    async with app.db.read() as session:
+        leader = await current_leader(session)
     if args.json:
         print(
             json.dumps(
-                [
-                    {
-                        "id": r.id,
-                        "name": r.name,
-                        "next_run": r.next_run.astimezone(zone).isoformat() if r.next_run else None,
-                        "schedule": r.schedule,
-                        "stored": r.stored,
-                    }
-                    for r in rows
-                ],
+                {
+                    "leader": leader.as_dict() if leader else None,
+                    "jobs": [
+                        {
+                            "id": r.id,
+                            "name": r.name,
+                            "next_run": (
+                                r.next_run.astimezone(zone).isoformat() if r.next_run else None
+                            ),
+                            "schedule": r.schedule,
+                            "stored": r.stored,
+                        }
+                        for r in rows
+                    ],
+                },
                 indent=2,
             )
         )
         return 0
+    print(describe_leader(leader, zone))
     if not rows:
         print("no scheduled jobs")
         return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from ccin_bridge.handlers import metrics
 from ccin_bridge.handlers.commands.options import paging_buttons, split_page
 from ccin_bridge.handlers.core import Command, Context
 from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic, link
@@ -39,9 +40,10 @@ async def search(ctx: Context) -> Reply:
             .para(italic("Filters: kind: member: region: category: principle: year:"))
             .build()
         )
-    result = await store_search.search(
-        ctx.session, query, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE
-    )
+    with metrics.SEARCH_SECONDS.time():
+        result = await store_search.search(
+            ctx.session, query, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE
+        )
     builder = ReplyBuilder()
     for problem in result.problems:
         builder.para(italic(f"I could not use {problem}."))

@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -15,6 +16,8 @@ import pytest
 
 from ccin_bridge.handlers.config import Settings
 from ccin_bridge.scheduler.service import build_scheduler
+from ccin_bridge.store.db import Database
+from ccin_bridge.store.leadership import Leadership
 from tests.bridge.test_cli import REPO, run_cli
 from tests.processes import bridge_env
 
@@ -38,6 +41,7 @@ def test_jobs_lists_declared_then_stored_jobs_in_the_network_zone(
 ) -> None:
     fresh = run_cli(["jobs"], tmp_path)
     assert fresh.returncode == 0, fresh.stderr
+    assert fresh.stdout.startswith("leader: the one bridge process on this SQLite database")
     assert "event-reminders" in fresh.stdout and "digest:officers" in fresh.stdout
     assert "(not stored yet" in fresh.stdout
     assert fresh.stdout.rstrip().endswith("times in Europe/London")
@@ -47,10 +51,43 @@ def test_jobs_lists_declared_then_stored_jobs_in_the_network_zone(
     )
     stored = run_cli(["jobs", "--json"], tmp_path)
     assert stored.returncode == 0, stored.stderr
-    rows = {row["id"]: row for row in json.loads(stored.stdout)}
+    listed = json.loads(stored.stdout)
+    assert listed["leader"]["backend"] == "sqlite"
+    rows = {row["id"]: row for row in listed["jobs"]}
     assert all(row["stored"] for row in rows.values())
     assert rows["news-reminder"]["next_run"] == "2027-07-01T09:00:00+01:00"  # BST
     assert rows["digest:officers"]["schedule"] == "cron[day='1', hour='9', minute='0']"
+
+
+@pytest.mark.postgres
+async def test_jobs_names_the_process_that_leads_on_postgresql(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    nobody = await asyncio.to_thread(run_cli, ["jobs"], tmp_path, DATABASE_URL=postgres_url)
+    assert nobody.returncode == 0, nobody.stderr
+    assert nobody.stdout.startswith("leader: none (no bridge process runs the scheduled jobs")
+
+    db = Database(postgres_url)
+    leadership = Leadership(db)  # as a running bridge holds it, here in the test's process
+    try:
+        assert await leadership.try_lead()
+        pid = leadership.backend_pid
+        listed = await asyncio.to_thread(run_cli, ["jobs"], tmp_path, DATABASE_URL=postgres_url)
+        as_json = await asyncio.to_thread(
+            run_cli, ["jobs", "--json"], tmp_path, DATABASE_URL=postgres_url
+        )
+    finally:
+        await leadership.step_down()
+        await db.close()
+    assert listed.returncode == 0, listed.stderr
+    first = listed.stdout.splitlines()[0]
+    assert first.startswith(
+        f"leader: ccin-bridge@{socket.gethostname()}:{os.getpid()} "
+        f"(PostgreSQL pid {pid}, from 127.0.0.1, connected "
+    )
+    leader = json.loads(as_json.stdout)["leader"]
+    assert leader["application_name"] == f"ccin-bridge@{socket.gethostname()}:{os.getpid()}"
+    assert leader["pid"] == pid and leader["backend_start"]
 
 
 def test_ics_writes_the_whole_feed(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import signal
 import socket
@@ -38,6 +39,17 @@ async def test_run_serves_telegram_until_sigterm(fake_api: FakeTelegramAPI, tmp_
     assert process.stdout is not None and process.stderr is not None
     try:
         await read_until(process.stdout, "running on Telegram")
+        said = await read_until(process.stderr, "health, readiness and metrics on http://")
+        port = int(re.findall(r"http://127\.0\.0\.1:(\d+)/", said)[0])
+        async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
+            async with http.get("/healthz") as alive:
+                assert alive.status == 200
+            async with http.get("/readyz") as ready:
+                checks = await ready.json()
+                assert ready.status == 200, checks
+                assert checks["checks"]["platform:telegram"]["ok"]
+            async with http.get("/metrics") as scraped:
+                assert "ccin_bridge_leader 1.0" in await scraped.text()
         await fake_api.push_message(ALICE, "/suppliers solicitors")
         await fake_api.wait_for(
             lambda: any("Anthony Collins Solicitors" in m.text for m in fake_api.sent), within=20
@@ -49,7 +61,7 @@ async def test_run_serves_telegram_until_sigterm(fake_api: FakeTelegramAPI, tmp_
             out, err = await process.communicate()
     assert process.returncode == 0, err.decode()
     assert "ccin-bridge stopped." in out.decode()
-    log = err.decode()
+    log = said + err.decode()
     assert " INFO ccin_bridge: telegram adapter started" in log
     assert "configuration: " in log and "(from --config)" in log  # which file, said
     assert "Adding job tentatively" not in log  # the scheduler's chatter stays below INFO
