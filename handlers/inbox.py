@@ -11,7 +11,13 @@ only then does the adapter acknowledge them to the platform (Telegram's next off
   its replies are sent again; a read-only command is simply run again;
 - an update `process` cannot read is skipped once, logged without its content.
 
-One process receives each platform's updates (Telegram allows one poller anyway).
+With several processes on one PostgreSQL database, any of them may receive (a webhook, Slack's
+HTTP endpoint or Socket Mode behind a load balancer) and store, but one at a time handles each
+platform's journal: the platform's inbound leader (an advisory lock, store/leadership.py). So
+order within a chat and "exactly once" hold as with one process. A standby notifies the
+leader of what it stored (LISTEN/NOTIFY, store/wakeups.py) and takes the lead within
+`LEAD_CHECK_SECONDS` of the leader going. Telegram's long polling runs in the leader only
+(`on_lead`): Telegram allows one poller per token.
 """
 
 from __future__ import annotations
@@ -31,14 +37,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ccin_bridge.handlers import reply_codec
 from ccin_bridge.handlers.replies import Reply
 from ccin_bridge.store import inbox as journal
+from ccin_bridge.store import wakeups
 from ccin_bridge.store.db import Database
 from ccin_bridge.store.inbox import Arrival as Arrival  # adapters hand these in
 from ccin_bridge.store.inbox import InboundItem as InboundItem
+from ccin_bridge.store.leadership import Leadership, lock_named
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3  # an update whose handling keeps failing is skipped, not retried forever
 RETRY_SECONDS = 1.0
+# How often a standby tries to take a leader's place, and the leader checks that it still
+# leads and looks for updates whose notification was lost.
+LEAD_CHECK_SECONDS = 30.0
 
 
 class Unreadable(Exception):
@@ -80,6 +91,7 @@ async def once(db: Database) -> AsyncIterator[AsyncSession | None]:
 
 
 Process = Callable[[InboundItem], Awaitable[None]]
+Hook = Callable[[], Awaitable[None]]
 
 
 def _utcnow() -> datetime:
@@ -97,11 +109,20 @@ class Inbox:
         *,
         concurrency: int = 32,
         clock: Callable[[], datetime] = _utcnow,
+        lead_check_seconds: float = LEAD_CHECK_SECONDS,
     ) -> None:
         self.db = db
         self.platform = platform
         self.process = process
         self.clock = clock
+        self.lead_check_seconds = lead_check_seconds
+        # What the adapter does when this process takes or loses the lead (Telegram polls).
+        self.on_lead: Hook | None = None
+        self.on_standby: Hook | None = None
+        self._leadership = Leadership(db, lock_named(f"inbound:{platform}"))
+        self._listener = wakeups.Listener(db, wakeups.INBOUND)
+        self._watch: asyncio.Task[None] | None = None
+        self._recording: set[int] = set()  # outcomes being written this moment
         self._slots = asyncio.Semaphore(concurrency)
         self._lanes: dict[str, deque[InboundItem]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
@@ -113,19 +134,92 @@ class Inbox:
 
     # --- life cycle --------------------------------------------------------------------------
 
+    @property
+    def leading(self) -> bool:
+        """This process handles the platform's journal (on SQLite, always)."""
+        return self._leadership.leading
+
     async def start(self) -> None:
-        """Take up what an earlier run left: updates stored but not yet done."""
+        """Lead, and take up what an earlier run left (updates stored but not yet done); or,
+        when another process leads, store what comes and stand by."""
         self._accepting = True
+        if await self._leadership.try_lead():
+            await self._lead()
+        else:
+            log.info("another process handles the %s updates: this one stands by", self.platform)
+        if not self.db.is_sqlite:  # one process serves a SQLite file: nobody to watch for
+            self._watch = asyncio.create_task(self._keep_watch(), name=f"inbound-{self.platform}")
+
+    async def _lead(self) -> None:
+        await self._listener.start()  # first, so that nothing stored meanwhile is missed
+        await self._take_up()
+        if self.on_lead is not None:
+            await self.on_lead()
+
+    async def _take_up(self) -> None:
         async with self.db.read() as session:
             items = await journal.open_items(session, self.platform)
-        if items:
-            log.info("%d %s updates from before the restart to handle", len(items), self.platform)
-        self._queue(items)
+        fresh = [i for i in items if not self._known(i.id)]
+        if fresh:
+            log.info("%d stored %s updates to handle", len(fresh), self.platform)
+        self._queue(fresh)
+
+    def _known(self, item_id: int) -> bool:
+        return item_id in self._queued or item_id in self._finished or item_id in self._recording
+
+    async def _keep_watch(self) -> None:
+        """The leader takes up what standbys stored when they say so, and checks now and then
+        that it still leads; a standby tries now and then to take the lead."""
+        checked = asyncio.get_running_loop().time()
+        while self._accepting:
+            try:
+                if not self.leading:
+                    await asyncio.sleep(self.lead_check_seconds)
+                    if await self._leadership.try_lead():
+                        log.info("this process now handles the %s updates", self.platform)
+                        await self._lead()
+                    continue
+                if self.platform in await self._listener.wait(within=self.lead_check_seconds):
+                    await self._take_up()
+                if asyncio.get_running_loop().time() - checked < self.lead_check_seconds:
+                    continue
+                checked = asyncio.get_running_loop().time()
+                if await self._leadership.try_lead():
+                    await self._take_up()  # what a lost notification left
+                else:
+                    await self._stand_down()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database is away: listen afresh once it is back
+                log.warning("could not watch the %s journal", self.platform, exc_info=True)
+                await self._listener.stop()
+                await asyncio.sleep(min(self.lead_check_seconds, 5.0))
+                with contextlib.suppress(Exception):
+                    if self.leading:
+                        await self._listener.start()
+                        await self._take_up()
+
+    async def _stand_down(self) -> None:
+        """The lead was lost (its connection broke): another process takes up the journal, so
+        handling here stops at once rather than overlap with it."""
+        log.warning("another process handles the %s updates now: standing by", self.platform)
+        await self._listener.stop()
+        for task in list(self._workers.values()):
+            task.cancel()
+        self._lanes.clear()
+        self._queued.clear()
+        if self.on_standby is not None:
+            await self.on_standby()
 
     async def stop(self, grace: float = 5.0) -> None:
         """Stop taking new work; let handling under way finish for up to `grace` seconds,
         then cancel it. Whatever is not done stays stored for the next start."""
         self._accepting = False
+        watch, self._watch = self._watch, None
+        if watch is not None:
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch
         workers = list(self._workers.values())
         if workers:
             _, late = await asyncio.wait(workers, timeout=grace)
@@ -148,6 +242,8 @@ class Inbox:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._flush(), timeout=1.0)
         self._finished.clear()
+        await self._listener.stop()
+        await self._leadership.step_down()  # after the outcomes: the next leader sees them
 
     async def idle(self) -> None:
         """Wait until everything received has been handled and recorded (tests, benchmarks)."""
@@ -162,9 +258,12 @@ class Inbox:
         returns, they survive a crash, and the platform may be told they arrived."""
         if not arrivals:
             return
+        leading = self.leading
         async with self.db.session() as session:
             items = await journal.add(session, self.platform, arrivals)
-        if self._accepting:
+            if items and not leading:  # the leader hears of them as they are committed
+                await wakeups.notify(session, wakeups.INBOUND, self.platform)
+        if self._accepting and leading:
             self._queue(items)
 
     def _queue(self, items: Sequence[InboundItem]) -> None:
@@ -266,6 +365,7 @@ class Inbox:
         recorded, they would be handled again after a restart)."""
         while self._finished:
             batch, self._finished = self._finished, {}
+            self._recording.update(batch)
             try:
                 async with self.db.session() as session:
                     for status in set(batch.values()):
@@ -276,4 +376,6 @@ class Inbox:
                     self._finished.setdefault(item_id, status)
                 log.warning("could not record %d handled updates", len(batch), exc_info=True)
                 return False
+            finally:
+                self._recording.difference_update(batch)
         return True

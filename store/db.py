@@ -140,6 +140,7 @@ class Database:
         self._readers = async_sessionmaker(readers, expire_on_commit=False)
         self._write_turn = asyncio.Lock() if self.is_sqlite else None
         self._writing: asyncio.Task[Any] | None = None
+        self._held: set[AsyncConnection] = set()
 
     @property
     def is_sqlite(self) -> bool:
@@ -221,7 +222,30 @@ class Database:
         async with self._read_engine.connect() as connection:
             return await connection.run_sync(_current_revision)
 
+    async def hold_connection(self) -> AsyncConnection:
+        """A connection kept out of the pool for as long as a session-level state lasts (an
+        advisory lock, LISTEN); `drop_connection` ends it, and so does `close`."""
+        connection = await self.engine.connect()
+        self._held.add(connection)
+        return connection
+
+    async def drop_connection(self, connection: AsyncConnection) -> None:
+        """End a held connection's database session; it never goes back to the pool, where
+        its lock or LISTEN would stay with it."""
+        self._held.discard(connection)
+        with contextlib.suppress(Exception):  # already gone with the server
+            await connection.invalidate()
+        with contextlib.suppress(Exception):
+            await connection.close()
+
+    async def give_back(self, connection: AsyncConnection) -> None:
+        """A held connection that came to hold nothing: back to the pool."""
+        self._held.discard(connection)
+        await connection.close()
+
     async def close(self) -> None:
+        for connection in list(self._held):
+            await self.drop_connection(connection)
         await self.engine.dispose()
         if self.is_sqlite:  # its own pool (on PostgreSQL it shares the writers')
             await self._read_engine.dispose()

@@ -9,6 +9,7 @@ and `/readyz`.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,13 +23,24 @@ from ccin_bridge.store.db import Database
 log = logging.getLogger(__name__)
 
 LEADER_LOCK = 0x6363696E6C656164  # "ccinlead"
-# pg_locks shows a bigint advisory key as its two halves; objsubid 1 marks the one-key form.
-# Locks are per database, and one server holds many: only this database's lock counts.
-_THE_LOCK = (
-    f"locktype = 'advisory' AND granted AND classid = {LEADER_LOCK >> 32}"
-    f" AND objid = {LEADER_LOCK & 0xFFFFFFFF} AND objsubid = 1"
-    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-)
+
+
+def lock_named(name: str) -> int:
+    """A lock key of its own for another role (`inbound:telegram`): a stable positive bigint."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest()) >> 1
+
+
+def _held(lock: int) -> str:
+    # pg_locks shows a bigint advisory key as its two halves; objsubid 1 marks the one-key
+    # form. Locks are per database, and one server holds many: only this database's counts.
+    return (
+        f"locktype = 'advisory' AND granted AND classid = {lock >> 32}"
+        f" AND objid = {lock & 0xFFFFFFFF} AND objsubid = 1"
+        " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    )
+
+
+_THE_LOCK = _held(LEADER_LOCK)
 
 
 @dataclass(frozen=True)
@@ -71,8 +83,12 @@ async def current_leader(session: AsyncSession) -> Leader | None:
 
 
 class Leadership:
-    def __init__(self, db: Database) -> None:
+    """One role held by one process at a time: the scheduler (by default), or another
+    `lock_named` role such as handling a platform's inbound updates."""
+
+    def __init__(self, db: Database, lock: int = LEADER_LOCK) -> None:
         self.db = db
+        self.lock = lock
         self._connection: AsyncConnection | None = None
         self.leading = False
         # The PostgreSQL server process of the lock's connection while leading (the `pid` of
@@ -88,20 +104,20 @@ class Leadership:
         if self.leading and await self._still_held():
             return True
         await self._let_go()
-        connection = await self.db.engine.connect()
+        connection = await self.db.hold_connection()  # ended with the Database at the latest
         try:
             took, pid = (
                 await connection.execute(
-                    text(f"SELECT pg_try_advisory_lock({LEADER_LOCK}), pg_backend_pid()")
+                    text(f"SELECT pg_try_advisory_lock({self.lock}), pg_backend_pid()")
                 )
             ).one()
             # Autocommit-like: the lock is the session's, not a transaction's.
             await connection.commit()
         except Exception:
-            await connection.close()
+            await self.db.drop_connection(connection)
             raise
         if not took:
-            await connection.close()  # it holds nothing: back to the pool
+            await self.db.give_back(connection)  # it holds nothing: back to the pool
             return False
         self._connection, self.leading, self.backend_pid = connection, True, pid
         return True
@@ -116,7 +132,10 @@ class Leadership:
             return False
         try:
             held = await connection.scalar(
-                text(f"SELECT count(*) FROM pg_locks WHERE {_THE_LOCK} AND pid = pg_backend_pid()")
+                text(
+                    f"SELECT count(*) FROM pg_locks WHERE {_held(self.lock)}"
+                    " AND pid = pg_backend_pid()"
+                )
             )
             await connection.commit()
         except Exception:
@@ -131,13 +150,9 @@ class Leadership:
             try:
                 # Released first, so that the next try elsewhere finds it free at once (the
                 # server ends a closed connection's session a moment later).
-                await connection.execute(text(f"SELECT pg_advisory_unlock({LEADER_LOCK})"))
+                await connection.execute(text(f"SELECT pg_advisory_unlock({self.lock})"))
             except Exception:
                 log.info("the leader's connection was already gone", exc_info=True)
-            try:
-                # Not back to the pool, where the lock would stay with it: the database
-                # session ends, and with it the lock.
-                await connection.invalidate()
-                await connection.close()
-            except Exception:
-                log.info("the leader's connection was already gone", exc_info=True)
+            # Not back to the pool, where the lock would stay with it: the database session
+            # ends, and with it the lock.
+            await self.db.drop_connection(connection)

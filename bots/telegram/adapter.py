@@ -221,17 +221,21 @@ class TelegramBot:
         try:
             await self._publish_commands()
             await app.start()
-            await self.inbox.start()
             if self.webhook_server is None:
                 await app.bot.delete_webhook(drop_pending_updates=False)
-                await self.poller.start()
-            else:
+                # Telegram allows one poller per token: the process that handles the
+                # platform's updates polls, and another takes over when it goes.
+                self.inbox.on_lead, self.inbox.on_standby = self.poller.start, self.poller.stop
+            await self.inbox.start()
+            if self.webhook_server is not None:
                 await self._start_webhook(self.webhook_server)
         except BaseException:
             await self.stop()
             raise
         self._menu_task = asyncio.create_task(self._keep_admin_menus(), name="telegram-menus")
-        how = "polling for updates" if self.webhook is None else "serving its webhook"
+        how = "serving its webhook" if self.webhook is not None else "polling for updates"
+        if self.webhook is None and not self.inbox.leading:
+            how = "standing by to poll (another process polls now)"
         log.info("Telegram bot @%s is %s", app.bot.username, how)
 
     async def _start_webhook(self, server: WebhookServer) -> None:
