@@ -131,3 +131,29 @@ def test_the_wheel_holds_only_the_package(tmp_path: Path) -> None:
     (metadata,) = [n for n in names if n.endswith(".dist-info/METADATA")]
     assert "License-Expression: MIT" in zipfile.ZipFile(wheel).read(metadata).decode()
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
+    # Installed on its own (its dependencies from this environment), it chats in an empty
+    # folder with the packaged configuration and the network's data.
+    target, empty = tmp_path / "installed", tmp_path / "empty"
+    empty.mkdir()
+    installed = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target),
+         str(wheel)], capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert installed.returncode == 0, installed.stderr
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "SLACK_"))},
+        "PYTHONPATH": str(target), "DATABASE_URL": "", "XDG_DATA_HOME": str(tmp_path / "data"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+    }  # fmt: skip
+    chat = subprocess.run(
+        [sys.executable, "-m", "ccin_bridge", "chat"], input="/suppliers solicitors\n",
+        capture_output=True, text=True, cwd=empty, env=env, timeout=120,
+    )  # fmt: skip
+    assert chat.returncode == 0, chat.stderr
+    assert "Anthony Collins Solicitors" in chat.stdout
+    assert not list(empty.iterdir())  # nothing written where it was started
+    status = subprocess.run(
+        [sys.executable, "-m", "ccin_bridge", "db", "status"],
+        capture_output=True, text=True, cwd=empty, env=env, timeout=120,
+    )  # fmt: skip
+    assert "the packaged default configuration" in status.stdout
