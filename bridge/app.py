@@ -6,18 +6,19 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ccin_bridge.handlers import platforms
-from ccin_bridge.handlers.commands import all_commands
 from ccin_bridge.handlers.config import ConfigError, Secrets, Settings, load_settings
-from ccin_bridge.handlers.core import Bridge
 from ccin_bridge.locations import ConfigSource, data_dir_for
 from ccin_bridge.scheduler.outbound import Outbound
 from ccin_bridge.store import search_index, seed
 from ccin_bridge.store.db import Database, DatabaseURLError, default_url
+
+if TYPE_CHECKING:
+    from ccin_bridge.handlers.core import Bridge
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +42,17 @@ class App:
     settings: Settings
     secrets: Secrets
     db: Database
-    bridge: Bridge
+    # The handlers, for the commands that serve people (`run`, `chat`); a one-shot command
+    # works on the store and loads none of them.
+    serving: Bridge | None
     data_dir: Path
     config: ConfigSource | None = None  # None: an App that tests build around a Bridge
+
+    @property
+    def bridge(self) -> Bridge:
+        if self.serving is None:
+            raise RuntimeError("opened for a one-shot command: no bridge (open_app serve=True)")
+        return self.serving
 
     async def close(self) -> None:
         await self.db.close()
@@ -59,12 +68,13 @@ def load(config: Path | ConfigSource) -> tuple[Settings, Secrets]:
 
 
 async def open_app(
-    settings: Settings, secrets: Secrets, config: Path | ConfigSource, *, mend_index: bool = True
+    settings: Settings, secrets: Secrets, config: Path | ConfigSource, *, serve: bool = True
 ) -> App:
-    """Migrate, seed an empty database with the network's reference data, sync groups.
+    """Migrate, and seed an empty database with the network's reference data.
 
-    `mend_index` brings the search index in step with its sources (for the long-running
-    commands); otherwise it is only built when empty, so one-shot commands start fast."""
+    To `serve` (the long-running commands) it also brings the search index in step with its
+    sources and builds the bridge, which mirrors the configured groups into the store; a
+    one-shot command only builds an empty index, and loads no handler, so it starts fast."""
     data_dir = data_dir_for(settings, _source(config))
     try:
         db = Database(secrets.database_url or default_url(data_dir))
@@ -77,7 +87,7 @@ async def open_app(
             if await seed.is_empty(session):
                 counts = await seed.seed(session)
                 log.info("loaded the network's reference data: %s", counts)
-            elif mend_index or await search_index.is_empty(session):
+            elif serve or await search_index.is_empty(session):
                 # Writes only documents that changed; after an upgrade that indexes
                 # differently, or an interrupted import, it mends the index.
                 synced = await search_index.sync(session)
@@ -89,8 +99,13 @@ async def open_app(
         raise ConfigError(
             f"{where}: cannot open {db.safe_url} ({type(exc.orig or exc).__name__})"
         ) from None
-    bridge = Bridge(settings, db, all_commands())
-    await bridge.start()
+    bridge = None
+    if serve:
+        from ccin_bridge.handlers.commands import all_commands
+        from ccin_bridge.handlers.core import Bridge
+
+        bridge = Bridge(settings, db, all_commands())
+        await bridge.start()
     return App(settings, secrets, db, bridge, data_dir, _source(config))
 
 

@@ -70,8 +70,8 @@ async def dispatch(args: argparse.Namespace) -> int:
         return await _db_upgrade(data_dir, secrets.database_url)
     if args.command == "db" and args.action == "backup":
         return await _db_backup(args, data_dir, secrets.database_url)
-    # Only the long-running commands check the whole search index at start.
-    app = await open_app(settings, secrets, source, mend_index=command in ("run", "chat"))
+    # Only the long-running commands check the whole search index and load the handlers.
+    app = await open_app(settings, secrets, source, serve=command in ("run", "chat"))
     try:
         if command != args.command:
             print(

@@ -52,13 +52,13 @@ async def test_one_shot_commands_only_build_an_empty_index(tmp_path: Path) -> No
         await session.execute(update(SearchDoc).values(text_tags=""))
     await app.db.close()
 
-    app = await open_app(settings, secrets, config, mend_index=False)  # e.g. `ccin-bridge jobs`
+    app = await open_app(settings, secrets, config, serve=False)  # e.g. `ccin-bridge jobs`
     async with app.db.session() as session:
         assert await session.scalar(select(func.count()).where(SearchDoc.text_tags != "")) == 0
         await session.execute(delete(SearchDoc))
     await app.db.close()
 
-    app = await open_app(settings, secrets, config, mend_index=False)
+    app = await open_app(settings, secrets, config, serve=False)
     async with app.db.session() as session:
         assert await session.scalar(select(func.count()).select_from(SearchDoc)) == total
     await app.db.close()

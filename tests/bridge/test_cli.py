@@ -131,6 +131,41 @@ def read_until(process: subprocess.Popen[bytes], text: str, within: float = 60) 
     return seen.decode()
 
 
+def test_a_one_shot_command_loads_no_handler_and_writes_nothing(tmp_path: Path) -> None:
+    assert run_cli(["db", "status"], tmp_path).returncode == 0  # creates, migrates and seeds
+    database = tmp_path / "data" / "ccin-bridge.sqlite3"
+    probe = (
+        "import sys\n"
+        "from ccin_bridge.cli.main import main\n"
+        "code = main(sys.argv[1:])\n"
+        "loaded = [m for m in ('alembic', 'apscheduler', 'ccin_bridge.handlers.core',"
+        " 'ccin_bridge.handlers.commands') if m in sys.modules]\n"
+        "print('EXIT', code, 'LOADED', loaded)\n"
+    )
+    before = _contents(database)
+    result = subprocess.run(
+        [sys.executable, "-c", probe, "--config", str(tmp_path / "config.yaml"), "search", "food"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=120, env=bridge_env(),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "Cooperative Approaches to Sustainable Food" in result.stdout
+    assert "EXIT 0 LOADED []" in result.stdout
+    assert _contents(database) == before  # the groups are mirrored by run and chat
+
+
+def _contents(database: Path) -> str:
+    """The database's pages, with what its write-ahead log holds moved into the file."""
+    import hashlib
+    import sqlite3
+
+    connection = sqlite3.connect(database)
+    try:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        connection.close()
+    return hashlib.sha256(database.read_bytes()).hexdigest()
+
+
 def test_run_without_tokens_opens_the_terminal_chat_in_a_terminal(tmp_path: Path) -> None:
     process, typing = in_a_terminal(["run"], tmp_path)
     try:
