@@ -15,7 +15,7 @@ from ccin_bridge.handlers.config import ConfigError, Secrets, Settings, load_set
 from ccin_bridge.locations import ConfigSource, data_dir_for
 from ccin_bridge.scheduler.outbound import Outbound
 from ccin_bridge.store import search_index, seed
-from ccin_bridge.store.db import Database, DatabaseURLError, default_url
+from ccin_bridge.store.db import Database, DatabaseURLError, connect_problem, default_url
 
 if TYPE_CHECKING:
     from ccin_bridge.handlers.core import Bridge
@@ -96,9 +96,7 @@ async def open_app(
     except (OperationalError, DBAPIError) as exc:
         await db.close()
         where = "DATABASE_URL" if secrets.database_url else f"the database in {data_dir}"
-        raise ConfigError(
-            f"{where}: cannot open {db.safe_url} ({type(exc.orig or exc).__name__})"
-        ) from None
+        raise ConfigError(f"{where}: cannot open {db.safe_url}: {connect_problem(exc)}") from None
     bridge = None
     if serve:
         from ccin_bridge.handlers.commands import all_commands

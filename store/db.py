@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -249,6 +250,31 @@ class Database:
         await self.engine.dispose()
         if self.is_sqlite:  # its own pool (on PostgreSQL it shares the writers')
             await self._read_engine.dispose()
+
+
+# What the drivers say when a database cannot be opened, as the operator should read it.
+_CONNECT_PROBLEMS = (
+    (re.compile(r'database "([^"]+)" does not exist'), 'database "{0}" does not exist'),
+    (re.compile(r'role "([^"]+)" does not exist'), 'role "{0}" does not exist'),
+    (re.compile(r'password authentication failed for user "([^"]+)"'), 'wrong password for "{0}"'),
+    (re.compile(r"Connection refused"), "connection refused (is PostgreSQL running there?)"),
+    (re.compile(r"failed to resolve host|Name or service not known"), "unknown host name"),
+    (re.compile(r"timeout expired|timed out", re.IGNORECASE), "no answer (timed out)"),
+    (re.compile(r"unable to open database file"), "the file cannot be created or opened"),
+    (re.compile(r"database is locked"), "the file is locked by another program"),
+)
+
+
+def connect_problem(exc: BaseException) -> str:
+    """Why a database could not be opened, in a few words that name no secret (the drivers'
+    messages name the host, database and role, never the password)."""
+    cause = getattr(exc, "orig", None) or exc
+    message = str(cause)
+    for pattern, said in _CONNECT_PROBLEMS:
+        found = pattern.search(message)
+        if found:
+            return said.format(*found.groups())
+    return type(cause).__name__
 
 
 def _named(url: URL) -> dict[str, str]:

@@ -64,6 +64,8 @@ async def dispatch(args: argparse.Namespace) -> int:
             )
             return EXIT_CONFIG
         command = "chat"  # `run` on the embedded default, in a terminal: the chat
+    if not secrets.database_url or command == "chat":  # the SQLite file, the chat's log
+        _make_data_folder(data_dir)
     _start_logging(args, command, data_dir, secrets)
     log.info("configuration: %s; data: %s", source.describe(), data_dir)
     if args.command == "db" and args.action == "upgrade":
@@ -95,6 +97,17 @@ def _start_logging(
     level = args.log_level or ("INFO" if service else "WARNING")
     to_file = args.log_file or (data_dir / LOG_NAME if command == "chat" else None)
     log_setup.configure(level, to_file=to_file, log_format=args.log_format, secrets=secrets)
+
+
+def _make_data_folder(data_dir: Path) -> None:
+    """The data folder, made if it is not there; a path that cannot be one says why."""
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        in_the_way = next((p for p in (data_dir, *data_dir.parents) if p.is_file()), data_dir)
+        raise ConfigError(f"data folder {data_dir}: {in_the_way} is a file, not a folder") from None
+    except OSError as exc:
+        raise ConfigError(f"data folder {data_dir}: cannot be made ({exc.strerror})") from None
 
 
 def _credentials_set(secrets: Secrets) -> bool:

@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
+from sqlalchemy.engine import make_url
 
 from ccin_bridge.store.db import Database, default_url
 from ccin_bridge.store.models import Identity, Person
@@ -331,3 +333,33 @@ def test_import_reports_counts_and_bad_rows_and_is_idempotent(tmp_path: Path) ->
     missing = run_cli(["import", "events", str(tmp_path / "nope.csv")], tmp_path)
     assert missing.returncode == 1 and "cannot import" in missing.stderr
     assert "Traceback" not in first.stderr + ics.stderr + missing.stderr
+
+
+def test_a_database_that_cannot_be_opened_says_why_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "blocker").write_text("a file where a folder should be")
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["data_dir"] = "blocker/data"
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    blocked = run_cli(["db", "status"], tmp_path)
+    assert blocked.returncode == 2
+    assert f"{tmp_path / 'blocker'} is a file, not a folder" in blocked.stderr
+    assert "Traceback" not in blocked.stderr
+    refused = run_cli(["db", "status"], tmp_path, DATABASE_URL="postgresql://u@127.0.0.1:1/x")
+    (line,) = refused.stderr.splitlines()
+    assert refused.returncode == 2
+    assert "DATABASE_URL: cannot open" in line and "connection refused" in line
+
+
+@pytest.mark.postgres
+def test_a_postgresql_that_refuses_says_which_database_or_role(
+    tmp_path: Path, postgres_server: str
+) -> None:
+    server = make_url(postgres_server)
+    for refused, why in [
+        (server.set(database="ccin_no_such_database"), 'database "ccin_no_such_database" does'),
+        (server.set(username="ccin_no_such_role"), 'role "ccin_no_such_role" does not'),
+    ]:
+        url = refused.render_as_string(hide_password=False)
+        result = run_cli(["db", "status"], tmp_path, DATABASE_URL=url)
+        (line,) = result.stderr.splitlines()
+        assert result.returncode == 2 and why in line, line
