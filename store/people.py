@@ -347,13 +347,16 @@ async def set_active(
 
 async def set_admin(
     session: AsyncSession, *, platform: str, external_id: str, is_admin: bool
-) -> Caller:
+) -> Caller | None:
     """Grant or revoke admin rights on one account (created if new, so that a grant works from
     its first message); the person's other accounts keep their own, and nothing else about
-    the account changes (its names, or whether it blocked the bot)."""
+    the account changes (its names, or whether it blocked the bot). Revoking the rights of an
+    account never seen changes nothing and returns None: no person is made for it."""
     identity = await session.scalar(
         select(Identity).where(Identity.platform == platform, Identity.external_id == external_id)
     )
+    if identity is None and not is_admin:
+        return None
     if identity is None:
         found = await account(
             session, platform=platform, external_id=external_id, display_name="", username=None

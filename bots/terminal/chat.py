@@ -48,6 +48,7 @@ class TerminalChat:
         self.interactive = stdin.isatty()
         self.attachments_dir = attachments_dir
         self._choices: list[Button] = []
+        self._readline = False  # lines read with line editing (set once the chat runs)
 
     async def run(self, on_ready: Callable[[], Coroutine[Any, Any, None]] | None = None) -> None:
         """Chat until /quit or the end of input. `on_ready` (the scheduler and the outbox
@@ -62,15 +63,37 @@ class TerminalChat:
         starting: asyncio.Task[None] | None = None
         if on_ready is not None:
             starting = asyncio.create_task(on_ready(), name="terminal-background")
+        editing = self._line_editing()
         try:
             await self._converse()
         finally:
+            editing.close()
             if starting is not None:
                 await starting
 
+    def _line_editing(self) -> contextlib.ExitStack:
+        """In a terminal: line editing and this session's history (readline), and the
+        terminal's settings put back however the chat ends (readline changes them while it
+        reads a line, and a chat stopped by a signal leaves it reading)."""
+        stack = contextlib.ExitStack()
+        self._readline = False
+        if not self.interactive or self.stdin is not sys.stdin:
+            return stack
+        try:
+            import readline  # noqa: F401  (input() edits lines once it is loaded)
+            import termios
+        except ImportError:  # not on every platform: plain lines then
+            return stack
+        with contextlib.suppress(termios.error):
+            settings = termios.tcgetattr(self.stdin.fileno())
+            fd = self.stdin.fileno()
+            stack.callback(termios.tcsetattr, fd, termios.TCSADRAIN, settings)
+        self._readline = True
+        return stack
+
     async def _converse(self) -> None:
         while True:
-            if self.interactive:
+            if self.interactive and not self._readline:
                 self.stdout.write("> ")
                 self.stdout.flush()
             line = await self._read_line()
@@ -99,7 +122,11 @@ class TerminalChat:
 
         def read() -> None:
             try:
-                result: str | BaseException = self.stdin.readline()
+                result: str | BaseException = (
+                    input("> ") + "\n" if self._readline else self.stdin.readline()
+                )
+            except EOFError:  # Ctrl-D at the prompt
+                result = ""
             except (OSError, ValueError) as exc:  # stdin closed under us
                 result = exc
             with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits
@@ -150,4 +177,6 @@ class TerminalChat:
 
 
 def _slug(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", name.casefold()).strip("-")[:40] or "guest"
+    """The account a name at the terminal is: letters and digits of any script kept, so that
+    "李雷" and "Ada" are people of their own (and "Ada Lovelace", "ada-lovelace" the same)."""
+    return re.sub(r"[\W_]+", "-", name.casefold()).strip("-")[:40] or "guest"

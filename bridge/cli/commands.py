@@ -285,7 +285,20 @@ async def _chat_with_scheduler(app: App, *, name: str, admin: bool) -> int:
 
     chat = TerminalChat(app.bridge, name=name, attachments_dir=app.data_dir / "downloads")
     if admin:
-        app.bridge.grant_session_admin(chat.user)
+        # A stored right, as `admin grant` gives: approval cards and delivery reports reach
+        # this person at this terminal later too, not only during this run.
+        from ccin_bridge.store import audit, people
+
+        async with app.db.session() as session:
+            user_id = chat.user.user_id
+            await people.set_admin(session, platform="terminal", external_id=user_id, is_admin=True)
+            await audit.record(
+                session, actor_id=None, action="admin.grant", who=f"terminal:{user_id}"
+            )
+        print(
+            f"{name} is an admin at this terminal from now on "
+            f"(`ccin-bridge admin revoke terminal:{user_id}` takes it back)."
+        )
     started: list[Background] = []
 
     async def start_background() -> None:
@@ -428,7 +441,13 @@ async def _admin(args: argparse.Namespace, app: App) -> int:
         return 0
     grant = args.action == "grant"
     async with app.db.session() as session:
-        await people.set_admin(session, platform=platform, external_id=user_id, is_admin=grant)
-        await audit.record(session, actor_id=None, action=f"admin.{args.action}", who=key)
+        changed = await people.set_admin(
+            session, platform=platform, external_id=user_id, is_admin=grant
+        )
+        if changed is not None:
+            await audit.record(session, actor_id=None, action=f"admin.{args.action}", who=key)
+    if changed is None:
+        print(f"{key} is not an admin (the bridge has never seen that account): nothing changed.")
+        return 0
     print(f"{key} is {'now' if grant else 'no longer'} an admin.")
     return 0

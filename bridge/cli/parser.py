@@ -39,6 +39,17 @@ def installed_version() -> str:
         return "(not installed)"
 
 
+def _chat_name(value: str) -> str:
+    """`--as`: a person's name, with at least one letter or digit (their account is made
+    from it, so two names are two people whatever the script)."""
+    name = " ".join(value.split())
+    if not any(ch.isalnum() for ch in name):
+        raise argparse.ArgumentTypeError("give a name with a letter or a digit, e.g. --as Ada")
+    if len(name) > 64:
+        raise argparse.ArgumentTypeError("a name of at most 64 characters")
+    return name
+
+
 def build_parser(run_options: Sequence[RunOption] = ()) -> argparse.ArgumentParser:
     """The whole command line; `run_options` are the platforms' own options of `run` (the
     registry's, loaded by the caller only when `run` is asked for)."""
@@ -85,8 +96,12 @@ def _service(commands: Commands, run_options: Sequence[RunOption]) -> None:
     init.add_argument("folder", nargs="?", type=Path, default=Path(), metavar="DIR")
     init.add_argument("--force", action="store_true", help="replace a config.yaml already there")
     chat = commands.add_parser("chat", help="talk to the bridge in this terminal")
-    chat.add_argument("--as", dest="name", default="Guest", help="your name in the chat")
-    chat.add_argument("--admin", action="store_true", help="act as a network admin")
+    chat.add_argument(
+        "--as", dest="name", type=_chat_name, default="Guest", help="your name in the chat"
+    )
+    chat.add_argument(
+        "--admin", action="store_true", help="make this person a network admin (kept)"
+    )
 
 
 def _data(commands: Commands) -> None:

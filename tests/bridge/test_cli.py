@@ -10,11 +10,13 @@ import shutil
 import signal
 import subprocess
 import sys
+import termios
 import time
 from pathlib import Path
 
 import pytest
 import yaml
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from ccin_bridge.store.db import Database, default_url
@@ -106,29 +108,35 @@ def test_a_chat_at_the_latest_schema_starts_without_alembic_or_the_importers(
 
 
 def in_a_terminal(args: list[str], tmp_path: Path) -> tuple[subprocess.Popen[bytes], int]:
-    """The bridge with a pseudo-terminal for its input, as a person's shell gives it; its
-    output goes to a pipe. Returns the process and the terminal's end to type into."""
+    """The bridge in a pseudo-terminal, as a person's shell runs it (its input and output are
+    the terminal; its errors go to a pipe). Returns the process and the terminal's other end,
+    to type into and read from."""
     config = tmp_path / "config.yaml"
     if not config.exists():
         shutil.copy(REPO / "config.yaml", config)
     typing, terminal = pty.openpty()
     process = subprocess.Popen(
         [sys.executable, "-m", "ccin_bridge", "--config", str(config), *args],
-        stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
+        stdin=terminal, stdout=terminal, stderr=subprocess.PIPE, cwd=tmp_path,
         env=bridge_env(),
     )  # fmt: skip
     os.close(terminal)
     return process, typing
 
 
-def read_until(process: subprocess.Popen[bytes], text: str, within: float = 60) -> str:
-    assert process.stdout is not None
+def read_until(typing: int, text: str, within: float = 60) -> str:
+    """What the terminal shows until `text` (or, with no text, until the bridge has gone)."""
     seen = b""
     deadline = time.monotonic() + within
-    while text.encode() not in seen:
+    while not text or text.encode() not in seen:
         assert time.monotonic() < deadline, seen.decode()
-        chunk = os.read(process.stdout.fileno(), 4096)
-        assert chunk, seen.decode()
+        try:
+            chunk = os.read(typing, 4096)
+        except OSError:  # the other side has closed: the bridge has gone
+            chunk = b""
+        if not chunk:
+            assert not text, seen.decode()
+            return seen.decode()
         seen += chunk
     return seen.decode()
 
@@ -171,10 +179,9 @@ def _contents(database: Path) -> str:
 def test_run_without_tokens_opens_the_terminal_chat_in_a_terminal(tmp_path: Path) -> None:
     process, typing = in_a_terminal(["run"], tmp_path)
     try:
-        out = read_until(process, "> ")
-        assert out.startswith("No platform credentials set")
+        assert "No platform credentials set" in read_until(typing, "> ")
         os.write(typing, b"/help\n")
-        assert "What I can do" in read_until(process, "What I can do")
+        read_until(typing, "What I can do")
         os.write(typing, b"/quit\n")
         assert process.wait(timeout=30) == 0
     finally:
@@ -201,13 +208,17 @@ def test_a_signal_stops_the_chat_at_once_while_it_waits_for_a_line(
     wait for Enter, and SIGTERM ended it without a word)."""
     process, typing = in_a_terminal(["chat"], tmp_path)
     try:
-        read_until(process, "> ")
+        read_until(typing, "> ")
         time.sleep(1)  # the scheduler starts beside the chat once it has greeted
+        # Line editing (readline) has the terminal in its own mode while it waits for a line.
+        assert not termios.tcgetattr(typing)[3] & termios.ICANON
         process.send_signal(signum)
-        out, err = process.communicate(timeout=15)
-        assert process.returncode == 0, err.decode()
-        assert "ccin-bridge stopped." in out.decode()
-        assert "Traceback" not in err.decode()
+        assert process.wait(timeout=15) == 0
+        assert "ccin-bridge stopped." in read_until(typing, "")
+        assert process.stderr is not None and "Traceback" not in process.stderr.read().decode()
+        # ... and it is put back, or the person's shell would show nothing they type.
+        local_modes = termios.tcgetattr(typing)[3]
+        assert local_modes & termios.ECHO and local_modes & termios.ICANON
     finally:
         process.kill()
         process.communicate()  # closes its pipes
@@ -363,3 +374,33 @@ def test_a_postgresql_that_refuses_says_which_database_or_role(
         result = run_cli(["db", "status"], tmp_path, DATABASE_URL=url)
         (line,) = result.stderr.splitlines()
         assert result.returncode == 2 and why in line, line
+
+
+def test_each_name_at_the_terminal_is_its_own_person_and_admin_is_kept(tmp_path: Path) -> None:
+    first = run_cli(["chat", "--as", "李雷"], tmp_path, stdin="/mydata\n")
+    assert first.returncode == 0, first.stderr
+    assert "terminal chat as 李雷" in first.stdout
+    other = run_cli(["chat", "--as", "Ada"], tmp_path, stdin="/mydata\n")
+    assert "李雷" not in other.stdout  # not the shared Guest account any more
+    for empty in ("", "   ", "!!"):
+        refused = run_cli(["chat", "--as", empty], tmp_path)
+        assert refused.returncode == 2 and "give a name with a letter or a digit" in refused.stderr
+    admin = run_cli(["chat", "--as", "Ada", "--admin"], tmp_path, stdin="/quit\n")
+    assert "Ada is an admin at this terminal from now on" in admin.stdout
+    later = run_cli(["chat", "--as", "Ada"], tmp_path, stdin="/pending\n")  # no --admin now
+    assert later.returncode == 0 and "/pending" in later.stdout
+    assert "is for network admins only" not in later.stdout
+    audit = run_cli(["audit", "--json"], tmp_path)
+    assert any(e["action"] == "admin.grant" for e in json.loads(audit.stdout))
+    never = run_cli(["admin", "revoke", "terminal:nobody-seen"], tmp_path)
+    assert never.returncode == 0 and "nothing changed" in never.stdout
+
+    async def accounts() -> list[str]:
+        db = Database(default_url(tmp_path / "data"))
+        try:
+            async with db.read() as session:
+                return list(await session.scalars(select(Identity.external_id)))
+        finally:
+            await db.close()
+
+    assert sorted(asyncio.run(accounts())) == ["ada", "李雷"]  # no person made for the revoke

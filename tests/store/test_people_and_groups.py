@@ -89,8 +89,14 @@ async def test_admin_grant_and_revoke(db: Database) -> None:
         revoked = await people.set_admin(
             session, platform="slack", external_id="UADM", is_admin=False
         )
+    assert granted is not None and revoked is not None
     assert granted.is_admin and not revoked.is_admin
     assert granted.identity_id == revoked.identity_id
+    async with db.session() as session:  # an account never seen: no person is made for it
+        never = await people.set_admin(
+            session, platform="slack", external_id="UNEVER", is_admin=False
+        )
+    assert never is None
 
 
 async def test_button_state_round_trip_and_purge(db: Database) -> None:
