@@ -32,6 +32,10 @@ def _as_text(chat_id: int | str) -> str:
     return text
 
 
+class PlatformUnreachable(Exception):
+    """A platform could not be reached at start, after a few tries: said in one line."""
+
+
 @dataclass(frozen=True)
 class EnvVar:
     """An environment variable the platform reads; `secret` ones never reach a log."""

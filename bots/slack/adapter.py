@@ -165,7 +165,13 @@ class SlackAdapter:
             await self.socket.start()
             log.info("Slack adapter connected in Socket Mode")
             return
-        await self.server.start()
+        try:
+            await self.server.start()
+        except OSError as exc:  # the port is taken, or the host is not this machine's
+            where = f"{self.server.host}:{self.server.port}"
+            raise ConfigError(
+                f"slack_http: cannot listen on {where} ({exc.strerror or exc})"
+            ) from None
         log.info("Slack adapter listening on %s", self.server.url)
 
     @property

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,7 @@ from telegram.error import (
     NetworkError,
     RetryAfter,
     TelegramError,
+    TimedOut,
 )
 from telegram.ext import (
     AIORateLimiter,
@@ -62,11 +64,15 @@ from ccin_bridge.handlers.errors import GENERIC_ERROR
 from ccin_bridge.handlers.events import HERE, ButtonPressed, Outgoing, TypedLine
 from ccin_bridge.handlers.identity import ChatRef
 from ccin_bridge.handlers.inbox import InboundItem, Inbox, Unreadable
+from ccin_bridge.handlers.platforms import PlatformUnreachable
 from ccin_bridge.handlers.replies import Reply, ReplyBuilder, link, text
 from ccin_bridge.handlers.requests import clean_text
 from ccin_bridge.scheduler.outbound import ChatAdmin, Outbound
 
 log = logging.getLogger(__name__)
+# Seconds between tries to reach Telegram at start (about half a minute in all), then it fails.
+START_RETRIES = (1, 2, 4, 8, 15)
+_TOKEN_IN_URL = re.compile(r"bot\d+:[A-Za-z0-9_-]+")
 
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 ALLOWED_UPDATES = (
@@ -105,6 +111,14 @@ def normalise_base_url(url: str | None) -> str:
     if "{token}" in url or url.endswith("/bot"):
         return url
     return url + "/bot"
+
+
+def _network_problem(exc: NetworkError) -> str:
+    """A few words on why Telegram could not be reached, with no token (URLs carry it)."""
+    if isinstance(exc, TimedOut):
+        return "no answer in time"
+    said = str(exc.message).split(": ", 1)[-1].split(" ssl:", 1)[0]
+    return _TOKEN_IN_URL.sub("bot[redacted]", said)[:160]
 
 
 class TelegramBot:
@@ -210,14 +224,28 @@ class TelegramBot:
         """Check the token, publish the command lists, take up updates an earlier run left,
         and start receiving: by long polling, or in webhook mode by serving Telegram's POSTs."""
         app = self.application
-        try:
-            await app.initialize()
-        except InvalidToken:
-            await app.bot.shutdown()  # initialize() opened the HTTP clients before failing
-            raise ConfigError("TELEGRAM_BOT_TOKEN was rejected by the Telegram server") from None
-        except BaseException:
-            await app.bot.shutdown()
-            raise
+        for wait in (*START_RETRIES, None):
+            try:
+                await app.initialize()
+                break
+            except InvalidToken:
+                await app.bot.shutdown()  # initialize() opened the HTTP clients before failing
+                raise ConfigError(
+                    "TELEGRAM_BOT_TOKEN was rejected by the Telegram server"
+                ) from None
+            except NetworkError as exc:  # down, or not reachable from here: try again a while
+                why = _network_problem(exc)
+                if wait is None:
+                    await app.bot.shutdown()
+                    raise PlatformUnreachable(
+                        f"the Telegram Bot API at {self.application.bot.base_url.split('/bot')[0]}"
+                        f" cannot be reached ({why}); check the network or TELEGRAM_API_BASE_URL"
+                    ) from None
+                log.warning("Telegram cannot be reached (%s): trying again in %d s", why, wait)
+                await asyncio.sleep(wait)
+            except BaseException:
+                await app.bot.shutdown()
+                raise
         try:
             await self._publish_commands()
             await app.start()

@@ -35,6 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     from ccin_bridge.cli import commands  # the bridge itself: loaded only to run a command
     from ccin_bridge.handlers.config import ConfigError
+    from ccin_bridge.handlers.platforms import PlatformUnreachable
     from ccin_bridge.store.seed import SeedError
 
     try:
@@ -44,6 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     except SeedError as exc:
         print(f"ccin-bridge: reference data error: {exc}", file=sys.stderr)
+        return 1
+    except PlatformUnreachable as exc:
+        print(f"ccin-bridge: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
