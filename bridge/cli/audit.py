@@ -10,7 +10,7 @@ from ccin_bridge.store import audit, people
 
 
 async def run(args: argparse.Namespace, app: App) -> int:
-    limit = max(1, min(10_000, args.limit))
+    limit = int(args.limit)  # 1 to 10,000: the parser refuses others
     async with app.db.session() as session:
         entries = await audit.recent(session, limit)
         actors = {e.actor_id for e in entries if e.actor_id is not None}

@@ -355,7 +355,7 @@ async def _db(args: argparse.Namespace, app: App) -> int:
 async def _search(args: argparse.Namespace, app: App) -> int:
     from ccin_bridge.store import search as store_search
 
-    limit = max(1, min(100, args.limit))
+    limit = int(args.limit)  # 1 to 100: the parser refuses others
     kinds = tuple(k.replace("-", "_") for k in args.kind or ())
     async with app.db.session() as session:
         page = await store_search.search(session, " ".join(args.query), kinds=kinds, limit=limit)

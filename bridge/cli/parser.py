@@ -4,7 +4,7 @@ a mistyped command answer at once; each command's module is imported only to run
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,6 +37,21 @@ def installed_version() -> str:
         return version("ccin-bridge")
     except PackageNotFoundError:  # run from a tree that was never installed
         return "(not installed)"
+
+
+def _between(low: int, high: int) -> Callable[[str], int]:
+    """A whole number in a range, refused with the range rather than quietly clamped."""
+
+    def number(value: str) -> int:
+        try:
+            parsed = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+        if not low <= parsed <= high:
+            raise argparse.ArgumentTypeError(f"{parsed} is not between {low} and {high:,}")
+        return parsed
+
+    return number
 
 
 def _chat_name(value: str) -> str:
@@ -118,7 +133,7 @@ def _data(commands: Commands) -> None:
     find.add_argument(
         "--kind", choices=["case-study", "project", "publication", "supplier"], action="append"
     )
-    find.add_argument("--limit", type=int, default=10, help="results to show (1-100)")
+    find.add_argument("--limit", type=_between(1, 100), default=10, help="results to show (1-100)")
     find.add_argument("--json", action="store_true", help="print JSON, best match first")
     imp = commands.add_parser("import", help="import case studies, projects, suppliers or events")
     imp.add_argument("kind", choices=IMPORT_KINDS)
@@ -134,7 +149,9 @@ def _admin(commands: Commands) -> None:
     admin.add_argument("action", choices=["grant", "revoke", "unlink"])
     admin.add_argument("who", metavar="PLATFORM:USER_ID")
     audit = commands.add_parser("audit", help="show the audit log (admin actions, changes)")
-    audit.add_argument("--limit", type=int, default=50, help="entries to show (default 50)")
+    audit.add_argument(
+        "--limit", type=_between(1, 10_000), default=50, help="entries to show (default 50)"
+    )
     audit.add_argument("--json", action="store_true", help="print JSON for scripts")
 
 

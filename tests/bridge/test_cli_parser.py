@@ -94,3 +94,22 @@ def test_version_is_the_installed_distributions(capsys: pytest.CaptureFixture[st
     declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
     assert exited.value.code == 0
     assert capsys.readouterr().out == f"ccin-bridge {declared}\n"
+
+
+@pytest.mark.parametrize(
+    ("words", "said"),
+    [
+        (["search", "food", "--limit", "0"], "argument --limit: 0 is not between 1 and 100"),
+        (["search", "food", "--limit", "1000"], "1000 is not between 1 and 100"),
+        (["search", "food", "--limit", "ten"], "'ten' is not a whole number"),
+        (["audit", "--limit", "20000"], "20000 is not between 1 and 10,000"),
+    ],
+)
+def test_a_limit_out_of_range_is_refused_not_clamped(
+    words: list[str], said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        parser.build_parser().parse_args(words)
+    assert exited.value.code == 2
+    assert said in capsys.readouterr().err
+    assert parser.build_parser().parse_args(["search", "food", "--limit", "100"]).limit == 100
