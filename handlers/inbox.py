@@ -123,6 +123,9 @@ class Inbox:
         self._listener = wakeups.Listener(db, wakeups.INBOUND)
         self._watch: asyncio.Task[None] | None = None
         self._recording: set[int] = set()  # outcomes being written this moment
+        # Outcomes written so far: a read of the journal that overlapped a write may show
+        # updates as open that are done, so it is read again (see `_open_unknown`).
+        self._recorded = 0
         self._slots = asyncio.Semaphore(concurrency)
         self._lanes: dict[str, deque[InboundItem]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
@@ -157,12 +160,29 @@ class Inbox:
             await self.on_lead()
 
     async def _take_up(self) -> None:
-        async with self.db.read() as session:
-            items = await journal.open_items(session, self.platform)
-        fresh = [i for i in items if not self._known(i.id)]
+        fresh = await self._open_unknown()
         if fresh:
             log.info("%d stored %s updates to handle", len(fresh), self.platform)
         self._queue(fresh)
+
+    async def _open_unknown(self, up_to: int | None = None) -> list[InboundItem]:
+        """Stored updates not done and not in hand here, oldest first (up to an id). Read
+        from the journal, also for updates this process has just stored: the watch may have
+        taken them up and finished them meanwhile."""
+        while True:
+            recorded = self._recorded
+            async with self.db.read() as session:
+                if up_to is None:
+                    items = await journal.open_items(session, self.platform)
+                    found = [i for i in items if not self._known(i.id)]
+                else:
+                    ids = await journal.open_ids(session, self.platform, up_to=up_to)
+                    unknown = [i for i in ids if not self._known(i)]
+                    found = []
+                    if unknown:
+                        found = await journal.open_items(session, self.platform, ids=unknown)
+            if recorded == self._recorded:  # no outcome was written meanwhile
+                return [i for i in found if not self._known(i.id)]
 
     def _known(self, item_id: int) -> bool:
         return item_id in self._queued or item_id in self._finished or item_id in self._recording
@@ -263,8 +283,14 @@ class Inbox:
             items = await journal.add(session, self.platform, arrivals)
             if items and not leading:  # the leader hears of them as they are committed
                 await wakeups.notify(session, wakeups.INBOUND, self.platform)
-        if self._accepting and leading:
+        if not (self._accepting and leading and items):
+            return
+        if self.db.is_sqlite:  # this process stores all there is: nothing can come before
             self._queue(items)
+            return
+        # Updates another process stored before these may not be taken up yet (their
+        # notification is on its way): queue those first, so that a chat keeps its order.
+        self._queue(await self._open_unknown(up_to=items[-1].id))
 
     def _queue(self, items: Sequence[InboundItem]) -> None:
         for item in items:
@@ -378,4 +404,5 @@ class Inbox:
                 return False
             finally:
                 self._recording.difference_update(batch)
+                self._recorded += 1
         return True

@@ -103,6 +103,16 @@ async def open_items(
     ]
 
 
+async def open_ids(session: AsyncSession, platform: str, *, up_to: int) -> list[int]:
+    """The ids of updates not yet done, oldest first, up to and including `up_to`."""
+    query = select(InboundUpdate.id).where(
+        InboundUpdate.platform == platform,
+        InboundUpdate.status.in_(OPEN),
+        InboundUpdate.id <= up_to,
+    )
+    return list(await session.scalars(query.order_by(InboundUpdate.id)))
+
+
 async def record_replies(
     session: AsyncSession, item_id: int, call: int, replies: list[dict[str, Any]]
 ) -> None:
