@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import functools
+import heapq
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from typing import Protocol, TypeVar
 
 from dateutil.rrule import rrulestr
 
 from ccin_bridge.store.records import EventRecord
+from ccin_bridge.store.reference import INACTIVE as INACTIVE  # statuses neither coming nor past
 
 log = logging.getLogger(__name__)
 # Series with no first date are anchored here; any date before the network's founding works.
-INACTIVE = ("superseded", "cancelled")
 RRULE_ANCHOR = datetime(2012, 1, 1)  # noqa: DTZ001 (wall-clock arithmetic, zone applied later)
 
 
@@ -42,7 +45,29 @@ class Occurrence:
     recurring: bool
 
 
-def next_occurrences(event: EventRecord, today: date, count: int) -> list[date]:
+class Dated(Protocol):
+    """What says when an event is: an `EventRecord`, or the store's lighter `EventDates`."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def starts_on(self) -> date | None: ...
+    @property
+    def ends_on(self) -> date | None: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def start_time(self) -> time | None: ...
+    @property
+    def rrule(self) -> str | None: ...
+
+
+D = TypeVar("D", bound=Dated)
+
+
+def next_occurrences(event: Dated, today: date, count: int) -> list[date]:
     """The next `count` dates (from today on) of a recurring event; [] if its rule is invalid."""
     if not event.rrule:
         return []
@@ -79,31 +104,32 @@ def _next_dates(
 
 def upcoming(events: list[EventRecord], today: date, per_series: int = 1) -> list[Occurrence]:
     """Dated events that have not finished, plus the next dates of recurring ones, in order."""
-    result: list[Occurrence] = []
+    return [
+        Occurrence(event, day, event.start_time, bool(event.rrule))
+        for event, day in dates_ahead(events, today, per_series)
+    ]
+
+
+def dates_ahead(
+    events: Iterable[D], today: date, per_series: int = 1, limit: int | None = None
+) -> list[tuple[D, date]]:
+    """As `upcoming`, (event, day) pairs: by day, time, title, then the order given; with
+    `limit`, only the first so many (without sorting the rest)."""
+    found: list[tuple[D, date]] = []
     for event in events:
         if event.rrule:
-            result.extend(
-                Occurrence(event, day, event.start_time, True)
-                for day in next_occurrences(event, today, per_series)
-            )
+            found.extend((event, day) for day in next_occurrences(event, today, per_series))
         elif (
             event.status not in INACTIVE
             and event.starts_on is not None
             and (event.ends_on or event.starts_on) >= today
         ):
-            result.append(Occurrence(event, event.starts_on, event.start_time, False))
-    result.sort(key=lambda o: (o.on, o.at or time.min, o.event.title))
-    return result
+            found.append((event, event.starts_on))
+    if limit is None:
+        return sorted(found, key=_in_order)
+    return heapq.nsmallest(limit, found, key=_in_order)  # stable, as sorted(...)[:limit]
 
 
-def past(events: list[EventRecord], today: date, limit: int) -> list[EventRecord]:
-    done = [
-        e
-        for e in events
-        if not e.rrule
-        and e.status not in INACTIVE
-        and e.starts_on
-        and (e.ends_on or e.starts_on) < today
-    ]
-    done.sort(key=lambda e: e.starts_on or date.min, reverse=True)
-    return done[:limit]
+def _in_order(item: tuple[Dated, date]) -> tuple[date, time, str]:
+    event, day = item
+    return (day, event.start_time or time.min, event.title)

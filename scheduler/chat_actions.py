@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -27,12 +27,17 @@ from ccin_bridge.store.db import Database
 from ccin_bridge.store.outbox import Target
 
 log = logging.getLogger(__name__)
+# Seconds: due work another process was claiming when the worker looked is looked at this soon.
+MIN_WAIT = 0.05
 
 
 @dataclass(frozen=True)
 class ChatActionPolicy:
     batch: int = 10
-    poll_seconds: float = 1.0
+    # The longest the idle worker sleeps: an action queued in this process wakes it as it
+    # commits, and it sleeps only until the next one falls due, so this bounds only how soon
+    # it finds an action another process queued.
+    poll_seconds: float = 5.0
     max_attempts: int = 6
 
 
@@ -57,6 +62,8 @@ class ChatActionService:
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
+        self._next_due: datetime | None = None  # when `claim` next finds work, as last read
+        self._unsubscribe: Callable[[], None] | None = None
         # Claimed by this worker and not finished, by id, with whether it was begun.
         self._held: dict[int, tuple[ChatActionJob, bool]] = {}
 
@@ -67,6 +74,13 @@ class ChatActionService:
         # Nothing is reset here: what a stopped process was doing comes back by its lease
         # (store/chat_actions.py), and another process's running work stays its own.
         self._stopping.clear()
+        loop = asyncio.get_running_loop()
+
+        def queued() -> None:  # in the committing thread, which need not be the loop's
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nothing to wake
+                loop.call_soon_threadsafe(self.wake)
+
+        self._unsubscribe = outbox.on_queued(self.db.engine, outbox.CHAT_ACTIONS, queued)
         self._task = asyncio.create_task(self._loop(), name="chat-actions")
 
     async def stop(self, grace: float = 3.0) -> None:
@@ -74,6 +88,9 @@ class ChatActionService:
         worker claimed and did not finish is given back, to be done again by any process."""
         self._stopping.set()
         self._wake.set()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         if self._task is not None:
             with contextlib.suppress(TimeoutError):  # wait_for has cancelled it then
                 await asyncio.wait_for(self._task, timeout=grace)
@@ -94,19 +111,31 @@ class ChatActionService:
 
     async def _loop(self) -> None:
         while not self._stopping.is_set():
+            self._wake.clear()  # before looking: a wake-up while it looks ends the wait at once
             try:
                 done = await self.run_once()
             except Exception:
                 log.exception("chat action worker failed; carrying on")
                 done = 0
-            if done == 0 and not self._stopping.is_set():  # else stop()'s wake-up is lost
-                self._wake.clear()
+            if done == 0 and not self._stopping.is_set():
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.policy.poll_seconds)
+                    await asyncio.wait_for(self._wake.wait(), timeout=self._idle_wait())
+
+    def _idle_wait(self) -> float:
+        """Seconds until the next action falls due, at most `poll_seconds`."""
+        if self._next_due is None:
+            return self.policy.poll_seconds
+        until_due = (self._next_due - datetime.now(UTC)).total_seconds()
+        return min(self.policy.poll_seconds, max(MIN_WAIT, until_due))
 
     async def run_once(self) -> int:
         """Claim one batch and do it; returns how many actions were tried."""
         if not self.admins:
+            return 0
+        # A read first: when nothing is due (nearly always), nothing is locked or written.
+        async with self.db.read() as session:
+            self._next_due = await chat_actions.next_due(session, platforms=list(self.admins))
+        if self._next_due is None or self._next_due > datetime.now(UTC):
             return 0
         async with self.db.session() as session:
             jobs = await chat_actions.claim(
@@ -252,7 +281,9 @@ class ChatActionService:
                 subject_id=job.person_id,
             )
 
-    async def _finish_erasures(self, person_ids: Iterable[int]) -> None:
+    async def _finish_erasures(self, person_ids: set[int]) -> None:
+        if not person_ids:
+            return
         async with self.db.session() as session:
             waiting = set(await erasure.erasures_waiting(session))
             for person_id in set(person_ids) & waiting:

@@ -16,7 +16,7 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from ccin_bridge.handlers import metrics, reply_codec
 from ccin_bridge.handlers.delivery_report import report_reply
@@ -38,13 +38,18 @@ log = logging.getLogger(__name__)
 
 SETTLE_ATTEMPTS = 5
 STOP_GRACE = 3.0  # seconds: a stopping service must not hold up the process's shutdown
+FAILED_WAIT = 1.0  # seconds: a lane that failed (the database away?) tries again after this
 
 
 @dataclass(frozen=True)
 class DeliveryPolicy:
     lanes: int = 4
     batch: int = 20  # rows a lane claims at a time
-    poll_seconds: float = 0.5
+    # How often the idle lookout reads the outbox. Work queued in this process wakes the lanes
+    # as it commits, and the lookout sleeps only until the next delivery falls due, so this
+    # bounds only how soon work another process queued (the CLI's broadcast, a second bridge)
+    # is found.
+    poll_seconds: float = 5.0
     lease: timedelta = timedelta(minutes=2)  # a row held longer belongs to a dead worker
     max_attempts: int = 8
     expire_after: timedelta = timedelta(days=3)
@@ -75,12 +80,16 @@ class DeliveryService:
         self.name = name or worker_name()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
-        self._wake = asyncio.Event()
+        # One per lane, set together: a lane clearing its own loses no other lane's wake-up.
+        self._wakes: list[asyncio.Event] = []
+        self._look = asyncio.Event()  # the lookout reads again now (a round of sends ended)
+        self._unsubscribe: Callable[[], None] | None = None
         self._busy = 0  # lanes between claiming a batch and settling its reports
 
     def wake(self) -> None:
         """Something was queued: look now rather than at the next poll."""
-        self._wake.set()
+        for wake in self._wakes:
+            wake.set()
 
     @property
     def running(self) -> bool:
@@ -94,17 +103,30 @@ class DeliveryService:
         if doubtful:
             log.warning("%d deliveries were mid-send when a worker stopped: retrying", doubtful)
         self._stopping.clear()
+        self._wakes = [asyncio.Event() for _ in range(self.policy.lanes)]
+        loop = asyncio.get_running_loop()
+
+        def queued() -> None:  # in the committing thread, which need not be the loop's
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nothing to wake
+                loop.call_soon_threadsafe(self.wake)
+
+        self._unsubscribe = outbox.on_queued(self.db.engine, outbox.DELIVERIES, queued)
         self._tasks = [
-            asyncio.create_task(self._lane(f"{self.name}/{n}"), name=f"delivery-lane-{n}")
-            for n in range(self.policy.lanes)
+            asyncio.create_task(self._lane(f"{self.name}/{n}", wake), name=f"delivery-lane-{n}")
+            for n, wake in enumerate(self._wakes)
         ]
+        self._tasks.append(asyncio.create_task(self._lookout(), name="delivery-lookout"))
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="delivery-recovery"))
 
     async def stop(self, grace: float = STOP_GRACE) -> None:
         """Let each lane finish the send under way, for `grace` seconds in all; a lane still
         sending then is cancelled (its row is taken back as in doubt, after the lease)."""
         self._stopping.set()
-        self._wake.set()
+        self.wake()
+        self._look.set()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         if self._tasks:
             _, late = await asyncio.wait(self._tasks, timeout=grace)
             for task in late:
@@ -144,25 +166,69 @@ class DeliveryService:
             except Exception:
                 log.exception("delivery recovery failed; will try again")
 
-    async def _lane(self, lane: str) -> None:
+    async def _lane(self, lane: str, wake: asyncio.Event) -> None:
+        """Send until nothing is due, then sleep until woken: by work queued in this process,
+        the lookout (something fell due), a full batch (more may be waiting) or stop()."""
+        failed = busy = False
         while not self._stopping.is_set():
+            wake.clear()  # before looking: a wake-up while it looks ends the wait below at once
             try:
-                done = await self.run_once(lane)
+                # After a failure, claim at once: what this lane had claimed is taken up again.
+                done, failed = await self.run_once(lane, peek=not failed), False
             except Exception:
                 log.exception("delivery lane %s failed; carrying on", lane)
-                done = 0
-            if done == 0 and not self._stopping.is_set():  # else stop()'s wake-up is lost
-                self._wake.clear()
+                done, failed = 0, True
+            if done:
+                busy = True
+                if done >= self.policy.batch:
+                    self.wake()  # more may be due: every lane helps
+                continue
+            if busy:  # a round ended: the lookout reads when its retries fall due
+                busy = False
+                self._look.set()
+            if not self._stopping.is_set():
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.policy.poll_seconds)
+                    await asyncio.wait_for(wake.wait(), FAILED_WAIT if failed else None)
         async with self.db.session() as session:
             await outbox.release(session, lane)
 
-    async def run_once(self, lane: str | None = None) -> int:
-        """Claim one batch and send it; returns how many deliveries were settled."""
+    async def _lookout(self) -> None:
+        """Wake the lanes when the next pending delivery falls due, and read at least every
+        `poll_seconds` for work another process queued: idle, that is one read a poll. It
+        sends nothing itself, so a slow send never keeps it from looking."""
+        while self.outbound and not self._stopping.is_set():
+            self._look.clear()
+            wait = self.policy.poll_seconds
+            try:
+                async with self.db.read() as session:
+                    due = await outbox.next_due(session, list(self.outbound))
+            except Exception:
+                log.warning("the delivery lookout could not read the outbox", exc_info=True)
+                due = None
+            if due is not None:
+                until_due = (due - datetime.now(UTC)).total_seconds()
+                if until_due <= 0:
+                    self.wake()  # the lanes take it from here, and say when they are done
+                else:
+                    wait = min(wait, until_due)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._look.wait(), wait)
+        await self._stopping.wait()  # no platform here: nothing to look for
+
+    async def run_once(self, lane: str | None = None, *, peek: bool = True) -> int:
+        """Claim one batch and send it; returns how many deliveries were settled.
+
+        With `peek`, a read comes first: when nothing is due (an idle bridge, nearly always),
+        no claim is written, and on SQLite the writers' lock is not taken. Without it, rows
+        this lane claimed before (a round that failed half-way) are taken up too."""
         lane = lane or self.name
         if not self.outbound:
             return 0
+        if peek:
+            async with self.db.read() as session:
+                due = await outbox.next_due(session, list(self.outbound))
+            if due is None or due > datetime.now(UTC):
+                return 0
         self._busy += 1
         try:
             async with self.db.session() as session:

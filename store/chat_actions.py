@@ -7,9 +7,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ccin_bridge.store import outbox
 from ccin_bridge.store.models import ChatAction, ChatAlias, Identity, utcnow
 
 INVITE, REMOVE = "invite", "remove"
@@ -64,6 +65,34 @@ async def enqueue(
             status=PENDING,
         )
     )
+    outbox.queued(session, outbox.CHAT_ACTIONS)
+
+
+async def next_due(
+    session: AsyncSession, *, platforms: Collection[str], lease: timedelta = LEASE
+) -> datetime | None:
+    """When `claim` will next find something for these platforms (None: nothing is queued):
+    a pending action's next attempt, or the end of a running one's lease (its worker may have
+    stopped; one from before leases, with no claim time, counts from its last due time)."""
+    live = ChatAction.platform.in_(list(platforms))
+    pending, running = (
+        await session.execute(
+            select(
+                func.min(case((ChatAction.status == PENDING, ChatAction.next_attempt_at))),
+                func.min(
+                    case(
+                        (
+                            ChatAction.status == RUNNING,
+                            func.coalesce(ChatAction.claimed_at, ChatAction.next_attempt_at),
+                        )
+                    )
+                ),
+            ).where(live, ChatAction.status.in_([PENDING, RUNNING]))
+        )
+    ).one()
+    ends = running + lease if running is not None else None
+    times = [t for t in (pending, ends) if t is not None]
+    return min(times, default=None)
 
 
 async def claim(

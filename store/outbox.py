@@ -12,13 +12,14 @@ retried the same way and marked `in_doubt` too: every possible repeat is in the 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Engine, event, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import Session
 
 from ccin_bridge.store.models import Delivery, Identity, Push, utcnow
 from ccin_bridge.store.records import PushSummary
@@ -130,7 +131,19 @@ async def create_push(
     deliveries = list(rows.values())
     for start in range(0, len(deliveries), _CHUNK):
         await session.execute(insert(Delivery), deliveries[start : start + _CHUNK])
+    if deliveries:
+        queued(session, DELIVERIES)
     return int(push_id)
+
+
+async def next_due(session: AsyncSession, platforms: Collection[str]) -> datetime | None:
+    """When the earliest pending delivery for these platforms is due (None: none is pending),
+    which the delivery lookout sleeps until; one read, on `ix_deliveries_due`."""
+    return await session.scalar(
+        select(func.min(Delivery.next_attempt_at)).where(
+            Delivery.status == PENDING, Delivery.platform.in_(list(platforms))
+        )
+    )
 
 
 async def claim(
@@ -418,3 +431,47 @@ async def recent_pushes(session: AsyncSession, limit: int = 20) -> list[PushSumm
     """The newest pushes first."""
     rows = await session.scalars(select(Push).order_by(Push.id.desc()).limit(limit))
     return [PushSummary(p.id, p.kind, p.title, p.created_at) for p in rows]
+
+
+# --- waking the workers ----------------------------------------------------------------------
+# Work queued in this process wakes its workers as its unit of work commits (not before: they
+# must find the rows), so they need not poll for it; what another process queues, they find by
+# their slow poll. A wake-up that finds nothing costs one read, so waking too often is harmless.
+
+DELIVERIES, CHAT_ACTIONS = "deliveries", "chat_actions"  # topics: which workers to wake
+_QUEUED = "ccin_bridge.queued"  # in Session.info: the topics this unit of work queued for
+Waker = Callable[[], None]
+_wakers: dict[tuple[Engine, str], list[Waker]] = {}
+
+
+def queued(session: AsyncSession, topic: str) -> None:
+    """This unit of work queued work for `topic`: wake its workers when it commits."""
+    session.info.setdefault(_QUEUED, set()).add(topic)
+
+
+def on_queued(engine: AsyncEngine, topic: str, waker: Waker) -> Callable[[], None]:
+    """Call `waker` after every commit on `engine` that queued work for `topic` (in the
+    committing thread: it must be quick and thread-safe); returns what unsubscribes it."""
+    key = (engine.sync_engine, topic)
+    _wakers.setdefault(key, []).append(waker)
+
+    def unsubscribe() -> None:
+        wakers = _wakers.get(key, [])
+        if waker in wakers:
+            wakers.remove(waker)
+        if not wakers:
+            _wakers.pop(key, None)
+
+    return unsubscribe
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_workers(session: Session) -> None:
+    for topic in session.info.pop(_QUEUED, ()):
+        for waker in list(_wakers.get((session.bind, topic), ())):  # type: ignore[arg-type]
+            waker()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_queued(session: Session) -> None:
+    session.info.pop(_QUEUED, None)

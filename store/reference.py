@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
+from collections.abc import Collection
+from dataclasses import dataclass, fields
+from datetime import date, time
 from typing import cast
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ccin_bridge.store.models import DpsFramework, Event, Organisation, Supplier
@@ -32,9 +34,18 @@ _ALL_SUPPLIERS = select(
     _SUPPLIERS.c.name, _SUPPLIERS.c.services, _SUPPLIERS.c.lots, _SUPPLIERS.c.website
 ).order_by(_SUPPLIERS.c.name)
 _EVENT_FIELDS = tuple(f.name for f in fields(EventRecord))
-_ALL_EVENTS = select(*(_EVENTS.c[name] for name in _EVENT_FIELDS)).order_by(
-    _EVENTS.c.starts_on, _EVENTS.c.title
+_EVENT_COLUMNS = select(*(_EVENTS.c[name] for name in _EVENT_FIELDS))
+_ALL_EVENTS = _EVENT_COLUMNS.order_by(_EVENTS.c.starts_on, _EVENTS.c.title)
+# One-off events with these statuses are neither coming nor past (a recurring one's rule alone
+# says when it meets).
+INACTIVE = ("superseded", "cancelled")
+_RECURRING = _EVENTS.c.rrule > ""  # neither NULL nor empty; an index on rrule can serve it
+_DATED_ONE_OFF = and_(
+    func.coalesce(_EVENTS.c.rrule, "") == "",
+    _EVENTS.c.status.not_in(INACTIVE),
+    _EVENTS.c.starts_on.is_not(None),
 )
+_LAST_DAY = func.coalesce(_EVENTS.c.ends_on, _EVENTS.c.starts_on)
 
 
 async def dps(session: AsyncSession) -> DpsRecord | None:
@@ -73,6 +84,60 @@ async def suppliers(session: AsyncSession, query: str = "") -> list[SupplierReco
 
 async def events(session: AsyncSession) -> list[EventRecord]:
     return [EventRecord(*row) for row in (await session.execute(_ALL_EVENTS)).all()]
+
+
+@dataclass(frozen=True)
+class EventDates:
+    """When an event is, and no more: enough to order events before reading the few shown."""
+
+    id: int
+    title: str
+    starts_on: date | None
+    ends_on: date | None
+    status: str
+    start_time: time | None
+    rrule: str | None
+
+
+_DATES = select(*(_EVENTS.c[f.name] for f in fields(EventDates)))
+
+
+async def coming_event_dates(session: AsyncSession, today: date, first: int) -> list[EventDates]:
+    """Every recurring event (only its rule says when it next meets), and of the dated one-off
+    events not over by `today`, the `first` to start and any starting on the same day as the
+    last of those: whatever their order within a day, the earliest `first` are among them."""
+    coming = and_(_DATED_ONE_OFF, today <= _LAST_DAY)
+    cutoff = (
+        select(_EVENTS.c.starts_on)
+        .where(coming)
+        .order_by(_EVENTS.c.starts_on)
+        .offset(first - 1)
+        .limit(1)
+        .scalar_subquery()
+    )
+    # Fewer than `first` coming: all of them (the subquery once, not twice: it is a scan).
+    window = _EVENTS.c.starts_on <= func.coalesce(cutoff, date.max)
+    statement = _DATES.where(or_(_RECURRING, and_(coming, window))).order_by(
+        _EVENTS.c.starts_on, _EVENTS.c.title
+    )
+    return [EventDates(*row) for row in (await session.execute(statement)).all()]
+
+
+async def events_by_id(session: AsyncSession, ids: Collection[int]) -> dict[int, EventRecord]:
+    if not ids:
+        return {}
+    rows = await session.execute(_EVENT_COLUMNS.where(_EVENTS.c.id.in_(list(ids))))
+    return {record.id: record for record in (EventRecord(*row) for row in rows.all())}
+
+
+async def recent_events(session: AsyncSession, today: date, limit: int) -> list[EventRecord]:
+    """The dated one-off events over before `today`, the latest first."""
+    statement = (
+        _EVENT_COLUMNS.where(_DATED_ONE_OFF, today > _LAST_DAY)
+        .order_by(_EVENTS.c.starts_on.desc(), _EVENTS.c.title)
+        .limit(limit)
+    )
+    return [EventRecord(*row) for row in (await session.execute(statement)).all()]
 
 
 async def organisations(

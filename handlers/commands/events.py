@@ -3,27 +3,40 @@
 from __future__ import annotations
 
 from ccin_bridge.handlers.core import Command, Context
-from ccin_bridge.handlers.dates import Occurrence, clock_time, long_date, past, short_date, upcoming
+from ccin_bridge.handlers.dates import Occurrence, clock_time, dates_ahead, long_date, short_date
 from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic, link
 from ccin_bridge.store import reference
 
 RECENT = 3
+SHOWN = 10  # dates at most: one chat message, one button per event
 
 
 async def events(ctx: Context) -> Reply:
-    all_events = await reference.events(ctx.session)
     today = ctx.now.astimezone(ctx.settings.zone).date()
-    coming = upcoming(all_events, today, per_series=2)
+    # Read only what can be shown: when the first one-off events to come and every series
+    # are (one more than is shown, to know there are more), then the records of those shown.
+    dated = await reference.coming_event_dates(ctx.session, today, first=SHOWN + 1)
+    ahead = dates_ahead(dated, today, per_series=2, limit=SHOWN + 1)
+    records = await reference.events_by_id(ctx.session, {e.id for e, _ in ahead[:SHOWN]})
+    coming = [
+        Occurrence(records[e.id], day, e.start_time, bool(e.rrule))
+        for e, day in ahead[:SHOWN]
+        if e.id in records  # else deleted meanwhile (PostgreSQL reads each statement afresh)
+    ]
     builder = ReplyBuilder().heading("Upcoming events")
     if coming:
         builder.bullets([_line(o) for o in coming])
+        if len(ahead) > SHOWN:
+            builder.para(
+                italic(f"These are the next {SHOWN} dates; more are announced after them.")
+            )
     else:
         builder.para("No upcoming events are announced yet.")
     # One "Add to calendar" button per event (a series once), answered with `ics ID`.
     for event_id, title in dict((o.event.id, o.event.title) for o in coming).items():
         builder.buttons(Button(f"Add to calendar: {_short(title)}", f"ics {event_id}"))
-    if not any(not o.recurring for o in coming):
-        recent = past(all_events, today, RECENT)
+    if all(e.rrule for e in dated):  # no one-off event to come
+        recent = await reference.recent_events(ctx.session, today, RECENT)
         if recent:
             builder.para(italic("No other dated events are announced yet. Most recent:"))
             builder.bullets(

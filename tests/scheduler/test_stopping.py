@@ -20,7 +20,7 @@ class Looking:
         self.entered = asyncio.Event()
         self.release = asyncio.Event()
 
-    async def __call__(self, *_args: object) -> int:
+    async def __call__(self, *_args: object, **_kwargs: object) -> int:
         self.entered.set()
         await self.release.wait()
         return 0
