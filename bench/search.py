@@ -61,11 +61,12 @@ LOAD_BATCH = 5_000
 LIMIT = 5
 SEARCH_KINDS = ("case_study", "project", "publication", "supplier")
 
-# Targets (from the brief). Latency and speed-up are judged at TARGET_SIZE on SQLite.
+# Targets (from the briefs). Latency and speed-up are judged at TARGET_SIZE, per backend:
+# (p95 ms at most, p50 speed-up over LIKE at least). SQLite's p95 is its figure before the
+# PostgreSQL work (10.9 ms, 2026-11-22): it must not get slower.
 TARGET_RECALL_CLEAN = 0.9
 TARGET_RECALL_TYPO = 0.8
-TARGET_P95_MS = 20.0
-TARGET_SPEEDUP = 50.0
+TARGETS: dict[str, tuple[float, float]] = {"sqlite": (10.9, 50.0), "postgresql": (50.0, 20.0)}
 TARGET_SIZE = 100_000
 
 # The latency query set: what people type, including typos, prefixes, phrases and filters.
@@ -613,13 +614,19 @@ async def _latency(spec: dict[str, Any]) -> dict[str, Any]:
             vocabulary = int(
                 (await session.execute(text("SELECT count(*) FROM search_terms"))).scalar_one()
             )
-            if backend == "postgresql":
-                # Autovacuum would analyse the fresh tables soon after a real rebuild.
-                await session.execute(text("ANALYZE"))
-        if backend == "sqlite":
+
+        if backend == "postgresql":
+            # Autovacuum would vacuum and analyse the fresh tables soon after a real build
+            # (the vacuum marks pages all-visible, which index-only scans need).
             async with db.engine.connect() as conn:
-                await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+                auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                await auto.exec_driver_sql("VACUUM ANALYZE")
+        if backend == "sqlite":
             path = Path(str(db.url.database))
+            # Outside the store's units of work, which begin IMMEDIATE: a checkpoint cannot
+            # run inside a transaction.
+            with sqlite3.connect(path) as checkpoint:
+                checkpoint.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             db_bytes = sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
         else:
             async with db.session() as session:
@@ -857,7 +864,11 @@ def render(
         "matches exactly up to 5,000 and estimates beyond (`about N`, also for filters over a "
         "large match set); up to 1,000 matches it ranks them all (BM25 while its IDF pass stays "
         "small), beyond that a window of the newest 300 (100 with filters) at a time by a cheap "
-        "title/tag score.",
+        "title/tag score. PostgreSQL reads and counts every match when the planner expects at "
+        "most 1,500, else it reads the newest 300 and scales their number (and the share "
+        "passing any filters) to the id range, as SQLite does; up to 1,000 matches it ranks "
+        "all by `ts_rank_cd`, beyond that a window of the newest 100 (50 with filters) at a "
+        "time, read from the narrow `search_fts` table (GIN index on its tsvector).",
     ]
     judged = load_relevance_set()
     out += ["", f"### Relevance on the real seeded data ({len(judged)} judged queries)", ""]
@@ -900,34 +911,36 @@ def _targets(latency: list[dict[str, Any]], relevance: list[dict[str, Any]]) -> 
             f"- recall@5 misspelled >= {TARGET_RECALL_TYPO} on {run['backend']}: {typo:.2f}, "
             f"{verdict(typo >= TARGET_RECALL_TYPO)}"
         )
-    big = [
-        r
-        for r in latency
-        if r["backend"] == "sqlite" and r["size"] == TARGET_SIZE and "error" not in r
-    ]
-    if not big:
-        lines.append(
-            f"- p95 <= {TARGET_P95_MS:.0f} ms and >= {TARGET_SPEEDUP:.0f}x LIKE at "
-            f"{TARGET_SIZE:,} docs on SQLite: NOT MEASURED (that size did not run)"
-        )
-    for run in big:
-        engine, like = _pooled(run["engine_ms"]), _pooled(run["like_ms"])
-        p95 = percentile(engine, 95)
-        speedup = percentile(like, 50) / percentile(engine, 50)
-        lines.append(
-            f"- search p95 <= {TARGET_P95_MS:.0f} ms at {TARGET_SIZE:,} docs on SQLite: "
-            f"{p95:.1f} ms, {verdict(p95 <= TARGET_P95_MS)}"
-        )
-        faster = sum(
-            percentile(run["like_ms"][q], 50) > percentile(samples, 50)
-            for q, samples in run["engine_ms"].items()
-            if run["like_ms"].get(q)
-        )
-        lines.append(
-            f"- >= {TARGET_SPEEDUP:.0f}x faster than LIKE at {TARGET_SIZE:,} docs on SQLite "
-            f"(ratio of p50s): {_ratio(speedup)}, {verdict(speedup >= TARGET_SPEEDUP)} "
-            f"(the engine is faster on {faster} of {len(run['engine_ms'])} queries)"
-        )
+    for backend, (target_p95, target_speedup) in TARGETS.items():
+        name = "SQLite" if backend == "sqlite" else "PostgreSQL"
+        big = [
+            r
+            for r in latency
+            if r["backend"] == backend and r["size"] == TARGET_SIZE and "error" not in r
+        ]
+        if not big:
+            lines.append(
+                f"- p95 <= {target_p95:g} ms and >= {target_speedup:.0f}x LIKE at "
+                f"{TARGET_SIZE:,} docs on {name}: NOT MEASURED (that size did not run)"
+            )
+        for run in big:
+            engine, like = _pooled(run["engine_ms"]), _pooled(run["like_ms"])
+            p95 = percentile(engine, 95)
+            speedup = percentile(like, 50) / percentile(engine, 50)
+            lines.append(
+                f"- search p95 <= {target_p95:g} ms at {TARGET_SIZE:,} docs on {name}: "
+                f"{p95:.1f} ms, {verdict(p95 <= target_p95)}"
+            )
+            faster = sum(
+                percentile(run["like_ms"][q], 50) > percentile(samples, 50)
+                for q, samples in run["engine_ms"].items()
+                if run["like_ms"].get(q)
+            )
+            lines.append(
+                f"- >= {target_speedup:.0f}x faster than LIKE at {TARGET_SIZE:,} docs on {name} "
+                f"(ratio of p50s): {_ratio(speedup)}, {verdict(speedup >= target_speedup)} "
+                f"(the engine is faster on {faster} of {len(run['engine_ms'])} queries)"
+            )
     return lines
 
 

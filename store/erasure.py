@@ -168,6 +168,8 @@ PLAN: dict[str, Plan] = {
     "events": _REFERENCE,
     "search_docs": _REFERENCE,
     "search_terms": _REFERENCE,
+    "search_pending": _REFERENCE,
+    "search_state": _REFERENCE,
 }
 
 _MODELS = {mapper.class_.__tablename__: mapper.class_ for mapper in Base.registry.mappers}

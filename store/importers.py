@@ -11,13 +11,21 @@ as seeded records name their seed document.
 
 from __future__ import annotations
 
+import codecs
 import csv
-import io
 import json
 import re
 import unicodedata
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import suppress
+from collections.abc import (
+    AsyncIterator,
+    Callable,
+    Generator,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, closing, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from itertools import islice
@@ -38,11 +46,13 @@ Kind = Literal["case-studies", "projects", "suppliers", "events"]
 KINDS: tuple[Kind, ...] = get_args(Kind)
 LONDON = ZoneInfo("Europe/London")
 BATCH = 500
+COMMIT_ROWS = 5_000  # rows `import_in_batches` reads, writes and indexes per transaction
 PROJECT_KINDS = ("policy_lab", "policy_prototype", "report", "other")
 EVENT_STATUSES = ("planned", "held", "superseded", "cancelled")
 MAX_COUNT = 10_000  # an RRULE COUNT is expanded once to find its last date
 
 Progress = Callable[[int, int], None]
+Units = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 Convert = Callable[[str, object], Any]
 
 
@@ -497,11 +507,14 @@ def _decode(path: Path, data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ImportFileError(
-            f"{path.name}: line {line} is not UTF-8 text; save the file as UTF-8 "
-            "(in Excel: 'CSV UTF-8')"
-        ) from None
+        raise _not_utf8(path, data[: exc.start].count(b"\n") + 1) from None
+
+
+def _not_utf8(path: Path, line: int) -> ImportFileError:
+    return ImportFileError(
+        f"{path.name}: line {line} is not UTF-8 text; save the file as UTF-8 "
+        "(in Excel: 'CSV UTF-8')"
+    )
 
 
 def _csv_header(path: Path, reader: Any, spec: _Spec) -> list[str]:
@@ -524,10 +537,9 @@ def _csv_header(path: Path, reader: Any, spec: _Spec) -> list[str]:
     return columns
 
 
-def _csv_rows(path: Path, text: str, spec: _Spec, tally: _Tally) -> list[_Raw]:
-    reader = csv.reader(io.StringIO(text, newline=""))
+def _csv_rows(path: Path, lines: Iterable[str], spec: _Spec, tally: _Tally) -> Iterator[_Raw]:
+    reader = csv.reader(lines)
     columns = _csv_header(path, reader, spec)
-    rows: list[_Raw] = []
     start = reader.line_num + 1
     while True:
         try:
@@ -543,9 +555,40 @@ def _csv_rows(path: Path, text: str, spec: _Spec, tally: _Tally) -> list[_Raw]:
                 tally.fail(start, f"line {start}", reason)
             else:
                 data = {c: v for c, v in zip(columns, cells, strict=False) if c}
-                rows.append(_Raw(start, f"line {start}", str(start), data))
+                yield _Raw(start, f"line {start}", str(start), data)
         start = reader.line_num + 1
-    return rows
+
+
+def _csv_file(path: Path, spec: _Spec, tally: _Tally) -> Generator[_Raw, None, None]:
+    """The rows of a CSV file as they are read: memory stays flat however long it is."""
+    _check_utf8(path)
+    try:
+        stream = path.open(encoding="utf-8-sig", newline="")
+    except OSError:
+        _read_bytes(path)  # says why, as for the other formats
+        raise
+    with stream:
+        yield from _csv_rows(path, stream, spec, tally)
+
+
+def _check_utf8(path: Path) -> None:
+    """Fail before anything is written, as a file read whole would, if any line is not UTF-8."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    lines = 0
+    try:
+        with path.open("rb") as stream:
+            while chunk := stream.read(1 << 20):
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError as exc:
+                    raise _not_utf8(path, lines + chunk[: exc.start].count(b"\n") + 1) from None
+                lines += chunk.count(b"\n")
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:  # the file ends inside a character
+        raise _not_utf8(path, lines + 1) from None
+    except OSError:
+        _read_bytes(path)  # says why
+        raise
 
 
 def _json_rows(path: Path, text: str, tally: _Tally) -> list[_Raw]:
@@ -585,7 +628,7 @@ def _ics_rows(path: Path, data: bytes, tally: _Tally) -> list[_Raw]:
     return rows
 
 
-def _rows(path: Path, kind: Kind, spec: _Spec, tally: _Tally) -> list[_Raw]:
+def _rows(path: Path, kind: Kind, spec: _Spec, tally: _Tally) -> Generator[_Raw, None, None]:
     suffix = path.suffix.casefold()
     allowed = (".csv", ".json", ".ics") if kind == "events" else (".csv", ".json")
     if suffix not in allowed:
@@ -593,11 +636,15 @@ def _rows(path: Path, kind: Kind, spec: _Spec, tally: _Tally) -> list[_Raw]:
             f"{path.name}: {kind} can be imported from {', '.join(allowed)} files, "
             f"not {suffix or 'a file without an extension'}"
         )
-    data = _read_bytes(path)
-    if suffix == ".ics":
-        return _ics_rows(path, data, tally)
-    text = _decode(path, data)
-    return _csv_rows(path, text, spec, tally) if suffix == ".csv" else _json_rows(path, text, tally)
+    if suffix == ".csv":
+        return _csv_file(path, spec, tally)
+    data = _read_bytes(path)  # JSON and iCalendar are parsed whole
+    found = (
+        _ics_rows(path, data, tally)
+        if suffix == ".ics"
+        else _json_rows(path, _decode(path, data), tally)
+    )
+    return (raw for raw in found)  # a generator, as the CSV one: closed when done
 
 
 # --- checking and writing --------------------------------------------------------------------
@@ -626,7 +673,12 @@ def _source(file_name: str, ref: str, limit: int) -> str:
 
 
 def _records(
-    raws: Sequence[_Raw], spec: _Spec, name: str, zone: ZoneInfo, tally: _Tally
+    raws: Sequence[_Raw],
+    spec: _Spec,
+    name: str,
+    zone: ZoneInfo,
+    tally: _Tally,
+    seen: list[dict[tuple[object, ...], str]],
 ) -> list[_Record]:
     """Convert and check each row; a row that fails is reported and left out."""
     records: list[_Record] = []
@@ -639,12 +691,17 @@ def _records(
             tally.fail(raw.order, raw.where, str(exc))
             continue
         records.append(_Record(raw.order, raw.where, _source(name, raw.ref, limit), values))
-    return _unique_in_file(records, spec, tally)
+    return _unique_in_file(records, spec, tally, seen)
 
 
-def _unique_in_file(records: list[_Record], spec: _Spec, tally: _Tally) -> list[_Record]:
-    """The first row with a given key wins; later ones are reported, not silently merged."""
-    seen: list[dict[tuple[object, ...], str]] = [{} for _ in spec.keys]
+def _unique_in_file(
+    records: list[_Record],
+    spec: _Spec,
+    tally: _Tally,
+    seen: list[dict[tuple[object, ...], str]],
+) -> list[_Record]:
+    """The first row with a given key wins; later ones are reported, not silently merged.
+    `seen` holds the keys of the rows before (one mapping per key), across batches."""
     kept: list[_Record] = []
     for record in records:
         keys = [tuple(record.values[c] for c in key) for key in spec.keys]
@@ -731,22 +788,87 @@ async def import_file(
     `progress(done, total)` is called before the first batch and after each one. Dates with
     an offset become wall-clock dates and times in `zone`.
     """
+
+    @asynccontextmanager
+    async def same() -> AsyncIterator[AsyncSession]:
+        yield session
+
+    return await _import(same, kind, path, progress=progress, zone=zone, rows=None)
+
+
+async def import_in_batches(
+    units: Units,
+    kind: Kind,
+    path: Path,
+    *,
+    progress: Progress | None = None,
+    zone: ZoneInfo = LONDON,
+    rows: int = COMMIT_ROWS,
+) -> ImportReport:
+    """`import_file` for large files: `rows` rows at a time are read (a CSV file is never
+    held whole), written and indexed in a unit of work of their own from `units`, and
+    committed. The report is the same; a failure keeps the batches committed before it."""
+    return await _import(units, kind, path, progress=progress, zone=zone, rows=rows)
+
+
+async def _import(
+    units: Units,
+    kind: Kind,
+    path: Path,
+    *,
+    progress: Progress | None,
+    zone: ZoneInfo,
+    rows: int | None,
+) -> ImportReport:
     if kind not in SPECS:
         raise ValueError(f"unknown import kind {kind!r}; expected one of {', '.join(KINDS)}")
     spec, tally = SPECS[kind], _Tally()
-    raws = _rows(path, kind, spec, tally)
-    records = _records(raws, spec, path.name, zone, tally)
+    seen: list[dict[tuple[object, ...], str]] = [{} for _ in spec.keys]
     touched: dict[object, str] = {}
-    total = len(records)
-    if progress is not None:
-        progress(0, total)
-    for start in range(0, total, BATCH):
-        await _write_batch(session, spec, records[start : start + BATCH], tally, touched)
-        await session.flush()
-        if progress is not None:
-            progress(min(start + BATCH, total), total)
-    if spec.indexed:
-        await search_index.rebuild(session)
-    ignored = sorted({c for raw in raws for c in raw.data if c} - spec.columns)
+    named: set[str] = set()
+    with closing(_rows(path, kind, spec, tally)) as read:
+        raws: Iterator[_Raw] = read
+        total: int | None = None
+        if rows is None:  # one unit of work: read it all, so the bar knows the total
+            batches: Iterator[list[_Raw]] = iter([list(raws)])
+        else:
+            if path.suffix.casefold() != ".csv":  # read whole already: count them
+                whole = list(raws)
+                raws, total = iter(whole), len(whole)
+            elif progress is not None:
+                total = _count_rows(path)
+            batches = iter(lambda: list(islice(raws, rows)), [])
+        if progress is not None and total is not None:
+            progress(0, total)
+        done = 0
+        for batch in batches:
+            named.update(c for raw in batch for c in raw.data if c)
+            records = _records(batch, spec, path.name, zone, tally, seen)
+            if progress is not None and total is None:  # one unit of work: the good rows
+                total = len(records)
+                progress(0, total)
+            async with units() as session:
+                for start in range(0, len(records), BATCH):
+                    await _write_batch(
+                        session, spec, records[start : start + BATCH], tally, touched
+                    )
+                    await session.flush()
+                    if progress is not None and total is not None and rows is None:
+                        progress(min(start + BATCH, total), total)
+                if spec.indexed:  # only the rows written (see search_index)
+                    await search_index.sync(session)
+            done += len(batch)
+            if progress is not None and total is not None and rows is not None:
+                progress(min(done, total), total)
+        if progress is not None and total is not None and rows is not None and done < total:
+            progress(total, total)  # the rows skipped while reading, once it is all read
+    ignored = sorted(named - spec.columns)
     errors = tuple(error for _, error in sorted(tally.errors, key=lambda item: item[0]))
     return ImportReport(tally.created, tally.updated, tally.unchanged, errors, tuple(ignored))
+
+
+def _count_rows(path: Path) -> int:
+    """The data rows of a CSV file, for a progress bar (read once more, as it streams)."""
+    with suppress(csv.Error), path.open(encoding="utf-8-sig", newline="") as stream:
+        return sum(1 for cells in csv.reader(stream) if any(c.strip() for c in cells)) - 1
+    return 0

@@ -305,15 +305,17 @@ class SearchDoc(Base):
 
     The `text_*` columns hold folded text (lower case, no accents, no hyphens inside words) for
     the full-text index: SQLite FTS5 with BM25 (a virtual table kept in step by triggers) or a
-    weighted PostgreSQL tsvector with a GIN index. Both are created in migration 0002, outside
-    the ORM. Display fields are copied so results need no second query.
+    weighted PostgreSQL tsvector with a GIN index, in a narrow table `search_fts` of its own,
+    also kept in step by triggers. Both are raw DDL outside the ORM (migrations 0002, 0011).
+    Display fields are copied so results need no second query.
     """
 
     __tablename__ = "search_docs"
     __table_args__ = (
         UniqueConstraint("kind", "ref_id"),
-        # filters without words page newest first through it (migration 0004)
-        Index("ix_search_docs_kind_year", "kind", "year_from", "title"),
+        # filters without words page newest first through it (migrations 0004, 0011: the id
+        # makes it cover the page on PostgreSQL, as SQLite's rowid does)
+        Index("ix_search_docs_kind_year", "kind", "year_from", "title", "id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
@@ -342,6 +344,26 @@ class SearchTerm(Base):
     __tablename__ = "search_terms"
     term: Mapped[str] = mapped_column(String(64), primary_key=True)
     docs: Mapped[int] = mapped_column(Integer)
+
+
+class SearchPending(Base):
+    """A source row (case study, project, supplier) written since the index last read it.
+
+    Triggers on the source tables add these in the writer's transaction (migration 0011);
+    `search_index.sync` takes them, so it re-reads only what changed."""
+
+    __tablename__ = "search_pending"
+    source: Mapped[str] = mapped_column(String(16), primary_key=True)  # the source's table
+    ref_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class SearchState(Base):
+    """`format`: the index format `sync` last wrote whole; `in_step`: 1 until something other
+    than `sync` writes search_docs (a trigger clears it). Either off means a whole check."""
+
+    __tablename__ = "search_state"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer)
 
 
 class NewsItem(Base):

@@ -50,8 +50,23 @@ COUNT_CAP = 5_000  # matches counted exactly; beyond that the total is estimated
 FILTER_CAP = 1_000  # newest matches checked against the filters to estimate a filtered total
 BM25_BUDGET = 20_000  # document-list entries BM25's IDF pass may read before the cheap score ranks
 FILTERED_WINDOW = 100  # with filters, matches are ranked in windows of this many passing them
+PG_COUNTED = 1_500  # PostgreSQL: matches counted when the planner expects at most this many
+PG_SAMPLE = 300  # PostgreSQL: newest matches read to scale a total (and filters' share)
+PG_WINDOW = 100  # PostgreSQL ranks windows of this many (each row read is a tsvector read)
+PG_FILTERED_WINDOW = 50  # with filters: the sample's passing matches often fill the first
 MAX_EXPANSION = 64  # indexed words a filter word may stand for before we stop narrowing on it
 _PLAIN = re.compile(r"[a-z0-9]+(?: [a-z0-9]+)*")
+# PostgreSQL's english.stop words of three or more letters (shorter ones are never options).
+_PG_STOPWORD_LIST = (
+    "myself our ours ourselves you your yours yourself yourselves him his himself she her hers "
+    "herself its itself they them their theirs themselves what which who whom this that these "
+    "those are was were been being have has had having does did doing the and but because "
+    "until while for with about against between into through during before after above below "
+    "from down out off over under again further then once here there when where why how all "
+    "any both each few more most other some such nor not only own same than too very can will "
+    "just don should now"
+)
+_PG_STOPWORDS = frozenset(_PG_STOPWORD_LIST.split())
 
 
 class Estimate(int):
@@ -71,6 +86,11 @@ def _estimate(found: int, read: int, matches: int) -> int:
     guess = found * matches / read
     digits = max(0, len(str(int(guess))) - 2)
     return Estimate(max(found, round(guess, -digits)))
+
+
+def _about(guess: int) -> Estimate:
+    digits = max(0, len(str(guess)) - 2)
+    return Estimate(round(guess, -digits))
 
 
 @dataclass(frozen=True)
@@ -95,8 +115,9 @@ def _fts5_match(terms: _Terms, *, every: bool) -> str:
     return f" {'AND' if every else 'OR'} ".join(parts)
 
 
-def _pg_query(terms: _Terms, *, every: bool, params: dict[str, Any]) -> str:
-    """A tsquery SQL expression; phrases go through phraseto_tsquery, which knows stopwords."""
+def _pg_query(terms: _Terms, *, every: bool, params: dict[str, Any], narrow: str = "") -> str:
+    """A tsquery SQL expression; phrases go through phraseto_tsquery, which knows stopwords.
+    `narrow` (a tsquery every filtered match satisfies) is required either way."""
     parts = []
     for word, fix, prefix in terms.words:
         options = [_safe(word) + (":*" if prefix else "")] + ([_safe(fix)] if fix else [])
@@ -108,7 +129,11 @@ def _pg_query(terms: _Terms, *, every: bool, params: dict[str, Any]) -> str:
     for n, phrase in enumerate(terms.phrases):
         params[f"phrase{n}"] = " ".join(phrase)
         expressions.append(f"phraseto_tsquery('english', :phrase{n})")
-    return f" {'&&' if every else '||'} ".join(expressions)
+    found = f" {'&&' if every else '||'} ".join(expressions)
+    if not narrow:
+        return found
+    params["narrow"] = narrow
+    return f"({found}) && to_tsquery('english', :narrow)"
 
 
 def _filters(query: Query, kinds: Sequence[str]) -> tuple[list[str], dict[str, Any]]:
@@ -134,14 +159,15 @@ def _filters(query: Query, kinds: Sequence[str]) -> tuple[list[str], dict[str, A
     return where, params
 
 
-def _tag_narrowing(query: Query, speller: Speller) -> list[str]:
-    """FTS5 clauses on the tags column that every document passing the LIKE filters satisfies.
+def _narrowing_options(query: Query, speller: Speller) -> list[list[str]]:
+    """Per filter word, indexed words one of which every document passing the LIKE filters
+    has in its tags.
 
     A value occurring in a member, region, category or principle occurs in text_tags too, and
     each of its words lies inside some indexed word; so requiring, per word, one of the indexed
     words containing it never loses a match. Values with other characters are not narrowed.
     """
-    clauses = []
+    found = []
     for name in ("member", "region", "category", "principle"):
         value = getattr(query, name)
         if not value:
@@ -154,9 +180,29 @@ def _tag_narrowing(query: Query, speller: Speller) -> list[str]:
                 continue
             options = speller.containing(word)
             if options and len(options) <= MAX_EXPANSION:
-                quoted = " OR ".join(f'"{_safe(o)}"' for o in sorted(options))
-                clauses.append(f"{{text_tags}} : ({quoted})")
+                found.append(sorted(options))
+    return found
+
+
+def _tag_narrowing(query: Query, speller: Speller) -> list[str]:
+    """FTS5 clauses on the tags column (see `_narrowing_options`)."""
+    clauses = []
+    for options in _narrowing_options(query, speller):
+        quoted = " OR ".join(f'"{_safe(o)}"' for o in options)
+        clauses.append(f"{{text_tags}} : ({quoted})")
     return clauses
+
+
+def _pg_narrowing(query: Query, speller: Speller) -> str:
+    """The same as a tsquery, anywhere in the document (weight B, the tags', would need
+    every candidate's tsvector read, and the planner's estimates ignore weights). A word with
+    an option PostgreSQL drops as a stopword is not narrowed: its documents would be lost."""
+    groups = [
+        f"({' | '.join(_safe(o) for o in options)})"
+        for options in _narrowing_options(query, speller)
+        if not _PG_STOPWORDS.intersection(options)
+    ]
+    return " & ".join(groups)
 
 
 def _postings(terms: _Terms, narrowing: Sequence[str], speller: Speller) -> int:
@@ -223,6 +269,7 @@ async def search(
     )
     where, params = _filters(parsed, kinds)
     narrowing = _tag_narrowing(parsed, speller) if dialect == "sqlite" and speller else []
+    pg_narrowing = _pg_narrowing(parsed, speller) if dialect != "sqlite" and speller else ""
     params.update(limit=limit, offset=offset)
 
     several = len(parsed.words) + len(parsed.phrases) > 1
@@ -274,30 +321,21 @@ async def search(
             # NULLs last in a descending order, and plans the index only without the clause.)
             # The page's ids are chosen first, so only they carry their columns through a sort.
             order = f"d.year_from DESC{'' if dialect == 'sqlite' else ' NULLS LAST'}, d.title, d.id"
+            chosen = (
+                f"SELECT d.id FROM search_docs d {condition} ORDER BY {order} "
+                "LIMIT :limit OFFSET :offset"
+            )
+            if dialect != "sqlite":
+                chosen = _pg_newest_first(conditions)
+                params["upto"] = offset + limit
             sql = (
-                f"SELECT {COLUMNS}, 0.0 AS score FROM search_docs d WHERE d.id IN (SELECT d.id "
-                f"FROM search_docs d {condition} ORDER BY {order} LIMIT :limit OFFSET :offset) "
+                f"SELECT {COLUMNS}, 0.0 AS score FROM search_docs d WHERE d.id IN ({chosen}) "
                 f"ORDER BY {order}"
             )
             page = _sql(sql, *COLUMN_NAMES, "score")
             return list((await session.execute(page, params)).all()), int(total or 0)
-        query_sql = _pg_query(terms, every=every, params=params)
-        sql = (
-            f"SELECT {COLUMNS}, ts_rank_cd(d.tsv, s.q, 1) AS score, "
-            f"count(*) OVER () AS total FROM search_docs d, (SELECT {query_sql} AS q) s "
-            "WHERE d.tsv @@ s.q "
-            f"{''.join(' AND ' + w for w in where)} "
-            "ORDER BY score DESC, d.title LIMIT :limit OFFSET :offset"
-        )
-        ranked = _sql(sql, *COLUMN_NAMES, "score", "total")
-        rows = list((await session.execute(ranked, params)).all())
-        if rows or offset == 0:
-            return rows, int(rows[0].total) if rows else 0
-        # Past the last page: still report the total so the caller can say "no more".
-        params.update(limit=1, offset=0)
-        first = list((await session.execute(ranked, params)).all())
-        params.update(limit=limit, offset=offset)
-        return [], int(first[0].total) if first else 0
+        query_sql = _pg_query(terms, every=every, params=params, narrow=pg_narrowing)
+        return await _postgres_text(session, query_sql, where, params, offset, limit)
 
     rows, total = await run(every=True)
     relaxed = False
@@ -449,6 +487,149 @@ async def _sqlite_text(
     )
     # Filtered windows are smaller: each candidate costs a row look-up to check.
     window = FILTERED_WINDOW if where else WINDOW
+    return await _windows(session, page_sql, params, offset, limit, window, total)
+
+
+def _pg_newest_first(conditions: list[str]) -> str:
+    """The page's ids, newest first, then by title (PostgreSQL). An index holds years in one
+    direction and titles in one: read backwards, the years come newest first, each year's
+    rows are sorted by title as they come (an incremental sort), and reading stops at the
+    page. That needs the years without NULLs, whose rows come after, so they are read apart.
+    """
+    known = " AND ".join([*conditions, "d.year_from IS NOT NULL"])
+    unknown = " AND ".join([*conditions, "d.year_from IS NULL"])
+    return (
+        "SELECT p.id FROM ("
+        f"(SELECT d.id, d.year_from, d.title FROM search_docs d WHERE {known} "
+        "ORDER BY d.year_from DESC, d.title, d.id LIMIT :upto) UNION ALL "
+        f"(SELECT d.id, d.year_from, d.title FROM search_docs d WHERE {unknown} "
+        "ORDER BY d.title, d.id LIMIT :upto)"
+        ") p ORDER BY p.year_from DESC NULLS LAST, p.title, p.id LIMIT :limit OFFSET :offset"
+    )
+
+
+async def _postgres_text(
+    session: AsyncSession,
+    query_sql: str,
+    where: list[str],
+    params: dict[str, Any],
+    offset: int,
+    limit: int,
+) -> tuple[list[Any], int]:
+    """One page of PostgreSQL matches and the total, after `_sqlite_text`'s plan: ts_rank_cd
+    ranks every match up to RANK_ALL, else a window of the newest matches at a time. When the
+    planner expects few matches (from the tsvector statistics) they are all read and counted;
+    else the newest PG_SAMPLE are, and the total is scaled from them (`about`). Each step
+    reads candidate ids first, and only those rows are ranked.
+    """
+    # A search is small: parallel workers would cost more to start than they save.
+    await session.execute(_sql("SET LOCAL max_parallel_workers_per_gather = 0"))
+    match = f"f.tsv @@ ({query_sql})"
+    checks = " AND ".join(where)
+    # The matches passing the filters (these need the document's row).
+    matching = f"search_fts f JOIN search_docs d ON d.id = f.id WHERE {match} AND {checks}"
+    if not where:
+        matching = f"search_fts f WHERE {match}"
+    explain = _sql(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM search_fts f WHERE {match}", "plan")
+    plan = (await session.execute(explain, params)).scalar_one()
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+    expected = int(plan[0]["Plan"]["Plan Rows"])
+    known: list[int] = []  # the newest matches passing the filters, newest first
+    if expected <= PG_COUNTED:  # few: read them all (filters too), up to a cap
+        # OFFSET 0 plans the matches for all of them (a bitmap scan of the GIN index), not
+        # for the first few of a walk newest first through the whole table.
+        cap = PG_COUNTED * 2
+        every = _sql(
+            f"SELECT m.id FROM (SELECT f.id FROM {matching} OFFSET 0) m "
+            "ORDER BY m.id DESC LIMIT :cap",
+            "id",
+        )
+        known = [int(i) for i in (await session.execute(every, {**params, "cap": cap})).scalars()]
+        walked, oldest = len(known), known[-1] if known else 0
+    else:  # many: the newest PG_SAMPLE matches, and which of them pass the filters
+        cap = PG_SAMPLE
+        passes = f"CASE WHEN {checks} THEN 1 ELSE 0 END" if where else "1"
+        sample = _sql(
+            f"SELECT m.id, {passes} AS passes FROM (SELECT f.id FROM search_fts f "
+            f"WHERE {match} ORDER BY f.id DESC LIMIT :cap) m"
+            + (" JOIN search_docs d ON d.id = m.id" if where else "")
+            + " ORDER BY m.id DESC",
+            "id", "passes",
+        )  # fmt: skip
+        sampled = list((await session.execute(sample, {**params, "cap": cap})).all())
+        known = [int(r.id) for r in sampled if r.passes]
+        walked, oldest = len(sampled), int(sampled[-1].id) if sampled else 0
+    complete = walked < cap  # `known` holds every match passing the filters
+    total: int = len(known)
+    if not complete:
+        # As many per id as among the newest matches read (SQLite scales its count so too):
+        # the planner's estimate assumes words independent, which `participatory` and
+        # `budgeting` are not.
+        first, last = (await session.execute(_sql(_PG_IDS, "first", "last"))).one()
+        total = _estimate(len(known), int(last) - oldest + 1, int(last) - int(first) + 1)
+    if total == 0 and complete:
+        return [], 0
+    if complete and total <= RANK_ALL:  # rank them all
+        return await _pg_ranked(session, query_sql, params, known, offset, limit, "d.title"), total
+    fetch = _sql(
+        f"SELECT f.id FROM {matching} ORDER BY f.id DESC LIMIT :window OFFSET :start", "id"
+    )
+    window = PG_FILTERED_WINDOW if where else PG_WINDOW
+    start = offset // window * window
+    skip = offset - start
+    rows: list[Any] = []
+    while len(rows) < limit:
+        ids = known[start : start + window]
+        if len(ids) < window and not complete:  # past what was read: read this window
+            found = await session.execute(fetch, {**params, "window": window, "start": start})
+            ids = [int(i) for i in found.scalars()]
+        take = limit - len(rows)
+        got = []
+        if ids:
+            got = await _pg_ranked(session, query_sql, params, ids, skip, take, "d.id DESC")
+        rows += got
+        if len(got) == take or len(ids) < window:
+            break  # the page is full, or this window was the last
+        start, skip = start + window, 0
+    if rows and isinstance(total, Estimate) and total < offset + len(rows):
+        total = Estimate(offset + len(rows))  # an estimate never undercuts what was shown
+    return rows, total
+
+
+_PG_IDS = "SELECT min(id) AS first, max(id) AS last FROM search_fts"
+
+
+async def _pg_ranked(
+    session: AsyncSession,
+    query_sql: str,
+    params: dict[str, Any],
+    ids: list[int],
+    offset: int,
+    limit: int,
+    ties: str,
+) -> list[Any]:
+    """These documents ranked by ts_rank_cd: the page from `offset`."""
+    ranked = _sql(
+        f"SELECT {COLUMNS}, ts_rank_cd(f.tsv, ({query_sql}), 1) AS score FROM search_fts f "
+        f"JOIN search_docs d ON d.id = f.id WHERE f.id = ANY(:ids) "
+        f"ORDER BY score DESC, {ties} LIMIT :limit OFFSET :offset",
+        *COLUMN_NAMES, "score",
+    )  # fmt: skip
+    found = await session.execute(ranked, {**params, "ids": ids, "limit": limit, "offset": offset})
+    return list(found.all())
+
+
+async def _windows(
+    session: AsyncSession,
+    page_sql: TextualSelect,
+    params: dict[str, Any],
+    offset: int,
+    limit: int,
+    window: int,
+    total: int,
+) -> tuple[list[Any], int]:
+    """A page from windows of `window` matches, newest first, each ranked within itself; a
+    page that crosses a window's edge spills into the next."""
     start = offset // window * window
     skip = offset - start
     rows: list[Any] = []

@@ -1,30 +1,59 @@
 """Keep the search index (search_docs + vocabulary) in step with case studies, projects, suppliers.
 
 The database keeps the full-text structures in step with search_docs by itself (FTS5
-triggers, a generated tsvector); this module decides what text goes in. `sync` walks the
-sources in id order, a chunk at a time, and writes only what changed: an import that touches
-ten rows re-indexes ten documents, and memory stays flat however large the corpus is.
+triggers; on PostgreSQL, triggers filling search_fts); this module decides what text goes in.
+Triggers on the sources mark each written row pending (migration 0011), and `sync` reads only
+those: an import, seed or edit of ten rows re-indexes ten documents, and a start with nothing
+pending costs two small reads. Marks rather than a fingerprint per source (counts, max id):
+an edit that keeps both would slip past a fingerprint, and a mark is written in the writer's
+own transaction, so an import interrupted after some commits leaves exactly its unindexed rows
+marked. A whole check (sources walked in id order, a chunk at a time, memory flat) runs when
+the state says the index may be wrong in other ways: a new INDEX_FORMAT, or search_docs
+written by something other than sync.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, Table, and_, bindparam, delete, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ccin_bridge.store import spelling
-from ccin_bridge.store.models import CaseStudy, Project, SearchDoc, SearchTerm, Supplier
+from ccin_bridge.store.models import (
+    CaseStudy,
+    Project,
+    SearchDoc,
+    SearchPending,
+    SearchState,
+    SearchTerm,
+    Supplier,
+)
 from ccin_bridge.store.text import STOPWORDS, fold, word_set
+from ccin_bridge.store.upsert import insert_new
 
 CHUNK = 2_000  # source rows read, compared and written at a time
 _YEAR = re.compile(r"(\d{4})")
 DOCS: Table = SearchDoc.__table__  # type: ignore[assignment]
 TERMS: Table = SearchTerm.__table__  # type: ignore[assignment]
+PENDING: Table = SearchPending.__table__  # type: ignore[assignment]
+STATE: Table = SearchState.__table__  # type: ignore[assignment]
+# Bump when what `_doc` or `_words` produce changes: the next sync then checks every document.
+INDEX_FORMAT = 1
 # The fields compared to decide whether a document changed (everything but id and created_at).
 _FIELDS = (
     "kind", "ref_id", "title", "url", "member", "region", "year_from", "year_label",
@@ -140,7 +169,7 @@ SOURCES = (
 )  # fmt: skip
 
 
-def _words(doc: dict[str, Any]) -> set[str]:
+def _words(doc: Mapping[Any, Any]) -> set[str]:
     """The vocabulary words of one document (for typo correction)."""
     found = word_set(doc["text_title"]) | word_set(doc["text_tags"]) | word_set(doc["text_body"])
     return {w for w in found - STOPWORDS if 3 <= len(w) <= 64 and not w.isdigit()}
@@ -163,15 +192,64 @@ async def _chunks(session: AsyncSession, source: _Source) -> AsyncIterator[Seque
 
 @dataclass
 class SyncReport:
-    documents: int = 0
+    documents: int = 0  # documents compared with their source rows
     inserted: int = 0
     updated: int = 0
     deleted: int = 0
+    whole: bool = False  # every document was checked, not only the pending ones
 
 
-async def sync(session: AsyncSession) -> SyncReport:
-    """Bring the index in step with its sources, writing only documents that changed."""
-    report = SyncReport()
+async def sync(session: AsyncSession, *, whole: bool | None = None) -> SyncReport:
+    """Bring the index in step with its sources, writing only documents that changed.
+
+    Only source rows marked pending are read (triggers mark every write, migration 0011),
+    unless `whole`, or the index's state asks for a whole check: a format other than
+    INDEX_FORMAT (an upgrade that indexes differently), or search_docs written by something
+    other than sync. So when nothing changed this is two small reads, whatever the corpus.
+    """
+    # FOR UPDATE (PostgreSQL): one sync at a time, which also orders their locks.
+    query = select(STATE.c.name, STATE.c.value).with_for_update()
+    state: dict[str, int] = {n: int(v) for n, v in (await session.execute(query)).all()}
+    in_step = state.get("format") == INDEX_FORMAT and state.get("in_step") == 1
+    report = SyncReport(whole=not in_step if whole is None else whole)
+    if report.whole:
+        # Marks made after this are for rows the walk may already have passed: they stay.
+        await session.execute(delete(PENDING))
+        await _sync_whole(session, report)
+    else:
+        delta: Counter[str] = Counter()
+        for source in SOURCES:
+            while ids := await _take_pending(session, source):
+                query = select(*(source.table.c[c] for c in source.columns))
+                rows = (await session.execute(query.where(source.table.c.id.in_(ids)))).all()
+                span = DOCS.c.ref_id.in_(ids)
+                await _reconcile(
+                    session, source, [source.build(r) for r in rows], span, report, delta
+                )
+        await _apply_vocabulary(session, delta)
+    changed = bool(report.inserted or report.updated or report.deleted)
+    if report.whole or (in_step and changed):  # our own writes cleared `in_step`
+        for name, value in (
+            ("format", INDEX_FORMAT if report.whole else state.get("format", 0)),
+            ("in_step", 1),
+        ):
+            await session.execute(update(STATE).where(STATE.c.name == name).values(value=value))
+    if changed or report.whole:
+        spelling.forget(str(session.get_bind().engine.url))
+    return report
+
+
+async def _take_pending(session: AsyncSession, source: _Source) -> list[int]:
+    """Up to CHUNK of the source's pending ids, unmarked first: a write committed after
+    this marks its row again (on PostgreSQL it waits for this transaction to do so)."""
+    ours = PENDING.c.source == source.table.name
+    chosen = select(PENDING.c.ref_id).where(ours).order_by(PENDING.c.ref_id).limit(CHUNK)
+    taken = delete(PENDING).where(ours, PENDING.c.ref_id.in_(chosen)).returning(PENDING.c.ref_id)
+    return sorted(int(i) for i in (await session.execute(taken)).scalars())
+
+
+async def _sync_whole(session: AsyncSession, report: SyncReport) -> None:
+    """Every source row in id order, a chunk at a time; the vocabulary is counted afresh."""
     vocabulary: Counter[str] = Counter()
     for source in SOURCES:
         in_kinds = DOCS.c.kind.in_(source.kinds)
@@ -184,41 +262,57 @@ async def sync(session: AsyncSession) -> SyncReport:
             if previous is not None:
                 span = and_(span, DOCS.c.ref_id > previous)
             previous = rows[-1].id
-            stored = {
-                (r.kind, r.ref_id): r
-                for r in await session.execute(
-                    select(DOCS.c.id, *(DOCS.c[f] for f in _FIELDS)).where(in_kinds, span)
-                )
-            }
-            new, changed = [], []
-            for doc in docs:
-                old = stored.pop((doc["kind"], doc["ref_id"]), None)
-                if old is None:
-                    new.append(doc)
-                elif any(getattr(old, f) != doc[f] for f in _FIELDS):
-                    changed.append({**doc, "doc_id": old.id})
-            if stored:  # gone from the source, or moved kind (a project now a report)
-                gone = [r.id for r in stored.values()]
-                await session.execute(delete(DOCS).where(DOCS.c.id.in_(gone)))
-                report.deleted += len(gone)
-            if changed:
-                await session.execute(
-                    update(DOCS).where(DOCS.c.id == bindparam("doc_id")),
-                    changed,
-                    execution_options={"synchronize_session": False},
-                )
-            if new:
-                await session.execute(insert(DOCS), new)
-            report.documents += len(docs)
-            report.inserted += len(new)
-            report.updated += len(changed)
+            await _reconcile(session, source, docs, span, report)
         tail = delete(DOCS).where(in_kinds)
         if previous is not None:
             tail = tail.where(DOCS.c.ref_id > previous)
         report.deleted += (await session.execute(tail)).rowcount or 0  # type: ignore[attr-defined]
     await _write_vocabulary(session, vocabulary)
-    spelling.forget(str(session.get_bind().engine.url))
-    return report
+
+
+async def _reconcile(
+    session: AsyncSession,
+    source: _Source,
+    docs: list[dict[str, Any]],
+    span: ColumnElement[bool],
+    report: SyncReport,
+    delta: Counter[str] | None = None,
+) -> None:
+    """Make the source's stored documents within `span` the `docs` built from its rows;
+    `delta` collects the vocabulary's change in document counts (when not recounted)."""
+    query = select(DOCS.c.id, *(DOCS.c[f] for f in _FIELDS))
+    found = await session.execute(query.where(DOCS.c.kind.in_(source.kinds), span))
+    stored = {(r.kind, r.ref_id): r for r in found}
+    new, changed = [], []
+    for doc in docs:
+        old = stored.pop((doc["kind"], doc["ref_id"]), None)
+        if old is None:
+            new.append(doc)
+        elif any(getattr(old, f) != doc[f] for f in _FIELDS):
+            changed.append({**doc, "doc_id": old.id})
+        else:
+            continue
+        if delta is not None:
+            delta.update(_words(doc))
+            delta.subtract(_words(old._mapping) if old is not None else ())
+    if stored:  # gone from the source, or moved kind (a project now a report)
+        gone = [r.id for r in stored.values()]
+        await session.execute(delete(DOCS).where(DOCS.c.id.in_(gone)))
+        report.deleted += len(gone)
+        if delta is not None:
+            for old in stored.values():
+                delta.subtract(_words(old._mapping))
+    if changed:
+        await session.execute(
+            update(DOCS).where(DOCS.c.id == bindparam("doc_id")),
+            changed,
+            execution_options={"synchronize_session": False},
+        )
+    if new:
+        await session.execute(insert(DOCS), new)
+    report.documents += len(docs)
+    report.inserted += len(new)
+    report.updated += len(changed)
 
 
 async def _write_vocabulary(session: AsyncSession, vocabulary: Counter[str]) -> None:
@@ -238,13 +332,28 @@ async def _write_vocabulary(session: AsyncSession, vocabulary: Counter[str]) -> 
         await session.execute(insert(TERMS), new[start : start + CHUNK * 5])
 
 
+async def _apply_vocabulary(session: AsyncSession, delta: Counter[str]) -> None:
+    """Add each word's change in document count; words no document has any more go."""
+    changes = sorted((t, n) for t, n in delta.items() if n)
+    for start in range(0, len(changes), CHUNK):
+        part = changes[start : start + CHUNK]
+        upsert = insert_new(session, SearchTerm).values([{"term": t, "docs": n} for t, n in part])
+        await session.execute(
+            upsert.on_conflict_do_update(
+                index_elements=["term"], set_={"docs": TERMS.c.docs + upsert.excluded.docs}
+            )
+        )
+        fewer = [t for t, n in part if n < 0]
+        if fewer:
+            await session.execute(delete(TERMS).where(TERMS.c.term.in_(fewer), TERMS.c.docs <= 0))
+
+
 async def is_empty(session: AsyncSession) -> bool:
     return await session.scalar(select(DOCS.c.id).limit(1)) is None
 
 
 async def rebuild(session: AsyncSession) -> int:
-    """Bring the whole index up to date; returns how many documents it holds.
-
-    Kept for callers of the old full rebuild: it is now `sync`, which rewrites only what changed.
-    """
-    return (await sync(session)).documents
+    """Check every document against its source (writing only what changed); returns how many
+    documents the index holds. `sync` is the cheap, usual way."""
+    report = await sync(session, whole=True)
+    return report.documents

@@ -272,7 +272,7 @@ async def seed(session: AsyncSession, seed_dir: Path = SEED_DIR) -> dict[str, in
             source=r.source,
         )
     await session.flush()
-    await search_index.rebuild(session)
+    await search_index.sync(session)  # the rows written, or all of a new database
     return await counts(session)
 
 

@@ -381,16 +381,19 @@ async def _search(args: argparse.Namespace, app: App) -> int:
 
 
 async def _import(args: argparse.Namespace, app: App) -> int:
-    from ccin_bridge.cli import fetch  # aiohttp, for a URL
-    from ccin_bridge.store.importers import ImportFileError, import_file
+    from ccin_bridge.cli import fetch  # aiohttp only for a URL
+    from ccin_bridge.store.importers import ImportFileError, import_in_batches
 
     bar = _progress_bar(sys.stderr)
     try:
         with tempfile.TemporaryDirectory(prefix="ccin-import-") as folder:
             source = args.file
             path = await fetch.download(source, Path(folder)) if fetch.is_url(source) else None
-            async with app.db.session() as session:  # one transaction: every good row, or none
-                report = await import_file(session, args.kind, path or Path(source), progress=bar)
+            # Streamed: a few thousand rows at a time, each batch committed with its rows'
+            # search documents, so memory stays flat however long the file is.
+            report = await import_in_batches(
+                app.db.session, args.kind, path or Path(source), progress=bar
+            )
     except ImportFileError as exc:
         print(f"ccin-bridge: cannot import: {exc}", file=sys.stderr)
         return 1

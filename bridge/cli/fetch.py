@@ -11,8 +11,6 @@ import re
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-import aiohttp
-
 from ccin_bridge.store.importers import ImportFileError
 
 MAX_BYTES = 20 * 1024 * 1024
@@ -49,6 +47,8 @@ def file_name(url: str, content_type: str) -> str:
 async def download(url: str, folder: Path, *, max_bytes: int = MAX_BYTES) -> Path:
     """Save the URL's body in `folder`; ImportFileError says what went wrong."""
     target = _fetchable(url)
+    import aiohttp  # here: a local file's import need not load it (0.4 s)
+
     timeout = aiohttp.ClientTimeout(total=TIMEOUT_SECONDS)
     try:
         async with (

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -13,9 +15,16 @@ from sqlalchemy import func, select
 
 from ccin_bridge.store import search, seed
 from ccin_bridge.store.db import Database
-from ccin_bridge.store.importers import ImportFileError, ImportReport, Kind, RowError, import_file
+from ccin_bridge.store.importers import (
+    ImportFileError,
+    ImportReport,
+    Kind,
+    RowError,
+    import_file,
+    import_in_batches,
+)
 from ccin_bridge.store.importers_ics import IcsEvent, IcsProblem, read_calendar
-from ccin_bridge.store.models import CaseStudy, Event, Project, Supplier
+from ccin_bridge.store.models import CaseStudy, Event, Project, SearchPending, Supplier
 
 SAMPLES = Path(__file__).parent / "import_samples"
 # handlers/dates.py expands every stored RRULE from this fixed date, not from the event's start.
@@ -149,6 +158,73 @@ async def test_bad_csv_rows_are_named_by_line_and_good_rows_kept(
     rows = await studies(db)
     assert rows["https://councils.coop/a"].summary == "Line one\nline two"
     assert rows["https://councils.coop/f"].source == "import:mixed.csv:11"
+
+
+MIXED = (
+    "title,url,year,summary\n"
+    'Good one,councils.coop/a,2024,"Line one\nline two"\n'  # lines 2-3
+    ",councils.coop/b,2024,no title\n"
+    "No url,,2024,\n"
+    "Bad year,councils.coop/c,20x5,\n"
+    "Good three,councils.coop/d,2024,\n"
+    "Duplicate,councils.coop/a,2024,\n"  # in the third batch: the first is in the first
+    "Extra cells,councils.coop/e,2024,summary,surplus\n"
+    "\n"
+    "Good two,https://councils.coop/f,,\n"
+)
+MIXED_ERRORS = (
+    RowError("line 4", "missing title"),
+    RowError("line 5", "missing url"),
+    RowError("line 6", "year '20x5' is not a year (e.g. 2024 or 2024/25)"),
+    RowError("line 8", "duplicate url in the file (first on line 2)"),
+    RowError("line 9", "has 5 cells but the header has 4 columns"),
+)
+
+
+async def test_a_streamed_import_commits_in_batches_with_the_same_report(
+    db: Database, tmp_path: Path
+) -> None:
+    path = write(tmp_path, "mixed.csv", MIXED)
+    opened: list[int] = []
+
+    @asynccontextmanager
+    async def units() -> AsyncIterator[Any]:
+        async with db.session() as session:
+            opened.append(1)
+            yield session
+
+    calls: list[tuple[int, int]] = []
+    report = await import_in_batches(
+        units, "case-studies", path, rows=2, progress=lambda *call: calls.append(call)
+    )
+    assert report == ImportReport(created=3, updated=0, unchanged=0, errors=MIXED_ERRORS)
+    assert len(opened) == 4  # 7 rows read (line 9 fails as it is read), 2 at a time
+    assert calls[0] == (0, 8) and calls[-1] == (8, 8)  # 8 rows in the file
+    async with db.session() as session:
+        page = await search.search(session, "good", kinds=("case_study",))
+        assert not await session.scalar(select(func.count()).select_from(SearchPending))
+    assert {h.title for h in page.hits} == {"Good one", "Good two", "Good three"}
+
+
+async def test_an_interrupted_streamed_import_keeps_its_committed_batches(
+    db: Database, tmp_path: Path
+) -> None:
+    path = write(tmp_path, "mixed.csv", MIXED)
+    opened: list[int] = []
+
+    @asynccontextmanager
+    async def units() -> AsyncIterator[Any]:
+        if opened:
+            raise RuntimeError("the database went away")
+        async with db.session() as session:
+            opened.append(1)
+            yield session
+
+    with pytest.raises(RuntimeError):
+        await import_in_batches(units, "case-studies", path, rows=2)
+    async with db.session() as session:
+        page = await search.search(session, "good", kinds=("case_study",))
+    assert [h.title for h in page.hits] == ["Good one"]  # written and indexed together
 
 
 async def test_unicode_is_kept_and_normalised(db: Database, tmp_path: Path) -> None:

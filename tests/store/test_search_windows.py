@@ -88,7 +88,7 @@ async def test_sync_rewrites_only_what_changed(db: Database) -> None:
     await _corpus(db, size=12)
     async with db.session() as session:
         again = await search_index.sync(session)
-    assert again.documents >= 12 and (again.inserted, again.updated, again.deleted) == (0, 0, 0)
+    assert again == search_index.SyncReport()  # nothing pending: nothing read or written
     async with db.session() as session:
         ours = select(CaseStudy).where(CaseStudy.url.like("https://example.invalid/%"))
         study, gone = list(await session.scalars(ours.order_by(CaseStudy.id).limit(2)))
@@ -98,21 +98,22 @@ async def test_sync_rewrites_only_what_changed(db: Database) -> None:
         report = await search_index.sync(session)
         renamed = await search.search(session, "renamed")
     assert (report.updated, report.deleted, report.inserted) == (1, 1, 0)
+    assert report.documents == 1 and not report.whole  # only the two rows written were read
     assert [h.title for h in renamed.hits] == ["Renamed orchard"]
 
 
 async def test_totals_past_the_count_cap_are_estimates(
     db: Database, small_windows: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if db.engine.dialect.name != "sqlite":
-        pytest.skip("PostgreSQL counts every match")
     await _corpus(db)
     async with db.session() as session:
         exact = (await search.search(session, "garden", limit=4)).total
     monkeypatch.setattr(search, "COUNT_CAP", 20)
+    monkeypatch.setattr(search, "PG_COUNTED", 10)  # PostgreSQL: beyond, the newest 20 read
+    monkeypatch.setattr(search, "PG_SAMPLE", 20)
     async with db.session() as session:
         first = await search.search(session, "garden", limit=4)
-    # Scaled from the newest 20 matches by rowid density: rough where the corpus is uneven.
+    # Scaled from the newest 20 matches by id density: rough where the corpus is uneven.
     assert isinstance(first.total, search.Estimate) and exact / 3 <= first.total <= exact * 3
     async with db.session() as session:
         past = await search.search(session, "garden", offset=10_000, limit=4)
@@ -149,3 +150,17 @@ async def test_filters_without_words_page_newest_first_then_by_title(db: Databas
         seen += [(int(h.year or 0), h.title) for h in page.hits]
     assert len(seen) == len(set(seen)) == 24
     assert seen == sorted(seen, key=lambda hit: (-hit[0], hit[1]))  # newest first, then title
+
+
+async def test_postgresql_samples_and_windows_page_through_every_match_once(
+    db: Database, small_windows: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Tiny limits, so every step of PostgreSQL's plan runs: read the newest few, estimate,
+    # rank windows from what was read and then from the index (SQLite ignores them).
+    for name, value in (("PG_COUNTED", 5), ("PG_SAMPLE", 8), ("PG_WINDOW", 6)):
+        monkeypatch.setattr(search, name, value)
+    monkeypatch.setattr(search, "PG_FILTERED_WINDOW", 3)
+    await _corpus(db)
+    for query, expected in (("garden", 60), ("garden year:2016..2020", 30)):
+        ids = await _all_pages(db, query, expected)
+        assert len(ids) == len(set(ids)) == expected
