@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -162,23 +162,45 @@ def build_scheduler(
             "misfire_grace_time": settings.schedules.misfire_grace_minutes * 60,
         },
     )
-    register(scheduler, store, scheduled_jobs(settings) if specs is None else specs)
+    grace = timedelta(minutes=settings.schedules.misfire_grace_minutes)
+    register(scheduler, store, scheduled_jobs(settings) if specs is None else specs, grace)
     return scheduler
 
 
-def register(scheduler: AsyncIOScheduler, store: BaseJobStore, specs: Sequence[JobSpec]) -> None:
+def register(
+    scheduler: AsyncIOScheduler,
+    store: BaseJobStore,
+    specs: Sequence[JobSpec],
+    grace: timedelta = timedelta(0),
+) -> None:
     """Add every job, keeping the stored next run time of a job whose definition is unchanged,
-    and drop stored jobs that are no longer declared."""
+    and drop stored jobs that are no longer declared.
+
+    A job that fell due within `grace` before now, and whose stored next run is already the
+    one after, runs again now: APScheduler moves the stored time on as it hands a run to the
+    event loop, so a process that died (or was killed, or stopped) while the run was under
+    way left it looking done. Every job is safe to run twice (the pushes have keys, the
+    checks find nothing more to do), so when it did finish, running it again changes nothing.
+    """
     stored = _stored_jobs(scheduler, store)
     wanted = {spec.id for spec in specs}
     for job_id in stored.keys() - wanted:
         log.info("removing scheduled job %r: it is no longer declared", job_id)
         store.remove_job(job_id)
+    now = datetime.now(UTC)
     for spec in specs:
         keep: dict[str, datetime] = {}
         old = stored.get(spec.id)
         if old is not None and old.next_run_time is not None and _same(old, spec):
             keep["next_run_time"] = old.next_run_time
+            fell_due = spec.trigger.get_next_fire_time(None, now - grace) if grace else None
+            if fell_due is not None and fell_due <= now < old.next_run_time:
+                log.info(
+                    "%s fell due at %s and may not have finished: running it again",
+                    spec.id,
+                    fell_due,
+                )
+                keep["next_run_time"] = now
         scheduler.add_job(
             spec.func,
             spec.trigger,

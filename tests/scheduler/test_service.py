@@ -136,6 +136,40 @@ async def test_a_job_missed_beyond_the_grace_does_not_run(
         scheduler.shutdown(wait=False)
 
 
+async def test_a_run_cut_short_by_a_crash_is_made_again_at_the_next_start(
+    settings: Settings, database_url: str
+) -> None:
+    """APScheduler stores the next run time as it hands a run over: a leader that died while
+    the run was under way left the job pointing at tomorrow, and the run was lost."""
+    settings = _with_grace(settings, 60)
+    began = datetime.now(settings.zone) - timedelta(minutes=10)
+    spec = _probe(CronTrigger(hour=began.hour, minute=began.minute, timezone=settings.zone))
+    first = build_scheduler(settings, database_url, specs=[spec])
+    first.start(paused=True)  # stored as a run handed over leaves it: next run tomorrow
+    stored = first.get_job("probe")
+    assert stored is not None and stored.next_run_time > datetime.now(UTC)
+    first.shutdown(wait=False)
+
+    RUNS.clear()
+    ran: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    def seen(event: JobExecutionEvent) -> None:
+        if event.job_id == "probe" and not ran.done():
+            ran.set_result(event.code)
+
+    second = build_scheduler(settings, database_url, specs=[spec])
+    second.add_listener(seen, EVENT_JOB_EXECUTED | EVENT_JOB_MISSED | EVENT_JOB_ERROR)
+    second.start()
+    try:
+        async with asyncio.timeout(10):
+            assert await ran == EVENT_JOB_EXECUTED
+        assert RUNS == ["ran"]
+        job = second.get_job("probe")
+        assert job is not None and job.next_run_time > datetime.now(UTC)  # then tomorrow
+    finally:
+        second.shutdown(wait=False)
+
+
 async def test_several_missed_runs_collapse_into_one(settings: Settings, sqlite_url: str) -> None:
     every_ten = IntervalTrigger(minutes=10, timezone=settings.zone)
     code, scheduler = await _stop_then_restart(
