@@ -142,6 +142,8 @@ class Bridge:
             else:
                 form = Form(dict(event.answers), event.check_only)
                 replies = await self._submit(requests, event.command, form)
+        except store_inbox.AlreadyHandled:
+            raise  # not this process's to answer: the journal's (handlers/inbox.py)
         except Exception:
             log.exception("%s from %s failed", type(event).__name__, event.user.key)
             return Outcome((self._failure(event.chat),), failed=True)
@@ -212,6 +214,8 @@ class Bridge:
                 )
             elif isinstance(event, InlineQuery):
                 return Outcome(inline=await inline.inline_page(self, event.query, event.offset))
+        except store_inbox.AlreadyHandled:
+            raise  # another process did it (see `dispatch`)
         except Exception:
             log.exception("%s failed", type(event).__name__)
             return Outcome(failed=True)
@@ -231,6 +235,8 @@ class Bridge:
             return await self._dispatch(request, current, call)
         except UserFacingError as exc:
             return [text(exc.reason)]
+        except store_inbox.AlreadyHandled:
+            raise  # another process did it (see `dispatch`)
         except Exception:
             log.exception(
                 "command %r failed for %s on %s",

@@ -188,36 +188,43 @@ class Inbox:
         return item_id in self._queued or item_id in self._finished or item_id in self._recording
 
     async def _keep_watch(self) -> None:
-        """The leader takes up what standbys stored when they say so, and checks now and then
-        that it still leads; a standby tries now and then to take the lead."""
+        """The leader takes up what standbys stored when they say so, and checks that it still
+        leads three times as often as a standby tries to take the lead (so a leader whose lock
+        went notices before another can have taken it); a standby tries now and then."""
+        check = self.lead_check_seconds / 3
         checked = asyncio.get_running_loop().time()
+        handling = self.leading  # what this process did at the last look
         while self._accepting:
             try:
-                if not self.leading:
+                if not handling:
                     await asyncio.sleep(self.lead_check_seconds)
                     if await self._leadership.try_lead():
                         log.info("this process now handles the %s updates", self.platform)
+                        handling = True
                         await self._lead()
                     continue
-                if self.platform in await self._listener.wait(within=self.lead_check_seconds):
+                if not self._listener.listening:
+                    await self._listener.start()
+                    await self._take_up()  # what came while nobody listened
+                if self.platform in await self._listener.wait(within=check):
                     await self._take_up()
-                if asyncio.get_running_loop().time() - checked < self.lead_check_seconds:
+                if asyncio.get_running_loop().time() - checked < check:
                     continue
                 checked = asyncio.get_running_loop().time()
                 if await self._leadership.try_lead():
                     await self._take_up()  # what a lost notification left
                 else:
+                    handling = False
                     await self._stand_down()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # the database is away: listen afresh once it is back
+            except Exception:  # the database is away: not leading, for now
                 log.warning("could not watch the %s journal", self.platform, exc_info=True)
                 await self._listener.stop()
+                if handling and not self.leading:  # the lock may be another's by now
+                    handling = False
+                    await self._stand_down()
                 await asyncio.sleep(min(self.lead_check_seconds, 5.0))
-                with contextlib.suppress(Exception):
-                    if self.leading:
-                        await self._listener.start()
-                        await self._take_up()
 
     async def _stand_down(self) -> None:
         """The lead was lost (its connection broke): another process takes up the journal, so
@@ -283,7 +290,11 @@ class Inbox:
             items = await journal.add(session, self.platform, arrivals)
             if items and not leading:  # the leader hears of them as they are committed
                 await wakeups.notify(session, wakeups.INBOUND, self.platform)
-        if not (self._accepting and leading and items):
+        if items and leading and not self.leading:  # the lead went meanwhile: tell the next
+            with contextlib.suppress(Exception):  # its own checks find them at the latest
+                async with self.db.session() as session:
+                    await wakeups.notify(session, wakeups.INBOUND, self.platform)
+        if not (self._accepting and self.leading and items):
             return
         if self.db.is_sqlite:  # this process stores all there is: nothing can come before
             self._queue(items)
@@ -332,6 +343,9 @@ class Inbox:
             try:
                 await self.process(item)
                 return journal.DONE
+            except journal.AlreadyHandled:
+                log.info("%s update %d was handled by another process", self.platform, item.id)
+                return None  # that process records how it ended
             except Unreadable as exc:
                 log.warning(
                     "%s update %d skipped: it could not be read (%s)",

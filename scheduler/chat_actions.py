@@ -117,6 +117,8 @@ class ChatActionService:
             except Exception:
                 log.exception("chat action worker failed; carrying on")
                 done = 0
+                # Not at once (the database may be away): a second, as the delivery lanes do.
+                self._next_due = datetime.now(UTC) + timedelta(seconds=1)
             if done == 0 and not self._stopping.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self._idle_wait())

@@ -113,15 +113,25 @@ async def open_ids(session: AsyncSession, platform: str, *, up_to: int) -> list[
     return list(await session.scalars(query.order_by(InboundUpdate.id)))
 
 
+class AlreadyHandled(Exception):
+    """Another process handled this update (it led the journal meanwhile): the unit of work
+    that was about to record it again rolls back, its effects with it."""
+
+
 async def record_replies(
     session: AsyncSession, item_id: int, call: int, replies: list[dict[str, Any]]
 ) -> None:
     """Inside the unit of work of the update's `call`-th bridge call: its replies, so that
-    after a crash they are sent again instead of the command running twice."""
-    row = await session.get(InboundUpdate, item_id)
-    if row is None or row.status not in OPEN:  # erased with its sender, or already done
+    after a crash they are sent again instead of the command running twice. The row is
+    locked, so of two processes handling one update (a lead lost and taken over in between)
+    one records the call and the other raises AlreadyHandled."""
+    row = await session.get(InboundUpdate, item_id, with_for_update=True)
+    if row is None:  # erased with its sender
         return
-    stored: list[Any] = list(row.replies or ())[:call]
+    recorded = list(row.replies or ())
+    if row.status not in OPEN or (call < len(recorded) and recorded[call] is not None):
+        raise AlreadyHandled(item_id)
+    stored: list[Any] = recorded[:call]
     stored += [None] * (call - len(stored))  # calls before it that changed nothing run again
     row.replies, row.status = [*stored, replies], HANDLED
 

@@ -113,7 +113,7 @@ class Leadership:
             ).one()
             # Autocommit-like: the lock is the session's, not a transaction's.
             await connection.commit()
-        except Exception:
+        except BaseException:  # cancelled too: a connection that may hold the lock must go
             await self.db.drop_connection(connection)
             raise
         if not took:
@@ -153,6 +153,7 @@ class Leadership:
                 await connection.execute(text(f"SELECT pg_advisory_unlock({self.lock})"))
             except Exception:
                 log.info("the leader's connection was already gone", exc_info=True)
-            # Not back to the pool, where the lock would stay with it: the database session
-            # ends, and with it the lock.
-            await self.db.drop_connection(connection)
+            finally:
+                # Not back to the pool, where the lock would stay with it: the database
+                # session ends, and with it the lock (also when this is cancelled).
+                await self.db.drop_connection(connection)

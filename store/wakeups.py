@@ -8,6 +8,7 @@ while nothing happens. On SQLite one process serves the file, so there is nobody
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -52,10 +53,16 @@ class Listener:
             raise
         self._connection, self._driver = connection, driver
 
+    @property
+    def listening(self) -> bool:
+        return self._driver is not None
+
     async def wait(self, within: float) -> list[str]:
         """The payloads that came within `within` seconds (at least one, or none when the
-        time is up); raises if the connection was lost (the caller starts again)."""
+        time is up); raises if the connection was lost (the caller starts again). Not
+        listening (SQLite, or not started), it waits the time out: it never spins."""
         if self._driver is None:
+            await asyncio.sleep(within)
             return []
         payloads: list[str] = []
         async for note in self._driver.notifies(timeout=within, stop_after=1):

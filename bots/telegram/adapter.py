@@ -237,9 +237,11 @@ class TelegramBot:
                 why = _network_problem(exc)
                 if wait is None:
                     await app.bot.shutdown()
+                    token = self.application.bot.token
+                    where = self.application.bot.base_url.split("/bot")[0].replace(token, "…")
                     raise PlatformUnreachable(
-                        f"the Telegram Bot API at {self.application.bot.base_url.split('/bot')[0]}"
-                        f" cannot be reached ({why}); check the network or TELEGRAM_API_BASE_URL"
+                        f"the Telegram Bot API at {where} cannot be reached"
+                        f" ({why.replace(token, '…')}); check the network or TELEGRAM_API_BASE_URL"
                     ) from None
                 log.warning("Telegram cannot be reached (%s): trying again in %d s", why, wait)
                 await asyncio.sleep(wait)

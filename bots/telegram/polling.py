@@ -65,6 +65,8 @@ class Poller:
         self.batches = 0  # successful fetches, for tests that wait on progress
 
     async def start(self) -> None:
+        if self._task is not None:  # already polling: one poller per token, ever
+            return
         self.client = new_session(1, self.timeouts)
         self._task = asyncio.create_task(self._run(), name="telegram-polling")
 

@@ -4,11 +4,14 @@ time handles them (the platform's inbound leader), and another takes over when i
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator, Callable
 
+import psycopg
 import pytest
 
 from ccin_bridge.handlers.inbox import Inbox
+from ccin_bridge.store import wakeups
 from ccin_bridge.store.db import Database
 from ccin_bridge.store.inbox import Arrival, InboundItem
 
@@ -116,3 +119,71 @@ async def test_on_sqlite_the_one_process_leads_and_watches_nothing(sqlite_url: s
         await until(lambda: handled == [("only", 1)])
     finally:
         await only.close()
+
+
+@pytest.mark.postgres
+async def test_a_leader_whose_lock_connection_dies_stands_down_without_blocking_the_loop(
+    two: tuple[Process, Process, list[tuple[str, int]]], postgres_url: str
+) -> None:
+    """Its lock and its LISTEN connection end (a database restart, a proxy's timeout): it
+    must stop handling before another takes over, and keep the event loop free meanwhile."""
+    first, second = two[0], two[1]
+    for process in (first, second):
+        process.inbox.lead_check_seconds = 1.5
+    stood_down = asyncio.Event()
+
+    async def standby() -> None:
+        stood_down.set()
+
+    first.inbox.on_standby = standby
+    await first.inbox.start()
+    await second.inbox.start()
+    pid = first.inbox._leadership.backend_pid
+    assert first.inbox.leading and pid is not None
+    ticks: list[float] = []
+
+    async def tick() -> None:
+        while True:
+            ticks.append(asyncio.get_running_loop().time())
+            await asyncio.sleep(0.01)
+
+    ticker = asyncio.create_task(tick())
+    killer = await psycopg.AsyncConnection.connect(postgres_url, autocommit=True)
+    try:
+        await killer.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " AND application_name LIKE 'ccin-bridge@%%' AND pid = %s",
+            (pid,),
+        )
+        # The standby's try comes first, as it may: the lock is its own now.
+        async with asyncio.timeout(5):
+            while True:  # the server ends the killed session a moment later
+                if await second.inbox._leadership.try_lead():
+                    break
+                await asyncio.sleep(0.05)
+        async with asyncio.timeout(15):
+            await stood_down.wait()
+        await until(lambda: second.inbox.leading, within=15)
+    finally:
+        ticker.cancel()
+        await killer.close()
+    assert not first.inbox.leading
+    gaps = [b - a for a, b in itertools.pairwise(ticks)]
+    assert max(gaps) < 1.0, max(gaps)  # never held the loop for a lead check's length
+
+
+async def test_a_listener_that_is_not_listening_waits_rather_than_spins(sqlite_url: str) -> None:
+    """A leader whose LISTEN connection could not be made again must not turn its watch into
+    a loop that never yields (it froze the whole process for a lead check's length)."""
+    db = Database(sqlite_url)
+    try:
+        listener = wakeups.Listener(db, wakeups.INBOUND)
+        await listener.start()  # SQLite: nothing to listen on
+        assert not listener.listening
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        assert await listener.wait(within=0.2) == []
+        assert loop.time() - began >= 0.15
+    finally:
+        await db.close()

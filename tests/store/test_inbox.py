@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from ccin_bridge.store import inbox
@@ -37,10 +38,9 @@ async def test_replies_recorded_then_finished_leave_only_the_key(empty_db: Datab
     async with empty_db.session() as session:
         await inbox.record_replies(session, item.id, 0, [{"v": 1, "first": True}])
         await inbox.record_replies(session, item.id, 1, [{"v": 1, "second": True}])
-        await inbox.record_replies(session, item.id, 1, [{"v": 1, "second again": True}])
     async with empty_db.read() as session:
         [reopened] = await inbox.open_items(session, "telegram")
-    assert reopened.replies == ([{"v": 1, "first": True}], [{"v": 1, "second again": True}])
+    assert reopened.replies == ([{"v": 1, "first": True}], [{"v": 1, "second": True}])
     async with empty_db.session() as session:
         await inbox.finish(session, [item.id], now=utcnow())
     async with empty_db.read() as session:
@@ -73,3 +73,26 @@ async def test_erasure_removes_what_one_account_sent_and_nothing_else(empty_db: 
     async with empty_db.read() as session:
         rows = (await session.execute(select(InboundUpdate.platform, InboundUpdate.sender))).all()
     assert sorted(tuple(r) for r in rows) == [("slack", "7"), ("telegram", "8")]
+
+
+async def test_an_update_another_process_recorded_cannot_be_recorded_again(
+    empty_db: Database,
+) -> None:
+    """Two processes handling one update (a lead lost and taken over in between): the second
+    to record a call rolls back, its effects with it, and so does one recording a done row."""
+    async with empty_db.session() as session:
+        (item,) = await inbox.add(session, "telegram", [Arrival("u1", "chat", "ada", {})])
+    async with empty_db.session() as session:
+        await inbox.record_replies(session, item.id, 0, [{"kind": "text"}])
+    with pytest.raises(inbox.AlreadyHandled):
+        async with empty_db.session() as session:
+            await inbox.record_replies(session, item.id, 0, [{"kind": "other"}])
+    async with empty_db.session() as session:  # its next call is its own
+        await inbox.record_replies(session, item.id, 1, [])
+        await inbox.finish(session, [item.id], now=utcnow())
+    with pytest.raises(inbox.AlreadyHandled):
+        async with empty_db.session() as session:
+            await inbox.record_replies(session, item.id, 2, [])
+    async with empty_db.read() as session:
+        row = await session.get(InboundUpdate, item.id)
+    assert row is not None and row.status == inbox.DONE
