@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from ccin_bridge.handlers.config import Secrets
+from ccin_bridge.handlers.config import ConfigError, Secrets
 from ccin_bridge.log_redaction import install_secret_filter
 
 KEEP_DAYS = 14
@@ -57,10 +57,15 @@ def configure(
     if to_file is None:
         handler = logging.StreamHandler(sys.stderr)
     else:
-        to_file.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.handlers.TimedRotatingFileHandler(
-            to_file, when="midnight", backupCount=KEEP_DAYS, encoding="utf-8"
-        )
+        try:
+            to_file.parent.mkdir(parents=True, exist_ok=True)
+            handler = logging.handlers.TimedRotatingFileHandler(
+                to_file, when="midnight", backupCount=KEEP_DAYS, encoding="utf-8"
+            )
+        except OSError as exc:  # a folder, a file in its path, a place it may not write
+            raise ConfigError(
+                f"--log-file {to_file}: cannot be written ({exc.strerror or exc})"
+            ) from None
     handler.setFormatter(
         JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
     )

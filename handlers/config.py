@@ -319,8 +319,12 @@ def environment_overrides() -> dict[str, Any]:
     (`CCIN_BRIDGE_HTTP__HOST=0.0.0.0`), lists and mappings as JSON: read by pydantic-settings
     for every top-level key, the platforms' sections included, then validated with the file."""
     overlay = _overlay_model()
-    source = EnvSettingsSource(
-        overlay, env_prefix=SETTINGS_ENV_PREFIX, env_nested_delimiter="__", case_sensitive=False
+    source = EnvSettingsSource(  # an empty variable is unset, as for the secrets
+        overlay,
+        env_prefix=SETTINGS_ENV_PREFIX,
+        env_nested_delimiter="__",
+        case_sensitive=False,
+        env_ignore_empty=True,
     )
     try:
         found = source()

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import URL
 
-from ccin_bridge.store.db import Database
+from ccin_bridge.store.db import Database, public_query
 
 BUSY_TIMEOUT_MS = 5000  # as the bridge's own connections
 
@@ -51,8 +51,9 @@ async def backup(db: Database, target: Path, *, overwrite: bool = False) -> Back
 def pg_dump_advice(db: Database) -> str:
     """How to back up and restore this PostgreSQL database, with its URL but no password."""
     url = URL.create(  # `URL.set(password=None)` would keep it
-        "postgresql", db.url.username, None, db.url.host, db.url.port, db.url.database, db.url.query
-    )
+        "postgresql", db.url.username, None, db.url.host, db.url.port, db.url.database,
+        public_query(db.url),
+    )  # fmt: skip
     where = shlex.quote(url.render_as_string(hide_password=False))
     return (
         "ccin-bridge backs up SQLite databases only; back up PostgreSQL with pg_dump, e.g. "
@@ -77,9 +78,12 @@ def _backup_file(source: Path, target: Path, overwrite: bool) -> BackupReport:
         raise BackupError(f"{target} exists already (pass --force to replace it)")
     # mkstemp: a name of our own beside the target (same file system, so the rename is
     # atomic), readable by its owner alone, as the database holds personal data.
-    handle, temporary = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".partial"
-    )
+    try:
+        handle, temporary = tempfile.mkstemp(
+            dir=target.parent, prefix=f".{target.name}.", suffix=".partial"
+        )
+    except OSError as exc:  # a folder it may not write, a read-only file system
+        raise BackupError(f"cannot write in {target.parent} ({exc.strerror or exc})") from None
     os.close(handle)
     partial = Path(temporary)
     try:
@@ -87,6 +91,10 @@ def _backup_file(source: Path, target: Path, overwrite: bool) -> BackupReport:
         revision = _check(partial)
         _fsync(partial)
         _put_in_place(partial, target, overwrite)
+    except (OSError, sqlite3.Error) as exc:  # the disk full mid-copy, and such
+        raise BackupError(
+            f"cannot write {target} ({getattr(exc, 'strerror', None) or exc})"
+        ) from None
     finally:
         partial.unlink(missing_ok=True)
     _fsync_folder(target.parent)

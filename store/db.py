@@ -149,8 +149,9 @@ class Database:
 
     @property
     def safe_url(self) -> str:
-        """The URL without its password, for logs and messages."""
-        return self.url.render_as_string(hide_password=True)
+        """The URL without its password (nor one given as a query parameter), for logs and
+        messages."""
+        return self.url.set(query=public_query(self.url)).render_as_string(hide_password=True)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -263,6 +264,14 @@ _CONNECT_PROBLEMS = (
     (re.compile(r"unable to open database file"), "the file cannot be created or opened"),
     (re.compile(r"database is locked"), "the file is locked by another program"),
 )
+
+
+_SECRET_PARAMETERS = frozenset({"password", "sslpassword", "passfile"})
+
+
+def public_query(url: URL) -> dict[str, str | tuple[str, ...]]:
+    """A URL's query parameters but those that are, or point at, a password."""
+    return {k: v for k, v in url.query.items() if k.casefold() not in _SECRET_PARAMETERS}
 
 
 def connect_problem(exc: BaseException) -> str:

@@ -567,6 +567,16 @@ async def _postgres_text(
         # `budgeting` are not.
         first, last = (await session.execute(_sql(_PG_IDS, "first", "last"))).one()
         total = _estimate(len(known), int(last) - oldest + 1, int(last) - int(first) + 1)
+        if where and len(known) < offset + limit:
+            # Too few of the sample passed the filters to scale from (none: "about 5", and
+            # no next page): count the passing matches instead, up to a cap.
+            counted = _sql(
+                f"SELECT count(*) AS n FROM (SELECT 1 FROM {matching} LIMIT :cap) c", "n"
+            )
+            exact = int(
+                (await session.execute(counted, {**params, "cap": PG_COUNTED})).scalar_one()
+            )
+            total = exact if exact < PG_COUNTED else Estimate(max(total, exact))
     if total == 0 and complete:
         return [], 0
     if complete and total <= RANK_ALL:  # rank them all
@@ -591,8 +601,10 @@ async def _postgres_text(
         if len(got) == take or len(ids) < window:
             break  # the page is full, or this window was the last
         start, skip = start + window, 0
-    if rows and isinstance(total, Estimate) and total < offset + len(rows):
-        total = Estimate(offset + len(rows))  # an estimate never undercuts what was shown
+    if rows and isinstance(total, Estimate):
+        # An estimate never undercuts what was shown, and a full page keeps the next reachable.
+        shown = offset + len(rows) + (1 if len(rows) == limit else 0)
+        total = Estimate(max(total, shown))
     return rows, total
 
 
@@ -647,8 +659,10 @@ async def _windows(
         if len(got) == take or skip + len(got) < window:
             break  # the page is full, or this window was the last
         start, skip = start + window, 0
-    if rows and isinstance(total, Estimate) and total < offset + len(rows):
-        total = Estimate(offset + len(rows))  # an estimate never undercuts what was shown
+    if rows and isinstance(total, Estimate):
+        # An estimate never undercuts what was shown, and a full page keeps the next reachable.
+        shown = offset + len(rows) + (1 if len(rows) == limit else 0)
+        total = Estimate(max(total, shown))
     return rows, total
 
 

@@ -460,6 +460,8 @@ def test_the_unit_runs_the_bridge_with_state_and_restarts(
     assert _single(service, "EnvironmentFile") == "-/etc/ccin-bridge/env"
     assert _single(service, "Restart") == "on-failure"
     assert re.fullmatch(r"\d+s?", _single(service, "RestartSec"))
+    # A configuration error (exit 2) is not restarted every few seconds for ever.
+    assert _single(service, "RestartPreventExitStatus") == "2"
     assert _single(unit["Install"], "WantedBy") == "multi-user.target"
 
 

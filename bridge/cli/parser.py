@@ -4,6 +4,7 @@ a mistyped command answer at once; each command's module is imported only to run
 from __future__ import annotations
 
 import argparse
+import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -57,7 +58,7 @@ def _between(low: int, high: int) -> Callable[[str], int]:
 def _chat_name(value: str) -> str:
     """`--as`: a person's name, with at least one letter or digit (their account is made
     from it, so two names are two people whatever the script)."""
-    name = " ".join(value.split())
+    name = " ".join(unicodedata.normalize("NFKC", value).split())  # one person however typed
     if not any(ch.isalnum() for ch in name):
         raise argparse.ArgumentTypeError("give a name with a letter or a digit, e.g. --as Ada")
     if len(name) > 64:

@@ -113,3 +113,9 @@ def test_a_limit_out_of_range_is_refused_not_clamped(
     assert exited.value.code == 2
     assert said in capsys.readouterr().err
     assert parser.build_parser().parse_args(["search", "food", "--limit", "100"]).limit == 100
+
+
+def test_a_name_typed_two_ways_is_one_person() -> None:
+    composed = parser.build_parser().parse_args(["chat", "--as", "Zo\u00eb"]).name
+    decomposed = parser.build_parser().parse_args(["chat", "--as", "Zoe\u0308"]).name
+    assert composed == decomposed == "Zoë"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ccin_bridge.handlers.config import Secrets
+from ccin_bridge.handlers.config import ConfigError, Secrets
 from ccin_bridge.log_setup import CHATTY, KEEP_DAYS, configure
 
 TOKEN = "123456:AAH-this-is-a-made-up-token-for-tests"
@@ -63,3 +63,10 @@ def test_a_log_file_rotates_daily_and_keeps_two_weeks(tmp_path: Path) -> None:
     logging.getLogger("ccin_bridge").warning("written")
     handler.flush()
     assert " WARNING ccin_bridge: written" in (tmp_path / "logs" / "bridge.log").read_text()
+
+
+def test_a_log_file_that_cannot_be_written_is_a_configuration_error(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("x")
+    for where in (tmp_path, tmp_path / "a-file" / "bridge.log"):
+        with pytest.raises(ConfigError, match=r"^--log-file .*: cannot be written \("):
+            configure("INFO", to_file=where)

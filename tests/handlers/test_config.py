@@ -221,3 +221,12 @@ def test_cli_admin_that_could_never_match_exits_2_naming_admins(tmp_path: Path) 
     assert "admins: 'telegram:1 2': Telegram user ids are numbers" in result.stderr
     assert "ids have no spaces" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_an_empty_override_is_unset_like_an_empty_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CCIN_BRIDGE_DATA_DIR", "")  # it used to mean "the current folder"
+    data = base()
+    data.pop("data_dir")
+    assert load_settings(write(tmp_path, data), from_environment=True).data_dir is None

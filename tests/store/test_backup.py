@@ -211,3 +211,8 @@ async def test_postgresql_is_backed_up_with_pg_dump(postgres_url: str, tmp_path:
         await db.close()
     assert postgres_url.rsplit("/", 1)[1] in str(raised.value)
     assert not (tmp_path / "copy.sqlite3").exists()
+
+
+async def test_a_folder_that_cannot_be_written_is_said_in_a_line(sqlite_db: Database) -> None:
+    with pytest.raises(BackupError, match=r"^cannot write in /proc \("):
+        await backup(sqlite_db, Path("/proc/ccin-backup.sqlite3"))

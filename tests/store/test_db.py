@@ -242,3 +242,12 @@ async def test_an_unreachable_database_is_said_at_once_not_taken_for_an_empty_on
             await db.stored_revisions()
     finally:
         await db.close()
+
+
+def test_the_safe_url_shows_no_password_however_it_is_given() -> None:
+    db = Database("postgresql://ada:s3cret-one@db.example/ccin?password=s3cret-two&sslmode=require")
+    try:
+        shown = db.safe_url
+    finally:
+        asyncio.run(db.close())
+    assert "s3cret" not in shown and "sslmode=require" in shown and "ada" in shown

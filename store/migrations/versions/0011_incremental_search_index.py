@@ -60,16 +60,20 @@ def _sqlite() -> list[str]:
     return statements
 
 
+# A mark already there is updated, not skipped: that locks it, so a `sync` deleting it at that
+# moment waits for this writer's commit and then finds the row's new state, or the new mark.
 _PG_FUNCTIONS = [
     """CREATE FUNCTION search_mark_pending() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         IF TG_OP <> 'INSERT' THEN
             INSERT INTO search_pending (source, ref_id)
-            SELECT TG_ARGV[0], id FROM old_rows ON CONFLICT DO NOTHING;
+            SELECT TG_ARGV[0], id FROM old_rows
+            ON CONFLICT (source, ref_id) DO UPDATE SET ref_id = excluded.ref_id;
         END IF;
         IF TG_OP <> 'DELETE' THEN
             INSERT INTO search_pending (source, ref_id)
-            SELECT TG_ARGV[0], id FROM new_rows ON CONFLICT DO NOTHING;
+            SELECT TG_ARGV[0], id FROM new_rows
+            ON CONFLICT (source, ref_id) DO UPDATE SET ref_id = excluded.ref_id;
         END IF;
         RETURN NULL;
     END $$""",
