@@ -29,20 +29,18 @@ import asyncio
 import os
 import random
 import statistics
-import tempfile
 import time
-import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from sqlalchemy import Engine, delete, event, func, insert, select, text
 
+from bench.scratch import backends, database
 from ccin_bridge.handlers.commands import all_commands
 from ccin_bridge.handlers.config import load_settings
 from ccin_bridge.handlers.core import Bridge
@@ -55,7 +53,6 @@ from ccin_bridge.store.models import Event
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "events_results.md"
-PG_ADMIN = os.environ.get("CCIN_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 TARGET_MS = 20.0
 USER = UserRef("terminal", "bench", display_name="Bench Person")
@@ -200,48 +197,19 @@ async def measure(
     )
 
 
-@asynccontextmanager
-async def backends(postgres: bool) -> AsyncIterator[list[tuple[str, Any]]]:
-    found: list[tuple[str, Any]] = [("SQLite", None)]
-    if postgres:
-        try:
-            with psycopg.connect(PG_ADMIN, connect_timeout=3):
-                found.append(("PostgreSQL", PG_ADMIN))
-        except psycopg.Error as exc:
-            print(f"PostgreSQL not reachable at {PG_ADMIN}: {exc.__class__.__name__}; skipped")
-    yield found
-
-
-@asynccontextmanager
-async def database(backend: str) -> AsyncIterator[str]:
-    if backend == "SQLite":
-        with tempfile.TemporaryDirectory() as tmp:
-            yield f"sqlite:///{tmp}/bench.sqlite3"
-        return
-    name = f"ccin_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 async def run(args: argparse.Namespace) -> str:
     timings = []
-    async with backends(not args.no_postgres) as found:
-        for backend, _ in found:
-            for size in args.sizes:
-                async with database(backend) as url:
-                    timing = await measure(
-                        backend, url, size, args.warmup, args.repeat, args.with_indexes
-                    )
-                timings.append(timing)
-                print(
-                    f"{backend} {size:,}: p50 {timing.p50_ms:.1f} ms, p95 {timing.p95_ms:.1f} ms",
-                    flush=True,
+    for backend in backends(not args.no_postgres):
+        for size in args.sizes:
+            async with database(backend) as url:
+                timing = await measure(
+                    backend, url, size, args.warmup, args.repeat, args.with_indexes
                 )
+            timings.append(timing)
+            print(
+                f"{backend} {size:,}: p50 {timing.p50_ms:.1f} ms, p95 {timing.p95_ms:.1f} ms",
+                flush=True,
+            )
     lines = [
         "| backend | events | first run | p50 | p95 | CPU p50 | SQL statements / run "
         "| dates shown | target (p95 <= 20 ms at 10,000) |",

@@ -29,17 +29,14 @@ import asyncio
 import os
 import shutil
 import tempfile
-import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from sqlalchemy import Engine, event
 
+from bench.scratch import backends, database
 from ccin_bridge.app import load, open_app
 from ccin_bridge.background import Background
 from ccin_bridge.handlers.config import Secrets
@@ -48,7 +45,6 @@ from ccin_bridge.handlers.replies import Reply
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "idle_results.md"
-PG_ADMIN = os.environ.get("CCIN_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 TARGET = 1.0  # statements a second
 PLATFORMS = ("telegram", "slack")
 
@@ -136,33 +132,6 @@ async def measure(backend: str, url: str, seconds: float, settle: float) -> Resu
             counter.close()
             await app.close()
     return Result(backend, seconds, counts, wakeup)
-
-
-@asynccontextmanager
-async def database(backend: str) -> AsyncIterator[str]:
-    if backend == "SQLite":
-        with tempfile.TemporaryDirectory() as tmp:
-            yield f"sqlite:///{tmp}/bench.sqlite3"
-        return
-    name = f"ccin_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def backends(postgres: bool) -> list[str]:
-    found = ["SQLite"]
-    if postgres:
-        try:
-            with psycopg.connect(PG_ADMIN, connect_timeout=3):
-                found.append("PostgreSQL")
-        except psycopg.Error as exc:
-            print(f"PostgreSQL not reachable at {PG_ADMIN}: {exc.__class__.__name__}; skipped")
-    return found
 
 
 def report(results: list[Result]) -> str:
