@@ -79,6 +79,13 @@ class Estimate(int):
         return str(self) if not spec else format(int(self), spec)
 
 
+def _at_least_shown(total: int, offset: int, shown: int, limit: int) -> int:
+    """An estimate never undercuts what was shown, and a full page keeps the next reachable."""
+    if not shown or not isinstance(total, Estimate):
+        return total
+    return Estimate(max(total, offset + shown + (1 if shown == limit else 0)))
+
+
 def _estimate(found: int, read: int, matches: int) -> int:
     """Scale `found` in `read` candidates to `matches`, to two significant figures."""
     if read >= matches:
@@ -601,11 +608,7 @@ async def _postgres_text(
         if len(got) == take or len(ids) < window:
             break  # the page is full, or this window was the last
         start, skip = start + window, 0
-    if rows and isinstance(total, Estimate):
-        # An estimate never undercuts what was shown, and a full page keeps the next reachable.
-        shown = offset + len(rows) + (1 if len(rows) == limit else 0)
-        total = Estimate(max(total, shown))
-    return rows, total
+    return rows, _at_least_shown(total, offset, len(rows), limit)
 
 
 _PG_IDS = "SELECT min(id) AS first, max(id) AS last FROM search_fts"
@@ -659,11 +662,7 @@ async def _windows(
         if len(got) == take or skip + len(got) < window:
             break  # the page is full, or this window was the last
         start, skip = start + window, 0
-    if rows and isinstance(total, Estimate):
-        # An estimate never undercuts what was shown, and a full page keeps the next reachable.
-        shown = offset + len(rows) + (1 if len(rows) == limit else 0)
-        total = Estimate(max(total, shown))
-    return rows, total
+    return rows, _at_least_shown(total, offset, len(rows), limit)
 
 
 def _score_sql(scoring: Sequence[tuple[tuple[str, ...], float]], params: dict[str, Any]) -> str:
