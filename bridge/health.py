@@ -51,6 +51,11 @@ class Check:
         return {"ok": self.ok, "detail": self.detail, **self.facts}
 
 
+def _quietly(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
 class Listener:
     """The running listener: `port` is the one bound (an ephemeral one for port 0)."""
 
@@ -100,6 +105,10 @@ class _Probes:
         self.app = app
         self.background = background
         self.platforms = platforms
+        # The job store's read, in a thread that a timeout cannot stop: while one is still
+        # under way (the database stalls), scrapes do without next runs rather than park
+        # another thread (and wait on APScheduler's lock) each time.
+        self._reading_jobs: asyncio.Task[list[Any]] | None = None
 
     async def healthz(self, _request: web.Request) -> web.Response:
         return web.Response(text="ok")
@@ -213,14 +222,17 @@ class _Probes:
             labels=["job"],
         )
         scheduler = background.scheduler
-        if background.leading and scheduler is not None:
+        jobs: list[Any] = []
+        reading = self._reading_jobs
+        if background.leading and scheduler is not None and (reading is None or reading.done()):
+            # In a thread: the job store reads its table synchronously.
+            reading = asyncio.create_task(asyncio.to_thread(scheduler.get_jobs))
+            reading.add_done_callback(_quietly)  # a failure after the timeout: not "unretrieved"
+            self._reading_jobs = reading
             try:
-                # In a thread: the job store reads its table synchronously.
-                async with asyncio.timeout(DATABASE_TIMEOUT):
-                    jobs = await asyncio.to_thread(scheduler.get_jobs)
+                jobs = await asyncio.wait_for(asyncio.shield(reading), DATABASE_TIMEOUT)
             except Exception as exc:
                 log.warning("metrics: the job store did not answer (%s)", type(exc).__name__)
-                jobs = []
             for job in jobs:
                 if job.next_run_time is not None:  # None: paused
                     next_run.add_metric([job.id], job.next_run_time.timestamp())

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from ccin_bridge import health
 from ccin_bridge.app import App
 from ccin_bridge.background import Background
 from ccin_bridge.handlers import reply_codec
@@ -148,6 +150,29 @@ async def test_readyz_is_ready_when_everything_runs(running: Running) -> None:
     scheduler = checks["scheduler"]
     assert scheduler["detail"] == "leader" and scheduler["this_process_leads"]
     assert scheduler["leader"]["backend"] == "sqlite"
+
+
+async def test_a_stalled_job_store_holds_one_thread_not_one_per_scrape(
+    running: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scheduler = running.background.scheduler
+    assert scheduler is not None
+    monkeypatch.setattr(health, "DATABASE_TIMEOUT", 0.2)
+    release, calls = threading.Event(), []
+
+    def stalled() -> list[object]:  # the job table's read, waiting on a stalled database
+        calls.append(1)
+        release.wait(10)
+        return []
+
+    monkeypatch.setattr(scheduler, "get_jobs", stalled)
+    try:
+        for _ in range(3):
+            samples = await running.metrics()  # each answers, without the next runs
+            assert sample(samples, "ccin_bridge_leader") == 1
+        assert len(calls) == 1
+    finally:
+        release.set()
 
 
 @ON_POSTGRESQL
