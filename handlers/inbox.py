@@ -203,9 +203,8 @@ class Inbox:
                         handling = True
                         await self._lead()
                     continue
-                if not self._listener.listening:
-                    await self._listener.start()
-                    await self._take_up()  # what came while nobody listened
+                if not self._listener.listening:  # lost, or taking the lead failed half-way
+                    await self._lead()  # listen, take up what came meanwhile, poll (once)
                 if self.platform in await self._listener.wait(within=check):
                     await self._take_up()
                 if asyncio.get_running_loop().time() - checked < check:
