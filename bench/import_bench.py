@@ -24,11 +24,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-from bench.search import REPO, _log, _pg_execute, _postgres_admin, corpus
+from bench.scratch import backends, database
+from bench.search import REPO, _log, corpus
 
 TARGET_IMPORT_S = 2.0
 TARGET_START_S = 3.0
@@ -123,26 +123,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
     parser.add_argument("--big-rows", type=int, default=0, help="also import N rows (RSS)")
     args = parser.parse_args(argv)
-    admin = None if args.no_postgres else _postgres_admin()
-    results = []
-    for backend in ["sqlite"] + (["postgresql"] if admin else []):
-        with tempfile.TemporaryDirectory(prefix="ccin_bench_import_") as folder:
-            work = Path(folder)
-            db_name = None
-            if backend == "sqlite":
-                url = f"sqlite:///{work / 'bench.sqlite3'}"
-            else:
-                assert admin is not None
-                db_name = f"ccin_bench_{uuid.uuid4().hex[:12]}"
-                _pg_execute(admin, f'CREATE DATABASE "{db_name}"')
-                url = f"{admin.rsplit('/', 1)[0]}/{db_name}"
-            try:
-                results.append(_measure(backend, url, args.size, args.big_rows, work))
-            finally:
-                if db_name is not None and admin is not None:
-                    _pg_execute(admin, f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
-    print(render(results))
+    print(render(asyncio.run(_run_all(args))))
     return 0
+
+
+async def _run_all(args: argparse.Namespace) -> list[dict[str, Any]]:
+    results = []
+    for backend in backends(not args.no_postgres):
+        async with database(backend) as url:
+            with tempfile.TemporaryDirectory(prefix="ccin_bench_import_") as folder:
+                # _measure runs its own event loop (and child processes): keep it off this one
+                measured = await asyncio.to_thread(
+                    _measure, backend, url, args.size, args.big_rows, Path(folder)
+                )
+                results.append(measured)
+    return results
 
 
 def render(results: list[dict[str, Any]]) -> str:
