@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Protocol, TypeVar
 
-from dateutil.rrule import rrulestr
+from dateutil.rrule import rruleset, rrulestr
 
 from ccin_bridge.store.records import EventRecord
 from ccin_bridge.store.reference import INACTIVE as INACTIVE  # statuses neither coming nor past
@@ -62,34 +62,77 @@ class Dated(Protocol):
     def start_time(self) -> time | None: ...
     @property
     def rrule(self) -> str | None: ...
+    @property
+    def exdates(self) -> tuple[date, ...]: ...
+    @property
+    def rdates(self) -> tuple[date, ...]: ...
 
 
 D = TypeVar("D", bound=Dated)
 
 
 def next_occurrences(event: Dated, today: date, count: int) -> list[date]:
-    """The next `count` dates (from today on) of a recurring event; [] if its rule is invalid."""
-    if not event.rrule:
+    """The next `count` dates (from today on) of a recurring event: its rule's dates and its
+    extra ones (RDATE), less those it does not meet on (EXDATE, or moved); [] for a cancelled
+    series or an invalid rule."""
+    if not event.rrule or event.status == "cancelled":
         return []
-    found = _next_dates(event.rrule, event.starts_on, today, count)
+    found = _next_dates(
+        event.rrule, event.starts_on, today, count, tuple(event.exdates), tuple(event.rdates)
+    )
     if found is None:
         log.warning("event %s has an invalid RRULE %r", event.id, event.rrule)
         return []
     return list(found)
 
 
+def series_between(event: Dated, first: date, last: date) -> list[date]:
+    """The dates of a recurring event from `first` to `last` inclusive, as `next_occurrences`."""
+    if not event.rrule or event.status == "cancelled":
+        return []
+    found = _series(event.rrule, event.starts_on, tuple(event.exdates), tuple(event.rdates))
+    if found is None:
+        return []
+    return [
+        d.date()
+        for d in found.between(
+            datetime.combine(first, time.min), datetime.combine(last, time.max), inc=True
+        )
+    ]
+
+
 @functools.lru_cache(maxsize=1024)
-def _next_dates(
-    rrule: str, starts_on: date | None, today: date, count: int
-) -> tuple[date, ...] | None:
-    # Pure, and walking a monthly rule from 2012 costs milliseconds: /events, reminders and
-    # digests ask the same question all day.
+def _series(
+    rrule: str, starts_on: date | None, exdates: tuple[date, ...], rdates: tuple[date, ...]
+) -> rruleset | None:
     try:
         # A series starts on its own first date (an every-other-week rule counts from there);
         # seeded series with no known first date count from a fixed early anchor.
         anchor = datetime.combine(starts_on, time.min) if starts_on else RRULE_ANCHOR
-        rule = rrulestr(rrule, dtstart=anchor)
+        rule = rrulestr(rrule, dtstart=anchor, forceset=True)
     except (ValueError, TypeError):
+        return None
+    assert isinstance(rule, rruleset)
+    for day in rdates:
+        rule.rdate(datetime.combine(day, time.min))
+    for day in exdates:
+        rule.exdate(datetime.combine(day, time.min))
+    return rule
+
+
+@functools.lru_cache(maxsize=1024)
+def _next_dates(
+    rrule: str,
+    starts_on: date | None,
+    today: date,
+    count: int,
+    exdates: tuple[date, ...] = (),
+    rdates: tuple[date, ...] = (),
+) -> tuple[date, ...] | None:
+    # Pure, and walking a monthly rule from 2012 costs milliseconds: /events, reminders and
+    # digests ask the same question all day.
+    rule = _series(rrule, starts_on, exdates, rdates)
+    if rule is None:
         return None
     found: list[date] = []
     cursor = datetime.combine(today, time.min)

@@ -20,10 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from dateutil.rrule import rrulestr
-
 from ccin_bridge.handlers.config import Schedules
-from ccin_bridge.handlers.dates import INACTIVE, RRULE_ANCHOR, clock_time, long_date
+from ccin_bridge.handlers.dates import INACTIVE, clock_time, long_date, series_between
 from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic, link
 from ccin_bridge.store.records import EventRecord
 
@@ -107,16 +105,8 @@ def occurrences_between(event: EventRecord, first: date, last: date) -> list[dat
         if event.starts_on is not None and first <= event.starts_on <= last:
             return [event.starts_on]
         return []
-    # The same anchor as /events: a series counts from its own first date.
-    anchor = datetime.combine(event.starts_on, time.min) if event.starts_on else RRULE_ANCHOR
-    try:
-        rule = rrulestr(event.rrule, dtstart=anchor)
-    except (ValueError, TypeError):
-        return []
-    found = rule.between(
-        datetime.combine(first, time.min), datetime.combine(last, time.max), inc=True
-    )
-    return [d.date() for d in found]
+    # The same dates as /events: the rule, its extra dates, less the cancelled and moved ones.
+    return series_between(event, first, last)
 
 
 def due_reminders(

@@ -166,6 +166,7 @@ PLAN: dict[str, Plan] = {
     "dps_frameworks": _REFERENCE,
     "suppliers": _REFERENCE,
     "events": _REFERENCE,
+    "event_feeds": _REFERENCE,  # feed URLs and their fetch state, nobody's
     "search_docs": _REFERENCE,
     "search_terms": _REFERENCE,
     "search_pending": _REFERENCE,

@@ -387,6 +387,7 @@ _SUPPLIER_FIELDS: dict[str, Convert] = {
     "website": _url,
 }
 _EVENT_FIELDS: dict[str, Convert] = {
+    "uid": _line,
     "location": _line,
     "online": _flag,
     "url": _url,
@@ -424,7 +425,23 @@ def _event(data: Mapping[str, object], zone: ZoneInfo) -> dict[str, Any]:
     if "rrule" in data:
         start = datetime.combine(day, at or time.min)
         values["rrule"] = _recurrence(data["rrule"], start, at is None, zone)
+    for name in ("exdates", "rdates"):
+        if name in data:
+            values[name] = _day_list(name, data[name], zone)
+    if "recurrence_on" in data:
+        replaced = data["recurrence_on"]
+        values["recurrence_on"] = (
+            None if _blank(replaced) else _wall_clock(_moment("recurrence_on", replaced), zone)[0]
+        )
     return values
+
+
+def _day_list(name: str, value: object, zone: ZoneInfo) -> list[str]:
+    """EXDATE or RDATE dates as sorted ISO wall-clock days: a list (from iCalendar or JSON),
+    or text with the dates separated by commas or spaces (CSV)."""
+    items = value if isinstance(value, list) else re.split(r"[\s,;]+", _text(name, value))
+    days = {_wall_clock(_moment(name, item), zone)[0] for item in items if not _blank(item)}
+    return sorted(day.isoformat() for day in days)
 
 
 @dataclass(frozen=True)
@@ -472,10 +489,15 @@ SPECS: dict[Kind, _Spec] = {
     "events": _Spec(
         model=Event,
         convert=_event,
-        columns=frozenset({"title", "starts", "ends", "rrule", *_EVENT_FIELDS}),
+        columns=frozenset(
+            {"title", "starts", "ends", "rrule", "exdates", "rdates", "recurrence_on"}
+            | set(_EVENT_FIELDS)
+        ),
         required=("title", "starts"),
-        keys=(("title", "starts_on"),),
-        key_labels=("title and start date",),
+        # A calendar's UID (and, for one changed date of a series, that date) first: a moved
+        # or renamed event is the same event.
+        keys=(("uid", "recurrence_on"), ("title", "starts_on")),
+        key_labels=("UID", "title and start date"),
         noun="event",
         indexed=False,
     ),
@@ -704,17 +726,26 @@ def _unique_in_file(
     `seen` holds the keys of the rows before (one mapping per key), across batches."""
     kept: list[_Record] = []
     for record in records:
-        keys = [tuple(record.values[c] for c in key) for key in spec.keys]
-        clash = next((i for i, key in enumerate(keys) if key in seen[i]), None)
+        keys = [_key(record, key) for key in spec.keys]
+        clash = next((i for i, key in enumerate(keys) if key and key in seen[i]), None)
         if clash is not None:
-            first = seen[clash][keys[clash]]
+            first = seen[clash][keys[clash] or ()]
             reason = f"duplicate {spec.key_labels[clash]} in the file (first on {first})"
             tally.fail(record.order, record.where, reason)
             continue
         for i, key in enumerate(keys):
-            seen[i][key] = record.where
+            if key:
+                seen[i][key] = record.where
         kept.append(record)
     return kept
+
+
+def _key(record: _Record, columns: tuple[str, ...]) -> tuple[object, ...] | None:
+    """The record's values for one key; None when it has no first one (an event without a
+    calendar UID is found by its title and start date only)."""
+    if record.values.get(columns[0]) is None:
+        return None
+    return tuple(record.values.get(c) for c in columns)
 
 
 async def _existing(
@@ -722,7 +753,9 @@ async def _existing(
 ) -> dict[tuple[object, ...], list[Base]]:
     """Existing rows for the batch's keys, in one query per key."""
     column = getattr(model, key[0])
-    wanted = {record.values[key[0]] for record in batch}
+    wanted = {record.values[key[0]] for record in batch if record.values.get(key[0]) is not None}
+    if not wanted:
+        return {}
     found: dict[tuple[object, ...], list[Base]] = {}
     for row in await session.scalars(select(model).where(column.in_(wanted))):
         found.setdefault(tuple(getattr(row, c) for c in key), []).append(row)
@@ -740,7 +773,7 @@ async def _write_batch(
     for record in batch:
         matches: dict[object, Base] = {}
         for key, lookup in zip(spec.keys, lookups, strict=True):
-            for found in lookup.get(tuple(record.values[c] for c in key), []):
+            for found in lookup.get(_key(record, key) or (), []):
                 matches[_identity(found)] = found
         if len(matches) > 1:
             labels = " or ".join(spec.key_labels)

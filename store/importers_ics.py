@@ -1,37 +1,29 @@
-"""A small, careful iCalendar (RFC 5545) reader: the VEVENTs of one calendar file.
+"""The VEVENTs of one iCalendar (RFC 5545) file, read with `icalendar`.
 
-Only what an event listing needs is read: SUMMARY, DTSTART, DTEND or DURATION, LOCATION, URL,
-DESCRIPTION, RRULE and STATUS. Lines are unfolded as bytes before decoding, because some
-producers fold in the middle of a multi-byte character. Times come back as given (aware for
-`Z` and TZID, naive for floating times); turning them into wall-clock time is the caller's job.
+What an event listing needs is read: UID, SUMMARY, DTSTART, DTEND or DURATION, LOCATION, URL,
+DESCRIPTION, RRULE, EXDATE, RDATE, STATUS, and RECURRENCE-ID (one date of a series changed,
+moved or cancelled). Time zones are the file's own VTIMEZONEs (Outlook names them
+"(UTC+00:00) Dublin, Edinburgh, Lisbon, London"), IANA names, Windows names and vendor-prefixed
+IANA names. Times come back as given (aware, or naive for floating times); turning them into
+wall-clock time is the caller's job.
+
+Only the file's outline is read here: where each VEVENT begins (for line numbers in the
+report) and whether it is closed. Lines are unfolded as bytes first, because some producers
+fold in the middle of a multi-byte character.
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import icalendar
 
 _PHYSICAL_LINE = re.compile(rb"\r\n|\n|\r")
-_NAME = re.compile(r"[A-Za-z0-9-]+")
-_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})")
-_DATE_TIME = re.compile(r"(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(Z?)")
-_DURATION = re.compile(r"([+-]?)P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?")
-_ESCAPE = re.compile(r"\\(.)")
-# Outlook and Exchange write Windows zone names; these are the ones a UK network meets.
-_WINDOWS_ZONES = {
-    "GMT Standard Time": "Europe/London",
-    "Greenwich Standard Time": "Atlantic/Reykjavik",
-    "UTC": "UTC",
-    "Coordinated Universal Time": "UTC",
-    "W. Europe Standard Time": "Europe/Berlin",
-    "Romance Standard Time": "Europe/Paris",
-    "Central Europe Standard Time": "Europe/Budapest",
-    "Eastern Standard Time": "America/New_York",
-    "Pacific Standard Time": "America/Los_Angeles",
-}
 
 
 class CalendarError(ValueError):
@@ -40,7 +32,10 @@ class CalendarError(ValueError):
 
 @dataclass(frozen=True)
 class IcsEvent:
-    """One VEVENT: `line` is where its BEGIN:VEVENT is; `fields` uses the importer's names."""
+    """One VEVENT: `line` is where its BEGIN:VEVENT is; `fields` uses the importer's names.
+
+    A series' `exdates` include the dates its overrides (RECURRENCE-ID) replace; an override
+    has the series' `uid` and the date it replaces as `recurrence_on`."""
 
     line: int
     fields: dict[str, object]
@@ -52,41 +47,26 @@ class IcsProblem:
     reason: str
 
 
-@dataclass(frozen=True)
-class _Property:
-    line: int
-    name: str
-    params: dict[str, str]
-    value: str
-
-
 def read_calendar(data: bytes) -> list[IcsEvent | IcsProblem]:
     """Every top-level VEVENT in the file, or why it cannot be used, in file order."""
-    lines = _logical_lines(data)
-    first = next(lines, None)
-    if first is None or first[1].strip().upper() != "BEGIN:VCALENDAR":
+    lines = list(_logical_lines(data))
+    if not lines or lines[0][1].strip().upper() != "BEGIN:VCALENDAR":
         raise CalendarError("not an iCalendar file (it does not start with BEGIN:VCALENDAR)")
-    found: list[IcsEvent | IcsProblem] = []
-    stack = ["VCALENDAR"]
-    event: list[_Property] | None = None
-    event_line = 0
-    for number, text in lines:
-        marker, _, component = text.partition(":")
-        marker, component = marker.strip().upper(), component.strip().upper()
-        if marker == "BEGIN":
-            stack.append(component)
-            if stack == ["VCALENDAR", "VEVENT"]:
-                event, event_line = [], number
-        elif marker == "END":
-            if component in stack:  # tolerate a missing END inside, e.g. an unclosed VALARM
-                del stack[stack.index(component) :]
-            if component == "VEVENT" and event is not None:
-                found.append(_event(event_line, event))
-                event = None
-        elif event is not None and stack == ["VCALENDAR", "VEVENT"]:  # not a VALARM's lines
-            event.append(_content_line(number, text))
-    if event is not None:
-        found.append(IcsProblem(event_line, "the event is not closed (no END:VEVENT)"))
+    kept, starts, unclosed = _closed_outline(lines)
+    text = "\r\n".join(kept) + "\r\n"
+    try:
+        with warnings.catch_warnings():  # a guessed vendor-prefixed zone is what we want
+            warnings.simplefilter("ignore")
+            calendar = icalendar.Calendar.from_ical(text)
+    except ValueError as exc:
+        raise CalendarError(f"not a readable iCalendar file ({exc})") from None
+    vevents = [c for c in calendar.subcomponents if c.name == "VEVENT"]
+    found: list[IcsEvent | IcsProblem] = [
+        _event(line, vevent) for line, vevent in zip(starts, vevents, strict=False)
+    ]
+    _move_overridden_dates(found)
+    if unclosed is not None:
+        found.append(IcsProblem(unclosed, "the event is not closed (no END:VEVENT)"))
     return found
 
 
@@ -112,69 +92,126 @@ def _decoded(number: int, raw: bytearray) -> tuple[int, str]:
         raise CalendarError(f"line {number} is not UTF-8 text") from None
 
 
-def _content_line(number: int, text: str) -> _Property:
-    """`NAME;PARAM=value;PARAM="quoted:value":VALUE`; an unreadable line becomes `?`."""
-    match = _NAME.match(text)
-    if match is None:
-        return _Property(number, "?", {}, text)
-    at, params = match.end(), {}
-    while at < len(text) and text[at] == ";":
-        equals = text.find("=", at)
-        if equals < 0:
-            return _Property(number, "?", {}, text)
-        key, at = text[at + 1 : equals].strip().upper(), equals + 1
-        value_start = at
-        while at < len(text) and text[at] not in ";:":
-            if text[at] == '"':
-                closing = text.find('"', at + 1)
-                at = len(text) if closing < 0 else closing
-            at += 1
-        params[key] = text[value_start:at].replace('"', "")
-    if at >= len(text) or text[at] != ":":
-        return _Property(number, "?", {}, text)
-    return _Property(number, match.group(0).upper(), params, text[at + 1 :])
+def _closed_outline(lines: list[tuple[int, str]]) -> tuple[list[str], list[int], int | None]:
+    """The file's lines with any unclosed component cut off and the calendar closed; the
+    line of each top-level BEGIN:VEVENT kept; the line of an unclosed VEVENT, if any."""
+    kept: list[str] = []
+    starts: list[int] = []
+    stack: list[str] = []
+    event_at: tuple[int, int] | None = None  # (line, index in kept)
+    for number, text in lines:
+        marker, _, component = text.partition(":")
+        marker, component = marker.strip().upper(), component.strip().upper()
+        if marker == "BEGIN":
+            stack.append(component)
+            if stack == ["VCALENDAR", "VEVENT"]:
+                event_at = (number, len(kept))
+        elif marker == "END" and component in stack:
+            if component == "VCALENDAR":
+                break
+            # tolerate a missing END inside, e.g. an unclosed VALARM: close it here
+            while stack[-1] != component:
+                kept.append(f"END:{stack.pop()}")
+            stack.pop()
+            if component == "VEVENT" and event_at is not None:
+                starts.append(event_at[0])
+                event_at = None
+        kept.append(text)
+    unclosed = None
+    if event_at is not None:
+        unclosed = event_at[0]
+        del kept[event_at[1] :]
+    return [*kept, "END:VCALENDAR"], starts, unclosed
 
 
-def _unescape(value: str) -> str:
-    """TEXT values escape `\\`, `;`, `,` and newlines (`\\n` or `\\N`)."""
-    return _ESCAPE.sub(lambda m: "\n" if m.group(1) in "nN" else m.group(1), value)
-
-
-def _event(line: int, properties: list[_Property]) -> IcsEvent | IcsProblem:
-    props: dict[str, _Property] = {}
-    for prop in properties:
-        if prop.name == "?":
-            return IcsProblem(prop.line, f"unreadable line {prop.value[:60]!r}")
-        props.setdefault(prop.name, prop)  # the first wins; repeats are invalid anyway
-    if "RECURRENCE-ID" in props:
-        return IcsProblem(line, "changes one occurrence of a recurring event; not imported")
-    if "DTSTART" not in props:
+def _event(line: int, vevent: icalendar.Component) -> IcsEvent | IcsProblem:
+    broken = next(iter(vevent.errors), None)
+    if broken is not None:
+        name, _ = broken
+        if name is None:
+            return IcsProblem(line, "has a line that cannot be read")
+        value = _text(vevent.get(name))
+        return IcsProblem(line, f"{name} {_short(value)!r} cannot be read")
+    if "DTSTART" not in vevent:
         return IcsProblem(line, "missing start date (no DTSTART)")
     try:
-        starts = _moment(props["DTSTART"])
-        ends = _ends(props, starts)
+        starts = _moment(vevent, "DTSTART")
+        ends = _ends(vevent, starts)
+        fields: dict[str, object] = {"starts": starts}
+        if ends is not None:
+            fields["ends"] = ends
+        for name, key in (
+            ("SUMMARY", "title"),
+            ("LOCATION", "location"),
+            ("DESCRIPTION", "summary"),
+        ):
+            if name in vevent:
+                fields[key] = str(vevent[name])
+        if "URL" in vevent:
+            fields["url"] = str(vevent["URL"]).strip()
+        if "RRULE" in vevent:
+            fields["rrule"] = _text(vevent["RRULE"])
+        # Always given, so a date dropped from a feed's EXDATE is dropped here too.
+        fields["exdates"] = _dates(vevent, "EXDATE")
+        fields["rdates"] = _dates(vevent, "RDATE")
+        fields["uid"] = str(vevent["UID"]).strip() if "UID" in vevent else None
+        fields["recurrence_on"] = (
+            _moment(vevent, "RECURRENCE-ID") if "RECURRENCE-ID" in vevent else None
+        )
+        if str(vevent.get("STATUS", "")).strip().upper() == "CANCELLED":
+            fields["status"] = "cancelled"
     except ValueError as exc:
         return IcsProblem(line, str(exc))
-    fields: dict[str, object] = {"starts": starts}
-    if ends is not None:
-        fields["ends"] = ends
-    for name, key in (("SUMMARY", "title"), ("LOCATION", "location"), ("DESCRIPTION", "summary")):
-        if name in props:
-            fields[key] = _unescape(props[name].value)
-    for name, key in (("URL", "url"), ("RRULE", "rrule")):
-        if name in props:
-            fields[key] = props[name].value.strip()
-    if "STATUS" in props and props["STATUS"].value.strip().upper() == "CANCELLED":
-        fields["status"] = "cancelled"
     return IcsEvent(line, fields)
 
 
-def _ends(props: dict[str, _Property], starts: date) -> date | None:
+def _short(value: str, limit: int = 60) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def _text(value: Any) -> str:
+    raw = value.to_ical() if hasattr(value, "to_ical") else value
+    return raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
+
+
+def _check_zone(name: str, moment: date, params: Any) -> date:
+    """A time given with a TZID that no VTIMEZONE, IANA or Windows name explains comes back
+    naive from `icalendar`: better refused than read as the wrong time."""
+    if isinstance(moment, datetime) and moment.tzinfo is None and params.get("TZID"):
+        raise ValueError(f"{name} has an unknown time zone {str(params['TZID'])!r}")
+    return moment
+
+
+def _moment(vevent: icalendar.Component, name: str) -> date:
+    prop: Any = vevent[name]
+    moment = prop.dt
+    if not isinstance(moment, date):
+        raise ValueError(f"{name} is not a date")
+    return _check_zone(name, moment, prop.params)
+
+
+def _dates(vevent: icalendar.Component, name: str) -> list[date]:
+    """Every date of EXDATE or RDATE lines (each may appear more than once, with lists);
+    an RDATE period counts by its start."""
+    props = vevent.get(name)
+    found: list[date] = []
+    if props is None:
+        return found
+    for prop in props if isinstance(props, list) else [props]:
+        for item in prop.dts:
+            moment = item.dt[0] if isinstance(item.dt, tuple) else item.dt
+            if isinstance(moment, date):
+                found.append(_check_zone(name, moment, item.params or prop.params))
+    return found
+
+
+def _ends(vevent: icalendar.Component, starts: date) -> date | None:
     """DTEND, or DTSTART + DURATION; an all-day event's end date is exclusive, so step back."""
-    if "DTEND" in props:
-        ends = _moment(props["DTEND"])
-    elif "DURATION" in props:
-        ends = starts + _duration(props["DURATION"].value)
+    if "DTEND" in vevent:
+        ends = _moment(vevent, "DTEND")
+    elif "DURATION" in vevent:
+        duration: Any = vevent["DURATION"]
+        ends = starts + duration.dt
     else:
         return None
     if isinstance(ends, datetime) or isinstance(starts, datetime):
@@ -182,55 +219,18 @@ def _ends(props: dict[str, _Property], starts: date) -> date | None:
     return max(starts, ends - timedelta(days=1))
 
 
-def _moment(prop: _Property) -> date:
-    """A DATE, or a DATE-TIME that is UTC (`Z`), in a TZID zone, or floating (naive)."""
-    value = prop.value.strip()
-    all_day = prop.params.get("VALUE", "").upper() == "DATE" or len(value) == 8
-    match = (_DATE if all_day else _DATE_TIME).fullmatch(value)
-    if match is None:
-        kind = "date" if all_day else "date and time"
-        raise ValueError(f"{prop.name} {value!r} is not a valid {kind}")
-    year, month, day, *clock = (int(part) for part in match.groups()[:6])
-    zone = None if all_day else _tz(prop, match)  # outside the try: it has its own message
-    try:
-        if all_day:
-            return date(year, month, day)
-        hour, minute, second = clock
-        return datetime(year, month, day, hour, minute, second, tzinfo=zone)
-    except ValueError:
-        raise ValueError(f"{prop.name} {value!r} is not a valid date") from None
-
-
-def _tz(prop: _Property, match: re.Match[str]) -> tzinfo | None:
-    """UTC for a trailing `Z`, the TZID zone, or none for a floating (wall-clock) time."""
-    if match.group(7):
-        return UTC
-    return _zone(prop.params["TZID"]) if "TZID" in prop.params else None
-
-
-def _zone(tzid: str) -> ZoneInfo:
-    """An IANA zone, a Windows zone name, or a vendor-prefixed IANA name (`/x.org/Europe/X`)."""
-    name = tzid.strip()
-    candidates = [name, _WINDOWS_ZONES.get(name, ""), "/".join(name.split("/")[-2:])]
-    for candidate in candidates:
-        if candidate:
-            try:
-                return ZoneInfo(candidate)
-            except (ZoneInfoNotFoundError, ValueError):
-                continue
-    raise ValueError(f"unknown time zone {name!r}")
-
-
-def _duration(value: str) -> timedelta:
-    match = _DURATION.fullmatch(value.strip())
-    if match is None or not any(match.groups()[1:]):
-        raise ValueError(f"DURATION {value.strip()!r} is not a valid duration")
-    sign, weeks, days, hours, minutes, seconds = match.groups()
-    amount = timedelta(
-        weeks=int(weeks or 0),
-        days=int(days or 0),
-        hours=int(hours or 0),
-        minutes=int(minutes or 0),
-        seconds=int(seconds or 0),
-    )
-    return -amount if sign == "-" else amount
+def _move_overridden_dates(found: list[IcsEvent | IcsProblem]) -> None:
+    """A series no longer meets on a date one of its overrides replaces (moved or cancelled):
+    add that date to its exdates, so the series alone is enough to say when it meets."""
+    series = {
+        e.fields["uid"]: e
+        for e in found
+        if isinstance(e, IcsEvent) and e.fields["uid"] and e.fields["recurrence_on"] is None
+    }
+    for item in found:
+        if not isinstance(item, IcsEvent) or item.fields["recurrence_on"] is None:
+            continue
+        parent = series.get(item.fields["uid"])
+        exdates = parent.fields["exdates"] if parent is not None else None
+        if isinstance(exdates, list):
+            exdates.append(item.fields["recurrence_on"])

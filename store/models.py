@@ -297,7 +297,38 @@ class Event(Base):
     url: Mapped[str | None] = mapped_column(String(500))
     summary: Mapped[str] = mapped_column(Text, default="")
     source: Mapped[str] = mapped_column(String(80))
+    # From a calendar file or feed: its UID, so a changed or moved event is updated in place.
+    uid: Mapped[str | None] = mapped_column(String(255), index=True)
+    # An override of one date of a series (its RECURRENCE-ID): the series' row has the same
+    # uid and lists that date in `exdates`; this row says where and when it is instead.
+    recurrence_on: Mapped[date | None] = mapped_column(Date)
+    # ISO dates a series does not meet on (EXDATE, or moved away), and extra dates (RDATE).
+    exdates: Mapped[list[str]] = mapped_column(default=list, server_default="[]")
+    rdates: Mapped[list[str]] = mapped_column(default=list, server_default="[]")
+    feed_id: Mapped[int | None] = mapped_column(
+        ForeignKey("event_feeds.id", ondelete="SET NULL"), index=True
+    )
     __table_args__ = (UniqueConstraint("title", "starts_on"),)
+
+
+class EventFeed(Base):
+    """A subscribed calendar feed, fetched again every `every_minutes` (None: by hand only).
+
+    `etag` and `last_modified` are the server's validators from the last fetch, sent back so an
+    unchanged feed costs a 304. Events it brought carry its id; one gone from the feed is
+    marked cancelled, never deleted, so nobody is reminded of it and its history stays.
+    """
+
+    __tablename__ = "event_feeds"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(1000), unique=True)
+    every_minutes: Mapped[int | None] = mapped_column(Integer)
+    etag: Mapped[str | None] = mapped_column(String(300))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    checked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    changed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class SearchDoc(Base):

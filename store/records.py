@@ -85,6 +85,11 @@ class EventRecord:
     online: bool | None
     url: str | None
     summary: str
+    uid: str | None = None
+    recurrence_on: date | None = None  # the date of its series this one replaces
+    exdates: tuple[date, ...] = ()  # dates a series does not meet on
+    rdates: tuple[date, ...] = ()  # extra dates of a series
+    feed_id: int | None = None
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, fields
 from datetime import date, time
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, and_, func, or_, select
+from sqlalchemy import Row, Table, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ccin_bridge.store.models import DpsFramework, Event, Organisation, Supplier
@@ -35,11 +35,13 @@ _ALL_SUPPLIERS = select(
 ).order_by(_SUPPLIERS.c.name)
 _EVENT_FIELDS = tuple(f.name for f in fields(EventRecord))
 _EVENT_COLUMNS = select(*(_EVENTS.c[name] for name in _EVENT_FIELDS))
+_DATE_LISTS = ("exdates", "rdates")  # JSON lists of ISO dates in the table, tuples in records
 _ALL_EVENTS = _EVENT_COLUMNS.order_by(_EVENTS.c.starts_on, _EVENTS.c.title)
 # One-off events with these statuses are neither coming nor past (a recurring one's rule alone
 # says when it meets).
 INACTIVE = ("superseded", "cancelled")
-_RECURRING = _EVENTS.c.rrule > ""  # neither NULL nor empty; an index on rrule can serve it
+# A series with a rule meets by it, unless the whole series is cancelled.
+_RECURRING = and_(_EVENTS.c.rrule > "", _EVENTS.c.status != "cancelled")
 _DATED_ONE_OFF = and_(
     func.coalesce(_EVENTS.c.rrule, "") == "",
     _EVENTS.c.status.not_in(INACTIVE),
@@ -82,8 +84,21 @@ async def suppliers(session: AsyncSession, query: str = "") -> list[SupplierReco
     return found
 
 
+def _days(value: object) -> tuple[date, ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple(sorted(date.fromisoformat(item) for item in value if isinstance(item, str)))
+
+
+def _record(row: Row[Any]) -> EventRecord:
+    values = dict(zip(_EVENT_FIELDS, row, strict=True))
+    for name in _DATE_LISTS:
+        values[name] = _days(values[name])
+    return EventRecord(**values)
+
+
 async def events(session: AsyncSession) -> list[EventRecord]:
-    return [EventRecord(*row) for row in (await session.execute(_ALL_EVENTS)).all()]
+    return [_record(row) for row in (await session.execute(_ALL_EVENTS)).all()]
 
 
 @dataclass(frozen=True)
@@ -97,9 +112,19 @@ class EventDates:
     status: str
     start_time: time | None
     rrule: str | None
+    exdates: tuple[date, ...] = ()
+    rdates: tuple[date, ...] = ()
 
 
-_DATES = select(*(_EVENTS.c[f.name] for f in fields(EventDates)))
+_DATES_FIELDS = tuple(f.name for f in fields(EventDates))
+_DATES = select(*(_EVENTS.c[name] for name in _DATES_FIELDS))
+
+
+def _dates(row: Row[Any]) -> EventDates:
+    values = dict(zip(_DATES_FIELDS, row, strict=True))
+    for name in _DATE_LISTS:
+        values[name] = _days(values[name])
+    return EventDates(**values)
 
 
 async def coming_event_dates(session: AsyncSession, today: date, first: int) -> list[EventDates]:
@@ -120,14 +145,14 @@ async def coming_event_dates(session: AsyncSession, today: date, first: int) -> 
     statement = _DATES.where(or_(_RECURRING, and_(coming, window))).order_by(
         _EVENTS.c.starts_on, _EVENTS.c.title
     )
-    return [EventDates(*row) for row in (await session.execute(statement)).all()]
+    return [_dates(row) for row in (await session.execute(statement)).all()]
 
 
 async def events_by_id(session: AsyncSession, ids: Collection[int]) -> dict[int, EventRecord]:
     if not ids:
         return {}
     rows = await session.execute(_EVENT_COLUMNS.where(_EVENTS.c.id.in_(list(ids))))
-    return {record.id: record for record in (EventRecord(*row) for row in rows.all())}
+    return {record.id: record for record in (_record(row) for row in rows.all())}
 
 
 async def recent_events(session: AsyncSession, today: date, limit: int) -> list[EventRecord]:
@@ -137,7 +162,7 @@ async def recent_events(session: AsyncSession, today: date, limit: int) -> list[
         .order_by(_EVENTS.c.starts_on.desc(), _EVENTS.c.title)
         .limit(limit)
     )
-    return [EventRecord(*row) for row in (await session.execute(statement)).all()]
+    return [_record(row) for row in (await session.execute(statement)).all()]
 
 
 async def organisations(

@@ -137,7 +137,8 @@ async def test_a_large_calendar_shows_the_first_dates_from_a_bounded_read(
     assert len(event_reads) == 2  # when the candidates are, then the records of those shown
     async with sqlite_db.read() as session:
         dated = await reference.coming_event_dates(session, today, first=SHOWN + 1)
-        series = [e for e in await reference.events(session) if e.rrule]
+        # every series but a cancelled one: only its rule says when it next meets
+        series = [e for e in await reference.events(session) if e.rrule and e.status != "cancelled"]
     one_offs = [e for e in dated if not e.rrule]
     # The window: the first SHOWN + 1 one-off events to come, and those sharing the last's day.
     last_day = max(e.starts_on for e in one_offs if e.starts_on)

@@ -47,11 +47,16 @@ async def studies(db: Database) -> dict[str, CaseStudy]:
         return {c.url or "": c for c in await session.scalars(select(CaseStudy))}
 
 
-async def events(db: Database) -> dict[str, Event]:
+async def events(db: Database, *, overrides: bool = False) -> dict[str, Event]:
+    """Imported events by title: the series and one-off events, or the changed dates of a
+    series (RECURRENCE-ID), which share its title."""
+    replaces = Event.recurrence_on.is_not(None) if overrides else Event.recurrence_on.is_(None)
     async with db.session() as session:
         return {
             e.title: e
-            for e in await session.scalars(select(Event).where(Event.source.like("import:%")))
+            for e in await session.scalars(
+                select(Event).where(Event.source.like("import:%"), replaces)
+            )
         }
 
 
@@ -446,11 +451,8 @@ async def test_calendar_file_with_a_recurring_event_and_the_clocks_changing(
         n for n, line in enumerate(path.read_text().splitlines(), 1) if line == "BEGIN:VEVENT"
     ]
     report = await run(db, "events", path)
-    assert report.created == 3
-    assert report.errors == (
-        RowError(f"line {starts[3]}", "changes one occurrence of a recurring event; not imported"),
-        RowError(f"line {starts[4]}", "missing start date (no DTSTART)"),
-    )
+    assert report.created == 4  # the series' 7 April meeting, moved to 8 April, is a row
+    assert report.errors == (RowError(f"line {starts[4]}", "missing start date (no DTSTART)"),)
     rows = await events(db)
     officers = rows["Sample Network, monthly call"]
     assert (officers.starts_on, officers.start_time) == (date(2026, 3, 3), time(10, 0))
@@ -459,6 +461,14 @@ async def test_calendar_file_with_a_recurring_event_and_the_clocks_changing(
     assert officers.location == "Online"
     assert officers.source == f"import:calendar.ics:{starts[0]}"
     assert officers.rrule == "FREQ=MONTHLY;BYDAY=1TU;UNTIL=20260804T100000"  # COUNT=6
+    assert (officers.uid, officers.exdates, officers.recurrence_on) == (
+        "officer-network@example.org",
+        ["2026-04-07"],  # moved: its override says where
+        None,
+    )
+    moved = (await events(db, overrides=True))["Sample Network, monthly call"]
+    assert (moved.uid, moved.recurrence_on) == ("officer-network@example.org", date(2026, 4, 7))
+    assert (moved.starts_on, moved.start_time) == (date(2026, 4, 8), time(10, 0))
     # Expanded the way the handler does, the rule keeps its day and its end without DTSTART.
     expanded = rrulestr(officers.rrule, dtstart=HANDLER_ANCHOR)
     first = datetime.combine(date(2026, 3, 3), time.min)
@@ -478,7 +488,7 @@ async def test_calendar_file_with_a_recurring_event_and_the_clocks_changing(
     )
     assert away.status == "cancelled"
     again = await run(db, "events", path)
-    assert (again.created, again.updated, again.unchanged) == (0, 0, 3)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 4)
 
 
 def test_calendar_reader_unfolds_bytes_and_reads_parameters() -> None:
@@ -517,8 +527,8 @@ def test_calendar_reader_unfolds_bytes_and_reads_parameters() -> None:
     assert isinstance(second_start, datetime)
     assert str(second_start.tzinfo) == "America/New_York"
     assert second.fields["ends"] == datetime(2026, 1, 5, 15, tzinfo=UTC)
-    assert bad_date == IcsProblem(13, "DTSTART '20260230T090000Z' is not a valid date")
-    assert bad_zone == IcsProblem(16, "unknown time zone 'Mars/Olympus'")
+    assert bad_date == IcsProblem(13, "DTSTART '20260230T090000Z' cannot be read")
+    assert bad_zone == IcsProblem(16, "DTSTART has an unknown time zone 'Mars/Olympus'")
     assert unclosed == IcsProblem(19, "the event is not closed (no END:VEVENT)")
 
 
