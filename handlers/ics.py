@@ -3,14 +3,16 @@
 Lines end in CRLF and are folded at 75 octets (never inside a UTF-8 character); text values
 are escaped. Timed events carry `TZID=<network zone>` with a VTIMEZONE, so a 10:00 meeting
 stays at 10:00 local time across the clock changes, including in a recurring series (RRULE).
-Events with no start time are all-day events. Nothing is invented: a series with no known
-first date starts at its next occurrence, and an event with no day is left out.
+Events with no start time are all-day events. A series' cancelled and extra dates are EXDATE
+and RDATE; a moved date is an override with the series' UID and a RECURRENCE-ID. Nothing is
+invented: a series with no known first date starts at its next occurrence, and an event with
+no day is left out.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrulestr
@@ -89,7 +91,23 @@ def calendar(
         lines.append(f"X-WR-CALNAME:{escape_text(name)}")
     lines.append(f"X-WR-TIMEZONE:{zone.key}")
     today = now.astimezone(zone).date()
-    found = [v for e in events if (v := _vevent(e, zone, now, today)) is not None]
+    every = list(events)
+    series: dict[str | None, EventRecord] = {
+        e.uid: e for e in every if e.uid and e.rrule and e.recurrence_on is None
+    }
+    # A changed date is written as its series' override (same UID, RECURRENCE-ID) when the
+    # series is written too; a cancelled one stays an EXDATE of its series.
+    overrides: dict[tuple[str | None, date | None], EventRecord] = {
+        (e.uid, e.recurrence_on): e
+        for e in every
+        if e.uid in series and e.recurrence_on is not None and e.status != "cancelled"
+    }
+    found = [
+        v
+        for e in every
+        if (e.uid not in series or e.recurrence_on is None or (e.uid, e.recurrence_on) in overrides)
+        and (v := _vevent(e, zone, now, today, series, overrides)) is not None
+    ]
     if any(timed for timed, _ in found):
         lines += vtimezone(zone, today.year)
     for _, vevent in found:
@@ -99,7 +117,12 @@ def calendar(
 
 
 def _vevent(
-    event: EventRecord, zone: ZoneInfo, now: datetime, today: date
+    event: EventRecord,
+    zone: ZoneInfo,
+    now: datetime,
+    today: date,
+    series: dict[str | None, EventRecord],
+    overrides: dict[tuple[str | None, date | None], EventRecord],
 ) -> tuple[bool, list[str]] | None:
     if not can_export(event):
         return None
@@ -112,11 +135,14 @@ def _vevent(
         if not upcoming:
             return None
         first = upcoming[0]
+    parent = series.get(event.uid) if event.recurrence_on is not None else None
     lines = [
         "BEGIN:VEVENT",
-        f"UID:event-{event.id}@{UID_DOMAIN}",
+        f"UID:{_uid(event)}",
         f"DTSTAMP:{now.astimezone(UTC):%Y%m%dT%H%M%SZ}",
     ]
+    if parent is not None and event.recurrence_on is not None:
+        lines.append("RECURRENCE-ID" + _moment(event.recurrence_on, parent.start_time, zone))
     timed = event.start_time is not None
     if event.start_time is not None:
         start = datetime.combine(first, event.start_time)
@@ -130,6 +156,11 @@ def _vevent(
         lines.append("TRANSP:TRANSPARENT")
     if rule is not None:
         lines.append(f"RRULE:{rule}")
+        for day in event.rdates:
+            lines.append("RDATE" + _moment(day, event.start_time, zone))
+        for day in event.exdates:
+            if (event.uid, day) not in overrides:  # else its override says where it went
+                lines.append("EXDATE" + _moment(day, event.start_time, zone))
     lines.append(f"SUMMARY:{escape_text(event.title)}")
     where = "Online" if event.online else event.location
     if where:
@@ -145,6 +176,20 @@ def _vevent(
     lines.append("STATUS:CANCELLED" if event.status == "cancelled" else "STATUS:CONFIRMED")
     lines.append("END:VEVENT")
     return timed, lines
+
+
+def _uid(event: EventRecord) -> str:
+    """The calendar's own UID for an imported event (so a subscriber's copy of a council's
+    meeting is the same event), else one of ours."""
+    return event.uid or f"event-{event.id}@{UID_DOMAIN}"
+
+
+def _moment(day: date, at: time | None, zone: ZoneInfo) -> str:
+    """`;TZID=zone:YYYYMMDDTHHMMSS` for a timed series' date, `;VALUE=DATE:YYYYMMDD` else:
+    the form its DTSTART has, as RFC 5545 asks of RDATE, EXDATE and RECURRENCE-ID."""
+    if at is None:
+        return f";VALUE=DATE:{day:%Y%m%d}"
+    return f";TZID={zone.key}:{datetime.combine(day, at):%Y%m%dT%H%M%S}"
 
 
 def _rrule(event: EventRecord) -> str | None:
