@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass, fields
-from datetime import date, time
+from datetime import date, time, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Row, Table, and_, func, or_, select
@@ -155,14 +156,74 @@ async def events_by_id(session: AsyncSession, ids: Collection[int]) -> dict[int,
     return {record.id: record for record in (_record(row) for row in rows.all())}
 
 
+_MONTH = re.compile(
+    r"\b(january|february|march|april|may|june|july|august|september|october|november|december)"
+    r"\s+(\d{4})\b",
+    re.IGNORECASE,
+)
+_MONTHS = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+]
+_MONTH_ONLY = and_(
+    func.coalesce(_EVENTS.c.rrule, "") == "",
+    _EVENTS.c.status.not_in(INACTIVE),
+    _EVENTS.c.starts_on.is_(None),
+    _EVENTS.c.date_text.is_not(None),
+)
+
+
+def known_month(event: EventRecord) -> date | None:
+    """The first of the month an undated event is known by ("July 2025"), if its text names one."""
+    if event.starts_on is not None or not event.date_text:
+        return None
+    found = _MONTH.search(event.date_text)
+    if found is None:
+        return None
+    return date(int(found.group(2)), _MONTHS.index(found.group(1).casefold()) + 1, 1)
+
+
+def _month_end(first: date) -> date:
+    following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    return following - timedelta(days=1)
+
+
+def last_day(event: EventRecord) -> date | None:
+    """The day a one-off event ends: its end date, start date, or the end of its known month."""
+    if event.starts_on is not None:
+        return event.ends_on or event.starts_on
+    month = known_month(event)
+    return _month_end(month) if month else None
+
+
 async def recent_events(session: AsyncSession, today: date, limit: int) -> list[EventRecord]:
-    """The dated one-off events over before `today`, the latest first."""
+    """The one-off events over before `today`, the latest first: dated ones, and those known
+    only to their month (“July 2025”) once that month is over."""
     statement = (
         _EVENT_COLUMNS.where(_DATED_ONE_OFF, today > _LAST_DAY)
         .order_by(_EVENTS.c.starts_on.desc(), _EVENTS.c.title)
         .limit(limit)
     )
-    return [_record(row) for row in (await session.execute(statement)).all()]
+    found = [_record(row) for row in (await session.execute(statement)).all()]
+    # Undated events are few (the seeds' past conferences); their month is read from the text.
+    for row in (await session.execute(_EVENT_COLUMNS.where(_MONTH_ONLY))).all():
+        event = _record(row)
+        end = last_day(event)
+        if end is not None and end < today:
+            found.append(event)
+    found.sort(key=lambda e: e.title)
+    found.sort(key=lambda e: last_day(e) or date.min, reverse=True)
+    return found[:limit]
 
 
 async def organisations(

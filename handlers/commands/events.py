@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from ccin_bridge.handlers.core import Command, Context
 from ccin_bridge.handlers.dates import Occurrence, clock_time, dates_ahead, long_date, short_date
 from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic, link
 from ccin_bridge.store import reference
+from ccin_bridge.store.records import EventRecord
 
 RECENT = 3
 SHOWN = 10  # dates at most: one chat message, one button per event
@@ -39,13 +42,28 @@ async def events(ctx: Context) -> Reply:
         recent = await reference.recent_events(ctx.session, today, RECENT)
         if recent:
             builder.para(italic("No other dated events are announced yet. Most recent:"))
-            builder.bullets(
-                [
-                    (bold(e.title), Span(f" — {short_date(e.starts_on)}" if e.starts_on else ""))
-                    for e in recent
-                ]
-            )
+            builder.bullets([(bold(e.title), Span(_when_past(e))) for e in recent])
     return builder.build()
+
+
+def _when_past(event: EventRecord) -> str:
+    """` — 2 Jul 2024`, ` — 2–4 Jul 2024`, ` — 30 Jun – 2 Jul 2024`, or ` — July 2025` for an
+    event known only to its month."""
+    if event.starts_on is None:
+        month = reference.known_month(event)
+        return f" — {month:%B %Y}" if month else ""
+    return f" — {day_range(event.starts_on, event.ends_on)}"
+
+
+def day_range(first: date, last: date | None) -> str:
+    """`2 Jul 2024`, `2–4 Jul 2024`, `30 Jun – 2 Jul 2024`, `30 Dec 2024 – 2 Jan 2025`."""
+    if last is None or last <= first:
+        return short_date(first)
+    if (first.year, first.month) == (last.year, last.month):
+        return f"{first.day}–{short_date(last)}"
+    if first.year == last.year:
+        return f"{first.day} {first:%b} – {short_date(last)}"
+    return f"{short_date(first)} – {short_date(last)}"
 
 
 def _short(title: str, limit: int = 40) -> str:
@@ -55,6 +73,9 @@ def _short(title: str, limit: int = 40) -> str:
 def _line(occurrence: Occurrence) -> tuple[Span, ...]:
     event = occurrence.event
     when = long_date(occurrence.on)
+    last = event.ends_on
+    if not occurrence.recurring and last is not None and last > occurrence.on:
+        when += f" to {long_date(last)}"  # a multi-day event
     if occurrence.at is not None:
         when += f", {clock_time(occurrence.at)}"
     elif occurrence.recurring:

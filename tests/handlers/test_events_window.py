@@ -49,20 +49,19 @@ async def _oracle(db: Database, today: date) -> tuple[list[str], list[str]]:
     coming = upcoming(every, today, per_series=2)
     recent: list[EventRecord] = []
     if not any(not o.recurring for o in coming):
+        # dated ones and those known only to their month, by the day they ended
         done = [
             e
             for e in every
             if not e.rrule
             and e.status not in INACTIVE
-            and e.starts_on
-            and (e.ends_on or e.starts_on) < today
+            and (end := reference.last_day(e)) is not None
+            and end < today
         ]
-        done.sort(key=lambda e: e.starts_on or date.min, reverse=True)
+        done.sort(key=lambda e: e.title)
+        done.sort(key=lambda e: reference.last_day(e) or date.min, reverse=True)
         recent = done[:3]
-    recent_lines = [
-        e.title + (f" — {e.starts_on.day} {e.starts_on:%b %Y}" if e.starts_on else "")
-        for e in recent
-    ]
+    recent_lines = [e.title + events_command._when_past(e) for e in recent]
     return [_text(events_command._line(o)) for o in coming], recent_lines
 
 
