@@ -125,8 +125,11 @@ async def compose(
     previous = edition_moment(settings, add_months(edition, -1)).astimezone(UTC)
     data = await digest_data.gather(session, audience, added_since=previous, limit=MAX_NEW)
     today = now.astimezone(settings.zone).date()
-    horizon = today + timedelta(weeks=WEEKS_AHEAD)
-    coming = upcoming(list(data.events), today, per_series=WEEKS_AHEAD + 1)
+    # The edition's six weeks, from the day it is due (a January preview in December lists
+    # January's meetings, not December's), or from today for one sent late.
+    since = max(today, edition_moment(settings, edition).date())
+    horizon = since + timedelta(weeks=WEEKS_AHEAD)
+    coming = upcoming(list(data.events), since, per_series=WEEKS_AHEAD + 1)
     coming = [o for o in coming if o.on <= horizon][:MAX_EVENTS]
 
     builder = ReplyBuilder().heading(

@@ -62,13 +62,29 @@ async def test_preview_is_exactly_the_digest_with_its_sections(
     text = body.plain_text
     assert "Testbury's repair café" in text and "Read more" in text
     assert "Tuesday 1 December 2026 — Officer Network monthly meeting" in text
-    assert "Tuesday 5 January 2027" not in text  # beyond six weeks (3 January)
+    # six weeks from the edition's day (1 December), not from today (22 November)
+    assert "Tuesday 5 January 2027" in text
+    assert "Tuesday 2 February 2027" not in text  # beyond six weeks (12 January)
     assert "runs from 1 Apr 2020 to 28 Oct 2028" in text
     assert "unsubscribe digest:officers" in actions([body])
     sent = await say(bridge, ADA, "/digest send officers")
     queued = await deliver(bridge.db)
     assert next(r.plain_text for r in queued.to("alex")) == text  # what was previewed went out
     assert "Queued the December 2026 digest" in says(sent)
+
+
+async def test_a_january_preview_in_december_lists_januarys_meetings(
+    settings: Settings, sqlite_db: Database, clock: Clock
+) -> None:
+    bridge = await push_bridge(settings, sqlite_db, clock)
+    await _subscribe(bridge)
+    clock.now = datetime(2026, 12, 1, 12, tzinfo=UTC)  # the December edition went at 09:00
+    note, body = await say(bridge, ADA, "/digest preview officers")
+    assert "Preview: the January 2027 digest for Officers" in note.plain_text
+    text = body.plain_text
+    assert "Tuesday 1 December 2026" not in text
+    assert "Tuesday 5 January 2027 — Officer Network monthly meeting" in text
+    assert "Tuesday 2 February 2027 — Officer Network monthly meeting" in text  # by 12 February
 
 
 async def test_digest_is_for_admins_only(
