@@ -1,4 +1,5 @@
-"""`/healthz`, `/readyz` and `/metrics` on a small HTTP listener beside `ccin-bridge run`.
+"""`/healthz`, `/readyz` and `/metrics` on a small HTTP listener beside `ccin-bridge run`
+(and the events' calendar feed, `/calendar.ics`: bridge/calendar_feed.py).
 
 `/healthz` answers while the event loop does, and asks the database nothing. `/readyz` says
 whether this process is of use: the database answers, its platforms are started, the
@@ -28,6 +29,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
+from ccin_bridge import calendar_feed
 from ccin_bridge.app import App, PlatformService
 from ccin_bridge.background import Background
 from ccin_bridge.handlers import metrics
@@ -97,6 +99,7 @@ def web_app(
     routes.router.add_get("/healthz", probes.healthz)
     routes.router.add_get("/readyz", probes.readyz)
     routes.router.add_get("/metrics", probes.metrics)
+    calendar_feed.add_route(routes, app)  # /calendar.ics, for people to subscribe to
     return routes
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_origin
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -137,12 +138,71 @@ class Schedules(_Strict):
         return self
 
 
+_LOCAL_HOSTS = re.compile(r"^(localhost|127\.[\d.]+|::1|0\.0\.0\.0)$", re.IGNORECASE)
+_EVERY = re.compile(r"^([1-9][0-9]{0,3})([mhd])$")
+MIN_FEED_MINUTES = 15
+
+
+def parse_every(text: str) -> int:
+    """`30m`, `6h`, `1d` as minutes; at least 15 minutes, so a council's server is not hammered."""
+    found = _EVERY.match(text.strip())
+    if found is None:
+        raise ValueError(f"{text!r} is not an interval such as 30m, 6h or 1d")
+    minutes = int(found.group(1)) * {"m": 1, "h": 60, "d": 1440}[found.group(2)]
+    if minutes < MIN_FEED_MINUTES:
+        raise ValueError(f"{text!r} is too often; fetch a feed at most every {MIN_FEED_MINUTES}m")
+    return minutes
+
+
 class HttpListener(_Strict):
-    """The service's own HTTP listener (`run`): /healthz, /readyz and /metrics."""
+    """The service's own HTTP listener (`run`): /healthz, /readyz, /metrics and the events'
+    calendar feed (/calendar.ics)."""
 
     enabled: bool = True
     host: str = Field(default="127.0.0.1", min_length=1)
     port: int = Field(default=8080, ge=0, le=65535)  # 0: any free port (tests)
+    # Where people reach the listener (through your HTTPS proxy), e.g. https://bridge.example.org:
+    # /ics and /events then give the subscribe link webcal://bridge.example.org/calendar.ics.
+    public_url: str | None = None
+
+    @field_validator("public_url")
+    @classmethod
+    def _public(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        url = value.strip().rstrip("/")
+        try:
+            parts = urlsplit(url)
+            host = parts.hostname or ""
+        except ValueError:
+            host = ""
+        if parts.scheme.casefold() not in ("http", "https") or not host:
+            raise ValueError(f"{value!r} is not an http(s) URL such as https://bridge.example.org")
+        if _LOCAL_HOSTS.match(host):
+            raise ValueError(f"{value!r} is this machine only; give the address people reach")
+        return url
+
+
+class CalendarFeed(_Strict):
+    """A calendar feed the bridge keeps its events in step with."""
+
+    url: str = Field(pattern=r"(?i)^(https?|webcal)://\S+$")
+    every: str = "6h"
+
+    @field_validator("every")
+    @classmethod
+    def _interval(cls, value: str) -> str:
+        parse_every(value)
+        return value
+
+    @property
+    def every_minutes(self) -> int:
+        return parse_every(self.every)
+
+
+class CalendarFeeds(_Strict):
+    check_minutes: int = Field(default=15, ge=1, le=60)  # how often to look for feeds due
+    feeds: list[CalendarFeed] = []
 
 
 class Settings(_Strict):
@@ -155,6 +215,7 @@ class Settings(_Strict):
     groups: list[GroupConfig] = Field(min_length=1)
     audiences: list[AudienceConfig] = []
     schedules: Schedules = Schedules()
+    calendar_feeds: CalendarFeeds = CalendarFeeds()
     admins: list[str] = []
     # People in no group and not seen for this many days are erased (0: never).
     retention_days: int = Field(default=730, ge=0, le=36500)

@@ -23,6 +23,7 @@ from ccin_bridge.store.records import EventRecord
 PRODID = "-//Co-operative Councils' Innovation Network//ccin-bridge//EN"
 UID_DOMAIN = "ccin-bridge"
 MIME_TYPE = "text/calendar"
+FEED_PATH = "/calendar.ics"  # the whole calendar on the service's HTTP listener
 LINE_OCTETS = 75
 CRLF = "\r\n"
 SKIPPED = ("superseded",)  # a superseded entry is replaced by another: not in calendars

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ccin_bridge.handlers import ics
 from ccin_bridge.handlers.core import Command, Context
 from ccin_bridge.handlers.errors import UserFacingError
-from ccin_bridge.handlers.replies import Attachment, Reply, ReplyBuilder, bold
+from ccin_bridge.handlers.replies import Attachment, Reply, ReplyBuilder, Span, bold, link
 from ccin_bridge.store import reference
 
 
@@ -21,13 +21,35 @@ async def event_file(ctx: Context) -> Reply:
             f"There is no event {wanted}. {ctx.request.show('events')} lists them."
         )
     if not ics.can_export(event):
+        if event.status == "superseded":
+            raise UserFacingError(
+                f"“{event.title}” was replaced by a later announcement, so it is not offered "
+                f"as a calendar file. {ctx.request.show('events')} lists what is coming."
+            )
         raise UserFacingError(f"“{event.title}” has no date yet, so there is nothing to add.")
     content = ics.calendar([event], zone=ctx.settings.zone, now=ctx.now)
-    return (
-        ReplyBuilder()
-        .para("Open this file to add ", bold(event.title), " to your calendar.")
-        .build(attachment=Attachment(f"event-{event.id}.ics", content, ics.MIME_TYPE))
-    )
+    builder = ReplyBuilder().para("Open this file to add ", bold(event.title), " to your calendar.")
+    feed = subscribe_links(ctx.settings.http.public_url)
+    if feed is not None:
+        webcal, https = feed
+        builder.para(
+            "To have every event and each change as it is announced, subscribe to the "
+            "network's calendar: ",
+            link(webcal, webcal),
+            Span(" (or add "),
+            link(https, https),
+            Span(" by URL)."),
+        )
+    return builder.build(attachment=Attachment(f"event-{event.id}.ics", content, ics.MIME_TYPE))
+
+
+def subscribe_links(public_url: str | None) -> tuple[str, str] | None:
+    """The calendar feed's webcal:// link and its https:// form, when the listener has a public
+    address (config `http.public_url`; never a local one, which config refuses)."""
+    if not public_url:
+        return None
+    https = f"{public_url.rstrip('/')}{ics.FEED_PATH}"
+    return "webcal://" + https.split("://", 1)[1], https
 
 
 COMMANDS = [

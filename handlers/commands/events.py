@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from ccin_bridge.handlers.commands.calendar import subscribe_links
 from ccin_bridge.handlers.core import Command, Context
 from ccin_bridge.handlers.dates import Occurrence, clock_time, dates_ahead, long_date, short_date
 from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic, link
@@ -35,6 +36,9 @@ async def events(ctx: Context) -> Reply:
             )
     else:
         builder.para("No upcoming events are announced yet.")
+    feed = subscribe_links(ctx.settings.http.public_url)
+    if feed is not None:
+        builder.para(italic("Subscribe to every event in your calendar: "), link(feed[0], feed[0]))
     # One "Add to calendar" button per event (a series once), answered with `ics ID`.
     for event_id, title in dict((o.event.id, o.event.title) for o in coming).items():
         builder.buttons(Button(f"Add to calendar: {_short(title)}", f"ics {event_id}"))
