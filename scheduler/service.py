@@ -32,7 +32,7 @@ from sqlalchemy.engine import URL
 
 from ccin_bridge.handlers.config import Settings
 from ccin_bridge.handlers.digest import ordinal
-from ccin_bridge.scheduler import group_jobs, jobs, push_jobs, reminder_jobs, runtime
+from ccin_bridge.scheduler import feed_jobs, group_jobs, jobs, push_jobs, reminder_jobs, runtime
 from ccin_bridge.scheduler.job_store import BridgeJobStore
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,12 @@ def scheduled_jobs(settings: Settings) -> list[JobSpec]:
             reminder_jobs.send_event_reminders,
             IntervalTrigger(minutes=settings.schedules.reminder_check_minutes, timezone=zone),
             "Queue event reminders that are due",
+        ),
+        JobSpec(
+            "calendar-feeds",
+            feed_jobs.refresh_event_feeds,
+            IntervalTrigger(minutes=settings.calendar_feeds.check_minutes, timezone=zone),
+            "Keep events in step with the subscribed calendar feeds",
         ),
     ]
     return specs + _group_jobs(settings) + _push_jobs(settings)

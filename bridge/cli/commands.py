@@ -14,6 +14,7 @@ import signal
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -384,6 +385,9 @@ async def _import(args: argparse.Namespace, app: App) -> int:
     from ccin_bridge.cli import fetch  # aiohttp only for a URL
     from ccin_bridge.store.importers import ImportFileError, import_in_batches
 
+    if args.every is not None:
+        return await _subscribe_feed(args, app)
+
     bar = _progress_bar(sys.stderr)
     try:
         with tempfile.TemporaryDirectory(prefix="ccin-import-") as folder:
@@ -401,6 +405,38 @@ async def _import(args: argparse.Namespace, app: App) -> int:
     for error in report.errors:
         print(f"  {error.where}: {error.reason}", file=sys.stderr)
     return 1 if report.errors else 0
+
+
+async def _subscribe_feed(args: argparse.Namespace, app: App) -> int:
+    """`import events URL --every 6h`: the feed subscribed, and fetched now."""
+    from ccin_bridge.cli import fetch
+    from ccin_bridge.handlers.config import parse_every
+    from ccin_bridge.scheduler import feed_jobs
+    from ccin_bridge.store import event_feeds
+
+    if args.kind != "events" or not fetch.is_url(args.file):
+        print("ccin-bridge: --every is for events from a feed URL", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        minutes = parse_every(args.every)
+    except ValueError as exc:
+        print(f"ccin-bridge: --every: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    async with app.db.session() as session:
+        feed_id = await event_feeds.subscribe(session, args.file, minutes)
+    result = await feed_jobs.refresh(app.db, feed_id, app.settings.zone, datetime.now(UTC))
+    if result is None:
+        async with app.db.read() as session:
+            error = await event_feeds.last_error(session, feed_id)
+        print(f"ccin-bridge: cannot import: {error}", file=sys.stderr)
+        print(f"Subscribed all the same: it is tried again every {args.every}.", file=sys.stderr)
+        return 1
+    print(result.summary())
+    print(f"Subscribed: a running bridge fetches it again every {args.every}.")
+    problems = result.report.errors if result.report else ()
+    for problem in problems:
+        print(f"  {problem.where}: {problem.reason}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 def _progress_bar(stream: TextIO) -> Callable[[int, int], None] | None:

@@ -1,77 +1,21 @@
 """Fetch a published file (a council's calendar feed, an export) for `ccin-bridge import`.
 
 The importers read files; this turns an http(s) URL into one, with a size cap, a timeout and
-errors a person can act on. `webcal://` (how calendar apps publish feeds) means https.
+errors a person can act on. `webcal://` (how calendar apps publish feeds) means https. The
+fetching itself is scheduler/feed_fetch.py, which the calendar-feed job uses too.
 """
 
 from __future__ import annotations
 
-import asyncio
-import re
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
-from ccin_bridge.store.importers import ImportFileError
+from ccin_bridge.scheduler.feed_fetch import MAX_BYTES, TIMEOUT_SECONDS, fetch, file_name, is_url
 
-MAX_BYTES = 20 * 1024 * 1024
-TIMEOUT_SECONDS = 30.0
-_SUFFIX_BY_TYPE = {
-    "text/calendar": ".ics",
-    "text/csv": ".csv",
-    "application/json": ".json",
-}
-_UNSAFE_NAME = re.compile(r"[^\w.\-]+")
-
-
-def is_url(text: str) -> bool:
-    return text.casefold().startswith(("http://", "https://", "webcal://"))
-
-
-def _fetchable(url: str) -> str:
-    if url.casefold().startswith("webcal://"):
-        return "https://" + url[len("webcal://") :]
-    return url
-
-
-def file_name(url: str, content_type: str) -> str:
-    """A local name whose extension tells the importer the format: the URL's own file name,
-    or one derived from the Content-Type when the URL has none (`/calendar` -> feed.ics)."""
-    last = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
-    name = _UNSAFE_NAME.sub("_", last).strip("._")[:80] or "download"
-    if Path(name).suffix.casefold() in (".ics", ".csv", ".json"):
-        return name
-    suffix = _SUFFIX_BY_TYPE.get(content_type.split(";")[0].strip().casefold())
-    return f"{name}{suffix}" if suffix else name
+__all__ = ["MAX_BYTES", "TIMEOUT_SECONDS", "download", "file_name", "is_url"]
 
 
 async def download(url: str, folder: Path, *, max_bytes: int = MAX_BYTES) -> Path:
     """Save the URL's body in `folder`; ImportFileError says what went wrong."""
-    target = _fetchable(url)
-    import aiohttp  # here: a local file's import need not load it (0.4 s)
-
-    timeout = aiohttp.ClientTimeout(total=TIMEOUT_SECONDS)
-    try:
-        async with (
-            aiohttp.ClientSession(timeout=timeout) as session,
-            session.get(target, allow_redirects=True) as response,
-        ):
-            if response.status != 200:
-                reason = response.reason or "error"
-                raise ImportFileError(f"{url}: the server answered {response.status} {reason}")
-            if (response.content_length or 0) > max_bytes:
-                raise ImportFileError(f"{url}: larger than {max_bytes // 1_048_576} MB")
-            body = bytearray()
-            async for chunk in response.content.iter_chunked(65536):
-                body.extend(chunk)
-                if len(body) > max_bytes:
-                    raise ImportFileError(f"{url}: larger than {max_bytes // 1_048_576} MB")
-            content_type = response.headers.get("Content-Type", "")
-    except TimeoutError:
-        raise ImportFileError(f"{url}: no answer within {TIMEOUT_SECONDS:.0f} s") from None
-    except aiohttp.InvalidURL:
-        raise ImportFileError(f"{url}: not a valid URL") from None
-    except aiohttp.ClientError as exc:
-        raise ImportFileError(f"{url}: cannot fetch it ({exc.__class__.__name__})") from None
-    path = folder / file_name(url, content_type)
-    await asyncio.to_thread(path.write_bytes, bytes(body))
-    return path
+    fetched = await fetch(url, folder, max_bytes=max_bytes)
+    assert fetched.path is not None  # an unconditional request is never "not modified"
+    return fetched.path

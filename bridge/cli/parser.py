@@ -141,6 +141,12 @@ def _data(commands: Commands) -> None:
     imp.add_argument(
         "file", help="a .csv or .json file (events: also .ics), or an http(s):// URL of one"
     )
+    imp.add_argument(
+        "--every",
+        metavar="INTERVAL",
+        help="events from a feed URL: subscribe and fetch it again this often (e.g. 6h, 1d; "
+        "a running bridge does); new, changed, moved and cancelled events are kept in step",
+    )
 
 
 def _admin(commands: Commands) -> None:

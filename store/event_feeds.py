@@ -1,0 +1,155 @@
+"""Subscribed calendar feeds: which there are, which are due, and a fetched copy applied.
+
+Applying a feed is the events import (events are found by their calendar UID, so a changed,
+renamed or moved event is updated in place), then the feed's bookkeeping: its events carry
+its id; one the feed no longer has is marked cancelled (never deleted: no reminder goes out
+for it, and its history stays), and one it brings back is planned again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ccin_bridge.store.importers import ImportReport, import_file
+from ccin_bridge.store.importers_ics import CalendarError, IcsEvent, read_calendar
+from ccin_bridge.store.models import Event, EventFeed
+
+
+@dataclass(frozen=True)
+class FeedResult:
+    report: ImportReport | None  # None: the feed had not changed
+    cancelled: int = 0
+    restored: int = 0
+
+    def summary(self) -> str:
+        if self.report is None:
+            return "not changed since the last fetch"
+        text = self.report.summary()
+        extra = [
+            f"{n} {'event' if n == 1 else 'events'} {what}"
+            for n, what in (
+                (self.cancelled, "no longer in the feed: marked cancelled"),
+                (self.restored, "back in the feed"),
+            )
+            if n
+        ]
+        return "; ".join([text, *extra])
+
+
+async def subscribe(session: AsyncSession, url: str, every_minutes: int | None) -> int:
+    """The feed for `url`, made or with its interval changed."""
+    feed = await session.scalar(select(EventFeed).where(EventFeed.url == url))
+    if feed is None:
+        feed = EventFeed(url=url, every_minutes=every_minutes)
+        session.add(feed)
+    else:
+        feed.every_minutes = every_minutes
+    await session.flush()
+    return feed.id
+
+
+async def _due(session: AsyncSession, now: datetime) -> list[EventFeed]:
+    """Feeds with an interval whose last check is at least that long ago (or never was)."""
+    feeds = await session.scalars(
+        select(EventFeed)
+        .where(EventFeed.every_minutes.is_not(None))
+        .order_by(EventFeed.checked_at.is_not(None), EventFeed.checked_at, EventFeed.id)
+    )
+    return [
+        feed
+        for feed in feeds
+        if feed.checked_at is None
+        or feed.checked_at + timedelta(minutes=feed.every_minutes or 0) <= now
+    ]
+
+
+async def last_error(session: AsyncSession, feed_id: int) -> str | None:
+    return await session.scalar(select(EventFeed.last_error).where(EventFeed.id == feed_id))
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What a fetch needs: where, and the validators of the last one."""
+
+    id: int
+    url: str
+    etag: str | None
+    last_modified: str | None
+
+
+async def state(session: AsyncSession, feed_id: int) -> FeedState | None:
+    feed = await session.get(EventFeed, feed_id)
+    if feed is None:
+        return None
+    return FeedState(feed.id, feed.url, feed.etag, feed.last_modified)
+
+
+async def due_ids(session: AsyncSession, now: datetime) -> list[int]:
+    """Feeds with an interval whose last check is at least that long ago (or never was)."""
+    return [feed.id for feed in await _due(session, now)]
+
+
+async def checked(
+    session: AsyncSession,
+    feed_id: int,
+    now: datetime,
+    *,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    changed: bool = False,
+    error: str | None = None,
+) -> None:
+    """Note a check: its time, and the new validators, or why it failed (keeping the old)."""
+    feed = await session.get(EventFeed, feed_id)
+    if feed is None:
+        return
+    feed.checked_at = now
+    feed.last_error = error
+    if error is None:
+        feed.etag, feed.last_modified = etag, last_modified
+    if changed:
+        feed.changed_at = now
+
+
+def _day(moment: object, zone: ZoneInfo) -> date | None:
+    if isinstance(moment, datetime):
+        return (moment.astimezone(zone) if moment.tzinfo else moment).date()
+    return moment if isinstance(moment, date) else None
+
+
+async def apply(session: AsyncSession, feed_id: int, path: Path, zone: ZoneInfo) -> FeedResult:
+    """Import the fetched copy at `path` and keep the feed's events in step with it."""
+    report = await import_file(session, "events", path, zone=zone)
+    try:
+        found = read_calendar(await asyncio.to_thread(path.read_bytes))
+    except (CalendarError, OSError):
+        return FeedResult(report)  # import_file said why already
+    present: dict[tuple[str, date | None], bool] = {}  # (uid, date replaced) -> cancelled
+    for item in found:
+        if isinstance(item, IcsEvent) and isinstance(uid := item.fields.get("uid"), str):
+            key = (uid, _day(item.fields.get("recurrence_on"), zone))
+            present[key] = item.fields.get("status") == "cancelled"
+    uids = {uid for uid, _ in present}
+    rows = await session.scalars(
+        select(Event).where(or_(Event.feed_id == feed_id, Event.uid.in_(uids)))
+    )
+    cancelled = restored = 0
+    for event in rows:
+        key = (event.uid or "", event.recurrence_on)
+        if key in present:
+            event.feed_id = feed_id
+            if event.status == "cancelled" and not present[key]:
+                event.status = "planned"
+                restored += 1
+        elif event.feed_id == feed_id and event.status != "cancelled":
+            event.status = "cancelled"
+            cancelled += 1
+    await session.flush()
+    return FeedResult(report, cancelled, restored)
