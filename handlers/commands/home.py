@@ -7,47 +7,34 @@ with what those commands say.
 
 from __future__ import annotations
 
+from ccin_bridge.handlers import topics
 from ccin_bridge.handlers.commands import events, groups
-from ccin_bridge.handlers.config import Settings
+from ccin_bridge.handlers.commands import subscriptions as subscription_commands
 from ccin_bridge.handlers.core import Command, Context
 from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic
 from ccin_bridge.store import groups as store_groups
 from ccin_bridge.store import subscriptions
 
 FIXED_TOPICS = (subscriptions.ANNOUNCEMENTS, subscriptions.REMINDERS)
-TOPIC_NAMES = {
-    subscriptions.ANNOUNCEMENTS: "Announcements from the network",
-    subscriptions.REMINDERS: "Event reminders",
-}
-
-
-def topic_name(settings: Settings, topic: str) -> str:
-    if topic.startswith(subscriptions.DIGEST_PREFIX):
-        slug = topic.removeprefix(subscriptions.DIGEST_PREFIX)
-        audience = next((a for a in settings.audiences if a.slug == slug), None)
-        return f"Monthly digest: {audience.name if audience else slug}"
-    return TOPIC_NAMES.get(topic, topic)
 
 
 async def _subscriptions(ctx: Context) -> Reply:
     chosen = await subscriptions.topics_of(ctx.session, ctx.person.id)
-    topics = [*FIXED_TOPICS, *(t for t in chosen if t not in FIXED_TOPICS)]
+    shown = [*FIXED_TOPICS, *(t for t in chosen if t not in FIXED_TOPICS)]
     builder = ReplyBuilder().heading("Your subscriptions")
     builder.bullets(
         [
             (
-                bold(topic_name(ctx.settings, t)),
+                bold(topics.name(ctx.settings, t)),
                 italic(" — subscribed" if chosen.get(t) else " — not subscribed"),
             )
-            for t in topics
+            for t in shown
         ]
     )
-    for topic in topics:
-        name = topic_name(ctx.settings, topic)
-        if chosen.get(topic):
-            builder.buttons(Button(f"Unsubscribe: {name}", f"unsubscribe {topic}"))
-        else:
-            builder.buttons(Button(f"Subscribe: {name}", f"subscribe {topic}"))
+    for topic in shown:
+        builder.buttons(
+            subscription_commands.button(ctx, topic, subscribed=bool(chosen.get(topic)))
+        )
     return builder.build()
 
 

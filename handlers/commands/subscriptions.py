@@ -5,42 +5,10 @@ A choice belongs to the person, so it covers every platform they have linked.
 
 from __future__ import annotations
 
-from ccin_bridge.handlers.config import Settings
+from ccin_bridge.handlers import topics
 from ccin_bridge.handlers.core import Command, Context
-from ccin_bridge.handlers.errors import UserFacingError
 from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic
 from ccin_bridge.store import subscriptions
-from ccin_bridge.store.subscriptions import ANNOUNCEMENTS, REMINDERS, digest_topic
-
-
-def topics(settings: Settings) -> list[tuple[str, str]]:
-    """(topic, what it is) for every topic a person can choose."""
-    found = [
-        (
-            digest_topic(a.slug),
-            f"Monthly digest for {a.name}" + (f": {a.description}" if a.description else ""),
-        )
-        for a in settings.audiences
-    ]
-    found.append((REMINDERS, "Event reminders before network events and meetings"))
-    found.append((ANNOUNCEMENTS, "Announcements from the network's admins"))
-    return found
-
-
-def find_topic(settings: Settings, given: str) -> str:
-    """A topic from what someone typed: `digest:officers`, `digest officers`, `officers`."""
-    wanted = " ".join(given.casefold().split()).replace("digest ", "digest:")
-    known = dict(topics(settings))
-    if wanted in known:
-        return wanted
-    aliases = {"reminder": REMINDERS, "announcement": ANNOUNCEMENTS}
-    if wanted in aliases:
-        return aliases[wanted]
-    for audience in settings.audiences:
-        if wanted in (audience.slug, audience.name.casefold()):
-            return digest_topic(audience.slug)
-    names = ", ".join(known)
-    raise UserFacingError(f"There is no topic called “{given[:40]}”. The topics are: {names}.")
 
 
 async def overview(ctx: Context, note: str | None = None) -> Reply:
@@ -50,25 +18,37 @@ async def overview(ctx: Context, note: str | None = None) -> Reply:
         builder.para(note)
     builder.heading("Your subscriptions")
     items = []
-    for topic, about in topics(ctx.settings):
+    every = topics.every(ctx.settings)
+    for topic in every:
         state = "subscribed" if chosen.get(topic) else "not subscribed"
-        items.append((bold(about), Span(" "), italic(f"[{state}]")))
+        about = topics.detail(ctx.settings, topic)
+        items.append(
+            (
+                bold(topics.name(ctx.settings, topic)),
+                Span(f": {about} " if about else " "),
+                italic(f"[{state}]"),
+            )
+        )
     builder.bullets(items)
     builder.para("They apply to every platform you use with this bot.")
-    for topic, _ in topics(ctx.settings):
-        label = topic.replace("digest:", "digest ")
-        if chosen.get(topic):
-            builder.buttons(Button(f"Unsubscribe: {label}", f"unsubscribe {topic}"))
-        else:
-            builder.buttons(Button(f"Subscribe: {label}", f"subscribe {topic}"))
+    for topic in every:
+        builder.buttons(button(ctx, topic, subscribed=bool(chosen.get(topic))))
     return builder.build(private=True)
+
+
+def button(ctx: Context, topic: str, *, subscribed: bool) -> Button:
+    """The one button that changes a topic, worded the same in /subscribe and /home."""
+    label = topics.name(ctx.settings, topic)
+    if subscribed:
+        return Button(f"Unsubscribe: {label}", f"unsubscribe {topic}")
+    return Button(f"Subscribe: {label}", f"subscribe {topic}")
 
 
 async def _choose(ctx: Context, wanted: bool) -> Reply:
     if not ctx.args:
         return await overview(ctx)
-    topic = find_topic(ctx.settings, ctx.args)
-    about = dict(topics(ctx.settings))[topic]
+    topic = topics.find(ctx.settings, ctx.args)
+    about = topics.name(ctx.settings, topic)
     changed = await subscriptions.set_wanted(ctx.session, ctx.person.id, topic, wanted)
     if wanted:
         note = f"You are {'now' if changed else 'already'} subscribed to: {about}."

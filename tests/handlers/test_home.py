@@ -45,7 +45,7 @@ async def test_home_follows_memberships_and_subscriptions(bridge: Bridge) -> Non
     assert "leave housing" in actions(replies) and "join housing" not in actions(replies)
     assert "unsubscribe digest:officers" in actions(replies)
     assert "subscribe reminders" in actions(replies)
-    assert "Monthly digest: Officers" in text(replies)
+    assert "Monthly digest for Officers" in text(replies)
 
 
 async def test_admins_see_the_number_of_waiting_requests(bridge: Bridge) -> None:

@@ -79,5 +79,6 @@ async def test_an_unknown_topic_is_explained(
 ) -> None:
     bridge = await push_bridge(settings, sqlite_db, clock)
     text = says(await say(bridge, ALEX, "/subscribe cats"))
-    assert "There is no topic called “cats”" in text and "digest:officers" in text
+    assert "There is no topic called “cats”" in text
+    assert "officers (Monthly digest for Officers)" in text and "digest:" not in text
     assert says(await say(bridge, UserRef("terminal", "x"), "/unsubscribe announcements"))
