@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ccin_bridge.handlers import platforms, reply_codec
+from ccin_bridge.handlers import topics as topic_names
 from ccin_bridge.handlers.config import GroupConfig, Settings
 from ccin_bridge.handlers.errors import UserFacingError
 from ccin_bridge.handlers.replies import Reply
@@ -170,26 +171,68 @@ async def activate(
     )
 
 
+@dataclass(frozen=True)
+class Departure:
+    """What ending a membership did: chat removals queued, and the subscriptions it ended
+    (topics, for the reply to say so)."""
+
+    removals: int = 0
+    ended: tuple[str, ...] = ()
+
+
 async def deactivate(
     session: AsyncSession,
     *,
     group: GroupConfig,
     person_id: int,
     status: str,
+    settings: Settings,
     reason: str | None = None,
-) -> int:
-    """End a membership (left / removed / declined) and take the person out of every bound
-    chat on every platform. Returns removals queued: none for a request never approved, since
-    nobody was let into a chat for it."""
+) -> Departure:
+    """End a membership (left / removed / declined), take the person out of every bound
+    chat on every platform, and end the subscriptions the group brought (`group_topics`).
+    Nothing is queued or ended for a request never approved: nobody was let in for it."""
     before = await store_groups.membership(session, person_id, group.slug)
     await store_groups.set_membership(
         session, person_id=person_id, slug=group.slug, status=status, reason=reason
     )
     if before is None or before.status != store_groups.ACTIVE:
-        return 0
-    return await queue_chat_changes(
+        return Departure()
+    removals = await queue_chat_changes(
         session, group=group, person_id=person_id, kind=chat_actions.REMOVE
     )
+    topics = await group_topics(session, settings, group, person_id)
+    ended = await subscriptions.end(session, person_id, topics)
+    return Departure(removals, tuple(ended))
+
+
+async def group_topics(
+    session: AsyncSession, settings: Settings, group: GroupConfig, person_id: int
+) -> list[str]:
+    """The subscriptions that came with `group` and go when the person leaves it: its
+    audience's digest (which also carries that audience's announcements), and the network's
+    announcements once they are in no group at all. Another group of theirs with the same
+    audience keeps the digest; event reminders stay, since events are open to everyone."""
+    remaining = [
+        m.group_slug
+        for m in await store_groups.memberships_of(session, person_id)
+        if m.status == store_groups.ACTIVE and m.group_slug != group.slug
+    ]
+    audiences = {g.audience for g in settings.groups if g.slug in remaining}
+    topics = []
+    if group.audience and group.audience not in audiences:
+        topics.append(subscriptions.digest_topic(group.audience))
+    if not remaining:
+        topics.append(subscriptions.ANNOUNCEMENTS)
+    return topics
+
+
+def ended_note(settings: Settings, ended: tuple[str, ...]) -> str:
+    """What to tell someone whose group subscriptions `deactivate` ended."""
+    names = topic_names.listing(settings, list(ended))
+    if len(ended) == 1:
+        return f"The subscription that came with the group has ended: {names}."
+    return f"The subscriptions that came with the group have ended: {names}."
 
 
 async def forget(session: AsyncSession, settings: Settings, person_id: int, now: datetime) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import cast
 
-from sqlalchemy import Table, and_, bindparam, exists, select, update
+from sqlalchemy import Table, and_, bindparam, delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -82,6 +82,26 @@ async def apply_group_defaults(
     if added:
         await session.flush()
     return added
+
+
+async def end(session: AsyncSession, person_id: int, topics: list[str]) -> list[str]:
+    """End these subscriptions (someone left the group they came with); returns the topics
+    that were on. The choice is forgotten rather than turned into an opt-out, so joining again
+    brings the group's defaults back; an explicit opt-out is kept as it is."""
+    if not topics:
+        return []
+    ended = list(
+        await session.scalars(
+            delete(Subscription)
+            .where(
+                Subscription.person_id == person_id,
+                Subscription.topic.in_(topics),
+                Subscription.wanted.is_(True),
+            )
+            .returning(Subscription.topic)
+        )
+    )
+    return [t for t in topics if t in ended]
 
 
 async def broadcast_targets(session: AsyncSession, audience_slug: str | None) -> list[Target]:

@@ -7,11 +7,18 @@ from __future__ import annotations
 
 from datetime import datetime, tzinfo
 
-from ccin_bridge.handlers import flow
+from ccin_bridge.handlers import flow, topics
 from ccin_bridge.handlers.config import GroupConfig
 from ccin_bridge.handlers.core import Command, Context
 from ccin_bridge.handlers.errors import UserFacingError
-from ccin_bridge.handlers.membership import activate, deactivate, find_group, notify_person, show
+from ccin_bridge.handlers.membership import (
+    activate,
+    deactivate,
+    ended_note,
+    find_group,
+    notify_person,
+    show,
+)
 from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic
 from ccin_bridge.store import audit, people
 from ccin_bridge.store import groups as store_groups
@@ -233,11 +240,12 @@ async def remove(ctx: Context) -> Reply:
     current = await store_groups.membership(ctx.session, person_id, group.slug)
     if current is None or current.status not in store_groups.CURRENT:
         raise UserFacingError(f"That person is not in {group.name}.")
-    removals = await deactivate(
+    removed = await deactivate(
         ctx.session,
         group=group,
         person_id=person_id,
         status=store_groups.REMOVED,
+        settings=ctx.settings,
         reason=reason,
     )
     await audit.record(
@@ -252,12 +260,18 @@ async def remove(ctx: Context) -> Reply:
     notice = ReplyBuilder().para("A network admin has removed you from ", bold(group.name), ".")
     if reason:
         notice.para("The reason given: ", italic(reason))
+    if removed.ended:
+        notice.para(ended_note(ctx.settings, removed.ended))
+        notice.buttons(Button("Your subscriptions", "subscribe"))
     await notify_person(ctx.session, person_id, notice.build(), title=f"About {group.name}")
-    return (
-        ReplyBuilder()
-        .para(f"Removed #{person_id} from {group.name}; {removals} chat removal(s) queued.")
-        .build(private=True)
+    queued = removed.removals
+    answer = ReplyBuilder().para(
+        f"Removed #{person_id} from {group.name}; {queued} chat "
+        f"{'removal' if queued == 1 else 'removals'} queued."
     )
+    if removed.ended:
+        answer.para(f"Subscriptions ended: {topics.listing(ctx.settings, list(removed.ended))}.")
+    return answer.build(private=True)
 
 
 def _month_start(now: datetime, zone: tzinfo) -> datetime:

@@ -15,7 +15,13 @@ from ccin_bridge.handlers import flow
 from ccin_bridge.handlers.config import GroupConfig
 from ccin_bridge.handlers.core import Command, Context
 from ccin_bridge.handlers.errors import UserFacingError
-from ccin_bridge.handlers.membership import activate, deactivate, find_group, notify_admins
+from ccin_bridge.handlers.membership import (
+    activate,
+    deactivate,
+    ended_note,
+    find_group,
+    notify_admins,
+)
 from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic
 from ccin_bridge.handlers.requests import MAX_ARGS
 from ccin_bridge.store import audit, reference
@@ -476,8 +482,12 @@ async def leave(ctx: Context) -> Reply:
             .para(f"You are not in {group.name}, so there is nothing to leave.")
             .build()
         )
-    removals = await deactivate(
-        ctx.session, group=group, person_id=ctx.person.id, status=store_groups.LEFT
+    left = await deactivate(
+        ctx.session,
+        group=group,
+        person_id=ctx.person.id,
+        status=store_groups.LEFT,
+        settings=ctx.settings,
     )
     await audit.record(ctx.session, actor_id=ctx.person.id, action="group.leave", group=group.slug)
     builder = ReplyBuilder()
@@ -485,8 +495,13 @@ async def leave(ctx: Context) -> Reply:
         builder.para("Your request to join ", bold(group.name), " is withdrawn.")
     else:
         builder.para("You have left ", bold(group.name), ".")
-    if removals:
+    if left.removals:
         builder.para("I am taking you out of the group's chats on every platform you use.")
+    if left.ended:
+        builder.para(
+            ended_note(ctx.settings, left.ended),
+            f" You can subscribe again with {ctx.request.show('subscribe')}.",
+        )
     return builder.para(
         "You can remove yourself at any time, and rejoin whenever you like with "
         f"{ctx.request.show('join ' + group.slug)}."

@@ -65,7 +65,7 @@ async def test_approve_invites_leave_and_admin_remove_queue_removals(
     assert "telegram 1" in texts(await say(bridge, ADMIN, "/stats"))
     assert "remove officers" in texts(await say(bridge, ADMIN, "/remove officers"))
     done = texts(await say(bridge, ADMIN, "/remove officers @alexexample spamming"))
-    assert "1 chat removal(s) queued" in done
+    assert "1 chat removal queued" in done
     async with bridge.db.session() as session:
         kinds = [
             (a.kind, a.chat_id, a.status)
