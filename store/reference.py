@@ -15,6 +15,8 @@ from ccin_bridge.store.models import DpsFramework, Event, Organisation, Supplier
 from ccin_bridge.store.records import DpsRecord, EventRecord, OrganisationRecord, SupplierRecord
 from ccin_bridge.store.text import fold, words
 
+INDIVIDUAL = "individual"  # the subtype of a supporter who is a person, not an organisation
+
 # Built once and read as plain rows (no ORM objects): these run for /events and /suppliers.
 _DPS = cast(Table, DpsFramework.__table__)
 _SUPPLIERS = cast(Table, Supplier.__table__)
@@ -227,9 +229,19 @@ async def recent_events(session: AsyncSession, today: date, limit: int) -> list[
 
 
 async def organisations(
-    session: AsyncSession, query: str = "", member_types: tuple[str, ...] = ()
+    session: AsyncSession,
+    query: str = "",
+    member_types: tuple[str, ...] = (),
+    *,
+    individuals: bool = True,
 ) -> list[OrganisationRecord]:
+    """Members and supporters whose names hold every word of `query`; `individuals=False`
+    leaves out supporters who are people (what someone picks as their organisation)."""
     statement = select(Organisation).order_by(Organisation.name)
+    if not individuals:
+        statement = statement.where(
+            or_(Organisation.subtype.is_(None), Organisation.subtype != INDIVIDUAL)
+        )
     if member_types:
         statement = statement.where(Organisation.member_type.in_(member_types))
     wanted = words(query)

@@ -26,6 +26,7 @@ from ccin_bridge.store.models import (
     Project,
     Supplier,
 )
+from ccin_bridge.store.reference import INDIVIDUAL
 from ccin_bridge.store.text import normalise_url
 
 SEED_DIR = Path(__file__).parent / "seed_data"
@@ -45,6 +46,13 @@ class OrganisationRow(_Row):
     name: str
     type: Literal["full", "associate", "affiliate", "supporter"]
     subtype: str | None = None
+    supporter_kind: Literal["individual", "organisation"] | None = None
+
+    @property
+    def stored_subtype(self) -> str | None:
+        """An individual supporter is a person, not an organisation: kept in `subtype` so the
+        organisation picker can leave them out (store/reference.py)."""
+        return INDIVIDUAL if self.supporter_kind == INDIVIDUAL else self.subtype
 
 
 class PrincipleRow(_Row):
@@ -165,7 +173,7 @@ async def seed(session: AsyncSession, seed_dir: Path = SEED_DIR) -> dict[str, in
             Organisation,
             {"name": o.name},
             member_type=o.type,
-            subtype=o.subtype,
+            subtype=o.stored_subtype,
             source=o.source,
         )
 

@@ -198,7 +198,9 @@ async def _ask_organisation(ctx: Context, state: JoinState) -> Reply:
     )
     if ctx.person.organisation:
         builder.para("Or keep the one you gave before.")
-        keep = await reference.organisations(ctx.session, ctx.person.organisation)
+        keep = await reference.organisations(
+            ctx.session, ctx.person.organisation, individuals=False
+        )
         found = [o for o in keep if o.name == ctx.person.organisation]
     return _organisations(builder, _group(ctx, state), found)
 
@@ -218,7 +220,7 @@ async def _search_organisation(ctx: Context, state: JoinState, query: str) -> Jo
     group = _group(ctx, state)
     if not query:
         return await _ask_organisation(ctx, state)
-    found = await reference.organisations(ctx.session, query)
+    found = await reference.organisations(ctx.session, query, individuals=False)
     exact = [o for o in found if o.name.casefold() == query.casefold()]
     if len(exact) == 1 or len(found) == 1:  # typed it in full: no need to ask again
         return state.model_copy(update={"org": (exact or found)[0].id})
@@ -245,7 +247,7 @@ async def _pick_organisation(ctx: Context, state: JoinState, value: str) -> Join
 
 
 async def _organisation(ctx: Context, org_id: int | None) -> OrganisationRecord | None:
-    orgs = {o.id: o for o in await reference.organisations(ctx.session)}
+    orgs = {o.id: o for o in await reference.organisations(ctx.session, individuals=False)}
     return orgs.get(org_id or 0)
 
 
