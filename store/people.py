@@ -17,6 +17,7 @@ from ccin_bridge.store.models import (
     Identity,
     KnownName,
     Membership,
+    NewsItem,
     Organisation,
     Person,
     Subscription,
@@ -385,11 +386,20 @@ async def export_person(session: AsyncSession, person_id: int) -> dict[str, Any]
     consents = await session.scalars(
         select(Consent).where(Consent.person_id == person_id).order_by(Consent.accepted_at)
     )
-    subscriptions = await session.scalars(
-        select(Subscription).where(Subscription.person_id == person_id)
+    subscriptions = list(
+        await session.scalars(
+            select(Subscription)
+            .where(Subscription.person_id == person_id)
+            .order_by(Subscription.topic)
+        )
     )
     actions = await session.scalars(
         select(AuditEntry).where(AuditEntry.actor_id == person_id).order_by(AuditEntry.at)
+    )
+    news = await session.scalars(
+        select(NewsItem)
+        .where(NewsItem.submitted_by == person_id)
+        .order_by(NewsItem.created_at, NewsItem.id)
     )
     record = await person_record(session, person)
     return {
@@ -430,7 +440,21 @@ async def export_person(session: AsyncSession, person_id: int) -> dict[str, Any]
             }
             for c in consents
         ],
-        "subscriptions": [s.topic for s in subscriptions],
+        "subscriptions": [s.topic for s in subscriptions if s.wanted],
+        "opted_out": [s.topic for s in subscriptions if not s.wanted],
+        "news": [
+            {
+                "title": n.title,
+                "body": n.body,
+                "url": n.url,
+                "audience": n.audience,
+                "status": n.status,
+                "submitted_at": n.created_at.isoformat(),
+                "decided_at": n.decided_at.isoformat() if n.decided_at else None,
+                "reason": n.reason,
+            }
+            for n in news
+        ],
         "actions": [{"at": a.at.isoformat(), "action": a.action, **a.detail} for a in actions],
     }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from ccin_bridge.handlers import topics
 from ccin_bridge.handlers.core import Command, Context
 from ccin_bridge.handlers.membership import forget
 from ccin_bridge.handlers.replies import Attachment, Button, Reply, ReplyBuilder, Span, bold
@@ -44,8 +45,11 @@ async def mydata(ctx: Context) -> Reply:
             ),
             (
                 bold("Subscriptions: "),
-                Span(", ".join(data["subscriptions"]) or "none"),
+                Span(
+                    ", ".join(topics.name(ctx.settings, t) for t in data["subscriptions"]) or "none"
+                ),
             ),
+            (bold("News you sent: "), Span(_news_count(len(data["news"])))),
         ]
     )
     builder.para("The attached file has all of it, including when each thing happened.")
@@ -53,6 +57,12 @@ async def mydata(ctx: Context) -> Reply:
     return builder.build(
         attachment=Attachment("my-ccin-data.json", payload, "application/json"), private=True
     )
+
+
+def _news_count(count: int) -> str:
+    if not count:
+        return "none"
+    return f"{count} {'item' if count == 1 else 'items'}, with their text in the file"
 
 
 COMMANDS = [Command("mydata", "See and download everything held about you", mydata, read_only=True)]
