@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 from telegram import (
     BotCommand,
     BotCommandScopeChat,
-    BotCommandScopeDefault,
     Chat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -40,7 +39,6 @@ from telegram.error import (
     TimedOut,
 )
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -50,6 +48,7 @@ from telegram.ext import (
     filters,
 )
 
+from ccin_bridge.bots.telegram import profile
 from ccin_bridge.bots.telegram.errors import delivery_errors
 from ccin_bridge.bots.telegram.http import AiohttpRequest
 from ccin_bridge.bots.telegram.inline import TelegramInline
@@ -153,7 +152,7 @@ class TelegramBot:
             .token(token)
             .base_url(normalise_base_url(base_url))
             .rate_limiter(
-                AIORateLimiter(
+                profile.RateLimiter(
                     overall_max_rate=rate_limits[0],
                     group_max_rate=rate_limits[1],
                     max_retries=MAX_RETRIES,
@@ -317,15 +316,10 @@ class TelegramBot:
         await self.application.process_update(update)
 
     async def _publish_commands(self) -> None:
-        """Everyone's menu lists what everyone may run; each admin's own private chat also
-        lists the admin commands (scoped command lists)."""
-        bot = self.application.bot
-        try:
-            await bot.set_my_commands(self._menu(is_admin=False), scope=BotCommandScopeDefault())
-        except TelegramError:
-            # The menu is a convenience: the bot works without it, so start anyway.
-            log.warning("could not publish the command list", exc_info=True)
-            return
+        """The bot's description and its menus: private chats list what everyone may run,
+        groups what makes sense there (profile.py; no failure stops start-up); each admin's
+        own private chat also lists the admin commands (scoped command lists)."""
+        await profile.publish(self.application.bot, self.bridge)
         try:
             await self.refresh_admin_menus()
         except Exception:  # the store, say: admins get their menu at the next refresh
@@ -359,10 +353,7 @@ class TelegramBot:
                 log.warning("could not refresh the admin command lists", exc_info=True)
 
     def _menu(self, *, is_admin: bool) -> list[BotCommand]:
-        return [
-            BotCommand(c.name, c.summary[:256] or c.name)  # Telegram refuses an empty one
-            for c in self.bridge.visible_commands(is_admin=is_admin)
-        ][:100]  # Telegram's limit per list
+        return profile.menu(self.bridge.visible_commands(is_admin=is_admin))
 
     async def _admin_chats(self) -> list[int]:
         """Private chats of admins the bot has met (by config or the store's flag): a bot can

@@ -15,7 +15,8 @@ calls answer 429 with `retry_after` (`rate_limit`), 403 for a person who blocked
 (`block`), or any other error (`fail`); or do what a call asks but answer it late (`slow`).
 Groups keep who is in them (`add_group`, `members`), so invite links, join requests, bans and
 `getChatMember` behave as Telegram's do; `answerInlineQuery` and `setWebhook` check what
-Telegram checks.
+Telegram checks. Command lists are kept per scope (`commands`), and the bot's description and
+short description per language (`descriptions`, `short_descriptions`), as get/setMy* see them.
 
 Answers a test arranged on purpose (an injected fault, the redirect a migrated group answers
 with) are marked `provoked`, so "the bot never sent anything Telegram refuses" can still be
@@ -44,6 +45,7 @@ MAX_TEXT = 4096
 MAX_CAPTION = 1024
 MAX_BUTTONS = 100
 MAX_CALLBACK_DATA = 64
+MAX_DESCRIPTION, MAX_SHORT_DESCRIPTION = 512, 120
 
 # Form bodies carry strings raw and everything else JSON-encoded; the server decodes per field.
 JSON_FIELDS = {
@@ -407,6 +409,9 @@ class FakeTelegramAPI:
         self.sent: list[SentMessage] = []
         # scope type (with ":<chat id>" for a chat's own list) -> commands
         self.commands: dict[str, list[dict[str, Any]]] = {}
+        # language code ("" for everyone) -> the bot's description / short description
+        self.descriptions: dict[str, str] = {}
+        self.short_descriptions: dict[str, str] = {}
         self.chats: dict[int, TgChat] = {}
         self.blocked: set[int] = set()
         self.users: dict[int, TgUser] = {}  # everyone an update has come from
@@ -751,6 +756,10 @@ class FakeTelegramAPI:
             "answerInlineQuery": self._answer_inline_query,
             "setMyCommands": self._set_my_commands,
             "deleteMyCommands": self._delete_my_commands,
+            "getMyDescription": self._get_my_description,
+            "setMyDescription": self._set_my_description,
+            "getMyShortDescription": self._get_my_short_description,
+            "setMyShortDescription": self._set_my_short_description,
             "createChatInviteLink": self._create_chat_invite_link,
             "approveChatJoinRequest": self._approve_chat_join_request,
             "declineChatJoinRequest": self._decline_chat_join_request,
@@ -910,6 +919,40 @@ class FakeTelegramAPI:
     async def _delete_my_commands(self, params: dict[str, Any], files: dict[str, Document]) -> Any:
         self.commands.pop(self._scope_key(params), None)
         return True
+
+    # The bot's profile texts: set per language code (none: everyone's), 0-512 and 0-120
+    # characters (empty removes it); getMy* answer BotDescription / BotShortDescription, with
+    # "" when none was set. The refusals' wording is the fake's own.
+    async def _get_my_description(self, params: dict[str, Any], files: dict[str, Document]) -> Any:
+        return {"description": self.descriptions.get(_language(params), "")}
+
+    async def _set_my_description(self, params: dict[str, Any], files: dict[str, Document]) -> Any:
+        self._set_text(self.descriptions, params, "description", MAX_DESCRIPTION)
+        return True
+
+    async def _get_my_short_description(
+        self, params: dict[str, Any], files: dict[str, Document]
+    ) -> Any:
+        return {"short_description": self.short_descriptions.get(_language(params), "")}
+
+    async def _set_my_short_description(
+        self, params: dict[str, Any], files: dict[str, Document]
+    ) -> Any:
+        self._set_text(self.short_descriptions, params, "short_description", MAX_SHORT_DESCRIPTION)
+        return True
+
+    @staticmethod
+    def _set_text(texts: dict[str, str], params: dict[str, Any], field: str, limit: int) -> None:
+        value = params.get(field)
+        if value is not None and not isinstance(value, str):
+            raise bad_request(f"{field} must be a string")
+        if value is not None and utf16_length(value) > limit:
+            raise bad_request(f"{field.replace('_', ' ')} is too long")
+        language = _language(params)
+        if value:
+            texts[language] = value
+        else:
+            texts.pop(language, None)
 
     def _scope_key(self, params: dict[str, Any]) -> str:
         scope = params.get("scope") or {"type": "default"}
@@ -1138,6 +1181,11 @@ def _check_inline_result(result: Any, seen: set[str]) -> None:
     url = result.get("url")
     if url is not None and not str(url).startswith(("http://", "https://")):
         raise bad_request("RESULT_URL_INVALID")
+
+
+def _language(params: dict[str, Any]) -> str:
+    """The language code a profile text is for ("": everyone without one of their own)."""
+    return str(params.get("language_code") or "")
 
 
 def _kind(update: dict[str, Any]) -> str:

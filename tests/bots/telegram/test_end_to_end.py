@@ -60,8 +60,17 @@ async def test_startup_publishes_commands_and_polls_for_the_right_updates(
 ) -> None:
     api = telegram.api
     await telegram.say(ALICE, "/start")  # a long poll is recorded when it is answered
-    assert [c.method for c in api.calls[:3]] == ["getMe", "setMyCommands", "deleteWebhook"]
-    published = {c["command"] for c in api.commands["default"]}
+    assert [c.method for c in api.calls[:8]] == [
+        "getMe",
+        "getMyDescription",
+        "setMyDescription",
+        "getMyShortDescription",
+        "setMyShortDescription",
+        "setMyCommands",
+        "setMyCommands",
+        "deleteWebhook",
+    ]
+    published = {c["command"] for c in api.commands["all_private_chats"]}
     visible = {c.name for c in telegram.bot.bridge.visible_commands(is_admin=False)}
     assert published == visible
     assert {"start", "help", "search", "suppliers", "events", "groups", "join"} <= published
@@ -297,10 +306,15 @@ async def test_admins_get_their_own_command_list_in_their_private_chat(
     bot = TelegramBot(tg_bridge, token=TOKEN, base_url=fake_api.base_url, poll_timeout=1)
     await bot.start()
     await bot.stop()
-    everyone = {c["command"] for c in fake_api.commands["default"]}
+    everyone = {c["command"] for c in fake_api.commands["all_private_chats"]}
     admin_only = {c.name for c in tg_bridge.visible_commands(is_admin=True)} - everyone
     assert {"pending", "approve", "stats"} <= admin_only
-    assert set(fake_api.commands) == {"default", f"chat:{ALICE.id}", f"chat:{DANA.id}"}
+    assert set(fake_api.commands) == {
+        "all_private_chats",
+        "all_group_chats",
+        f"chat:{ALICE.id}",
+        f"chat:{DANA.id}",
+    }
     for admin in (ALICE, DANA):
         menu = {c["command"] for c in fake_api.commands[f"chat:{admin.id}"]}
         assert menu == everyone | admin_only
