@@ -5,11 +5,14 @@ from __future__ import annotations
 import pytest
 
 from ccin_bridge.handlers import deep_links
+from ccin_bridge.handlers.config import Settings
 from ccin_bridge.handlers.core import Bridge
 from ccin_bridge.handlers.deep_links import Intent
 from ccin_bridge.handlers.replies import Reply
 from ccin_bridge.store import people, subscriptions
-from tests.conftest import ALICE, ask
+from ccin_bridge.store.db import Database
+from tests.conftest import ALICE, Clock, ask
+from tests.handlers.groups_support import ALEX_SLACK, make_bridge, say, texts
 
 
 def says(replies: list[Reply]) -> str:
@@ -104,3 +107,12 @@ async def test_a_link_to_a_group_or_topic_that_is_gone_says_which(bridge: Bridge
         person = await people.find_person(session, "terminal", ALICE.user_id)
         assert person is not None
         assert await subscriptions.topics_of(session, person.id) == {}
+
+
+async def test_the_same_words_typed_on_slack_open_the_same_flow(
+    settings: Settings, sqlite_db: Database, clock: Clock
+) -> None:
+    # Slack links carry no payload, but `/ccin start join_officers` reaches the same parser.
+    bridge = await make_bridge(settings, sqlite_db, clock)
+    said = texts(await say(bridge, ALEX_SLACK, "start join_officers"))
+    assert "Officer Network: rules of engagement (version 1)" in said
