@@ -59,7 +59,7 @@ PG_ADMIN_URL = os.environ.get(
 DEFAULT_SIZES = (600, 10_000, 100_000)
 LOAD_BATCH = 5_000
 LIMIT = 5
-SEARCH_KINDS = ("case_study", "project", "publication", "supplier")
+SEARCH_KINDS = ("case_study", "project", "publication", "resource", "supplier", "member")
 
 # Targets (from the briefs). Latency and speed-up are judged at TARGET_SIZE, per backend:
 # (p95 ms at most, p50 speed-up over LIKE at least). SQLite's p95 is its figure before the

@@ -104,7 +104,8 @@ PLAN: dict[str, Plan] = {
         kept=("platform", "external_id"),
     ),
     "known_names": Plan(owner="identity_id", kept=("name",)),
-    "memberships": Plan(owner="person_id", text=("reason",), kept=("status",)),
+    # role: one of the group's listed roles (structure); the row goes with the person anyway
+    "memberships": Plan(owner="person_id", text=("reason",), kept=("status", "role")),
     "consents": Plan(owner="person_id", kept=("platform",)),
     "subscriptions": Plan(owner="person_id", kept=("topic",)),
     "link_codes": Plan(owner="person_id", pointers=("claimed_by",), kept=("code",)),

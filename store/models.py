@@ -164,6 +164,9 @@ class Membership(Base):
     group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
     status: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(Text)
+    # The role given when joining this group: a councillor in one group may be an officer in
+    # another, so it belongs to the membership (the person's own `role` is the latest given).
+    role: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -232,7 +235,9 @@ class CaseStudy(Base):
 
 
 class Project(Base):
-    """A funded project: policy lab, policy prototype or report."""
+    """A funded project (policy lab, policy prototype), a report, or another resource of the
+    network (`other`: its members' pack, training); categories and principles only where the
+    seeds say which it serves."""
 
     __tablename__ = "projects"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -243,6 +248,8 @@ class Project(Base):
     year: Mapped[str | None] = mapped_column(String(16))
     url: Mapped[str | None] = mapped_column(String(500))
     summary: Mapped[str] = mapped_column(Text, default="")
+    categories: Mapped[list[str]] = mapped_column(default=list)
+    principles: Mapped[list[str]] = mapped_column(default=list)
     source: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -332,7 +339,7 @@ class EventFeed(Base):
 
 
 class SearchDoc(Base):
-    """One searchable item (case study, project, publication or supplier).
+    """One searchable item (case study, project, publication, resource, supplier or member).
 
     The `text_*` columns hold folded text (lower case, no accents, no hyphens inside words) for
     the full-text index: SQLite FTS5 with BM25 (a virtual table kept in step by triggers) or a
@@ -378,9 +385,10 @@ class SearchTerm(Base):
 
 
 class SearchPending(Base):
-    """A source row (case study, project, supplier) written since the index last read it.
+    """A source row (case study, project, supplier, organisation) written since the index last
+    read it.
 
-    Triggers on the source tables add these in the writer's transaction (migration 0011);
+    Triggers on the source tables add these in the writer's transaction (migrations 0011, 0013);
     `search_index.sync` takes them, so it re-reads only what changed."""
 
     __tablename__ = "search_pending"

@@ -17,9 +17,14 @@ KIND_ALIASES = {
     "publication": "publication", "publications": "publication", "report": "publication",
     "reports": "publication",
     "supplier": "supplier", "suppliers": "supplier", "dps": "supplier",
+    "resource": "resource", "resources": "resource", "training": "resource", "guide": "resource",
+    "member": "member", "members": "member", "organisation": "member", "organisations": "member",
+    "member_organisation": "member", "member_organisations": "member",
 }  # fmt: skip
+KIND_NAMES = "case-study, project, publication, resource, supplier or member"
 FILTERS = ("member", "region", "principle", "category", "year", "kind")
-_TOKEN = re.compile(r'(\w+):(?:"([^"]*)"?|(\S+))|"([^"]*)"?|(\S+)', re.UNICODE)
+# `key:` with nothing after it is a filter with an empty value (refused), not a plain word.
+_TOKEN = re.compile(r'(\w+):(?:"([^"]*)"?|(\S*))|"([^"]*)"?|(\S+)', re.UNICODE)
 _YEARS = re.compile(r"^(\d{4})(?:\s*(?:\.\.|-|–|to)\s*(\d{4}))?$")
 
 
@@ -34,6 +39,9 @@ class Query:
     category: str | None = None
     years: tuple[int, int] | None = None
     problems: tuple[str, ...] = field(default=())  # filters we could not use, to tell the user
+    # Filters typed with no value (`kind:`, `member: Oldham`): the search is refused, since
+    # dropping them would quietly match everything the other words match.
+    empty: tuple[str, ...] = ()
 
     @property
     def has_text(self) -> bool:
@@ -56,10 +64,15 @@ def parse(text: str) -> Query:
     phrases: list[tuple[str, ...]] = []
     found: dict[str, str] = {}
     problems: list[str] = []
+    empty: list[str] = []
     for match in _TOKEN.finditer(text):
         key, quoted_value, value, phrase, bare = match.groups()
         if key is not None and fold(key) in FILTERS:
-            found[fold(key)] = (quoted_value if quoted_value is not None else value or "").strip()
+            given = (quoted_value if quoted_value is not None else value or "").strip()
+            if given and not re.fullmatch(r"[,;|\s]+", given):
+                found[fold(key)] = given
+            elif fold(key) not in empty:
+                empty.append(fold(key))
         elif phrase is not None:
             in_order = tuple(phrase_words(phrase))
             if len(in_order) > 1:
@@ -76,9 +89,7 @@ def parse(text: str) -> Query:
         if folded in KIND_ALIASES:
             kinds.append(KIND_ALIASES[folded])
         else:
-            problems.append(
-                f"kind:{raw.strip()} (use case-study, project, publication or supplier)"
-            )
+            problems.append(f"kind:{raw.strip()} (use {KIND_NAMES})")
     years = None
     if "year" in found:
         year_text = found.pop("year")
@@ -99,4 +110,5 @@ def parse(text: str) -> Query:
         category=found.get("category") or None,
         years=years,
         problems=tuple(problems),
+        empty=tuple(empty),
     )

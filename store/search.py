@@ -40,7 +40,7 @@ from ccin_bridge.store.records import SearchHit, SearchPage
 from ccin_bridge.store.spelling import Speller, speller_for
 from ccin_bridge.store.text import STOPWORDS, fold, like_pattern, stem
 
-KINDS = ("case_study", "project", "publication", "supplier")
+KINDS = ("case_study", "project", "publication", "resource", "supplier", "member")
 # bm25 column weights: title, tags (member, categories, principles), body
 SQLITE_WEIGHTS = "10.0, 4.0, 1.0"
 _SAFE = re.compile(r"[^\w]+", re.UNICODE)
@@ -255,7 +255,7 @@ async def search(
 ) -> SearchPage:
     parsed = parse(query) if isinstance(query, str) else query
     kinds = parsed.kinds or tuple(kinds)
-    if not parsed.has_text and not parsed.has_filters:
+    if parsed.empty or (not parsed.has_text and not parsed.has_filters):
         return SearchPage(hits=(), total=0, offset=offset, problems=parsed.problems)
     dialect = session.get_bind().dialect.name
     corrections: dict[str, str] = {}

@@ -1,4 +1,5 @@
-"""Keep the search index (search_docs + vocabulary) in step with case studies, projects, suppliers.
+"""Keep the search index (search_docs + vocabulary) in step with case studies, projects,
+suppliers and member organisations.
 
 The database keeps the full-text structures in step with search_docs by itself (FTS5
 triggers; on PostgreSQL, triggers filling search_fts); this module decides what text goes in.
@@ -36,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ccin_bridge.store import spelling
 from ccin_bridge.store.models import (
     CaseStudy,
+    Organisation,
     Project,
     SearchDoc,
     SearchPending,
@@ -53,7 +55,7 @@ TERMS: Table = SearchTerm.__table__  # type: ignore[assignment]
 PENDING: Table = SearchPending.__table__  # type: ignore[assignment]
 STATE: Table = SearchState.__table__  # type: ignore[assignment]
 # Bump when what `_doc` or `_words` produce changes: the next sync then checks every document.
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2  # 2: resources apart from funded projects; member organisations
 # The fields compared to decide whether a document changed (everything but id and created_at).
 _FIELDS = (
     "kind", "ref_id", "title", "url", "member", "region", "year_from", "year_label",
@@ -125,12 +127,31 @@ def _case_study(c: Any) -> dict[str, Any]:
     )  # fmt: skip
 
 
+# A project's kind in the seeds -> its kind in search: only labs and prototypes are funded
+# projects; the members' pack, brand guidelines and training are the network's resources.
+PROJECT_KINDS = {"policy_lab": "project", "policy_prototype": "project", "report": "publication"}
+MEMBER_KINDS = {"full": "Full", "associate": "Associate", "affiliate": "Affiliate"}
+
+
 def _project(p: Any) -> dict[str, Any]:
     return _doc(
-        kind="publication" if p.kind == "report" else "project", ref_id=p.id, title=p.title,
-        url=p.url, member=p.lead, region=None, year=p.year, categories=[], principles=[],
-        summary=p.summary or "", body="",
+        kind=PROJECT_KINDS.get(p.kind, "resource"), ref_id=p.id, title=p.title, url=p.url,
+        member=p.lead, region=None, year=p.year, categories=list(p.categories or []),
+        principles=list(p.principles or []), summary=p.summary or "", body="",
         extra_tags=[p.kind.replace("_", " "), *(p.partners or [])],
+    )  # fmt: skip
+
+
+def _organisation(o: Any) -> dict[str, Any] | None:
+    """A member organisation; supporters are not members (and some are individuals)."""
+    if o.member_type not in MEMBER_KINDS:
+        return None
+    subtype = f" ({o.subtype.replace('_', ' ')})" if o.subtype else ""
+    return _doc(
+        kind="member", ref_id=o.id, title=o.name, url=None, member=o.name, region=None,
+        year=None, categories=[], principles=[],
+        summary=f"{MEMBER_KINDS[o.member_type]} member of the network{subtype}.", body="",
+        extra_tags=[f"{o.member_type} member", "member organisation"],
     )  # fmt: skip
 
 
@@ -147,7 +168,7 @@ class _Source:
     table: Table
     columns: tuple[str, ...]
     kinds: tuple[str, ...]  # the document kinds this source produces
-    build: Any  # row -> document dict
+    build: Any  # row -> document dict, or None for a row that is not searchable
 
 
 SOURCES = (
@@ -159,14 +180,23 @@ SOURCES = (
     ),
     _Source(
         Project.__table__,  # type: ignore[arg-type]
-        ("id", "title", "kind", "lead", "partners", "year", "url", "summary"),
-        ("project", "publication"), _project,
+        ("id", "title", "kind", "lead", "partners", "year", "url", "summary", "categories",
+         "principles"),
+        ("project", "publication", "resource"), _project,
     ),
     _Source(
         Supplier.__table__,  # type: ignore[arg-type]
         ("id", "name", "services", "lots", "website"), ("supplier",), _supplier,
     ),
+    _Source(
+        Organisation.__table__,  # type: ignore[arg-type]
+        ("id", "name", "member_type", "subtype"), ("member",), _organisation,
+    ),
 )  # fmt: skip
+
+
+def _build(source: _Source, rows: Iterable[Any]) -> list[dict[str, Any]]:
+    return [doc for row in rows if (doc := source.build(row)) is not None]
 
 
 def _words(doc: Mapping[Any, Any]) -> set[str]:
@@ -223,9 +253,7 @@ async def sync(session: AsyncSession, *, whole: bool | None = None) -> SyncRepor
                 query = select(*(source.table.c[c] for c in source.columns))
                 rows = (await session.execute(query.where(source.table.c.id.in_(ids)))).all()
                 span = DOCS.c.ref_id.in_(ids)
-                await _reconcile(
-                    session, source, [source.build(r) for r in rows], span, report, delta
-                )
+                await _reconcile(session, source, _build(source, rows), span, report, delta)
         await _apply_vocabulary(session, delta)
     changed = bool(report.inserted or report.updated or report.deleted)
     if report.whole or (in_step and changed):  # our own writes cleared `in_step`
@@ -255,7 +283,7 @@ async def _sync_whole(session: AsyncSession, report: SyncReport) -> None:
         in_kinds = DOCS.c.kind.in_(source.kinds)
         previous: int | None = None
         async for rows in _chunks(session, source):
-            docs = [source.build(row) for row in rows]
+            docs = _build(source, rows)
             for doc in docs:
                 vocabulary.update(_words(doc))
             span = DOCS.c.ref_id <= rows[-1].id

@@ -30,7 +30,8 @@ from ccin_bridge.store.reference import INDIVIDUAL
 from ccin_bridge.store.text import normalise_url
 
 SEED_DIR = Path(__file__).parent / "seed_data"
-Source = Field(pattern=r"^\d{3}_[0-9a-f]+\.txt:\d+$")
+SOURCE_PATTERN = r"^\d{3}_[0-9a-f]+\.txt:\d+$"
+Source = Field(pattern=SOURCE_PATTERN)
 
 
 class SeedError(Exception):
@@ -84,6 +85,11 @@ class ProjectRow(_Row):
     year: str | int | None = None
     url: str | None = None
     summary: str | None = None
+    # Only what a seed says the item serves, with where it says so.
+    categories: list[str] = []
+    categories_source: str | None = Field(default=None, pattern=SOURCE_PATTERN)
+    principles: list[str] = []
+    principles_source: str | None = Field(default=None, pattern=SOURCE_PATTERN)
 
 
 class DpsRow(_Row):
@@ -164,6 +170,18 @@ async def _upsert(
             setattr(row, name, value)
 
 
+def _check_facets(row: ProjectRow, index: int, known: dict[str, set[str]]) -> None:
+    """A project's categories and principles are ones the seeds name, each with its source."""
+    for facet, names in known.items():
+        given: list[str] = getattr(row, facet)
+        unknown = [name for name in given if name not in names]
+        where = f"projects.yaml: projects[{index}].{facet}"
+        if unknown:
+            raise SeedError(f"{where}: {', '.join(unknown)} is not in {facet}.yaml")
+        if given and getattr(row, f"{facet}_source") is None:
+            raise SeedError(f"{where}: needs {facet}_source, the seed line that says so")
+
+
 async def seed(session: AsyncSession, seed_dir: Path = SEED_DIR) -> dict[str, int]:
     """Upsert every seed file; returns how many records each table holds afterwards."""
     orgs = _read(seed_dir, "organisations.yaml")
@@ -210,7 +228,12 @@ async def seed(session: AsyncSession, seed_dir: Path = SEED_DIR) -> dict[str, in
         )
 
     projects = _read(seed_dir, "projects.yaml")
-    for pr in _rows(projects, "projects", ProjectRow, "projects.yaml"):
+    known = {
+        "categories": {c.name for c in _rows(categories, "categories", CategoryRow, "")},
+        "principles": {p.name for p in _rows(principles, "principles", PrincipleRow, "")},
+    }
+    for index, pr in enumerate(_rows(projects, "projects", ProjectRow, "projects.yaml")):
+        _check_facets(pr, index, known)
         await _upsert(
             session,
             Project,
@@ -221,6 +244,8 @@ async def seed(session: AsyncSession, seed_dir: Path = SEED_DIR) -> dict[str, in
             year=_year(pr.year),
             url=normalise_url(pr.url),
             summary=pr.summary or "",
+            categories=pr.categories,
+            principles=pr.principles,
             source=pr.source,
         )
 

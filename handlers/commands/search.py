@@ -1,4 +1,6 @@
-"""/search: case studies, funded projects, publications and DPS suppliers."""
+"""/search: case studies, funded projects, publications, the network's resources, DPS
+suppliers and member organisations. Its hints only suggest filters and words that find
+something in the index as it is."""
 
 from __future__ import annotations
 
@@ -8,7 +10,9 @@ from ccin_bridge.handlers import metrics
 from ccin_bridge.handlers.commands.options import paging_buttons, split_page
 from ccin_bridge.handlers.core import Command, Context
 from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic, link
+from ccin_bridge.store import facets
 from ccin_bridge.store import search as store_search
+from ccin_bridge.store.query import parse
 from ccin_bridge.store.records import SearchHit, SearchPage
 
 PAGE_SIZE = 5
@@ -16,30 +20,76 @@ KIND_LABEL = {
     "case_study": "Case study",
     "project": "Funded project",
     "publication": "Publication",
+    "resource": "Network resource",
     "supplier": "DPS supplier",
+    "member": "Member organisation",
 }
 KIND_FILTER = {
     "case_study": "case-study",
     "project": "project",
     "publication": "publication",
+    "resource": "resource",
     "supplier": "supplier",
+    "member": "member",
 }
-EXAMPLE = "search community energy principle:co-production year:2023..2025"
+# Each finds something in the seeded index (tests/handlers/test_search_hints.py checks).
+FIRST_EXAMPLE = "search food"
+EXAMPLE = "search toolkit kind:project year:2024..2025"
+BROADER = ("housing", "food", "care")
+FILTER_EXAMPLES = {
+    "kind": "kind:project",
+    "member": "member:Oldham",
+    "year": "year:2024",
+    "category": "category:housing",
+    "principle": "principle:co-production",
+    "region": "region:london",
+}
+# Filters that narrow only documents tagged with them: offered only when some document is.
+TAGGED = ("category", "principle", "region")
+
+
+async def _how_to(ctx: Context) -> Reply:
+    in_use = await facets.in_use(ctx.session)
+    offered = ["kind", "member", "year", *(f for f in TAGGED if getattr(in_use, f))]
+    builder = (
+        ReplyBuilder()
+        .para(
+            "What should I look for? For example: ",
+            Span(ctx.request.show(FIRST_EXAMPLE), code=True),
+        )
+        .para("Narrow it with filters: ", Span(ctx.request.show(EXAMPLE), code=True))
+        .para(italic("Filters: " + " ".join(f"{f}:" for f in offered)))
+    )
+    if in_use.kinds:
+        builder.para(italic("Kinds: " + ", ".join(KIND_FILTER[k] for k in in_use.kinds)))
+    if in_use.category:
+        builder.buttons(Button("Categories", "categories"))
+    return builder.buttons(Button("The ten principles", "principles")).build()
+
+
+async def _empty_filters(ctx: Context, empty: tuple[str, ...]) -> Reply:
+    """Filters typed without a value: say how to give one, rather than match everything."""
+    in_use = await facets.in_use(ctx.session)
+    builder = ReplyBuilder()
+    for name in empty:
+        if name in TAGGED and not getattr(in_use, name):
+            builder.para(f"No item has a {name} yet, so {name}: cannot narrow a search.")
+        else:
+            builder.para(
+                f"{name}: needs a value right after the colon, for example ",
+                Span(FILTER_EXAMPLES[name], code=True),
+                ".",
+            )
+    return builder.para("Nothing was searched. Try again with the filter filled in.").build()
 
 
 async def search(ctx: Context) -> Reply:
     query, page = split_page(ctx.args)
     if not query:
-        return (
-            ReplyBuilder()
-            .para(
-                "What should I look for? For example: ",
-                Span(ctx.request.show("search food"), code=True),
-            )
-            .para("Narrow it with filters: ", Span(ctx.request.show(EXAMPLE), code=True))
-            .para(italic("Filters: kind: member: region: category: principle: year:"))
-            .build()
-        )
+        return await _how_to(ctx)
+    empty = parse(query).empty
+    if empty:
+        return await _empty_filters(ctx, empty)
     with metrics.SEARCH_SECONDS.time():
         result = await store_search.search(
             ctx.session, query, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE
@@ -52,7 +102,11 @@ async def search(ctx: Context) -> Reply:
             return builder.para(f"There are no more results for “{query}”.").build()
         return (
             builder.para(f"Nothing found for “{query}”.")
-            .para("Try fewer or broader words, e.g. “housing”, “energy” or “food”.")
+            .para(
+                "Try fewer or broader words, e.g. "
+                + ", ".join(f"“{w}”" for w in BROADER[:-1])
+                + f" or “{BROADER[-1]}”."
+            )
             .build()
         )
     pages = -(-result.total // PAGE_SIZE)
@@ -87,7 +141,7 @@ async def search(ctx: Context) -> Reply:
 def _card(hit: SearchHit, page: SearchPage) -> tuple[Span, ...]:
     title = link(hit.title, hit.url) if hit.url else bold(hit.title)
     facts = [KIND_LABEL.get(hit.kind, hit.kind)]
-    if hit.member:
+    if hit.member and hit.member != hit.title:  # a member organisation is its own member
         facts.append(hit.member)
     if hit.year:
         facts.append(hit.year)
@@ -137,9 +191,9 @@ def _pattern(terms: tuple[str, ...]) -> re.Pattern[str]:
 COMMANDS = [
     Command(
         "search",
-        "Search case studies, funded projects, publications and DPS suppliers",
+        "Search funded projects, publications, resources, DPS suppliers and members",
         search,
-        usage="search WORDS [kind: member: region: category: principle: year:]",
+        usage="search WORDS [kind: member: year: category:]",
         aliases=("find",),
         read_only=True,
     ),

@@ -105,7 +105,8 @@ async def test_sync_rewrites_only_what_changed(db: Database) -> None:
 async def test_totals_past_the_count_cap_are_estimates(
     db: Database, small_windows: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await _corpus(db)
+    # Large enough next to the seeded documents (ids below it) for the density scaling.
+    await _corpus(db, size=150)
     async with db.session() as session:
         exact = (await search.search(session, "garden", limit=4)).total
     monkeypatch.setattr(search, "COUNT_CAP", 20)
