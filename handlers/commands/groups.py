@@ -57,14 +57,14 @@ class JoinState(flow.State):
     role: str | None = None  # the last answer: None is "something else"
 
 
-def _and(items: list[str]) -> str:
+def and_list(items: list[str]) -> str:
     """`a`, `a and b`, `a, b and c`."""
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _eligibility(group: GroupConfig) -> str:
-    types = _and([WHO[t] for t in group.member_types])
-    roles = _and(list(group.roles))
+    types = and_list([WHO[t] for t in group.member_types])
+    roles = and_list(list(group.roles))
     return f"Open to {roles} of {types} member organisations."
 
 
@@ -348,7 +348,7 @@ def _not_eligible(
     if org.member_type not in group.member_types:
         builder.para(f"{org.name} is a {WHO[org.member_type]} member of the network.")
     if role is None:
-        builder.para(f"The group is for {_and(list(group.roles))}.")
+        builder.para(f"The group is for {and_list(list(group.roles))}.")
     others = [
         g for g in ctx.settings.groups if g.slug != group.slug and org.member_type in g.member_types
     ]

@@ -12,8 +12,8 @@ from ccin_bridge.handlers.commands import events, groups
 from ccin_bridge.handlers.commands import subscriptions as subscription_commands
 from ccin_bridge.handlers.core import Command, Context
 from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic
+from ccin_bridge.store import facets, subscriptions
 from ccin_bridge.store import groups as store_groups
-from ccin_bridge.store import subscriptions
 
 FIXED_TOPICS = (subscriptions.ANNOUNCEMENTS, subscriptions.REMINDERS)
 
@@ -38,21 +38,32 @@ async def _subscriptions(ctx: Context) -> Reply:
     return builder.build()
 
 
-def _search(ctx: Context) -> Reply:
-    return (
-        ReplyBuilder()
-        .heading("Search the network")
-        .para(
-            "Case studies, funded projects, members and DPS suppliers: ",
-            Span(ctx.request.show("search WORDS"), code=True),
+# What /home says search finds, by kind: only the kinds the index holds are named.
+SEARCHABLE = {
+    "case_study": "case studies",
+    "project": "funded projects",
+    "publication": "publications",
+    "resource": "the network's guides and training",
+    "supplier": "DPS suppliers",
+    "member": "member organisations",
+}
+
+
+async def _search(ctx: Context) -> Reply:
+    kinds = [SEARCHABLE[k] for k in (await facets.in_use(ctx.session)).kinds if k in SEARCHABLE]
+    builder = ReplyBuilder().heading("Search the network")
+    if kinds:
+        what = groups.and_list(kinds)
+        builder.para(
+            what[:1].upper() + what[1:] + ": ", Span(ctx.request.show("search WORDS"), code=True)
         )
-        .buttons(
-            Button("Search", "search"),
-            Button("DPS suppliers", "suppliers"),
-            Button("Help", "help"),
-        )
-        .build()
-    )
+    else:
+        builder.para("Nothing is loaded to search yet.")
+    return builder.buttons(
+        Button("Search", "search"),
+        Button("DPS suppliers", "suppliers"),
+        Button("Help", "help"),
+    ).build()
 
 
 async def _admin(ctx: Context) -> Reply:
@@ -80,7 +91,7 @@ async def home(ctx: Context) -> list[Reply]:
         await groups.list_groups(ctx),
         await _subscriptions(ctx),
         await events.events(ctx),
-        _search(ctx),
+        await _search(ctx),
     ]
     if ctx.is_admin:
         parts.append(await _admin(ctx))

@@ -91,3 +91,29 @@ async def test_principles_and_categories_are_shown_with_search_buttons(bridge: B
     for action in actions(replies):
         await results(bridge, action.removeprefix("search "))
     assert says(await bridge.handle(ask("categories"))) == shown
+
+
+async def test_resources_that_are_not_funded_projects_have_their_own_kind(bridge: Bridge) -> None:
+    pack = await results(bridge, "members pack")
+    assert "Making the most of CCIN Membership (Members' Pack) — Network resource" in pack
+    for title in ("Brand Guidelines", "CCIN Training", "Co-op Option Training"):
+        shown = await results(bridge, f'"{title}" kind:resource')
+        assert f"{title} — Network resource" in shown
+    funded = says(await bridge.handle(ask("search", "kind:project --page 1")))
+    assert "Network resource" not in funded
+
+
+async def test_member_organisations_are_found_by_name_and_type(bridge: Bridge) -> None:
+    shown = await results(bridge, "oldham")
+    assert "Oldham Council — Member organisation: Full member of the network." in shown
+    groups = await results(bridge, "opposition group kind:member")
+    assert "Associate member of the network (opposition group)." in groups
+    # Supporters are not members (some are individuals): not searchable as members.
+    supporter = says(await bridge.handle(ask("search", '"Collaborate CIC" kind:member')))
+    assert "Nothing found" in supporter
+
+
+async def test_home_promises_only_what_search_finds(bridge: Bridge) -> None:
+    shown = says(await bridge.handle(ask("home")))
+    assert "DPS suppliers and member organisations: /search WORDS" in shown
+    assert "ase studies" not in shown  # the seeds describe no single case study
