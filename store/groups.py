@@ -89,6 +89,19 @@ async def set_membership(
     return MembershipRecord(group_slug=slug, status=status, reason=reason, updated_at=now)
 
 
+async def set_role(session: AsyncSession, *, person_id: int, slug: str, role: str | None) -> None:
+    """The role given when joining this group; the person's other memberships keep theirs.
+    (`set_membership` leaves it alone, so approving or leaving never rewrites it.)"""
+    group = await _group(session, slug)
+    row = await session.scalar(
+        select(Membership).where(Membership.person_id == person_id, Membership.group_id == group.id)
+    )
+    if row is None:
+        raise LookupError(f"person {person_id} has no membership of {slug!r}")
+    row.role = role
+    await session.flush()
+
+
 async def record_consent(session: AsyncSession, *, person_id: int, slug: str, platform: str) -> int:
     """Record acceptance of the group's current rules; returns the version accepted."""
     group = await _group(session, slug)
@@ -168,7 +181,7 @@ async def _rows(session: AsyncSession, *conditions: Any) -> list[MemberRow]:
                 display_name=p.display_name,
                 organisation=org.name if org else None,
                 member_type=org.member_type if org else None,
-                role=p.role,
+                role=m.role,
                 platforms=tuple(sorted(platforms)),
                 accepted_version=accepted,
                 rules_version=g.rules_version,

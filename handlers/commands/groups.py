@@ -304,7 +304,7 @@ async def _joined(ctx: Context, state: JoinState, saved_at: datetime | None) -> 
     if org is None:
         return await JOIN.ask_at(ctx, ORG, state)
     if state.role is None or org.member_type not in group.member_types:
-        return _not_eligible(ctx, group, org, state.role)
+        return await _not_eligible(ctx, group, org, state.role)
     await store_people.set_profile(
         ctx.session, ctx.person.id, organisation_id=org.id, role=state.role
     )
@@ -340,7 +340,29 @@ JOIN = flow.Flow(
 )
 
 
-def _not_eligible(
+async def _open_to(
+    ctx: Context, refused: GroupConfig, org: OrganisationRecord, role: str | None
+) -> list[GroupConfig]:
+    """Groups worth suggesting after `refused`: not ones the person is in or waiting for, and
+    not ones that would refuse them the same way (their organisation's type not taken, or,
+    for a role `refused` does not list, a group whose roles are all among `refused`'s)."""
+    mine = {
+        m.group_slug
+        for m in await store_groups.memberships_of(ctx.session, ctx.person.id)
+        if m.status in store_groups.CURRENT
+    }
+    refused_roles = {r.casefold() for r in refused.roles}
+    return [
+        g
+        for g in ctx.settings.groups
+        if g.slug != refused.slug
+        and g.slug not in mine
+        and org.member_type in g.member_types
+        and (role is not None or not {r.casefold() for r in g.roles} <= refused_roles)
+    ]
+
+
+async def _not_eligible(
     ctx: Context, group: GroupConfig, org: OrganisationRecord, role: str | None
 ) -> Reply:
     builder = ReplyBuilder().heading(f"{group.name} is not open to you")
@@ -349,9 +371,7 @@ def _not_eligible(
         builder.para(f"{org.name} is a {WHO[org.member_type]} member of the network.")
     if role is None:
         builder.para(f"The group is for {and_list(list(group.roles))}.")
-    others = [
-        g for g in ctx.settings.groups if g.slug != group.slug and org.member_type in g.member_types
-    ]
+    others = await _open_to(ctx, group, org, role)
     if others:
         builder.para("You may be able to join: ", ", ".join(g.name for g in others), ".")
         for g in others[:4]:
@@ -368,6 +388,9 @@ async def _finish(ctx: Context, group: GroupConfig, org: OrganisationRecord, rol
     builder = ReplyBuilder()
     if not needs_approval:
         invites = await activate(ctx.session, group=group, person_id=ctx.person.id)
+        await store_groups.set_role(
+            ctx.session, person_id=ctx.person.id, slug=group.slug, role=role
+        )
         await audit.record(
             ctx.session, actor_id=ctx.person.id, action="group.join", group=group.slug
         )
@@ -378,6 +401,9 @@ async def _finish(ctx: Context, group: GroupConfig, org: OrganisationRecord, rol
     else:
         await store_groups.set_membership(
             ctx.session, person_id=ctx.person.id, slug=group.slug, status=store_groups.PENDING
+        )
+        await store_groups.set_role(
+            ctx.session, person_id=ctx.person.id, slug=group.slug, role=role
         )
         request = next(
             r
