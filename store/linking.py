@@ -60,6 +60,9 @@ async def merge(session: AsyncSession, *, keep_id: int, merge_id: int) -> None:
             continue
         if _STATUS_RANK.get(m.status, 0) > _STATUS_RANK.get(other.status, 0):
             other.status, other.reason, other.updated_at = m.status, m.reason, m.updated_at
+            other.role = m.role or other.role  # the role given with the membership that won
+        else:
+            other.role = other.role or m.role
         await session.delete(m)
     await session.flush()
     for table, column in person_columns():
@@ -125,6 +128,7 @@ async def detach(session: AsyncSession, identity_id: int) -> int:
                 group_id=m.group_id,
                 status=m.status,
                 reason=m.reason,
+                role=m.role,
                 created_at=m.created_at,
                 updated_at=m.updated_at,
             )
