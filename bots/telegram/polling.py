@@ -27,6 +27,11 @@ log = logging.getLogger(__name__)
 
 BATCH = 100  # Telegram's maximum per getUpdates
 MAX_BACKOFF = 30.0
+# After a batch that was not full, wait this long before asking for the next, so that updates
+# arriving meanwhile come together. Each batch costs a getUpdates and a journal write (a unit
+# of work, 1.2-1.6 ms of CPU on SQLite), which at low rates each update paid alone. An update
+# that arrives while the bridge is idle is not delayed: the long poll answers at once.
+LINGER_SECONDS = 0.03
 
 
 class PollRefused(Exception):
@@ -47,8 +52,10 @@ class Poller:
         timeout: float,
         connect_timeout: float,
         read_timeout: float,
+        linger: float = LINGER_SECONDS,
     ) -> None:
         self.inbox = inbox
+        self.linger = linger
         self.url = f"{base_url}/getUpdates"
         self.allowed_updates = list(allowed_updates)
         self.timeout = timeout
@@ -89,6 +96,8 @@ class Poller:
                 raw = await self._fetch()
                 await self._store(raw)
                 failures = 0
+                if raw and len(raw) < BATCH:
+                    await asyncio.sleep(self.linger)
             except asyncio.CancelledError:
                 raise
             except PollRefused as exc:
