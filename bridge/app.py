@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -104,6 +105,11 @@ async def open_app(
 
         bridge = Bridge(settings, db, all_commands())
         await bridge.start()
+        # What is loaded by now (modules, SQLAlchemy's mappings, the settings) lives as long as
+        # the process: out of the collector's sight, a full collection no longer walks its
+        # ~190,000 objects (at 50 updates a second one every ten seconds or so, 0.17 s of CPU).
+        gc.collect()
+        gc.freeze()
     return App(settings, secrets, db, bridge, data_dir, _source(config))
 
 
