@@ -12,6 +12,7 @@ _LABELS = {
     "pending": "waiting",
     "claimed": "waiting",
     "sending": "sending",
+    "waiting": "away: kept until they are next in the chat",
 }
 
 

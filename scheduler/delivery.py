@@ -23,6 +23,7 @@ from ccin_bridge.handlers.delivery_report import report_reply
 from ccin_bridge.handlers.identity import ChatRef
 from ccin_bridge.scheduler.outbound import (
     UNEXPECTED,
+    Away,
     Blocked,
     MaybeSent,
     Outbound,
@@ -259,6 +260,8 @@ class DeliveryService:
             await self._settle(outbox.mark_blocked, job.id, describe(exc))
         except Undeliverable as exc:
             await self._settle(outbox.mark_failed, job.id, describe(exc))
+        except Away as exc:  # kept until the person is back, never failed for it
+            await self._settle(outbox.mark_waiting, job.id, describe(exc))
         except (ValueError, KeyError) as exc:  # a stored reply this chat cannot take
             log.warning("delivery %d to %s cannot be sent: %r", job.id, job.platform, exc)
             await self._settle(outbox.mark_failed, job.id, "the bridge could not send this message")

@@ -34,6 +34,12 @@ class Undeliverable(DeliveryError):
     """A permanent failure (chat gone, bot removed, message refused): not retried."""
 
 
+class Away(DeliveryError):
+    """The person is not reachable on this platform just now but will be (the terminal chat
+    reaches only whoever is at the keyboard): the message is kept, neither retried nor failed,
+    until they are back and take it."""
+
+
 class MaybeSent(DeliveryError):
     """The request may have reached the platform before the send failed: a read timeout after
     the message went out (not a connect timeout, which never reached it), the connection lost

@@ -8,6 +8,10 @@ pending; a `sending` row may already have been shown, so it goes back marked `in
 the delivery report lists it. So a crash duplicates at most one message per worker. A send
 that failed after the platform may have taken it (a timeout waiting for the answer) is
 retried the same way and marked `in_doubt` too: every possible repeat is in the report.
+
+A row whose person is away (the platform reaches only whoever is there now, like the terminal
+chat) is kept as `waiting`: no lane claims it and it never expires; it is settled as far as
+the push's report goes, and `claim_for_chats` takes it when that person is back.
 """
 
 from __future__ import annotations
@@ -26,8 +30,8 @@ from ccin_bridge.store.records import PushSummary
 from ccin_bridge.store.upsert import insert_new
 
 PENDING, CLAIMED, SENDING = "pending", "claimed", "sending"
-SENT, FAILED, BLOCKED = "sent", "failed", "blocked"
-STATUSES = (PENDING, CLAIMED, SENDING, SENT, FAILED, BLOCKED)
+SENT, FAILED, BLOCKED, WAITING = "sent", "failed", "blocked", "waiting"
+STATUSES = (PENDING, CLAIMED, SENDING, SENT, FAILED, BLOCKED, WAITING)
 UNFINISHED = (PENDING, CLAIMED, SENDING)
 _CHUNK = 500  # rows per INSERT: well under SQLite's and psycopg's parameter limits
 
@@ -175,6 +179,50 @@ async def claim(
         .values(status=CLAIMED, claimed_by=worker, claimed_at=now)
         .execution_options(synchronize_session=False)
     )
+    return await _claimed_by(session, worker)
+
+
+async def claim_for_chats(
+    session: AsyncSession,
+    *,
+    worker: str,
+    platform: str,
+    chat_ids: Collection[str],
+    now: datetime | None = None,
+) -> list[DeliveryJob]:
+    """Take everything kept or queued for these chats, due or not: their person is here now
+    (the terminal chat, opened by someone who was away). Claimed as `claim` does, so a lane
+    taking the same row at the same moment gets it or this does, never both."""
+    await session.execute(
+        update(Delivery)
+        .where(
+            Delivery.platform == platform,
+            Delivery.chat_id.in_(list(chat_ids)),
+            Delivery.status.in_([PENDING, WAITING]),
+        )
+        .values(status=CLAIMED, claimed_by=worker, claimed_at=now or utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return await _claimed_by(session, worker)
+
+
+async def kept_for_chats(
+    session: AsyncSession, *, platform: str, chat_ids: Collection[str]
+) -> bool:
+    """Whether `claim_for_chats` would find anything (a read, so looking often is cheap)."""
+    row = await session.scalar(
+        select(Delivery.id)
+        .where(
+            Delivery.platform == platform,
+            Delivery.chat_id.in_(list(chat_ids)),
+            Delivery.status.in_([PENDING, WAITING]),
+        )
+        .limit(1)
+    )
+    return row is not None
+
+
+async def _claimed_by(session: AsyncSession, worker: str) -> list[DeliveryJob]:
     rows = await session.execute(
         select(Delivery, Push.payload)
         .join(Push, Push.id == Delivery.push_id)
@@ -257,6 +305,21 @@ async def mark_retry(
         .values(status=PENDING, next_attempt_at=now + delay, error=error[:500])
     )
     return True
+
+
+async def mark_waiting(session: AsyncSession, delivery_id: int, error: str) -> None:
+    """Kept for when the person is back (`claim_for_chats`): not an attempt, so it does not
+    count towards giving up."""
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id)
+        .values(
+            status=WAITING,
+            claimed_by=None,
+            attempts=Delivery.attempts - 1,  # mark_sending counted one
+            error=error[:500],
+        )
+    )
 
 
 async def mark_failed(session: AsyncSession, delivery_id: int, error: str) -> None:

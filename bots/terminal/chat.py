@@ -2,6 +2,9 @@
 
 Buttons are shown as numbered choices; typing the number picks one. With stdin from a pipe it
 prints no prompts, so a scripted conversation can be tested line by line.
+
+Only the person at the keyboard is reachable here: a push for anyone else is kept (`Away`)
+and shown to them, under "While you were away", when they next open the chat.
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ from ccin_bridge.bots.terminal.render import render_reply
 from ccin_bridge.handlers.core import Bridge
 from ccin_bridge.handlers.events import ButtonPressed, TypedLine
 from ccin_bridge.handlers.identity import ChatRef, UserRef
+from ccin_bridge.handlers.plural import plural
 from ccin_bridge.handlers.replies import Button, Reply
-from ccin_bridge.scheduler.outbound import Undeliverable
+from ccin_bridge.scheduler.outbound import Away
 
 _CHOICE = re.compile(r"^\s*(\d{1,3})\s*$")
 QUIT = {"/quit", "/exit", "quit", "exit"}
@@ -50,15 +54,28 @@ class TerminalChat:
         self._choices: list[Button] = []
         self._readline = False  # lines read with line editing (set once the chat runs)
 
-    async def run(self, on_ready: Callable[[], Coroutine[Any, Any, None]] | None = None) -> None:
-        """Chat until /quit or the end of input. `on_ready` (the scheduler and the outbox
-        workers) starts beside the chat once its greeting is out, so the person need not wait
-        for it, whether they type in a terminal or a program writes through a pipe; the chat
-        ends only once it has started, so the caller can stop what it started."""
+    @property
+    def chat_ids(self) -> tuple[str, ...]:
+        """The chat ids pushes for the person at this terminal are addressed to."""
+        return (self.user.user_id, self.chat.chat_id)
+
+    async def run(
+        self,
+        on_ready: Callable[[], Coroutine[Any, Any, None]] | None = None,
+        catch_up: Callable[[], Coroutine[Any, Any, None]] | None = None,
+    ) -> None:
+        """Chat until /quit or the end of input. `catch_up` (what was kept for this person
+        while they were away, shown with `show_kept`) runs first, after the greeting. `on_ready`
+        (the scheduler and the outbox workers) starts beside the chat once its greeting is
+        out, so the person need not wait for it, whether they type in a terminal or a program
+        writes through a pipe; the chat ends only once it has started, so the caller can stop
+        what it started."""
         self._write(
             f"{self.bridge.settings.network_name} — terminal chat as {self.user.display_name}. "
             "Type /help, a number to press a button, or /quit."
         )
+        if catch_up is not None:
+            await catch_up()
         await self.say("/start")
         starting: asyncio.Task[None] | None = None
         if on_ready is not None:
@@ -153,14 +170,31 @@ class TerminalChat:
         self.show((await self.bridge.dispatch(TypedLine(self.user, self.chat, line))).reply_list)
 
     async def send(self, *, chat: ChatRef, reply: Reply) -> None:
-        """A push (digest, reminder, approval card ...) for the person at this terminal."""
-        if chat.chat_id not in (self.user.user_id, self.chat.chat_id):
-            raise Undeliverable("that person is not at this terminal")
+        """A push (digest, reminder, approval card ...) for the person at this terminal; one
+        for anyone else is kept until they open the chat themselves."""
+        if chat.chat_id not in self.chat_ids:
+            raise Away("not at the terminal now; kept until they next open the chat")
         self._write("— message from the bridge —")
-        self.show([reply])
+        self.show([reply], keep_choices=True)
 
-    def show(self, replies: list[Reply]) -> None:
-        self._choices = []
+    def show_kept(self, replies: list[Reply]) -> None:
+        """What came for this person while they were away, before anything else."""
+        if not replies:
+            return
+        count = len(replies)
+        self._write(f"While you were away: {plural(count, 'message')}.")
+        for number, reply in enumerate(replies, 1):
+            if count > 1:
+                self._write(f"— {number} of {count} —")
+            self.show([reply], keep_choices=True)
+        self._write("— that is everything kept for you —")
+
+    def show(self, replies: list[Reply], *, keep_choices: bool = False) -> None:
+        """Print replies and number their buttons. An answer to what was typed numbers afresh;
+        with `keep_choices` (a push arriving unasked) its buttons are numbered after those on
+        screen, so the number someone is about to type still presses what it said."""
+        if not keep_choices:
+            self._choices = []
         for reply in replies:
             rendered, buttons = render_reply(reply, first_number=len(self._choices) + 1)
             self._choices.extend(buttons)

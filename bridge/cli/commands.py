@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import signal
@@ -26,6 +27,7 @@ from ccin_bridge.store.db import Database, DatabaseURLError, default_url
 
 if TYPE_CHECKING:
     from ccin_bridge.background import Background
+    from ccin_bridge.bots.terminal.chat import TerminalChat
     from ccin_bridge.health import Listener
 
 LOG_NAME = "ccin-bridge.log"  # the chat's log, in the data folder
@@ -301,6 +303,7 @@ async def _chat_with_scheduler(app: App, *, name: str, admin: bool) -> int:
             f"(`ccin-bridge admin revoke terminal:{user_id}` takes it back)."
         )
     started: list[Background] = []
+    keeping: list[asyncio.Task[None]] = []
 
     async def start_background() -> None:
         from ccin_bridge.background import Background  # APScheduler and the workers
@@ -308,10 +311,16 @@ async def _chat_with_scheduler(app: App, *, name: str, admin: bool) -> int:
         background = Background(app, {chat.platform: chat})
         started.append(background)  # stopped even if its start is cut short
         await background.start()
+        keeping.append(asyncio.create_task(_kept_while_here(app.db, chat), name="terminal-kept"))
+
+    async def catch_up() -> None:
+        await show_kept(app.db, chat, away=True)
 
     # SIGTERM (systemd, docker stop) and Ctrl-C end the chat at once and stop what it started.
     loop = asyncio.get_running_loop()
-    chatting = asyncio.create_task(chat.run(on_ready=start_background), name="terminal-chat")
+    chatting = asyncio.create_task(
+        chat.run(on_ready=start_background, catch_up=catch_up), name="terminal-chat"
+    )
     signalled: list[int] = []
 
     def stop_chat(signum: int) -> None:
@@ -329,9 +338,57 @@ async def _chat_with_scheduler(app: App, *, name: str, admin: bool) -> int:
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
+        for task in keeping:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         for background in started:
             await background.stop()
     return 0
+
+
+KEPT_POLL_SECONDS = 5.0  # how soon a message another terminal's workers kept for us is shown
+
+
+async def show_kept(db: Database, chat: TerminalChat, *, away: bool) -> None:
+    """Show, once, what the outbox kept or queued for the person at this terminal, and record
+    it delivered. Shown inside the transaction that takes it: if the record cannot be written,
+    it is shown again next time rather than lost."""
+    from ccin_bridge.handlers import reply_codec
+    from ccin_bridge.scheduler.delivery import worker_name
+    from ccin_bridge.store import outbox
+
+    async with db.read() as session:  # nearly always nothing: no write then
+        if not await outbox.kept_for_chats(session, platform=chat.platform, chat_ids=chat.chat_ids):
+            return
+    async with db.session() as session:
+        jobs = await outbox.claim_for_chats(
+            session, worker=worker_name(), platform=chat.platform, chat_ids=chat.chat_ids
+        )
+        replies = []
+        for job in jobs:
+            try:
+                replies.append(reply_codec.decode(job.payload))
+            except (ValueError, KeyError):  # a stored reply this chat cannot take
+                await outbox.mark_failed(session, job.id, "the bridge could not show this message")
+            else:
+                await outbox.mark_sent(session, job.id)
+        if away:
+            chat.show_kept(replies)
+        else:
+            for reply in replies:
+                await chat.send(chat=chat.chat, reply=reply)
+
+
+async def _kept_while_here(db: Database, chat: TerminalChat) -> None:
+    """While the chat is open: a message the workers of another terminal chat kept for this
+    person (they took it while this one was not yet open, or first) is shown here too."""
+    while True:
+        await asyncio.sleep(KEPT_POLL_SECONDS)
+        try:
+            await show_kept(db, chat, away=False)
+        except Exception:  # the database away for a moment: the next look will find it
+            log.warning("could not look for messages kept for this terminal", exc_info=True)
 
 
 async def _db(args: argparse.Namespace, app: App) -> int:

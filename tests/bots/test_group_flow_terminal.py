@@ -24,7 +24,7 @@ from ccin_bridge.handlers.core import Bridge
 from ccin_bridge.handlers.identity import ChatRef
 from ccin_bridge.handlers.replies import Reply
 from ccin_bridge.scheduler.delivery import DeliveryPolicy, DeliveryService
-from ccin_bridge.scheduler.outbound import Undeliverable
+from ccin_bridge.scheduler.outbound import Away
 from ccin_bridge.store.db import Database
 from ccin_bridge.store.models import ChatAction
 from tests.conftest import Clock
@@ -64,7 +64,7 @@ class Terminals:
             if chat.chat_id in (person.chat.user.user_id, person.chat.chat.chat_id):
                 await person.chat.send(chat=chat, reply=reply)
                 return
-        raise Undeliverable("nobody at that terminal")
+        raise Away("nobody at that terminal")
 
 
 @dataclass
@@ -126,9 +126,10 @@ async def test_join_approve_and_leave_at_the_terminal(flow: Flow) -> None:
     assert "— message from the bridge —" in card
     assert "Join request #1: Officer Network" in card
     assert "Alice Example" in card and "Manchester City Council (Full)" in card
-    assert "[1] Approve   [2] Decline" in card
+    # Numbered after the home menu still on her screen ([1] to [4]): those stay as they were.
+    assert "[5] Approve   [6] Decline" in card
 
-    assert "Approved #1" in await flow.dana.say("1")
+    assert "Approved #1" in await flow.dana.say("5")
     await flow.delivered()
     welcome = flow.alice.news()
     assert "== Welcome to Officer Network ==" in welcome
@@ -151,7 +152,7 @@ async def test_a_decline_with_a_reason_reaches_the_person_at_the_terminal(flow: 
     await flow.delivered()
     assert "Join request #1: Officer Network" in flow.dana.news()
 
-    why = await flow.dana.say("2")
+    why = await flow.dana.say("6")  # the card's Decline, after the home menu's four
     assert "Why are you declining #1?" in why
     assert "[1] Decline without a reason   [2] Cancel" in why
     assert "Declined #1." in await flow.dana.say("Not an officer of a member council.")

@@ -164,6 +164,7 @@ async def test_blocked_retry_and_permanent_failures_are_told_apart(db: Database)
         "sent": 2,
         "failed": 1,
         "blocked": 1,
+        "waiting": 0,
     }
     assert sorted(c for c, _ in platform.sent) == ["u1", "u3"]
     async with db.session() as session:

@@ -1,0 +1,120 @@
+"""Pushes for someone not at this terminal are kept, and shown to them, once, when they next
+open the chat (they used to be marked failed for good)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+from ccin_bridge.bots.terminal.chat import TerminalChat
+from ccin_bridge.cli.commands import show_kept
+from ccin_bridge.handlers import reply_codec
+from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.handlers.replies import Button, ReplyBuilder, text
+from ccin_bridge.scheduler.delivery import DeliveryPolicy, DeliveryService
+from ccin_bridge.store import audiences, outbox, people
+
+
+async def _known(bridge: Bridge, name: str) -> int:
+    """Someone who has used the terminal chat once: their person id."""
+    await TerminalChat(bridge, name=name, stdin=io.StringIO(""), stdout=io.StringIO()).say("/start")
+    async with bridge.db.read() as session:
+        person = await people.find_person(session, "terminal", name.casefold())
+        assert person is not None
+        return person.id
+
+
+async def _push_to(bridge: Bridge, person_id: int, message: str, created_by: int) -> int:
+    async with bridge.db.session() as session:
+        push_id = await outbox.create_push(
+            session,
+            kind="broadcast",
+            title=message,
+            payload=reply_codec.encode(text(message)),
+            targets=await audiences.person_targets(session, person_id),
+            created_by=created_by,
+        )
+    assert push_id is not None
+    return push_id
+
+
+async def _deliver_while_at_the_terminal(bridge: Bridge, chat: TerminalChat) -> None:
+    service = DeliveryService(bridge.db, {"terminal": chat}, DeliveryPolicy(poll_seconds=0.02))
+    await service.start()
+    async with asyncio.timeout(20):
+        await service.drain()
+    await service.stop()
+
+
+async def _open_chat(bridge: Bridge, name: str, script: str = "") -> str:
+    out = io.StringIO()
+    chat = TerminalChat(bridge, name=name, stdin=io.StringIO(script), stdout=out)
+
+    async def catch_up() -> None:
+        await show_kept(bridge.db, chat, away=True)
+
+    await chat.run(catch_up=catch_up)
+    return out.getvalue()
+
+
+async def test_a_push_for_someone_away_is_kept_and_shown_once_when_they_are_back(
+    bridge: Bridge,
+) -> None:
+    ada = await _known(bridge, "Ada")
+    bob = await _known(bridge, "Bob")
+    push_id = await _push_to(bridge, ada, "The Officer Network meets on Tuesday.", bob)
+    bobs_screen = io.StringIO()
+    at_terminal = TerminalChat(bridge, name="Bob", stdin=io.StringIO(""), stdout=bobs_screen)
+    await _deliver_while_at_the_terminal(bridge, at_terminal)  # Bob's workers, Ada away
+    assert "\n\nThe Officer Network meets" not in bobs_screen.getvalue()  # only his report
+    async with bridge.db.read() as session:
+        kept = await outbox.report(session, push_id)
+    assert kept is not None and kept.counts["waiting"] == 1 and kept.counts["failed"] == 0
+
+    first = await _open_chat(bridge, "Ada")
+    assert "While you were away: 1 message.\n\nThe Officer Network meets on Tuesday." in first
+    # Shown before the home menu, which comes after it.
+    assert first.index("While you were away") < first.index("[1]")
+    async with bridge.db.read() as session:
+        shown = await outbox.report(session, push_id)
+    assert shown is not None and shown.counts["sent"] == 1 and shown.counts["waiting"] == 0
+
+    again = await _open_chat(bridge, "Ada")
+    assert "While you were away" not in again and "Officer Network" not in again
+
+
+async def test_the_report_does_not_wait_for_someone_away(bridge: Bridge) -> None:
+    ada = await _known(bridge, "Ada")
+    bob = await _known(bridge, "Bob")
+    await _push_to(bridge, ada, "Agenda for Tuesday", bob)
+    bobs_screen = io.StringIO()
+    at_terminal = TerminalChat(bridge, name="Bob", stdin=io.StringIO(""), stdout=bobs_screen)
+    await _deliver_while_at_the_terminal(bridge, at_terminal)
+    # Bob sent it: his delivery report comes now, and says where it is.
+    assert "Delivery report: Agenda for Tuesday" in bobs_screen.getvalue()
+    assert "1 away: kept until they are next in the chat" in bobs_screen.getvalue()
+
+
+async def test_messages_queued_while_no_chat_was_open_are_shown_on_opening(
+    bridge: Bridge,
+) -> None:
+    ada = await _known(bridge, "Ada")
+    bob = await _known(bridge, "Bob")
+    await _push_to(bridge, ada, "First news", bob)
+    await _push_to(bridge, ada, "Second news", bob)
+    out = await _open_chat(bridge, "Ada")
+    assert "While you were away: 2 messages." in out
+    assert out.index("— 1 of 2 —") < out.index("First news") < out.index("Second news")
+
+
+async def test_a_push_keeps_the_numbers_on_screen_pressing_what_they_said(
+    bridge: Bridge,
+) -> None:
+    out = io.StringIO()
+    chat = TerminalChat(bridge, name="Dana", stdin=io.StringIO(""), stdout=out)
+    await chat.say("/start")  # [1] Groups [2] Events [3] DPS suppliers [4] Help
+    card = ReplyBuilder().para("Approve?").buttons(Button("Yes", "help")).build()
+    await chat.send(chat=chat.chat, reply=card)
+    assert "[5] Yes" in out.getvalue()  # numbered after what was on screen
+    await chat.say("3")
+    assert "DPS suppliers (" in out.getvalue()  # 3 still means DPS suppliers
