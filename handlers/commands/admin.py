@@ -19,6 +19,7 @@ from ccin_bridge.handlers.membership import (
     notify_person,
     show,
 )
+from ccin_bridge.handlers.plural import plural
 from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic
 from ccin_bridge.store import audit, people
 from ccin_bridge.store import groups as store_groups
@@ -93,8 +94,11 @@ async def approve(ctx: Context) -> Reply:
     await notify_person(ctx.session, row.person_id, welcome, title=f"Welcome to {group.name}")
     return (
         ReplyBuilder()
-        .para(f"Approved #{row.request_id}: {row.display_name or 'the person'} is now in ")
-        .para(bold(group.name), f"; {invites} chat invitation(s) queued.")
+        .para(
+            f"Approved #{row.request_id}: {row.display_name or 'the person'} is now in ",
+            bold(group.name),
+            f"; {plural(invites, 'chat invitation')} queued.",
+        )
         .build(private=True)
     )
 
@@ -171,7 +175,10 @@ async def members(ctx: Context) -> Reply:
         raise UserFacingError(f"Which group? For example {ctx.request.show('members officers')}.")
     group = find_group(ctx.settings, ctx.args)
     rows = await store_groups.members(ctx.session, group.slug, store_groups.CURRENT)
-    builder = ReplyBuilder().heading(f"{group.name}: {len(rows)} member(s) and request(s)")
+    waiting = sum(1 for row in rows if row.status == store_groups.PENDING)
+    builder = ReplyBuilder().heading(
+        f"{group.name}: {plural(len(rows) - waiting, 'member')} and {plural(waiting, 'request')}"
+    )
     items = []
     for row in rows:
         rules = (
@@ -227,16 +234,35 @@ async def _resolve_person(ctx: Context, ref: str, slug: str) -> int:
     )
 
 
+_QUOTED_EXAMPLE = 'remove officers "Ada Lovelace" left the council'
+_QUOTES = {'"': '"', "'": "'", "“": "”", "‘": "’", "«": "»"}  # opening -> closing
+
+
+def _person_and_reason(rest: str) -> tuple[str, str]:
+    """`"Exact Name" reason` or `#12 reason`: a name in quotes may have spaces."""
+    rest = rest.strip()
+    closing = _QUOTES.get(rest[:1])
+    if closing is not None:
+        end = rest.find(closing, 1)
+        if end == -1:
+            raise UserFacingError(f"The name has no closing quote: {rest[:40]}")
+        return rest[1:end].strip(), rest[end + 1 :].strip()
+    person, _, reason = rest.partition(" ")
+    return person, reason.strip()
+
+
 async def remove(ctx: Context) -> Reply:
-    parts = ctx.args.split(" ", 2)
-    if len(parts) < 2:
+    slug, _, rest = ctx.args.strip().partition(" ")
+    person, reason_given = _person_and_reason(rest) if rest.strip() else ("", "")
+    if not person:
         raise UserFacingError(
             f"Usage: {ctx.request.show('remove GROUP PERSON [reason]')}, e.g. "
-            f"{ctx.request.show('remove officers #12 left the council')}."
+            f"{ctx.request.show('remove officers #12 left the council')} or "
+            f"{ctx.request.show(_QUOTED_EXAMPLE)}."
         )
-    group = find_group(ctx.settings, parts[0])
-    person_id = await _resolve_person(ctx, parts[1], group.slug)
-    reason = parts[2].strip()[:500] if len(parts) > 2 else None
+    group = find_group(ctx.settings, slug)
+    person_id = await _resolve_person(ctx, person, group.slug)
+    reason = reason_given[:500] or None
     current = await store_groups.membership(ctx.session, person_id, group.slug)
     if current is None or current.status not in store_groups.CURRENT:
         raise UserFacingError(f"That person is not in {group.name}.")
@@ -264,10 +290,9 @@ async def remove(ctx: Context) -> Reply:
         notice.para(ended_note(ctx.settings, removed.ended))
         notice.buttons(Button("Your subscriptions", "subscribe"))
     await notify_person(ctx.session, person_id, notice.build(), title=f"About {group.name}")
-    queued = removed.removals
     answer = ReplyBuilder().para(
-        f"Removed #{person_id} from {group.name}; {queued} chat "
-        f"{'removal' if queued == 1 else 'removals'} queued."
+        f"Removed #{person_id} from {group.name}; "
+        f"{plural(removed.removals, 'chat removal')} queued."
     )
     if removed.ended:
         answer.para(f"Subscriptions ended: {topics.listing(ctx.settings, list(removed.ended))}.")
@@ -294,7 +319,7 @@ async def stats(ctx: Context) -> Reply:
         waiting = by_status.get((group.slug, store_groups.PENDING), 0)
         spread = ", ".join(f"{p} {n}" for p, n in sorted(platforms.items())) or "none"
         items.append(
-            (bold(group.name), Span(f": {active} member(s) ({spread}); {waiting} pending"))
+            (bold(group.name), Span(f": {plural(active, 'member')} ({spread}); {waiting} pending"))
         )
     builder.bullets(items)
     builder.para(

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from ccin_bridge.handlers import flow, reply_codec
 from ccin_bridge.handlers.core import Command, Context
 from ccin_bridge.handlers.errors import UserFacingError
+from ccin_bridge.handlers.plural import plural
 from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic, link, text
 from ccin_bridge.handlers.requests import MAX_TEXT
 from ccin_bridge.store import audiences, audit, news, outbox
@@ -65,9 +66,20 @@ async def news_command(ctx: Context) -> Reply | list[Reply]:
         )
     if word == "review" and not rest:
         return await _admin(ctx, _review)
-    if word in ("approve", "reject", "edit") and rest.split(" ", 1)[0].isdigit():
+    if word in ("approve", "reject", "edit"):
+        # An admin's word, never a title: without a number it is explained, not a new draft.
+        if not rest.split(" ", 1)[0].removeprefix("#").isdigit():
+            return await _admin(ctx, _which_item)
         return await _admin(ctx, {"approve": _approve, "reject": _reject, "edit": _edit}[word])
     return await _start(ctx)
+
+
+async def _which_item(ctx: Context) -> Reply:
+    word = ctx.args.split(" ", 1)[0].casefold()
+    raise UserFacingError(
+        f"Which news item? Give its number, e.g. {ctx.request.show(f'news {word} 12')}; "
+        f"{ctx.request.show('news review')} lists those waiting with their numbers."
+    )
 
 
 def _cancel_hint(ctx: Context) -> str:
@@ -313,7 +325,7 @@ async def _admin(
 def _id_and_rest(ctx: Context) -> tuple[int, str]:
     _, _, rest = ctx.args.partition(" ")
     number, _, more = rest.strip().partition(" ")
-    return int(number), more.strip()
+    return int(number.removeprefix("#")), more.strip()
 
 
 async def _item(ctx: Context, news_id: int) -> NewsRecord:
@@ -327,7 +339,7 @@ async def _review(ctx: Context) -> list[Reply]:
     waiting = await news.waiting(ctx.session, limit=10)
     if not waiting:
         return [text("No news is waiting for approval.")]
-    intro = text(f"{len(waiting)} news item(s) waiting for approval, oldest first:")
+    intro = text(f"{plural(len(waiting), 'news item')} waiting for approval, oldest first:")
     return [intro, *(card(item) for item in waiting)]
 
 

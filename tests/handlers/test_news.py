@@ -152,7 +152,7 @@ async def test_review_lists_what_is_waiting(
     assert "No news is waiting" in says(await say(bridge, ADA, "/news review"))
     await _submit(bridge)
     replies = await say(bridge, ADA, "/news review")
-    assert "1 news item(s) waiting" in says(replies) and TITLE in says(replies)
+    assert "1 news item waiting" in says(replies) and TITLE in says(replies)
     async with bridge.db.session() as session:
         assert await session.scalar(select(func.count()).select_from(NewsItem)) == 1
 

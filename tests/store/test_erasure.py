@@ -99,7 +99,7 @@ async def test_forgetme_leaves_no_trace_in_any_table(
     assert names == [ADMIN.display_name]
     # Anonymous counts survive: the join and approval are still in the audit log.
     stats = texts(await say(bridge, ADMIN, "/stats"))
-    assert "Officer Network: 0 member(s)" in stats
+    assert "Officer Network: 0 members" in stats
 
 
 async def test_forgetme_without_chats_erases_at_once(bridge: Bridge) -> None:

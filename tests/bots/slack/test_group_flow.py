@@ -163,7 +163,7 @@ async def test_join_approve_added_to_the_channel_then_leave(flow: Flow) -> None:
     assert fake.api_calls("conversations.invite") == []  # nothing before an admin says yes
 
     [done] = await slack.press(card, "Approve", DANA, dm_of(DANA))
-    assert "1 chat invitation(s) queued" in done.text
+    assert "1 chat invitation queued" in done.text
 
     welcome = await flow.arrives(ALICE, "has been approved")
     assert "Welcome to Officer Network" in welcome.text
