@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ccin_bridge.handlers.plural import plural
 from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, Span, bold
 from ccin_bridge.store.outbox import PushReport
 
@@ -14,6 +15,12 @@ _LABELS = {
     "sending": "sending",
     "waiting": "away: kept until they are next in the chat",
 }
+
+
+def one_line(title: str) -> str:
+    """A push's title on one line: a broadcast's is the start of its text, which may hold
+    paragraphs, and a list of pushes has one line each."""
+    return " ".join(title.split())
 
 
 def report_lines(report: PushReport) -> list[tuple[Span, ...]]:
@@ -39,12 +46,12 @@ def report_lines(report: PushReport) -> list[tuple[Span, ...]]:
 
 
 def report_reply(report: PushReport) -> Reply:
-    what = report.title or report.kind
+    what = one_line(report.title) or report.kind
     builder = ReplyBuilder().heading(f"Delivery report: {what}")
     if report.total == 0:
         builder.para("Nobody was subscribed, so nothing was sent.")
     else:
-        builder.para(f"{report.total} recipient chat(s):").bullets(report_lines(report))
+        builder.para(f"{plural(report.total, 'recipient chat')}:").bullets(report_lines(report))
     if report.errors:
         builder.para("First problems:").bullets(
             [(Span(f"{platform} {chat}: {error}"),) for platform, chat, error in report.errors[:5]]

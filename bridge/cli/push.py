@@ -12,7 +12,9 @@ from pathlib import Path
 
 from ccin_bridge.app import App
 from ccin_bridge.handlers import broadcasts
+from ccin_bridge.handlers.delivery_report import one_line
 from ccin_bridge.handlers.errors import UserFacingError
+from ccin_bridge.handlers.plural import plural
 from ccin_bridge.handlers.requests import clean_text
 from ccin_bridge.store import outbox
 
@@ -50,7 +52,14 @@ async def broadcast(args: argparse.Namespace, app: App) -> int:
         print(f"ccin-bridge: {exc.reason}", file=sys.stderr)
         return EXIT_USAGE
     label = broadcasts.audience_label(app.settings, audience)
-    print(f"Queued broadcast #{queued.push_id} to {label}: {queued.recipients} chat(s).")
+    if queued.recipients == 0:  # recorded, but no delivery will ever be made or reported
+        print(
+            f"ccin-bridge: broadcast #{queued.push_id} is recorded, but nobody is subscribed to"
+            f" {label} yet, so it was not sent to anyone.",
+            file=sys.stderr,
+        )
+        return 0
+    print(f"Queued broadcast #{queued.push_id} to {label}: {plural(queued.recipients, 'chat')}.")
     print(
         "A running bridge (ccin-bridge run) delivers it; if none is running, it goes out "
         "when one starts."
@@ -67,7 +76,7 @@ async def deliveries(args: argparse.Namespace, app: App) -> int:
                 print("nothing has been sent yet")
             for p in pushes:
                 when = p.created_at.astimezone(app.settings.zone)
-                print(f"#{p.id:<5} {when:%Y-%m-%d %H:%M} {p.kind:<13} {p.title}")
+                print(f"#{p.id:<5} {when:%Y-%m-%d %H:%M} {p.kind:<13} {one_line(p.title)}")
             return 0
         report = await outbox.report(session, args.push_id)
     if report is None:
@@ -77,9 +86,9 @@ async def deliveries(args: argparse.Namespace, app: App) -> int:
     audience = f", audience {report.audience}" if report.audience else ""
     print(f"Push #{report.push_id}: {report.kind}{audience}, queued {when:%Y-%m-%d %H:%M}")
     if report.title:
-        print(f"  {report.title}")
+        print(f"  {one_line(report.title)}")
     state = "finished" if report.finished else "still going out"
-    print(f"{report.total} recipient chat(s), {state}:")
+    print(f"{plural(report.total, 'recipient chat')}, {state}:")
     for status, count in report.counts.items():
         if count:
             print(f"  {status:<8} {count}")

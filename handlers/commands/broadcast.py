@@ -15,8 +15,9 @@ from datetime import datetime
 
 from ccin_bridge.handlers import broadcasts, flow
 from ccin_bridge.handlers.core import Command, Context
-from ccin_bridge.handlers.delivery_report import report_lines
+from ccin_bridge.handlers.delivery_report import one_line, report_lines
 from ccin_bridge.handlers.errors import UserFacingError
+from ccin_bridge.handlers.plural import plural
 from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, Span, bold, text
 from ccin_bridge.store import outbox
 
@@ -114,7 +115,7 @@ async def _preview(ctx: Context, state: BroadcastState) -> Reply:
     sample = broadcasts.compose(ctx.settings, audience, message)
     builder.blocks.extend(sample.blocks)
     if recipients:
-        builder.para(bold(f"It would go to {recipients} chat(s)."), Span(" Send it?"))
+        builder.para(bold(f"It would go to {plural(recipients, 'chat')}."), Span(" Send it?"))
     else:
         builder.para(
             bold("Nobody is subscribed to this audience yet"), Span(", so no one would get it.")
@@ -180,7 +181,7 @@ async def _queue(ctx: Context, audience: str, message: str, *, key: str | None) 
     return (
         ReplyBuilder()
         .para(
-            f"Queued broadcast #{queued.push_id} to {queued.recipients} chat(s). "
+            f"Queued broadcast #{queued.push_id} to {plural(queued.recipients, 'chat')}. "
             "You will get a delivery report here when it has gone out."
         )
         .buttons(Button("Delivery report", f"deliveries {queued.push_id}"))
@@ -201,7 +202,7 @@ async def deliveries(ctx: Context) -> Reply:
     if report is None:
         raise UserFacingError(f"There is no push #{given}.")
     builder = ReplyBuilder().heading(
-        f"Delivery report #{report.push_id}: {report.title or report.kind}"
+        f"Delivery report #{report.push_id}: {one_line(report.title) or report.kind}"
     )
     builder.para(
         f"{report.kind}, queued {report.created_at.astimezone(ctx.settings.zone):%-d %b %Y %H:%M}"
@@ -211,7 +212,7 @@ async def deliveries(ctx: Context) -> Reply:
     if report.total == 0:
         builder.para("It had no recipients.")
     else:
-        builder.para(f"{report.total} recipient chat(s):").bullets(report_lines(report))
+        builder.para(f"{plural(report.total, 'recipient chat')}:").bullets(report_lines(report))
     if report.errors:
         builder.para("Problems:").bullets(
             [(Span(f"{p} {chat}: {error}"),) for p, chat, error in report.errors]
@@ -227,7 +228,10 @@ async def _recent(ctx: Context) -> Reply:
         return text("Nothing has been sent yet.")
     builder = ReplyBuilder().heading("Recent pushes")
     builder.bullets(
-        [(bold(f"#{p.id}"), Span(f" {p.kind}: {p.title or '(untitled)'}")) for p in pushes]
+        [
+            (bold(f"#{p.id}"), Span(f" {p.kind}: {one_line(p.title) or '(untitled)'}"))
+            for p in pushes
+        ]
     )
     for p in pushes:
         builder.buttons(Button(f"Report #{p.id}", f"deliveries {p.id}"))

@@ -26,12 +26,12 @@ def test_broadcast_queues_and_deliveries_reports_through_the_real_cli(tmp_path: 
     message.write_text("First paragraph.\n\nSecond paragraph.\n", encoding="utf-8")
     queued = run_cli(["broadcast", "--audience", "officers", "--file", str(message)], tmp_path)
     assert queued.returncode == 0, queued.stderr
-    assert "Queued broadcast #1 to Officers: 1 chat(s)." in queued.stdout
+    assert "Queued broadcast #1 to Officers: 1 chat." in queued.stdout
     assert "A running bridge (ccin-bridge run) delivers it" in queued.stdout
     report = run_cli(["deliveries", "1"], tmp_path)
     assert report.returncode == 0, report.stderr
     assert "Push #1: broadcast, audience officers" in report.stdout
-    assert "1 recipient chat(s), still going out" in report.stdout and "pending  1" in report.stdout
+    assert "1 recipient chat, still going out" in report.stdout and "pending  1" in report.stdout
     listing = run_cli(["deliveries"], tmp_path)
     assert "#1" in listing.stdout and "Broadcast to Officers: First paragraph." in listing.stdout
 
@@ -68,7 +68,7 @@ async def test_a_queued_cli_broadcast_is_delivered_with_its_paragraphs(
     text = "Exampleton hosts the next gathering.\n\nBook by Friday, please."
     args = argparse.Namespace(audience="everyone", text=text, file=None)
     assert await cli_push.broadcast(args, app) == 0
-    assert "Queued broadcast #1 to Everyone: 1 chat(s)." in capsys.readouterr().out
+    assert "Queued broadcast #1 to Everyone: 1 chat." in capsys.readouterr().out
     sent = await deliver(bridge.db)
     [got] = sent.to("alex")
     paragraphs = [b for b in got.blocks if getattr(b, "spans", None)]
@@ -78,4 +78,4 @@ async def test_a_queued_cli_broadcast_is_delivered_with_its_paragraphs(
     ]
     assert await cli_push.deliveries(argparse.Namespace(push_id=1), app) == 0
     out = capsys.readouterr().out
-    assert "1 recipient chat(s), finished" in out and "sent     1" in out
+    assert "1 recipient chat, finished" in out and "sent     1" in out

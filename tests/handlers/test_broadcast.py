@@ -57,7 +57,7 @@ async def test_guided_flow_audience_text_preview_send_and_report(
     assert "Send me the text" in says(await press(bridge, ADA, "broadcast officers"))
     preview = await say(bridge, ADA, MESSAGE)
     assert "Preview: broadcast to Officers" in says(preview) and MESSAGE in says(preview)
-    assert "It would go to 1 chat(s)" in says(preview)
+    assert "It would go to 1 chat" in says(preview)
     assert actions(preview) == ["broadcast --confirm", "cancel"]
     assert await _pushes(bridge) == 0  # nothing is queued before Send
     queued = await press(bridge, ADA, "broadcast --confirm")
@@ -96,7 +96,7 @@ async def test_direct_send_to_everyone_skips_announcement_opt_outs(
     await _readers(bridge)
     await say(bridge, SAM, "/unsubscribe announcements")
     reply = says(await say(bridge, ADA, f"/broadcast everyone --send {MESSAGE}"))
-    assert "to 1 chat(s)" in reply
+    assert "to 1 chat." in reply
     sent = await deliver(bridge.db)
     [got] = sent.to("alex")
     assert got.plain_text.count(MESSAGE) == 1
