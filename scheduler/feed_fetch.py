@@ -22,6 +22,7 @@ _SUFFIX_BY_TYPE = {
     "text/calendar": ".ics",
     "text/csv": ".csv",
     "application/json": ".json",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx",
 }
 _UNSAFE_NAME = re.compile(r"[^\w.\-]+")
 
@@ -48,7 +49,7 @@ def file_name(url: str, content_type: str) -> str:
     or one derived from the Content-Type when the URL has none (`/calendar` -> feed.ics)."""
     last = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
     name = _UNSAFE_NAME.sub("_", last).strip("._")[:80] or "download"
-    if Path(name).suffix.casefold() in (".ics", ".csv", ".json"):
+    if Path(name).suffix.casefold() in (".ics", ".csv", ".json", ".xlsx"):
         return name
     suffix = _SUFFIX_BY_TYPE.get(content_type.split(";")[0].strip().casefold())
     return f"{name}{suffix}" if suffix else name

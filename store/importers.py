@@ -1,4 +1,5 @@
-"""Import case studies, funded projects, DPS suppliers and events from CSV, JSON or iCalendar.
+"""Import case studies, funded projects, DPS suppliers and events from CSV, Excel (.xlsx), JSON
+or iCalendar.
 
 Imports are idempotent upserts on each record's identity: case studies and projects by url
 (projects also by their unique title, so a seeded project is updated rather than duplicated),
@@ -7,6 +8,10 @@ a file without `region` leaves regions alone; an empty cell clears the value. A 
 reported with where it is and why and never stops the others; only a file that cannot be read
 at all raises `ImportFileError`. Each record's `source` names the file and line it came from,
 as seeded records name their seed document.
+
+A CSV file is read as UTF-8 (with or without a byte-order mark) or, failing that, as
+Windows-1252, which Excel's "CSV (Comma delimited)" writes; the report says which. An
+unclosed quote is reported on the line it opens, and the lines after it are read on their own.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import csv
 import json
 import re
 import unicodedata
+import zipfile
 from collections.abc import (
     AsyncIterator,
     Callable,
@@ -31,6 +37,7 @@ from datetime import UTC, date, datetime, time
 from itertools import islice
 from pathlib import Path
 from typing import Any, Literal, get_args
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrulestr
@@ -50,6 +57,8 @@ COMMIT_ROWS = 5_000  # rows `import_in_batches` reads, writes and indexes per tr
 PROJECT_KINDS = ("policy_lab", "policy_prototype", "report", "other")
 EVENT_STATUSES = ("planned", "held", "superseded", "cancelled")
 MAX_COUNT = 10_000  # an RRULE COUNT is expanded once to find its last date
+UTF8, WINDOWS_1252 = "UTF-8", "Windows-1252"  # a CSV file's text, as the report names it
+_CODECS = {UTF8: "utf-8-sig", WINDOWS_1252: "cp1252"}  # utf-8-sig: a BOM or none
 
 Progress = Callable[[int, int], None]
 Units = Callable[[], AbstractAsyncContextManager[AsyncSession]]
@@ -73,6 +82,7 @@ class ImportReport:
     unchanged: int  # same content; only the record's `source` line is refreshed
     errors: tuple[RowError, ...] = ()
     ignored_columns: tuple[str, ...] = ()  # columns this kind does not store (typos, too)
+    encoding: str | None = None  # how a CSV file's text was read: UTF8 or WINDOWS_1252
 
     def summary(self) -> str:
         line = f"{self.created} created, {self.updated} updated, {self.unchanged} unchanged"
@@ -81,6 +91,13 @@ class ImportReport:
             line += f"; {rows} skipped because of errors"
         if self.ignored_columns:
             line += f"; ignored columns: {', '.join(self.ignored_columns)}"
+        if self.encoding == WINDOWS_1252:
+            line += (
+                ". Read as Windows-1252 text (Excel's “CSV (Comma delimited)”), as it is not"
+                " UTF-8; saving it as “CSV UTF-8” keeps every character"
+            )
+        elif self.encoding == UTF8:
+            line += ". Read as UTF-8 text"
         return line + "."
 
 
@@ -112,6 +129,7 @@ class _Tally:
     updated: int = 0
     unchanged: int = 0
     errors: list[tuple[int, RowError]] = field(default_factory=list)
+    encoding: str | None = None
 
     def fail(self, order: int, where: str, reason: str) -> None:
         self.errors.append((order, RowError(where, reason)))
@@ -189,11 +207,29 @@ def _year(name: str, value: object) -> str | None:
     return text
 
 
+# A host of two or more labels (`example.org`, `bit.ly`, `xn--...`, any script's letters).
+_HOST = re.compile(r"(?:[^\W_](?:[\w-]*[^\W_])?\.)+[^\W\d_][\w-]*[^\W_]", re.IGNORECASE)
+
+
 def _url(name: str, value: object) -> str | None:
     text = _line(name, value)
     if text is not None and " " in text:
         raise _Bad(f"{name} {text!r} contains spaces or line breaks")
-    return normalise_url(text)  # the seeds use the same, so imports match seeded links
+    url = normalise_url(text)  # the seeds use the same, so imports match seeded links
+    if url is None:
+        return None
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:  # e.g. an unclosed [ of an IPv6 address
+        parts, host = None, ""
+    if (
+        parts is None
+        or parts.scheme.casefold() not in ("http", "https")
+        or not (_HOST.fullmatch(host.rstrip(".")))
+    ):
+        raise _Bad(f"{name} {text!r} is not a web address (e.g. https://example.org/page)")
+    return url
 
 
 def _flag(name: str, value: object) -> bool | None:
@@ -539,38 +575,105 @@ def _not_utf8(path: Path, line: int) -> ImportFileError:
     )
 
 
-def _csv_header(path: Path, reader: Any, spec: _Spec) -> list[str]:
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise ImportFileError(f"{path.name}: the file is empty") from None
-    columns = [_column(cell) for cell in header]
+def _header_columns(path: Path, header: Sequence[object], spec: _Spec, where: str) -> list[str]:
+    columns = [_column("" if cell is None else str(cell)) for cell in header]
     repeated = sorted({c for c in columns if c and columns.count(c) > 1})
     if repeated:
         raise ImportFileError(f"{path.name}: the header names {', '.join(repeated)} twice")
     missing = [name for name in spec.required if name not in columns]
     if missing:
         hint = ""
-        if len(header) == 1 and ";" in header[0]:
+        if len(header) == 1 and ";" in str(header[0]):
             hint = "; the file looks semicolon-separated, save it as comma-separated CSV"
         raise ImportFileError(
-            f"{path.name}: the header row (line 1) has no {' or '.join(missing)} column{hint}"
+            f"{path.name}: the header row ({where}) has no {' or '.join(missing)} column{hint}"
         )
     return columns
 
 
+def _csv_header(path: Path, reader: Any, spec: _Spec) -> list[str]:
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise ImportFileError(f"{path.name}: the file is empty") from None
+    return _header_columns(path, header, spec, "line 1")
+
+
+class _Lines:
+    """The lines a CSV reader takes, kept since the last `take()`: the lines of one record,
+    as the reader never reads past the record it returns."""
+
+    def __init__(self, lines: Iterable[str]) -> None:
+        self._lines = iter(lines)
+        self._ahead: list[str] = []
+        self.kept: list[str] = []
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = self._ahead.pop() if self._ahead else next(self._lines)
+        self.kept.append(line)
+        return line
+
+    def at_end(self) -> bool:
+        """No line is left (one is read ahead to tell, and given to the reader next)."""
+        if not self._ahead:
+            try:
+                self._ahead.append(next(self._lines))
+            except StopIteration:
+                return True
+        return False
+
+    def take(self) -> list[str]:
+        kept, self.kept = self.kept, []
+        return kept
+
+
+def _unclosed(lines: list[str]) -> bool:
+    """Whether a record's lines end inside a quoted cell (the reader took to the end of the
+    file looking for its closing quote)."""
+    try:
+        list(csv.reader(lines, strict=True))
+    except csv.Error as exc:
+        return "end of data" in str(exc)
+    return False
+
+
 def _csv_rows(path: Path, lines: Iterable[str], spec: _Spec, tally: _Tally) -> Iterator[_Raw]:
-    reader = csv.reader(lines)
+    source = _Lines(lines)
+    reader = csv.reader(source)
     columns = _csv_header(path, reader, spec)
-    start = reader.line_num + 1
+    source.take()
+    yield from _csv_records(source, columns, first=reader.line_num + 1, tally=tally)
+
+
+def _csv_records(
+    source: _Lines, columns: list[str], *, first: int, tally: _Tally
+) -> Iterator[_Raw]:
+    """The records from line `first` on. A quote never closed would take the rest of the file
+    as one cell: that line is reported and the lines after it are read afresh."""
+    reader = csv.reader(source)
+    start = first
     while True:
         try:
             cells = next(reader)
         except StopIteration:
             break
-        except csv.Error as exc:  # e.g. an unclosed quote swallowing the rest of the file
+        except csv.Error as exc:  # a NUL byte, a cell past the size limit
             tally.fail(start, f"line {start}", f"not valid CSV ({exc}); the rest was not read")
             break
+        taken = source.take()
+        if source.at_end() and _unclosed(taken):  # only the last record can be
+            tally.fail(
+                start,
+                f"line {start}",
+                'a quote (") opens a cell here and is never closed; this line was skipped'
+                " and the lines after it were read on their own",
+            )
+            rest = _Lines(taken[1:])
+            yield from _csv_records(rest, columns, first=start + 1, tally=tally)
+            return
         if any(cell.strip() for cell in cells):
             if any(cell.strip() for cell in cells[len(columns) :]):
                 reason = f"has {len(cells)} cells but the header has {len(columns)} columns"
@@ -578,14 +681,14 @@ def _csv_rows(path: Path, lines: Iterable[str], spec: _Spec, tally: _Tally) -> I
             else:
                 data = {c: v for c, v in zip(columns, cells, strict=False) if c}
                 yield _Raw(start, f"line {start}", str(start), data)
-        start = reader.line_num + 1
+        start = first + reader.line_num
 
 
 def _csv_file(path: Path, spec: _Spec, tally: _Tally) -> Generator[_Raw, None, None]:
     """The rows of a CSV file as they are read: memory stays flat however long it is."""
-    _check_utf8(path)
+    tally.encoding = _encoding(path)
     try:
-        stream = path.open(encoding="utf-8-sig", newline="")
+        stream = path.open(encoding=_CODECS[tally.encoding], newline="")
     except OSError:
         _read_bytes(path)  # says why, as for the other formats
         raise
@@ -593,9 +696,20 @@ def _csv_file(path: Path, spec: _Spec, tally: _Tally) -> Generator[_Raw, None, N
         yield from _csv_rows(path, stream, spec, tally)
 
 
-def _check_utf8(path: Path) -> None:
-    """Fail before anything is written, as a file read whole would, if any line is not UTF-8."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
+def _encoding(path: Path) -> str:
+    """UTF-8 if every line is; else Windows-1252 (Excel's "CSV (Comma delimited)"), if the
+    file is that; read before anything is written, as a file read whole would be."""
+    line = _undecodable_line(path, "utf-8")
+    if line is None:
+        return UTF8
+    if _undecodable_line(path, "cp1252") is None:
+        return WINDOWS_1252
+    raise _not_utf8(path, line)
+
+
+def _undecodable_line(path: Path, codec: str) -> int | None:
+    """The first line that is not `codec` text, or None if it all is (read in chunks)."""
+    decoder = codecs.getincrementaldecoder(codec)()
     lines = 0
     try:
         with path.open("rb") as stream:
@@ -603,14 +717,67 @@ def _check_utf8(path: Path) -> None:
                 try:
                     decoder.decode(chunk)
                 except UnicodeDecodeError as exc:
-                    raise _not_utf8(path, lines + chunk[: exc.start].count(b"\n") + 1) from None
+                    return lines + chunk[: exc.start].count(b"\n") + 1
                 lines += chunk.count(b"\n")
             decoder.decode(b"", final=True)
     except UnicodeDecodeError:  # the file ends inside a character
-        raise _not_utf8(path, lines + 1) from None
+        return lines + 1
     except OSError:
         _read_bytes(path)  # says why
         raise
+    return None
+
+
+def _xlsx_rows(path: Path, spec: _Spec, tally: _Tally) -> Generator[_Raw, None, None]:
+    """The rows of a workbook's first sheet, read as they stream (its row numbers are where)."""
+    from openpyxl import load_workbook  # only for a workbook
+    from openpyxl.utils import get_column_letter
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    _read_bytes(path)  # a missing or unreadable file says why, as for the other formats
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError):
+        raise ImportFileError(
+            f"{path.name}: not an Excel workbook that can be read (.xlsx; a password-protected "
+            "or older .xls file can be saved again as .xlsx or CSV UTF-8)"
+        ) from None
+    try:
+        rows = book.worksheets[0].iter_rows(values_only=True) if book.worksheets else iter(())
+        header = next(rows, None)
+        if header is None:
+            raise ImportFileError(f"{path.name}: the first sheet is empty")
+        columns = _header_columns(path, header, spec, "row 1")
+        for number, cells in enumerate(rows, start=2):
+            values = [_cell(value) for value in cells]
+            if not any((isinstance(v, str) and v.strip()) or not _blank(v) for v in values):
+                continue
+            stray = [i for i, v in enumerate(values) if not _blank(v) and not _named(columns, i)]
+            if stray:
+                letters = ", ".join(get_column_letter(i + 1) for i in stray)
+                reason = f"has a value in column {letters}, which has no name in the header row"
+                tally.fail(number, f"row {number}", reason)
+                continue
+            data = {c: v for c, v in zip(columns, values, strict=False) if c}
+            yield _Raw(number, f"row {number}", f"row {number}", data)
+    finally:
+        book.close()
+
+
+def _named(columns: Sequence[str], index: int) -> bool:
+    return index < len(columns) and bool(columns[index])
+
+
+def _cell(value: object) -> object:
+    """A workbook cell as the row converters take it: whole numbers without `.0` (a year
+    typed as 2024 is stored as 2024.0), a date-only timestamp as a date."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, datetime) and value.time() == time(0) and value.tzinfo is None:
+        return value.date()
+    if isinstance(value, time):
+        return value.isoformat()
+    return value
 
 
 def _json_rows(path: Path, text: str, tally: _Tally) -> list[_Raw]:
@@ -652,7 +819,7 @@ def _ics_rows(path: Path, data: bytes, tally: _Tally) -> list[_Raw]:
 
 def _rows(path: Path, kind: Kind, spec: _Spec, tally: _Tally) -> Generator[_Raw, None, None]:
     suffix = path.suffix.casefold()
-    allowed = (".csv", ".json", ".ics") if kind == "events" else (".csv", ".json")
+    allowed = (".csv", ".xlsx", ".json", *((".ics",) if kind == "events" else ()))
     if suffix not in allowed:
         raise ImportFileError(
             f"{path.name}: {kind} can be imported from {', '.join(allowed)} files, "
@@ -660,6 +827,8 @@ def _rows(path: Path, kind: Kind, spec: _Spec, tally: _Tally) -> Generator[_Raw,
         )
     if suffix == ".csv":
         return _csv_file(path, spec, tally)
+    if suffix == ".xlsx":
+        return _xlsx_rows(path, spec, tally)
     data = _read_bytes(path)  # JSON and iCalendar are parsed whole
     found = (
         _ics_rows(path, data, tally)
@@ -897,11 +1066,14 @@ async def _import(
             progress(total, total)  # the rows skipped while reading, once it is all read
     ignored = sorted(named - spec.columns)
     errors = tuple(error for _, error in sorted(tally.errors, key=lambda item: item[0]))
-    return ImportReport(tally.created, tally.updated, tally.unchanged, errors, tuple(ignored))
+    return ImportReport(
+        tally.created, tally.updated, tally.unchanged, errors, tuple(ignored), tally.encoding
+    )
 
 
 def _count_rows(path: Path) -> int:
     """The data rows of a CSV file, for a progress bar (read once more, as it streams)."""
-    with suppress(csv.Error), path.open(encoding="utf-8-sig", newline="") as stream:
+    codec = _CODECS[_encoding(path)]
+    with suppress(csv.Error), path.open(encoding=codec, newline="") as stream:
         return sum(1 for cells in csv.reader(stream) if any(c.strip() for c in cells)) - 1
     return 0

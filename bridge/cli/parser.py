@@ -139,7 +139,7 @@ def _data(commands: Commands) -> None:
     imp = commands.add_parser("import", help="import case studies, projects, suppliers or events")
     imp.add_argument("kind", choices=IMPORT_KINDS)
     imp.add_argument(
-        "file", help="a .csv or .json file (events: also .ics), or an http(s):// URL of one"
+        "file", help="a .csv, .xlsx or .json file (events: also .ics), or an http(s):// URL of one"
     )
     imp.add_argument(
         "--every",

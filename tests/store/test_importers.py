@@ -65,7 +65,7 @@ async def events(db: Database, *, overrides: bool = False) -> dict[str, Event]:
 
 async def test_case_studies_from_csv_with_bom_lists_and_links(db: Database) -> None:
     report = await run(db, "case-studies", SAMPLES / "case_studies.csv")
-    assert report == ImportReport(created=3, updated=0, unchanged=0)
+    assert report == ImportReport(created=3, updated=0, unchanged=0, encoding="UTF-8")
     rows = await studies(db)
     exampleton = rows["https://councils.coop/case-studies/exampleton-wealth"]
     assert exampleton.title == "Community Wealth in Exampleton"  # the BOM is not part of "title"
@@ -159,6 +159,7 @@ async def test_bad_csv_rows_are_named_by_line_and_good_rows_kept(
     assert report.created == 2
     assert (
         report.summary() == "2 created, 0 updated, 0 unchanged; 6 rows skipped because of errors."
+        " Read as UTF-8 text."
     )
     rows = await studies(db)
     assert rows["https://councils.coop/a"].summary == "Line one\nline two"
@@ -202,7 +203,7 @@ async def test_a_streamed_import_commits_in_batches_with_the_same_report(
     report = await import_in_batches(
         units, "case-studies", path, rows=2, progress=lambda *call: calls.append(call)
     )
-    assert report == ImportReport(created=3, updated=0, unchanged=0, errors=MIXED_ERRORS)
+    assert report == ImportReport(3, 0, 0, errors=MIXED_ERRORS, encoding="UTF-8")
     assert len(opened) == 4  # 7 rows read (line 9 fails as it is read), 2 at a time
     assert calls[0] == (0, 8) and calls[-1] == (8, 8)  # 8 rows in the file
     async with db.session() as session:
@@ -539,7 +540,8 @@ def test_calendar_reader_unfolds_bytes_and_reads_parameters() -> None:
     ("kind", "name", "content", "message"),
     [
         ("case-studies", "missing.csv", None, r"missing\.csv: no such file"),
-        ("case-studies", "latin1.csv", b"title,url\nCaf\xe9,x\n", r"line 2 is not UTF-8 text"),
+        # Neither UTF-8 nor Windows-1252 (0x81 is no character in it): refused.
+        ("case-studies", "latin1.csv", b"title,url\nCaf\x81,x\n", r"line 2 is not UTF-8 text"),
         ("case-studies", "bad.json", b'[{"title": ', r"not valid JSON \(line 1, column 12"),
         (
             "case-studies",
@@ -556,8 +558,14 @@ def test_calendar_reader_unfolds_bytes_and_reads_parameters() -> None:
         ("projects", "semi.csv", b"title;url\nA;b\n", r"no title or url column; .*semicolon"),
         ("suppliers", "twice.csv", b"name,Name\n", r"the header names name twice"),
         ("suppliers", "empty.csv", b"", r"empty\.csv: the file is empty"),
-        ("suppliers", "list.xlsx", b"PK", r"from \.csv, \.json files, not \.xlsx"),
-        ("case-studies", "cal.ics", b"BEGIN:VCALENDAR\n", r"from \.csv, \.json files, not \.ics"),
+        ("suppliers", "list.xlsx", b"PK", r"list\.xlsx: not an Excel workbook that can be read"),
+        ("suppliers", "list.xls", b"PK", r"from \.csv, \.xlsx, \.json files, not \.xls"),
+        (
+            "case-studies",
+            "cal.ics",
+            b"BEGIN:VCALENDAR\n",
+            r"from \.csv, \.xlsx, \.json files, not \.ics",
+        ),
         ("events", "cal.ics", b"hello\n", r"not an iCalendar file"),
         ("events", "bad.ics", b"BEGIN:VCALENDAR\nSUMMARY:\xff\n", r"line 2 is not UTF-8 text"),
     ],
