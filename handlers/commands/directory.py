@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from ccin_bridge.handlers.commands.options import paging_buttons, split_page
 from ccin_bridge.handlers.core import Command, Context
-from ccin_bridge.handlers.dates import short_date
-from ccin_bridge.handlers.dps import dps_summary
+from ccin_bridge.handlers.dps import dps_summary, in_order, list_date
 from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic, link
-from ccin_bridge.store import reference
+from ccin_bridge.store import reference, supplier_changes
 from ccin_bridge.store.records import SupplierRecord
 
 PAGE_SIZE = 10
@@ -16,7 +15,7 @@ PAGE_SIZE = 10
 async def suppliers(ctx: Context) -> Reply:
     query, page = split_page(ctx.args)
     dps = await reference.dps(ctx.session)
-    found = await reference.suppliers(ctx.session, query)
+    found = in_order(await reference.suppliers(ctx.session, query))
     today = ctx.now.astimezone(ctx.settings.zone).date().isoformat()
     builder = ReplyBuilder()
     if dps is not None:
@@ -30,10 +29,12 @@ async def suppliers(ctx: Context) -> Reply:
     page = min(page, pages)
     shown = found[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     title = f"DPS suppliers matching “{query}”" if query else "DPS suppliers"
-    as_of = f", as of {short_date(dps.as_of)}" if dps and dps.as_of else ""
+    as_of, changed = list_date(dps, await supplier_changes.imported_count(ctx.session))
     builder.heading(
         f"{title} ({len(found)}{as_of})" + (f", page {page} of {pages}" if pages > 1 else "")
     )
+    if changed:
+        builder.para(italic(changed))
     builder.bullets([_card(s) for s in shown])
     builder.buttons(
         *(
