@@ -1,4 +1,4 @@
-"""Counts in user-visible text: "1 member", "2 members", never "member(s)"."""
+"""Counts in user-visible text: "1 member", "2 members", never a bracketed "s"."""
 
 from __future__ import annotations
 

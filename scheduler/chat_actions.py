@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ccin_bridge.handlers import reply_codec
 from ccin_bridge.handlers.config import Settings
+from ccin_bridge.handlers.plural import plural
 from ccin_bridge.handlers.replies import Reply, ReplyBuilder, Span, bold
 from ccin_bridge.scheduler.outbound import Blocked, ChatAdmin, RetryLater, Undeliverable, describe
 from ccin_bridge.store import audiences, audit, chat_actions, erasure, outbox
@@ -264,7 +265,7 @@ class ChatActionService:
             .para(
                 f"I could not {what} person #{job.person_id} on {job.platform} in the chat of ",
                 bold(self._group_name(job.group_slug)),
-                f" after {job.attempts} attempt(s): {error[:200]}",
+                f" after {plural(job.attempts, 'attempt')}: {error[:200]}",
             )
             .para("Please check that the bot is still an admin of that chat, and do it by hand.")
             .build(private=True)

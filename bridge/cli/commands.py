@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from ccin_bridge.app import App, PlatformService, load, open_app, platform_services
 from ccin_bridge.cli import EXIT_CONFIG
 from ccin_bridge.handlers.config import ConfigError, Secrets
+from ccin_bridge.handlers.plural import plural
 from ccin_bridge.locations import data_dir_for, find_config, packaged_config
 from ccin_bridge.store.db import Database, DatabaseURLError, default_url
 
@@ -434,7 +435,7 @@ async def _search(args: argparse.Namespace, app: App) -> int:
     for rank, hit in enumerate(page.hits, 1):
         facts = ", ".join(x for x in (hit.kind.replace("_", " "), hit.member, hit.year) if x)
         print(f"{rank:>3}. {hit.title} [{facts}] {hit.url or ''}".rstrip())
-    print(f"{page.total} result(s)" + (" with some of the words" if page.relaxed else ""))
+    print(plural(page.total, "result") + (" with some of the words" if page.relaxed else ""))
     return 0
 
 

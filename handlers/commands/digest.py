@@ -10,6 +10,7 @@ from ccin_bridge.handlers import digest
 from ccin_bridge.handlers.core import Command, Context
 from ccin_bridge.handlers.digest import edition_moment, month_name, next_edition
 from ccin_bridge.handlers.errors import UserFacingError
+from ccin_bridge.handlers.plural import plural
 from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, text
 from ccin_bridge.store import audiences
 from ccin_bridge.store.subscriptions import digest_topic
@@ -62,8 +63,8 @@ async def _preview(ctx: Context, audience: str) -> list[Reply]:
     note.para(
         f"Preview: the {month_name(edition)} digest for "
         f"{digest.audience_name(ctx.settings, audience)}, due {when:%-d %B at %H:%M}, "
-        f"to {len(readers)} subscribed chat(s). It would carry {len(composed.news_ids)} "
-        "news item(s). Exactly as it would be sent:"
+        f"to {plural(len(readers), 'subscribed chat')}. It would carry "
+        f"{plural(len(composed.news_ids), 'news item')}. Exactly as it would be sent:"
     )
     if sent is None:
         note.buttons(Button("Send it now", f"digest send {audience}"))
@@ -91,7 +92,7 @@ async def _send(ctx: Context, audience: str) -> Reply:
         ReplyBuilder()
         .para(
             f"Queued the {month_name(edition)} digest for {name} (push #{result.push_id}) "
-            f"to {result.recipients} chat(s). The scheduled one on "
+            f"to {plural(result.recipients, 'chat')}. The scheduled one on "
             f"{edition_moment(ctx.settings, edition):%-d %B} will be skipped."
         )
         .para("You will get a delivery report here when it has gone out.")

@@ -50,7 +50,7 @@ async def test_preview_is_exactly_the_digest_with_its_sections(
     await _approved(bridge, "Testbury's repair café", "https://example.org/repair-cafe")
     note, body = await say(bridge, ADA, "/digest preview officers")
     assert "Preview: the December 2026 digest for Officers" in note.plain_text
-    assert "to 1 subscribed chat(s)" in note.plain_text and "1 news item(s)" in note.plain_text
+    assert "to 1 subscribed chat." in note.plain_text and "1 news item." in note.plain_text
     assert actions([note]) == ["digest send officers"]
     headings = [b.text for b in body.blocks if isinstance(b, Heading)]
     assert headings[:3] == [
