@@ -52,6 +52,7 @@ class TerminalChat:
         self.interactive = stdin.isatty()
         self.attachments_dir = attachments_dir
         self._choices: list[Button] = []
+        self._carry_choices = False  # the next answer numbers on from the kept messages' buttons
         self._readline = False  # lines read with line editing (set once the chat runs)
 
     @property
@@ -188,13 +189,15 @@ class TerminalChat:
                 self._write(f"— {number} of {count} —")
             self.show([reply], keep_choices=True)
         self._write("— that is everything kept for you —")
+        self._carry_choices = True  # their buttons stay pressable below the home menu
 
     def show(self, replies: list[Reply], *, keep_choices: bool = False) -> None:
         """Print replies and number their buttons. An answer to what was typed numbers afresh;
         with `keep_choices` (a push arriving unasked) its buttons are numbered after those on
         screen, so the number someone is about to type still presses what it said."""
-        if not keep_choices:
+        if not keep_choices and not self._carry_choices:
             self._choices = []
+        self._carry_choices = False
         for reply in replies:
             rendered, buttons = render_reply(reply, first_number=len(self._choices) + 1)
             self._choices.extend(buttons)

@@ -10,7 +10,7 @@ from ccin_bridge.bots.terminal.chat import TerminalChat
 from ccin_bridge.cli.commands import show_kept
 from ccin_bridge.handlers import reply_codec
 from ccin_bridge.handlers.core import Bridge
-from ccin_bridge.handlers.replies import Button, ReplyBuilder, text
+from ccin_bridge.handlers.replies import Button, ReplyBuilder
 from ccin_bridge.scheduler.delivery import DeliveryPolicy, DeliveryService
 from ccin_bridge.store import audiences, outbox, people
 
@@ -25,12 +25,13 @@ async def _known(bridge: Bridge, name: str) -> int:
 
 
 async def _push_to(bridge: Bridge, person_id: int, message: str, created_by: int) -> int:
+    reply = ReplyBuilder().para(message).buttons(Button("Stop announcements", "help")).build()
     async with bridge.db.session() as session:
         push_id = await outbox.create_push(
             session,
             kind="broadcast",
             title=message,
-            payload=reply_codec.encode(text(message)),
+            payload=reply_codec.encode(reply),
             targets=await audiences.person_targets(session, person_id),
             created_by=created_by,
         )
@@ -73,8 +74,9 @@ async def test_a_push_for_someone_away_is_kept_and_shown_once_when_they_are_back
 
     first = await _open_chat(bridge, "Ada")
     assert "While you were away: 1 message.\n\nThe Officer Network meets on Tuesday." in first
-    # Shown before the home menu, which comes after it.
-    assert first.index("While you were away") < first.index("[1]")
+    # Shown before the home menu, whose buttons are numbered on after the message's.
+    assert first.index("While you were away") < first.index("Hello Ada")
+    assert first.index("[1] Stop announcements") < first.index("[2] Groups")
     async with bridge.db.read() as session:
         shown = await outbox.report(session, push_id)
     assert shown is not None and shown.counts["sent"] == 1 and shown.counts["waiting"] == 0
