@@ -11,9 +11,11 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 import tempfile
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -356,7 +358,6 @@ async def show_kept(db: Database, chat: TerminalChat, *, away: bool) -> None:
     it delivered. Shown inside the transaction that takes it: if the record cannot be written,
     it is shown again next time rather than lost."""
     from ccin_bridge.handlers import reply_codec
-    from ccin_bridge.scheduler.delivery import worker_name
     from ccin_bridge.store import outbox
 
     async with db.read() as session:  # nearly always nothing: no write then
@@ -364,7 +365,10 @@ async def show_kept(db: Database, chat: TerminalChat, *, away: bool) -> None:
             return
     async with db.session() as session:
         jobs = await outbox.claim_for_chats(
-            session, worker=worker_name(), platform=chat.platform, chat_ids=chat.chat_ids
+            session,
+            worker=f"terminal-chat:{os.getpid()}:{uuid.uuid4().hex[:8]}",  # this take's own
+            platform=chat.platform,
+            chat_ids=chat.chat_ids,
         )
         replies = []
         for job in jobs:
