@@ -23,7 +23,6 @@ log = logging.getLogger(__name__)
 PAGE_SIZE = 20  # Telegram allows 50 per answer; 20 keeps each answer quick to render
 MAX_OFFSET = 1000  # nobody scrolls further; a larger offset is treated as the end
 MAX_QUERY = 256  # Telegram's own limit on an inline query
-KINDS = ("case_study", "project", "supplier")
 DEFAULT_QUERY = "kind:supplier"  # an empty query shows the DPS suppliers
 KIND_LABEL = {
     "case_study": "Case study",
@@ -68,9 +67,8 @@ async def inline_page(
     wanted = clean_text(query)[:MAX_QUERY] or DEFAULT_QUERY
     try:
         async with bridge.db.read() as session:
-            page = await store_search.search(
-                session, wanted, kinds=KINDS, offset=start, limit=limit
-            )
+            # Every kind /search covers (its default), publications included.
+            page = await store_search.search(session, wanted, offset=start, limit=limit)
     except Exception:
         log.exception("inline search failed for a query of %d characters", len(wanted))
         return InlinePage(())

@@ -30,7 +30,7 @@ async def test_pages_follow_each_other_until_the_end(bridge: Bridge) -> None:
             break
     assert len(seen) > PAGE_SIZE  # more than one page, and no card twice
     assert len(seen) == len(set(seen))
-    assert all(card_id.split(":")[0] in {"case_study", "project", "supplier"} for card_id in seen)
+    assert all(card_id.split(":")[0] in store_search.KINDS for card_id in seen)
 
 
 async def test_an_empty_query_lists_suppliers(bridge: Bridge) -> None:
@@ -69,3 +69,16 @@ def test_a_card_carries_its_facts_and_a_short_message() -> None:
     assert len(card.description) <= 160
     assert card.message.blocks[0].spans[0].link == "https://example.org/p"  # type: ignore[union-attr]
     assert len(card.message.plain_text) < 1000
+
+
+async def test_inline_covers_every_kind_search_covers(bridge: Bridge) -> None:
+    async with bridge.db.read() as session:
+        searched = await store_search.search(session, "housing", limit=PAGE_SIZE)
+    page = await inline_page(bridge, "housing")
+    assert [c.id for c in page.cards] == [f"{h.kind}:{h.id}" for h in searched.hits]
+    assert "publication" in {c.id.split(":")[0] for c in page.cards}
+
+
+async def test_inline_corrects_typos_as_search_does(bridge: Bridge) -> None:
+    page = await inline_page(bridge, "houseeing")
+    assert "publication" in {c.id.split(":")[0] for c in page.cards}

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from ccin_bridge.store import search as store_search
 from tests.bots.telegram.conftest import ALICE, Harness
 from tests.fakes.telegram_api import InlineAnswer, parse_html
 
@@ -43,7 +44,7 @@ async def test_an_inline_query_pages_with_next_offset(telegram: Harness) -> None
     assert len(every) == len(set(every))
     for result in first.results:
         assert result["type"] == "article"
-        assert result["id"].split(":")[0] in {"case_study", "project", "supplier"}
+        assert result["id"].split(":")[0] in store_search.KINDS  # every kind /search covers
         assert result["input_message_content"]["parse_mode"] == "HTML"
         assert result["title"] and result["description"]
 
