@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ccin_bridge.store.query import Query, parse
 from ccin_bridge.store.records import SearchHit, SearchPage
 from ccin_bridge.store.spelling import Speller, speller_for
-from ccin_bridge.store.text import STOPWORDS, fold, like_pattern, stem
+from ccin_bridge.store.text import STOPWORDS, fold, like_pattern, stem, words
 
 KINDS = ("case_study", "project", "publication", "resource", "supplier", "member")
 # bm25 column weights: title, tags (member, categories, principles), body
@@ -239,6 +239,16 @@ def _scoring(terms: _Terms, speller: Speller | None) -> list[tuple[tuple[str, ..
         docs = min((counts.get(w, most) for w in phrase if w not in STOPWORDS), default=most)
         scoring.append(((" ".join(phrase),), math.log(1 + most / (docs + 0.5))))
     return scoring
+
+
+async def corrections(session: AsyncSession, query: str) -> dict[str, str]:
+    """The query's words that search would correct, each with its correction (for look-ups
+    other than `search`, such as the supplier list, to be as tolerant of typos)."""
+    wanted = words(query)
+    if not wanted:
+        return {}
+    speller = await speller_for(session, str(session.get_bind().engine.url))
+    return {word: fix for word in wanted if (fix := speller.correct(word))}
 
 
 COLUMN_NAMES = ("kind", "ref_id", "title", "url", "member", "year_label", "summary", "categories")

@@ -7,7 +7,9 @@ from ccin_bridge.handlers.core import Command, Context
 from ccin_bridge.handlers.dps import dps_summary, in_order, list_date
 from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic, link
 from ccin_bridge.store import reference, supplier_changes
+from ccin_bridge.store import search as store_search
 from ccin_bridge.store.records import SupplierRecord
+from ccin_bridge.store.text import words
 
 PAGE_SIZE = 10
 
@@ -16,6 +18,13 @@ async def suppliers(ctx: Context) -> Reply:
     query, page = split_page(ctx.args)
     dps = await reference.dps(ctx.session)
     found = in_order(await reference.suppliers(ctx.session, query))
+    fixed: dict[str, str] = {}
+    if query and not found:  # typos, corrected as /search corrects them
+        fixed = await store_search.corrections(ctx.session, query)
+        corrected = " ".join(fixed.get(w, w) for w in words(query))
+        found = in_order(await reference.suppliers(ctx.session, corrected)) if fixed else []
+        if found:
+            query = corrected  # the heading and the paging buttons show what was found
     today = ctx.now.astimezone(ctx.settings.zone).date().isoformat()
     builder = ReplyBuilder()
     if dps is not None:
@@ -35,6 +44,9 @@ async def suppliers(ctx: Context) -> Reply:
     )
     if changed:
         builder.para(italic(changed))
+    if fixed and found:
+        shown_fixes = ", ".join(f"“{fix}” (you typed “{w}”)" for w, fix in fixed.items())
+        builder.para(italic(f"Showing results for {shown_fixes}."))
     builder.bullets([_card(s) for s in shown])
     builder.buttons(
         *(
