@@ -316,7 +316,8 @@ class Bridge:
                 )
                 cmd = self.commands.get(flow.command) if flow is not None else None
                 if cmd is None and request.unknown_command:
-                    return [self._unknown(request, request.unknown_command)]
+                    is_admin = self._is_admin(request.user, caller)
+                    return [self._unknown(request, request.unknown_command, is_admin=is_admin)]
                 if cmd is None:
                     return [self._not_a_command(request)]
             replies = await self._run(cmd, request, caller, session, flow)
@@ -416,8 +417,10 @@ class Bridge:
             caller.is_admin or user.key in self.settings.admins or user.key in self._session_admins
         )
 
-    def _unknown(self, request: Request, name: str) -> Reply:
-        close = difflib.get_close_matches(name, self.commands, n=1, cutoff=0.6)
+    def _unknown(self, request: Request, name: str, *, is_admin: bool = False) -> Reply:
+        # From the registered commands (aliases too), only those this person may run.
+        names = [n for n, c in self.commands.items() if is_admin or not c.admin_only]
+        close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
         builder = ReplyBuilder().para(f"I don't know the command {request.show(name[:40])}.")
         if close:
             builder.para(f"Did you mean {request.show(close[0])}?")
