@@ -17,6 +17,7 @@ from ccin_bridge.locations import ConfigSource, data_dir_for
 from ccin_bridge.scheduler.outbound import Outbound
 from ccin_bridge.store import search_index, seed
 from ccin_bridge.store.db import Database, DatabaseURLError, connect_problem, default_url
+from ccin_bridge.store.search import warm_up
 
 if TYPE_CHECKING:
     from ccin_bridge.handlers.core import Bridge
@@ -105,6 +106,11 @@ async def open_app(
 
         bridge = Bridge(settings, db, all_commands())
         await bridge.start()
+        try:  # the spelling corrector: built off the event loop, in the background if large
+            async with db.read() as session:
+                await warm_up(session)
+        except Exception:
+            log.exception("could not load the search vocabulary; the first search will")
         # What is loaded by now (modules, SQLAlchemy's mappings, the settings) lives as long as
         # the process: out of the collector's sight, a full collection no longer walks its
         # ~190,000 objects (at 50 updates a second one every ten seconds or so, 0.17 s of CPU).

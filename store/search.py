@@ -241,6 +241,12 @@ def _scoring(terms: _Terms, speller: Speller | None) -> list[tuple[tuple[str, ..
     return scoring
 
 
+async def warm_up(session: AsyncSession) -> None:
+    """Load the speller now (at start-up), so that the first searches find it ready, or its
+    corrector building in the background."""
+    await speller_for(session, str(session.get_bind().engine.url))
+
+
 async def corrections(session: AsyncSession, query: str) -> dict[str, str]:
     """The query's words that search would correct, each with its correction (for look-ups
     other than `search`, such as the supplier list, to be as tolerant of typos)."""

@@ -176,6 +176,12 @@ def forget(cache_key: str) -> None:
         cached.signature = None
 
 
+def loaded(cache_key: str) -> Speller | None:
+    """This database's speller if one is loaded in this process (whatever its age)."""
+    cached = _cache.get(cache_key)
+    return cached.speller if cached is not None else None
+
+
 async def ready(cache_key: str) -> None:
     """Wait for this database's background corrector build, if one is under way."""
     with _lock:

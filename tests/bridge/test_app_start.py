@@ -12,6 +12,7 @@ from sqlalchemy import delete, func, select, update
 from ccin_bridge.app import load, open_app
 from ccin_bridge.background import Background
 from ccin_bridge.handlers.config import Secrets
+from ccin_bridge.store import spelling
 from ccin_bridge.store.db import LATEST_REVISION
 from ccin_bridge.store.models import Organisation, SearchDoc
 from ccin_bridge.store.search import search
@@ -111,3 +112,14 @@ async def test_one_process_runs_the_scheduled_jobs_and_another_takes_over(
         await second.stop()
         await first_app.db.close()
         await second_app.db.close()
+
+
+async def test_start_up_loads_the_speller_before_the_first_search(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    shutil.copy(REPO / "config.yaml", config)
+    settings, secrets = load(config)
+    app = await open_app(settings, secrets, config)
+    speller = spelling.loaded(str(app.db.engine.url))
+    await app.db.close()
+    assert speller is not None and speller.has("housing")
+    assert speller.correct("houseeing") == "housing"  # small: its corrector built already
