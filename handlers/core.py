@@ -247,7 +247,12 @@ class Bridge:
             return [text(GENERIC_ERROR)]
 
     async def handle_text(
-        self, request_for: RequestFactory, line: str, *, addressed: bool = False
+        self,
+        request_for: RequestFactory,
+        line: str,
+        *,
+        addressed: bool = False,
+        bare_commands: bool | None = None,
     ) -> list[Reply]:
         """A line typed by a person: a command if it starts with `/`, or, on a platform where
         people type commands bare (its registry entry's `bare_commands`: Slack), if its first
@@ -256,7 +261,8 @@ class Bridge:
 
         A flow waiting in a private chat wins over a command word (a news title such as
         "Events in Leeds" is the title), except a word that stops flows (`cancel`). The same
-        rule holds on every platform."""
+        rule holds on every platform. `bare_commands` overrides the platform's entry (the web
+        console takes bare commands whatever the admin's platform)."""
         cleaned = clean_text(line)
         if not cleaned:
             return []
@@ -265,7 +271,10 @@ class Bridge:
         full = clean_multiline(line)
         if not cleaned.startswith("/"):
             plain = request_for("", full)
-            if not await self._bare_command(plain, cleaned, addressed=addressed):
+            bare = await self._bare_command(
+                plain, cleaned, addressed=addressed, allowed=bare_commands
+            )
+            if not bare:
                 # Plain text: the next step of a flow in progress, else a nudge (_dispatch).
                 return await self.handle(plain)
             cleaned, full = "/" + cleaned, "/" + full
@@ -277,11 +286,15 @@ class Bridge:
             return await self.handle(replace(request_for("", typed), unknown_command=name))
         return await self.handle(request_for(parsed[0], rest))
 
-    async def _bare_command(self, request: Request, cleaned: str, *, addressed: bool) -> bool:
+    async def _bare_command(
+        self, request: Request, cleaned: str, *, addressed: bool, allowed: bool | None = None
+    ) -> bool:
         """Whether a line without `/` names a command the person meant to run."""
-        spec = platforms.find(request.chat.platform)
+        if allowed is None:
+            spec = platforms.find(request.chat.platform)
+            allowed = spec is not None and spec.bare_commands
         cmd = self.commands.get(cleaned.split(" ", 1)[0].casefold())
-        if cmd is None or spec is None or not spec.bare_commands:
+        if cmd is None or not allowed:
             return False
         if not request.chat.is_private:
             return addressed  # flows continue only in private chats
