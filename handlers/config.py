@@ -205,6 +205,19 @@ class CalendarFeeds(_Strict):
     feeds: list[CalendarFeed] = []
 
 
+class ConsoleConfig(_Strict):
+    """The admins' web console (`run`): off unless enabled, on a listener of its own so that
+    /metrics need not be public when the console is."""
+
+    enabled: bool = False
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default=8081, ge=0, le=65535)  # 0: any free port (tests)
+    # Where people reach it (behind your HTTPS proxy); cookies are `Secure` when it is https.
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
+    session_hours: int = Field(default=12, ge=1, le=168)  # a sign-in lasts at most this long
+    idle_minutes: int = Field(default=120, ge=5, le=1440)  # ... and ends after this long unused
+
+
 class Settings(_Strict):
     network_name: str = Field(min_length=1)
     timezone: str = "Europe/London"
@@ -212,6 +225,7 @@ class Settings(_Strict):
     # systemd): see bridge/locations.py.
     data_dir: Path | None = None
     http: HttpListener = HttpListener()
+    console: ConsoleConfig = ConsoleConfig()
     groups: list[GroupConfig] = Field(min_length=1)
     audiences: list[AudienceConfig] = []
     schedules: Schedules = Schedules()

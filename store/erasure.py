@@ -109,6 +109,8 @@ PLAN: dict[str, Plan] = {
     "consents": Plan(owner="person_id", kept=("platform",)),
     "subscriptions": Plan(owner="person_id", kept=("topic",)),
     "link_codes": Plan(owner="person_id", pointers=("claimed_by",), kept=("code",)),
+    "console_codes": Plan(owner="identity_id", kept=("browser_hash", "code_hash")),
+    "console_sessions": Plan(owner="identity_id", kept=("token_hash", "csrf")),
     "conversations": Plan(
         owner="identity_id",
         text=("data",),

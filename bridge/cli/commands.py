@@ -31,6 +31,7 @@ from ccin_bridge.store.db import Database, DatabaseURLError, default_url
 if TYPE_CHECKING:
     from ccin_bridge.background import Background
     from ccin_bridge.bots.terminal.chat import TerminalChat
+    from ccin_bridge.console.server import ConsoleListener
     from ccin_bridge.health import Listener
 
 LOG_NAME = "ccin-bridge.log"  # the chat's log, in the data folder
@@ -212,6 +213,7 @@ async def _run(args: argparse.Namespace, app: App) -> int:
     )
     started: list[PlatformService] = []
     listener: Listener | None = None
+    console: ConsoleListener | None = None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -228,10 +230,18 @@ async def _run(args: argparse.Namespace, app: App) -> int:
             http = app.settings.http
             listener = await start_listener(app, background, started, http.host, http.port)
             log.info("health, readiness and metrics on http://%s:%d/", http.host, listener.port)
+        if app.settings.console.enabled:
+            from ccin_bridge.console.server import start_console
+
+            where = app.settings.console
+            console = await start_console(app.bridge, where.host, where.port)
+            log.info("admin console on http://%s:%d/", where.host, console.port)
         names = ", ".join(s.platform.capitalize() for s in started)
         print(f"ccin-bridge is running on {names}; Ctrl-C stops it.", flush=True)
         await stop.wait()
     finally:
+        if console is not None:
+            await console.stop()
         if listener is not None:
             await listener.stop()  # first: nothing answers "ready" while the parts stop
         # Well within 10 s: every platform stops receiving at once and gives the updates it

@@ -1,0 +1,386 @@
+"""The console's HTTP side: sign-in pages, session and CSRF checks, pages made of commands'
+replies, and the listener `run` starts when config `console.enabled` is true.
+
+Cookies are HttpOnly and SameSite=Strict (Secure when the public URL is https). Every form
+carries a CSRF token: the session's once signed in, before that a random value that must
+match a cookie of its own (double submit). A POST whose Origin is not the console's is
+refused. Signed out, every page but sign-in redirects there; nothing else is shown.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from importlib.resources import files
+from typing import Any
+from urllib.parse import urlsplit
+
+import jinja2
+from aiohttp import web
+from markupsafe import Markup
+
+from ccin_bridge.console import html
+from ccin_bridge.handlers.config import ConfigError
+from ccin_bridge.handlers.console import Console, SignedIn
+from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.handlers.replies import Button, Reply
+
+log = logging.getLogger(__name__)
+
+SESSION_COOKIE = "ccin_console"
+SIGN_IN_COOKIE = "ccin_console_sign_in"  # binds a code to the browser that asked for it
+CSRF_COOKIE = "ccin_console_csrf"  # signed-out forms' double-submit token
+# Sign-in attempts per client address in a window: slows guessing and flooding.
+ATTEMPTS, WINDOW_S = 10, 600.0
+MAX_BODY = 64 * 1024
+
+# Each page: its path, menu label, and the commands whose replies make it, with a heading.
+PAGES: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
+    (
+        "./",
+        "Overview",
+        (
+            ("Join requests waiting", "pending"),
+            ("News waiting", "news review"),
+            ("Groups at a glance", "stats"),
+            ("Recent deliveries", "deliveries"),
+        ),
+    ),
+    ("join-requests", "Join requests", (("Join requests waiting", "pending"),)),
+    ("news", "News", (("News waiting for a decision", "news review"),)),
+    ("deliveries", "Deliveries", (("Broadcasts and digests", "deliveries"),)),
+)
+NAV = tuple((path, label) for path, label, _ in PAGES)
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    replies: list[Markup]
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class _Limiter:
+    """At most ATTEMPTS per key in WINDOW_S (in this process: enough against one browser)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, deque[float]] = {}
+
+    def allow(self, key: str) -> bool:
+        now = time.monotonic()
+        seen = self._seen.setdefault(key, deque())
+        while seen and seen[0] <= now - WINDOW_S:
+            seen.popleft()
+        if len(seen) >= ATTEMPTS:
+            return False
+        seen.append(now)
+        if len(self._seen) > 10_000:  # forget the quiet ones rather than grow without end
+            self._seen = {k: v for k, v in self._seen.items() if v}
+        return True
+
+
+class ConsoleSite:
+    def __init__(self, bridge: Bridge) -> None:
+        self.console = Console(bridge)
+        self.settings = bridge.settings.console
+        self.network = bridge.settings.network_name
+        self.secure = (self.settings.public_url or "").startswith("https://")
+        self.limiter = _Limiter()
+        self.results: dict[int, list[Reply]] = {}  # shown once after a POST (by session id)
+        # One small file, read once: no static-file route that could be walked out of.
+        self.css = (files("ccin_bridge.console") / "static" / "console.css").read_bytes()
+        loader = jinja2.FileSystemLoader(str(files("ccin_bridge.console") / "templates"))
+        self.templates = jinja2.Environment(
+            loader=loader, autoescape=True, undefined=jinja2.StrictUndefined
+        )
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self._headers], client_max_size=MAX_BODY)
+        app.router.add_get("/", self.overview)
+        for path, _, _ in PAGES[1:]:
+            app.router.add_get(f"/{path}", self.page)
+        app.router.add_get("/sign-in", self.sign_in_form)
+        app.router.add_post("/sign-in", self.send_code)
+        app.router.add_get("/code", self.code_form)
+        app.router.add_post("/code", self.check_code)
+        app.router.add_post("/sign-out", self.sign_out)
+        app.router.add_post("/press", self.press)
+        app.router.add_post("/type", self.type_line)
+        app.router.add_get("/static/console.css", self.stylesheet)
+        return app
+
+    @web.middleware
+    async def _headers(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.method == "POST" and not self._same_origin(request):
+            return web.Response(status=403, text="This form did not come from the console.")
+        response = await handler(request)
+        response.headers.update(
+            {
+                "Content-Security-Policy": (
+                    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+                    "frame-ancestors 'none'; base-uri 'none'"
+                ),
+                "X-Content-Type-Options": "nosniff",
+                "Referrer-Policy": "same-origin",  # no-referrer would make Origin "null"
+                "X-Frame-Options": "DENY",
+            }
+        )
+        if not request.path.startswith("/static/"):
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    def _same_origin(self, request: web.Request) -> bool:
+        origin = request.headers.get("Origin")
+        if origin is None:  # older browsers send none on same-origin posts; CSRF token decides
+            return True
+        if self.settings.public_url:
+            public = urlsplit(self.settings.public_url)
+            return origin == f"{public.scheme}://{public.netloc}"
+        return urlsplit(origin).netloc == request.host
+
+    async def stylesheet(self, _request: web.Request) -> web.Response:
+        response = web.Response(body=self.css, content_type="text/css")
+        response.headers["Cache-Control"] = "max-age=3600"
+        return response
+
+    # -- signed out ------------------------------------------------------------------------
+
+    def _cookie(self, response: web.StreamResponse, name: str, value: str, max_age: int) -> None:
+        response.set_cookie(
+            name,
+            value,
+            max_age=max_age,
+            path="/",
+            httponly=True,
+            secure=self.secure,
+            samesite="Strict",
+        )
+
+    @staticmethod
+    def _csrf_ok(expected: str | None, form: Any) -> bool:
+        given = form.get("csrf")
+        return (
+            bool(expected)
+            and isinstance(given, str)
+            and secrets.compare_digest(given, str(expected))
+        )
+
+    def _render(self, name: str, status: int = 200, **values: Any) -> web.Response:
+        values.setdefault("admin", None)
+        values.setdefault("csrf", "")
+        values.setdefault("nav", NAV)
+        values.setdefault("here", "")
+        body = self.templates.get_template(name).render(network=self.network, **values)
+        return web.Response(status=status, text=body, content_type="text/html")
+
+    async def sign_in_form(self, request: web.Request) -> web.StreamResponse:
+        return self._with_csrf(request, "sign_in.html", "Sign in", {})
+
+    def _with_csrf(
+        self, request: web.Request, template: str, title: str, values: dict[str, Any]
+    ) -> web.Response:
+        token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
+        status = int(values.pop("status", 200))
+        defaults = {"handle": "", "error": "", "notice": ""}
+        response = self._render(template, status, title=title, csrf=token, **(defaults | values))
+        self._cookie(response, CSRF_COOKIE, token, 3600)
+        return response
+
+    async def send_code(self, request: web.Request) -> web.StreamResponse:
+        form = await request.post()
+        if not self._csrf_ok(request.cookies.get(CSRF_COOKIE), form):
+            return self._with_csrf(
+                request,
+                "sign_in.html",
+                "Sign in",
+                {"status": 400, "notice": "That page had expired. Please try again."},
+            )
+        handle = str(form.get("handle", "")).strip()
+        if not handle:
+            return self._with_csrf(
+                request,
+                "sign_in.html",
+                "Sign in",
+                {"status": 400, "error": "Enter your handle on Telegram or Slack"},
+            )
+        if not self.limiter.allow(f"send:{request.remote}"):
+            return self._with_csrf(
+                request,
+                "sign_in.html",
+                "Sign in",
+                {"status": 429, "notice": "Too many tries. Please wait 10 minutes."},
+            )
+        browser = secrets.token_urlsafe(32)
+        await self.console.send_code(handle, browser)
+        response = _see_other("code")
+        self._cookie(response, SIGN_IN_COOKIE, browser, 600)
+        return response
+
+    async def code_form(self, request: web.Request) -> web.StreamResponse:
+        if SIGN_IN_COOKIE not in request.cookies:
+            return _see_other("sign-in")
+        return self._with_csrf(request, "code.html", "Enter your code", {})
+
+    async def check_code(self, request: web.Request) -> web.StreamResponse:
+        form = await request.post()
+        browser = request.cookies.get(SIGN_IN_COOKIE)
+        if browser is None:
+            return _see_other("sign-in")
+        if not self._csrf_ok(request.cookies.get(CSRF_COOKIE), form):
+            return self._with_csrf(
+                request, "code.html", "Enter your code", {"status": 400, "error": _EXPIRED}
+            )
+        if not self.limiter.allow(f"code:{request.remote}"):
+            return self._with_csrf(
+                request,
+                "code.html",
+                "Enter your code",
+                {"status": 429, "error": "Too many tries. Please wait 10 minutes."},
+            )
+        signed = await self.console.sign_in(browser, str(form.get("code", "")))
+        if signed is None:
+            return self._with_csrf(
+                request,
+                "code.html",
+                "Enter your code",
+                {"status": 400, "error": "That code is not right, or it has expired"},
+            )
+        token, _ = signed
+        response = _see_other("./")
+        self._cookie(response, SESSION_COOKIE, token, self.settings.session_hours * 3600)
+        response.del_cookie(SIGN_IN_COOKIE, path="/")
+        response.del_cookie(CSRF_COOKIE, path="/")
+        return response
+
+    # -- signed in -------------------------------------------------------------------------
+
+    async def _signed_in(self, request: web.Request) -> SignedIn | None:
+        token = request.cookies.get(SESSION_COOKIE)
+        if not token:
+            return None
+        return await self.console.signed_in(token)
+
+    def _to_sign_in(self, request: web.Request) -> web.StreamResponse:
+        response = _see_other("sign-in")
+        if SESSION_COOKIE in request.cookies:
+            response.del_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    async def overview(self, request: web.Request) -> web.StreamResponse:
+        return await self._page(request, PAGES[0])
+
+    async def page(self, request: web.Request) -> web.StreamResponse:
+        path = request.path.lstrip("/")
+        found = next(p for p in PAGES if p[0] == path)
+        return await self._page(request, found)
+
+    async def _page(
+        self, request: web.Request, page: tuple[str, str, tuple[tuple[str, str], ...]]
+    ) -> web.StreamResponse:
+        signed = await self._signed_in(request)
+        if signed is None:
+            return self._to_sign_in(request)
+        path, label, parts = page
+        csrf = signed.session.csrf
+        sections = []
+        for title, line in parts:
+            replies = await self.console.show(signed, line)
+            sections.append(Section(title, [await self._html(r, csrf) for r in replies]))
+        result = self.results.pop(signed.session.id, [])
+        return self._render(
+            "page.html",
+            title=label,
+            admin=signed.admin,
+            csrf=csrf,
+            here=path,
+            sections=sections,
+            result=[await self._html(r, csrf, level=3) for r in result],
+        )
+
+    async def _html(self, reply: Reply, csrf: str, level: int = 3) -> Markup:
+        payloads: dict[Button, str] = {}
+        for row in reply.buttons:
+            for button in row:
+                payloads[button] = await self.console.payload(button.action)
+        return html.reply(reply, payloads, csrf, level=level)
+
+    async def _posted(self, request: web.Request) -> tuple[SignedIn, Any] | web.StreamResponse:
+        signed = await self._signed_in(request)
+        if signed is None:
+            return self._to_sign_in(request)
+        form = await request.post()
+        if not self._csrf_ok(signed.session.csrf, form):
+            return web.Response(status=403, text="This form had expired. Go back and try again.")
+        return signed, form
+
+    async def press(self, request: web.Request) -> web.StreamResponse:
+        posted = await self._posted(request)
+        if isinstance(posted, web.StreamResponse):
+            return posted
+        signed, form = posted
+        replies = await self.console.press(
+            signed, str(form.get("payload", "")), str(form.get("typed", ""))
+        )
+        return self._back(signed, replies, form)
+
+    async def type_line(self, request: web.Request) -> web.StreamResponse:
+        posted = await self._posted(request)
+        if isinstance(posted, web.StreamResponse):
+            return posted
+        signed, form = posted
+        replies = await self.console.type(signed, str(form.get("line", "")))
+        return self._back(signed, replies, form)
+
+    def _back(self, signed: SignedIn, replies: list[Reply], form: Any) -> web.StreamResponse:
+        # Post, then redirect: the outcome is shown once on the page the form came from, and
+        # reloading that page does not press the button again.
+        self.results[signed.session.id] = replies
+        back = str(form.get("back", "./"))
+        return _see_other(back if back in {p for p, _ in NAV} else "./")
+
+    async def sign_out(self, request: web.Request) -> web.StreamResponse:
+        posted = await self._posted(request)
+        if isinstance(posted, web.StreamResponse):
+            return posted
+        signed, _ = posted
+        await self.console.sign_out(signed)
+        self.results.pop(signed.session.id, None)
+        response = self._with_csrf(
+            request, "sign_in.html", "Sign in", {"notice": "You have signed out."}
+        )
+        response.del_cookie(SESSION_COOKIE, path="/")
+        return response
+
+
+def _see_other(location: str) -> web.Response:
+    """A 303 to a path relative to the page (the console may sit under a path prefix)."""
+    return web.Response(status=303, headers={"Location": location})
+
+
+_EXPIRED = "That page had expired. Please enter the code again"
+
+
+class ConsoleListener:
+    def __init__(self, runner: web.AppRunner, port: int) -> None:
+        self._runner = runner
+        self.port = port
+
+    async def stop(self) -> None:
+        await self._runner.cleanup()
+
+
+async def start_console(bridge: Bridge, host: str, port: int) -> ConsoleListener:
+    runner = web.AppRunner(ConsoleSite(bridge).app(), access_log=None, shutdown_timeout=1.0)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise ConfigError(f"console: cannot listen on {host}:{port} ({exc.strerror})") from None
+    return ConsoleListener(runner, runner.addresses[0][1])
