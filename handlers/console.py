@@ -13,10 +13,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from ccin_bridge.handlers import reply_codec
+from ccin_bridge.handlers import flow, reply_codec
+from ccin_bridge.handlers.commands.broadcast import BROADCAST
 from ccin_bridge.handlers.config import Settings
 from ccin_bridge.handlers.core import Bridge, RequestFactory
+from ccin_bridge.handlers.events import FormSubmitted, Outcome
 from ccin_bridge.handlers.identity import ChatRef, UserRef
 from ccin_bridge.handlers.replies import Reply, ReplyBuilder, bold
 from ccin_bridge.handlers.requests import parse_command_line
@@ -28,6 +31,8 @@ log = logging.getLogger(__name__)
 # Button payloads on a page are posted back by the browser: a long action is kept
 # server-side (callbacks) like a chat button's, so a form never carries more than this.
 MAX_PAYLOAD = 1000
+# Flows the console offers as forms of their own, by command.
+FORMS: dict[str, flow.Flow[Any]] = {BROADCAST.command: BROADCAST}
 
 
 @dataclass(frozen=True)
@@ -181,6 +186,19 @@ class Console:
         """A button on a page, as if pressed in chat (`typed`: the reason field beside it)."""
         request_for = self._requests(signed_in)
         return await self.bridge.handle_button(request_for, payload, typed=typed[:1000])
+
+    def form_fields(self, command: str) -> list[flow.Field]:
+        """The inputs of a flow's form (as Slack's modal has them), for a console page."""
+        env = flow.FormEnv(self.settings, is_admin=True)
+        return FORMS[command].form_fields(env)
+
+    async def submit(self, signed_in: SignedIn, command: str, answers: dict[str, str]) -> Outcome:
+        """A console form for a flow: every answer through its step, as a platform's form is
+        (`outcome.form.errors` by field; else the flow's next question, e.g. the preview)."""
+        fields = {f.name for f in self.form_fields(command)}
+        taken = {name: value for name, value in answers.items() if name in fields}
+        chat = ChatRef(signed_in.admin.platform, f"console-{signed_in.session.id}")
+        return await self.bridge.dispatch(FormSubmitted(signed_in.user, chat, command, taken))
 
     async def payload(self, action: str) -> str:
         return await self.bridge.encode_action(action, MAX_PAYLOAD)

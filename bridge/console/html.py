@@ -35,11 +35,14 @@ def block(value: Block, level: int) -> Markup:
     return Markup("<p>%s</p>") % _line(value.spans)
 
 
-def reply(value: Reply, payloads: dict[Button, str], csrf: str, *, level: int = 3) -> Markup:
-    """One reply; `payloads` holds each button's posted payload (Console.payload)."""
+def reply(
+    value: Reply, payloads: dict[Button, str], csrf: str, *, level: int = 3, back: str = "./"
+) -> Markup:
+    """One reply; `payloads` holds each button's posted payload (Console.payload); `back`:
+    the page a pressed button's outcome is shown on."""
     parts = [block(b, level) for b in value.blocks]
     for row in value.buttons:
-        forms = Markup("").join(_button(b, payloads[b], csrf) for b in row)
+        forms = Markup("").join(_button(b, payloads[b], csrf, back) for b in row)
         parts.append(Markup('<div class="actions">%s</div>') % forms)
     if value.attachment is not None:
         parts.append(
@@ -49,7 +52,7 @@ def reply(value: Reply, payloads: dict[Button, str], csrf: str, *, level: int = 
     return Markup('<section class="reply">%s</section>') % Markup("").join(parts)
 
 
-def _button(button: Button, payload: str, csrf: str) -> Markup:
+def _button(button: Button, payload: str, csrf: str, back: str) -> Markup:
     style = {"approve": "primary", "confirm": "primary", "decline": "warning"}.get(button.role, "")
     extra = Markup("")
     if button.takes_text:
@@ -63,6 +66,7 @@ def _button(button: Button, payload: str, csrf: str) -> Markup:
     return Markup(
         '<form method="post" action="press" class="button-form">'
         '<input type="hidden" name="csrf" value="%s">'
-        '<input type="hidden" name="payload" value="%s">%s'
+        '<input type="hidden" name="payload" value="%s">'
+        '<input type="hidden" name="back" value="%s">%s'
         '<button type="submit" class="button %s">%s</button></form>'
-    ) % (csrf, payload, extra, style, button.label)
+    ) % (csrf, payload, back, extra, style, button.label)

@@ -54,7 +54,12 @@ PAGES: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
     ("news", "News", (("News waiting for a decision", "news review"),)),
     ("deliveries", "Deliveries", (("Broadcasts and digests", "deliveries"),)),
 )
-NAV = tuple((path, label) for path, label, _ in PAGES)
+# Pages that are a flow's form (the flow's command: handlers/console.py FORMS).
+FORM_PAGES = (("broadcast", "Broadcast", "broadcast", "Preview"),)
+NAV = (
+    *((path, label) for path, label, _ in PAGES),
+    *((path, label) for path, label, _, _ in FORM_PAGES),
+)
 
 
 @dataclass(frozen=True)
@@ -105,6 +110,9 @@ class ConsoleSite:
         app.router.add_get("/", self.overview)
         for path, _, _ in PAGES[1:]:
             app.router.add_get(f"/{path}", self.page)
+        for path, _, _, _ in FORM_PAGES:
+            app.router.add_get(f"/{path}", self.form_page)
+            app.router.add_post(f"/{path}", self.form_submitted)
         app.router.add_get("/sign-in", self.sign_in_form)
         app.router.add_post("/sign-in", self.send_code)
         app.router.add_get("/code", self.code_form)
@@ -291,7 +299,7 @@ class ConsoleSite:
         sections = []
         for title, line in parts:
             replies = await self.console.show(signed, line)
-            sections.append(Section(title, [await self._html(r, csrf) for r in replies]))
+            sections.append(Section(title, [await self._html(r, csrf, back=path) for r in replies]))
         result = self.results.pop(signed.session.id, [])
         return self._render(
             "page.html",
@@ -300,15 +308,63 @@ class ConsoleSite:
             csrf=csrf,
             here=path,
             sections=sections,
-            result=[await self._html(r, csrf, level=3) for r in result],
+            result=[await self._html(r, csrf, back=path) for r in result],
         )
 
-    async def _html(self, reply: Reply, csrf: str, level: int = 3) -> Markup:
+    async def form_page(self, request: web.Request) -> web.StreamResponse:
+        signed = await self._signed_in(request)
+        if signed is None:
+            return self._to_sign_in(request)
+        return await self._form(request, signed, {}, {}, [])
+
+    async def form_submitted(self, request: web.Request) -> web.StreamResponse:
+        posted = await self._posted(request)
+        if isinstance(posted, web.StreamResponse):
+            return posted
+        signed, form = posted
+        command = self._form_spec(request)[2]
+        answers = {k: str(v) for k, v in form.items() if k != "csrf"}
+        outcome = await self.console.submit(signed, command, answers)
+        errors = dict(outcome.form.errors) if outcome.form is not None else {}
+        replies = [] if errors else outcome.reply_list
+        return await self._form(request, signed, answers, errors, replies)
+
+    def _form_spec(self, request: web.Request) -> tuple[str, str, str, str]:
+        path = request.path.lstrip("/")
+        return next(p for p in FORM_PAGES if p[0] == path)
+
+    async def _form(
+        self,
+        request: web.Request,
+        signed: SignedIn,
+        values: dict[str, str],
+        errors: dict[str, str],
+        replies: list[Reply],
+    ) -> web.Response:
+        path, label, command, submit = self._form_spec(request)
+        csrf = signed.session.csrf
+        result = self.results.pop(signed.session.id, []) or replies
+        return self._render(
+            "form.html",
+            status=400 if errors else 200,
+            title=label,
+            admin=signed.admin,
+            csrf=csrf,
+            here=path,
+            fields=self.console.form_fields(command),
+            values=values,
+            errors=errors,
+            submit=submit,
+            result=[await self._html(r, csrf, back=path) for r in result],
+            result_title="Preview" if replies else "Outcome",
+        )
+
+    async def _html(self, reply: Reply, csrf: str, level: int = 3, back: str = "./") -> Markup:
         payloads: dict[Button, str] = {}
         for row in reply.buttons:
             for button in row:
                 payloads[button] = await self.console.payload(button.action)
-        return html.reply(reply, payloads, csrf, level=level)
+        return html.reply(reply, payloads, csrf, level=level, back=back)
 
     async def _posted(self, request: web.Request) -> tuple[SignedIn, Any] | web.StreamResponse:
         signed = await self._signed_in(request)

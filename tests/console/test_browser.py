@@ -147,6 +147,12 @@ async def test_an_admin_signs_in_approves_a_request_and_signs_out(
         assert await in_thread(accessibility_problems, browser) == []
         await said_to(fake_api, ALEX, "approved")  # told through the outbox, as from chat
 
+        await in_thread(browser.find_element(By.LINK_TEXT, "Broadcast").click)
+        assert await in_thread(accessibility_problems, browser) == []
+        await in_thread(browser.find_element(By.XPATH, "//button[.='Preview']").click)
+        assert "There is a problem" in browser.find_element(By.TAG_NAME, "main").text
+        assert await in_thread(accessibility_problems, browser) == []  # the error state too
+
         await in_thread(browser.find_element(By.XPATH, "//button[.='Sign out']").click)
         assert "You have signed out." in browser.find_element(By.TAG_NAME, "main").text
         await in_thread(browser.get, url + "join-requests")
