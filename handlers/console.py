@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from ccin_bridge.handlers import flow, reply_codec
@@ -23,7 +23,7 @@ from ccin_bridge.handlers.events import FormSubmitted, Outcome
 from ccin_bridge.handlers.identity import ChatRef, UserRef
 from ccin_bridge.handlers.replies import Reply, ReplyBuilder, bold
 from ccin_bridge.handlers.requests import parse_command_line
-from ccin_bridge.store import audit, console_auth, outbox
+from ccin_bridge.store import audit, console_auth, outbox, people
 from ccin_bridge.store.console_auth import Account, SessionRecord
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,26 @@ class SignedIn:
         # up to date, so the console must not blank them.
         a = self.admin
         return UserRef(a.platform, a.external_id, display_name=a.display_name, username=a.username)
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    action: str = ""
+    since: date | None = None  # days in the network's time zone, both included
+    until: date | None = None
+    limit: int = 200
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    at: datetime
+    who: str
+    action: str
+    detail: str
+
+
+def _midnight(day: date, zone: tzinfo) -> datetime:
+    return datetime.combine(day, time(0), zone)
 
 
 def code_message(network: str, code: str, minutes: int) -> Reply:
@@ -199,6 +219,29 @@ class Console:
         taken = {name: value for name, value in answers.items() if name in fields}
         chat = ChatRef(signed_in.admin.platform, f"console-{signed_in.session.id}")
         return await self.bridge.dispatch(FormSubmitted(signed_in.user, chat, command, taken))
+
+    async def audit_log(self, query: AuditQuery) -> tuple[list[AuditRow], list[str]]:
+        """Entries matching `query`, newest first, with who did each; and every action."""
+        zone = self.settings.zone
+        since = _midnight(query.since, zone) if query.since else None
+        until = _midnight(query.until + timedelta(days=1), zone) if query.until else None
+        async with self.bridge.db.read() as session:
+            found = await audit.entries(
+                session, action=query.action or None, since=since, until=until, limit=query.limit
+            )
+            actors = {e.actor_id for e in found if e.actor_id is not None}
+            names = await people.display_names(session, actors)
+            known = await audit.actions(session)
+        rows = [
+            AuditRow(
+                at=e.at.astimezone(zone),
+                who=(names.get(e.actor_id) or f"#{e.actor_id}") if e.actor_id else "the bridge",
+                action=e.action,
+                detail=", ".join(f"{k}: {v}" for k, v in sorted(e.detail.items())),
+            )
+            for e in found
+        ]
+        return rows, known
 
     async def payload(self, action: str) -> str:
         return await self.bridge.encode_action(action, MAX_PAYLOAD)

@@ -42,3 +42,29 @@ async def count_by_action(session: AsyncSession, since: datetime) -> dict[str, i
         .group_by(AuditEntry.action)
     )
     return {action: int(n) for action, n in rows}
+
+
+async def entries(
+    session: AsyncSession,
+    *,
+    action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 200,
+) -> list[AuditRecord]:
+    """The newest entries first, of one action and from `since` up to (not including)
+    `until` when given."""
+    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    if action:
+        query = query.where(AuditEntry.action == action)
+    if since is not None:
+        query = query.where(AuditEntry.at >= since)
+    if until is not None:
+        query = query.where(AuditEntry.at < until)
+    rows = await session.scalars(query)
+    return [AuditRecord(e.id, e.at, e.actor_id, e.action, dict(e.detail)) for e in rows]
+
+
+async def actions(session: AsyncSession) -> list[str]:
+    """Every action the log holds, for a filter's choices."""
+    return list(await session.scalars(select(AuditEntry.action).distinct().order_by("action")))

@@ -9,15 +9,18 @@ refused. Signed out, every page but sign-in redirects there; nothing else is sho
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import date
 from importlib.resources import files
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import jinja2
 from aiohttp import web
@@ -25,7 +28,7 @@ from markupsafe import Markup
 
 from ccin_bridge.console import html
 from ccin_bridge.handlers.config import ConfigError
-from ccin_bridge.handlers.console import Console, SignedIn
+from ccin_bridge.handlers.console import AuditQuery, Console, SignedIn
 from ccin_bridge.handlers.core import Bridge
 from ccin_bridge.handlers.replies import Button, Reply
 
@@ -59,6 +62,7 @@ FORM_PAGES = (("broadcast", "Broadcast", "broadcast", "Preview"),)
 NAV = (
     *((path, label) for path, label, _ in PAGES),
     *((path, label) for path, label, _, _ in FORM_PAGES),
+    ("audit", "Audit log"),
 )
 
 
@@ -113,6 +117,8 @@ class ConsoleSite:
         for path, _, _, _ in FORM_PAGES:
             app.router.add_get(f"/{path}", self.form_page)
             app.router.add_post(f"/{path}", self.form_submitted)
+        app.router.add_get("/audit", self.audit_page)
+        app.router.add_get("/audit.csv", self.audit_csv)
         app.router.add_get("/sign-in", self.sign_in_form)
         app.router.add_post("/sign-in", self.send_code)
         app.router.add_get("/code", self.code_form)
@@ -359,6 +365,48 @@ class ConsoleSite:
             result_title="Preview" if replies else "Outcome",
         )
 
+    async def audit_page(self, request: web.Request) -> web.StreamResponse:
+        signed = await self._signed_in(request)
+        if signed is None:
+            return self._to_sign_in(request)
+        query, error = _audit_query(request)
+        rows, actions = await self.console.audit_log(query)
+        return self._render(
+            "audit.html",
+            status=400 if error else 200,
+            title="Audit log",
+            admin=signed.admin,
+            csrf=signed.session.csrf,
+            here="audit",
+            query=query,
+            error=error,
+            rows=rows,
+            actions=actions,
+            csv_query=urlencode({k: v for k, v in request.query.items() if k in _AUDIT_KEYS}),
+        )
+
+    async def audit_csv(self, request: web.Request) -> web.StreamResponse:
+        signed = await self._signed_in(request)
+        if signed is None:
+            return self._to_sign_in(request)
+        query, error = _audit_query(request, limit=10_000)
+        if error:
+            return web.Response(status=400, text=error)
+        rows, _ = await self.console.audit_log(query)
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["when", "who", "action", "details"])
+        for row in rows:
+            # A cell that starts like a formula is kept as text by spreadsheets.
+            when = row.at.isoformat(timespec="seconds")
+            writer.writerow([_cell(v) for v in (when, row.who, row.action, row.detail)])
+        return web.Response(
+            body=out.getvalue().encode("utf-8-sig"),  # Excel reads UTF-8 with its BOM
+            content_type="text/csv",
+            charset="utf-8",
+            headers={"Content-Disposition": 'attachment; filename="ccin-audit-log.csv"'},
+        )
+
     async def _html(self, reply: Reply, csrf: str, level: int = 3, back: str = "./") -> Markup:
         payloads: dict[Button, str] = {}
         for row in reply.buttons:
@@ -412,6 +460,28 @@ class ConsoleSite:
         )
         response.del_cookie(SESSION_COOKIE, path="/")
         return response
+
+
+_AUDIT_KEYS = ("action", "from", "to")
+
+
+def _audit_query(request: web.Request, limit: int = 200) -> tuple[AuditQuery, str]:
+    """The filters in the address, and what is wrong with them ("" if nothing)."""
+    values = {k: request.query.get(k, "").strip() for k in _AUDIT_KEYS}
+    days: dict[str, date | None] = {}
+    for key in ("from", "to"):
+        try:
+            days[key] = date.fromisoformat(values[key]) if values[key] else None
+        except ValueError:
+            return AuditQuery(limit=limit), f"{values[key][:20]!r} is not a day such as 2026-11-01"
+    since, until = days["from"], days["to"]
+    if since and until and since > until:
+        return AuditQuery(limit=limit), "The first day comes after the last one"
+    return AuditQuery(values["action"][:64], since, until, limit), ""
+
+
+def _cell(value: str) -> str:
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 def _see_other(location: str) -> web.Response:

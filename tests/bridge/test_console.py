@@ -3,9 +3,11 @@ expiry and revocation, and a join request approved through the same handlers as 
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import aiohttp
@@ -366,3 +368,40 @@ async def test_a_broadcast_is_written_in_a_form_previewed_and_sent(site: Site) -
         admin = await people.find_person(session, "telegram", ADMIN.user_id)
     assert admin is not None
     assert [(p.audience, p.created_by) for p in pushes] == [("officers", admin.id)]
+
+
+async def test_the_audit_log_filters_and_downloads_as_csv(site: Site) -> None:
+    # A name chosen to be a spreadsheet formula: people pick their own names.
+    await join_officers(
+        site.bridge, replace(ALEX_TG, display_name='=HYPERLINK("https://x.example")')
+    )
+    async with browser() as client:
+        await signed_in(client, site)
+        async with client.get(site.url + "audit") as page:
+            body = await page.text()
+        assert "console.sign_in" in body and "Ada Admin" in body
+        async with client.get(site.url + "audit", params={"action": "console.sign_in"}) as page:
+            body = await page.text()
+        assert "1 entry, newest first" in body
+        async with client.get(site.url + "audit", params={"from": "yesterday"}) as bad:
+            assert bad.status == 400
+            assert "is not a day such as 2026-11-01" in await bad.text()
+        async with client.get(
+            site.url + "audit", params={"from": "2026-11-23", "to": "2026-11-22"}
+        ) as backwards:
+            assert backwards.status == 400
+        async with client.get(site.url + "audit.csv") as download:
+            assert download.content_type == "text/csv"
+            assert "attachment" in download.headers["Content-Disposition"]
+            raw = await download.read()
+    assert raw.startswith(b"\xef\xbb\xbf")  # a BOM, so Excel reads UTF-8
+    table = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert table[0] == ["when", "who", "action", "details"]
+    assert any(row[2] == "console.sign_in" and row[1] == "Ada Admin" for row in table[1:])
+    assert not any(cell.startswith("=") for row in table for cell in row)
+    assert any(row[1].startswith("'=HYPERLINK") for row in table)  # kept, as text
+    async with (
+        browser() as stranger,
+        stranger.get(site.url + "audit.csv", allow_redirects=False) as refused,
+    ):
+        assert refused.status == 303

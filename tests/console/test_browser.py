@@ -153,6 +153,10 @@ async def test_an_admin_signs_in_approves_a_request_and_signs_out(
         assert "There is a problem" in browser.find_element(By.TAG_NAME, "main").text
         assert await in_thread(accessibility_problems, browser) == []  # the error state too
 
+        await in_thread(browser.find_element(By.LINK_TEXT, "Audit log").click)
+        assert "console.sign_in" in browser.find_element(By.TAG_NAME, "table").text
+        assert await in_thread(accessibility_problems, browser) == []
+
         await in_thread(browser.find_element(By.XPATH, "//button[.='Sign out']").click)
         assert "You have signed out." in browser.find_element(By.TAG_NAME, "main").text
         await in_thread(browser.get, url + "join-requests")
