@@ -214,6 +214,9 @@ class ConsoleConfig(_Strict):
     port: int = Field(default=8081, ge=0, le=65535)  # 0: any free port (tests)
     # Where people reach it (behind your HTTPS proxy); cookies are `Secure` when it is https.
     public_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
+    # A reverse proxy in front sets X-Forwarded-For: sign-in tries are counted per address it
+    # saw, not as one address (the proxy's). Only when the console is reachable through it alone.
+    trusted_proxy: bool = False
     session_hours: int = Field(default=12, ge=1, le=168)  # a sign-in lasts at most this long
     idle_minutes: int = Field(default=120, ge=5, le=1440)  # ... and ends after this long unused
 

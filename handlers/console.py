@@ -71,7 +71,12 @@ def _midnight(day: date, zone: tzinfo) -> datetime:
 def code_message(network: str, code: str, minutes: int) -> Reply:
     return (
         ReplyBuilder()
-        .para("Your sign-in code for the ", bold(f"{network} admin console"), " is ", bold(code))
+        .para(
+            "Your sign-in code for the ",
+            bold(f"{network} admin console"),
+            " is ",
+            bold(console_auth.shown(code)),
+        )
         .para(
             f"It works once, for {minutes} minutes, in the browser that asked for it. "
             "If you did not ask for it, ignore this message: nobody can sign in without it."
@@ -121,7 +126,7 @@ class Console:
             minutes = int(console_auth.CODE_VALID_FOR.total_seconds() // 60)
             await outbox.create_push(
                 session,
-                kind="notice",
+                kind=outbox.SIGN_IN_CODE,
                 payload=reply_codec.encode(code_message(self.settings.network_name, code, minutes)),
                 targets=[outbox.Target(account.platform, account.external_id, account.identity_id)],
                 title="Console sign-in code",
@@ -132,9 +137,9 @@ class Console:
     async def sign_in(self, browser: str, code: str) -> tuple[str, SignedIn] | None:
         """Exchange a right code from the browser that asked for it for a session token."""
         now = self.bridge.clock()
-        digits = "".join(ch for ch in code if ch.isdigit())[: console_auth.CODE_DIGITS + 1]
+        typed = console_auth.normalise(code)
         async with self.bridge.db.session() as session:
-            identity_id = await console_auth.redeem_code(session, browser, digits, now)
+            identity_id = await console_auth.redeem_code(session, browser, typed, now)
             if identity_id is None:
                 return None
             account = await console_auth.account_is_admin(

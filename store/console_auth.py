@@ -21,12 +21,24 @@ from ccin_bridge.store.models import ConsoleCode, ConsoleSession, Identity
 
 CODE_VALID_FOR = timedelta(minutes=10)
 CODE_TRIES = 5
-CODE_DIGITS = 6
+# Eight letters and digits (no 0/O or 1/I/L: people copy them by eye): 31^8 codes, so five
+# tries per code at three codes per ten minutes leave a guesser about one chance in 10^8 a day.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+CODE_LENGTH = 8
 # Codes one account may be sent in CODE_VALID_FOR: a stranger typing an admin's handle
 # again and again must not flood that admin's chat.
 CODES_PER_ACCOUNT = 3
 # A session's last use is written at most this often: each page view must not be a write.
 TOUCH_EVERY = timedelta(minutes=1)
+
+
+def normalise(code: str) -> str:
+    """A code as typed (any case, with the dash it is shown with or spaces) as it was issued."""
+    return "".join(ch for ch in code.upper() if ch.isalnum())[: CODE_LENGTH + 1]
+
+
+def shown(code: str) -> str:
+    return f"{code[:4]}-{code[4:]}"
 
 
 def digest(value: str) -> str:
@@ -84,7 +96,7 @@ async def recent_codes(session: AsyncSession, identity_id: int, now: datetime) -
 
 async def issue_code(session: AsyncSession, identity_id: int, browser: str, now: datetime) -> str:
     """A fresh code for `identity_id`, usable only with the cookie value `browser`."""
-    code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+    code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
     session.add(
         ConsoleCode(
             identity_id=identity_id,

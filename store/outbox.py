@@ -490,9 +490,18 @@ async def has_unfinished(
     return row is not None
 
 
+# Kinds of push the delivery lists leave out: a sign-in code is a message to one person that
+# says nothing to the admins reading the list, and a stranger asking for codes would bury the
+# broadcasts under them.
+SIGN_IN_CODE = "sign_in_code"
+UNLISTED_KINDS = (SIGN_IN_CODE,)
+
+
 async def recent_pushes(session: AsyncSession, limit: int = 20) -> list[PushSummary]:
-    """The newest pushes first."""
-    rows = await session.scalars(select(Push).order_by(Push.id.desc()).limit(limit))
+    """The newest pushes first (of the kinds an admin's list shows)."""
+    rows = await session.scalars(
+        select(Push).where(Push.kind.not_in(UNLISTED_KINDS)).order_by(Push.id.desc()).limit(limit)
+    )
     return [PushSummary(p.id, p.kind, p.title, p.created_at) for p in rows]
 
 

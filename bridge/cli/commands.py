@@ -236,6 +236,12 @@ async def _run(args: argparse.Namespace, app: App) -> int:
             where = app.settings.console
             console = await start_console(app.bridge, where.host, where.port)
             log.info("admin console on http://%s:%d/", where.host, console.port)
+            if where.public_url is None:
+                log.warning(
+                    "console: no console.public_url: its cookies are not marked Secure, and "
+                    "forms are refused if a proxy changes the host name; set it to the address "
+                    "admins' browsers use"
+                )
         names = ", ".join(s.platform.capitalize() for s in started)
         print(f"ccin-bridge is running on {names}; Ctrl-C stops it.", flush=True)
         await stop.wait()

@@ -9,6 +9,7 @@ refused. Signed out, every page but sign-in redirects there; nothing else is sho
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import logging
@@ -89,8 +90,8 @@ class _Limiter:
         if len(seen) >= ATTEMPTS:
             return False
         seen.append(now)
-        if len(self._seen) > 10_000:  # forget the quiet ones rather than grow without end
-            self._seen = {k: v for k, v in self._seen.items() if v}
+        if len(self._seen) > 10_000:  # forget those quiet for a window rather than grow
+            self._seen = {k: v for k, v in self._seen.items() if v[-1] > now - WINDOW_S}
         return True
 
 
@@ -101,7 +102,7 @@ class ConsoleSite:
         self.network = bridge.settings.network_name
         self.secure = (self.settings.public_url or "").startswith("https://")
         self.limiter = _Limiter()
-        self.results: dict[int, list[Reply]] = {}  # shown once after a POST (by session id)
+        self._sending: set[asyncio.Task[None]] = set()  # codes being sent (kept from the GC)
         # One small file, read once: no static-file route that could be walked out of.
         self.css = (files("ccin_bridge.console") / "static" / "console.css").read_bytes()
         loader = jinja2.FileSystemLoader(str(files("ccin_bridge.console") / "templates"))
@@ -154,9 +155,28 @@ class ConsoleSite:
         if origin is None:  # older browsers send none on same-origin posts; CSRF token decides
             return True
         if self.settings.public_url:
-            public = urlsplit(self.settings.public_url)
-            return origin == f"{public.scheme}://{public.netloc}"
-        return urlsplit(origin).netloc == request.host
+            return _origin(origin) == _origin(self.settings.public_url)
+        return _origin(origin) == _origin(f"{request.scheme}://{request.host}")
+
+    def _client(self, request: web.Request) -> str:
+        """Who is asking, for the limiter: behind a proxy that says so (config
+        `console.trusted_proxy`), the address it saw, the last in X-Forwarded-For."""
+        if self.settings.trusted_proxy:
+            forwarded = request.headers.get("X-Forwarded-For", "")
+            last = forwarded.rsplit(",", 1)[-1].strip()
+            if last:
+                return last[:64]
+        return request.remote or "?"
+
+    async def settle(self) -> None:
+        """Wait for the codes being sent (tests; and a stopping bridge lets them finish)."""
+        while self._sending:
+            await asyncio.wait(set(self._sending))
+
+    def _sent(self, task: asyncio.Task[None]) -> None:
+        self._sending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("console: a sign-in code could not be sent", exc_info=task.exception())
 
     async def stylesheet(self, _request: web.Request) -> web.Response:
         response = web.Response(body=self.css, content_type="text/css")
@@ -223,7 +243,7 @@ class ConsoleSite:
                 "Sign in",
                 {"status": 400, "error": "Enter your handle on Telegram or Slack"},
             )
-        if not self.limiter.allow(f"send:{request.remote}"):
+        if not self.limiter.allow(f"send:{self._client(request)}"):
             return self._with_csrf(
                 request,
                 "sign_in.html",
@@ -231,7 +251,11 @@ class ConsoleSite:
                 {"status": 429, "notice": "Too many tries. Please wait 10 minutes."},
             )
         browser = secrets.token_urlsafe(32)
-        await self.console.send_code(handle, browser)
+        # In the background: the answer comes as fast for a handle that is an admin's as for
+        # one that is not, so its timing does not tell who the admins are either.
+        task = asyncio.create_task(self.console.send_code(handle, browser))
+        self._sending.add(task)
+        task.add_done_callback(self._sent)
         response = _see_other("code")
         self._cookie(response, SIGN_IN_COOKIE, browser, 600)
         return response
@@ -250,7 +274,7 @@ class ConsoleSite:
             return self._with_csrf(
                 request, "code.html", "Enter your code", {"status": 400, "error": _EXPIRED}
             )
-        if not self.limiter.allow(f"code:{request.remote}"):
+        if not self.limiter.allow(f"code:{self._client(request)}"):
             return self._with_csrf(
                 request,
                 "code.html",
@@ -295,7 +319,10 @@ class ConsoleSite:
         return await self._page(request, found)
 
     async def _page(
-        self, request: web.Request, page: tuple[str, str, tuple[tuple[str, str], ...]]
+        self,
+        request: web.Request,
+        page: tuple[str, str, tuple[tuple[str, str], ...]],
+        result: list[Reply] | None = None,
     ) -> web.StreamResponse:
         signed = await self._signed_in(request)
         if signed is None:
@@ -306,7 +333,6 @@ class ConsoleSite:
         for title, line in parts:
             replies = await self.console.show(signed, line)
             sections.append(Section(title, [await self._html(r, csrf, back=path) for r in replies]))
-        result = self.results.pop(signed.session.id, [])
         return self._render(
             "page.html",
             title=label,
@@ -314,42 +340,43 @@ class ConsoleSite:
             csrf=csrf,
             here=path,
             sections=sections,
-            result=[await self._html(r, csrf, back=path) for r in result],
+            result=[await self._html(r, csrf, back=path) for r in result or []],
         )
 
     async def form_page(self, request: web.Request) -> web.StreamResponse:
         signed = await self._signed_in(request)
         if signed is None:
             return self._to_sign_in(request)
-        return await self._form(request, signed, {}, {}, [])
+        return await self._form(self._form_spec(request.path), signed, {}, {}, [])
 
     async def form_submitted(self, request: web.Request) -> web.StreamResponse:
         posted = await self._posted(request)
         if isinstance(posted, web.StreamResponse):
             return posted
         signed, form = posted
-        command = self._form_spec(request)[2]
+        spec = self._form_spec(request.path)
         answers = {k: str(v) for k, v in form.items() if k != "csrf"}
-        outcome = await self.console.submit(signed, command, answers)
+        outcome = await self.console.submit(signed, spec[2], answers)
         errors = dict(outcome.form.errors) if outcome.form is not None else {}
         replies = [] if errors else outcome.reply_list
-        return await self._form(request, signed, answers, errors, replies)
+        return await self._form(spec, signed, answers, errors, replies, preview=True)
 
-    def _form_spec(self, request: web.Request) -> tuple[str, str, str, str]:
-        path = request.path.lstrip("/")
-        return next(p for p in FORM_PAGES if p[0] == path)
+    @staticmethod
+    def _form_spec(path: str) -> tuple[str, str, str, str]:
+        return next(p for p in FORM_PAGES if p[0] == path.lstrip("/"))
 
     async def _form(
         self,
-        request: web.Request,
+        spec: tuple[str, str, str, str],
         signed: SignedIn,
         values: dict[str, str],
         errors: dict[str, str],
-        replies: list[Reply],
+        result: list[Reply],
+        *,
+        preview: bool = False,
     ) -> web.Response:
-        path, label, command, submit = self._form_spec(request)
+        path, label, command, submit = spec
         csrf = signed.session.csrf
-        result = self.results.pop(signed.session.id, []) or replies
         return self._render(
             "form.html",
             status=400 if errors else 200,
@@ -362,7 +389,7 @@ class ConsoleSite:
             errors=errors,
             submit=submit,
             result=[await self._html(r, csrf, back=path) for r in result],
-            result_title="Preview" if replies else "Outcome",
+            result_title="Preview" if preview else "Outcome",
         )
 
     async def audit_page(self, request: web.Request) -> web.StreamResponse:
@@ -431,7 +458,7 @@ class ConsoleSite:
         replies = await self.console.press(
             signed, str(form.get("payload", "")), str(form.get("typed", ""))
         )
-        return self._back(signed, replies, form)
+        return await self._back(request, signed, replies, form)
 
     async def type_line(self, request: web.Request) -> web.StreamResponse:
         posted = await self._posted(request)
@@ -439,14 +466,20 @@ class ConsoleSite:
             return posted
         signed, form = posted
         replies = await self.console.type(signed, str(form.get("line", "")))
-        return self._back(signed, replies, form)
+        return await self._back(request, signed, replies, form)
 
-    def _back(self, signed: SignedIn, replies: list[Reply], form: Any) -> web.StreamResponse:
-        # Post, then redirect: the outcome is shown once on the page the form came from, and
-        # reloading that page does not press the button again.
-        self.results[signed.session.id] = replies
+    async def _back(
+        self, request: web.Request, signed: SignedIn, replies: list[Reply], form: Any
+    ) -> web.StreamResponse:
+        """The page the form was on, drawn afresh with the outcome at its top. Answered here
+        rather than kept for a redirect: behind a load balancer the next request may reach
+        another process, and a question the bot asks must not be lost on the way."""
         back = str(form.get("back", "./"))
-        return _see_other(back if back in {p for p, _ in NAV} else "./")
+        form_page = next((p for p in FORM_PAGES if p[0] == back), None)
+        if form_page is not None:
+            return await self._form(form_page, signed, {}, {}, replies)
+        page = next((p for p in PAGES if p[0] == back), PAGES[0])
+        return await self._page(request, page, result=replies)
 
     async def sign_out(self, request: web.Request) -> web.StreamResponse:
         posted = await self._posted(request)
@@ -454,7 +487,6 @@ class ConsoleSite:
             return posted
         signed, _ = posted
         await self.console.sign_out(signed)
-        self.results.pop(signed.session.id, None)
         response = self._with_csrf(
             request, "sign_in.html", "Sign in", {"notice": "You have signed out."}
         )
@@ -484,6 +516,19 @@ def _cell(value: str) -> str:
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """scheme, host and port as a browser compares them (case and default ports aside)."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        return (scheme, "", -1)
+    if port == {"http": 80, "https": 443}.get(scheme):
+        port = None
+    return (scheme, (parts.hostname or "").lower(), port)
+
+
 def _see_other(location: str) -> web.Response:
     """A 303 to a path relative to the page (the console may sit under a path prefix)."""
     return web.Response(status=303, headers={"Location": location})
@@ -493,20 +538,23 @@ _EXPIRED = "That page had expired. Please enter the code again"
 
 
 class ConsoleListener:
-    def __init__(self, runner: web.AppRunner, port: int) -> None:
+    def __init__(self, runner: web.AppRunner, port: int, site: ConsoleSite) -> None:
         self._runner = runner
         self.port = port
+        self.site = site
 
     async def stop(self) -> None:
+        await self.site.settle()
         await self._runner.cleanup()
 
 
 async def start_console(bridge: Bridge, host: str, port: int) -> ConsoleListener:
-    runner = web.AppRunner(ConsoleSite(bridge).app(), access_log=None, shutdown_timeout=1.0)
+    site = ConsoleSite(bridge)
+    runner = web.AppRunner(site.app(), access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()
     except OSError as exc:
         await runner.cleanup()
         raise ConfigError(f"console: cannot listen on {host}:{port} ({exc.strerror})") from None
-    return ConsoleListener(runner, runner.addresses[0][1])
+    return ConsoleListener(runner, runner.addresses[0][1], site)

@@ -131,7 +131,7 @@ async def test_an_admin_signs_in_approves_a_request_and_signs_out(
         browser.find_element(By.ID, "handle").send_keys("@ada_admin")
         await in_thread(browser.find_element(By.CSS_SELECTOR, "button.primary").click)
         message = await said_to(fake_api, ADA, "sign-in code")
-        code = re.findall(r"\b\d{6}\b", message)[0]
+        code = re.findall(r"\b[2-9A-Z]{4}-[2-9A-Z]{4}\b", message)[0]
         assert await in_thread(accessibility_problems, browser) == []
         browser.find_element(By.ID, "code").send_keys(code)
         await in_thread(browser.find_element(By.CSS_SELECTOR, "form button.primary").click)
