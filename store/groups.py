@@ -20,6 +20,7 @@ from ccin_bridge.store.models import (
     utcnow,
 )
 from ccin_bridge.store.records import MembershipRecord
+from ccin_bridge.store.upsert import insert_new
 
 # A membership moves pending -> active (or declined); active -> left | removed.
 PENDING, ACTIVE, DECLINED, LEFT, REMOVED = "pending", "active", "declined", "left", "removed"
@@ -39,7 +40,13 @@ async def sync_groups(session: AsyncSession, specs: Iterable[GroupSpec]) -> None
     for spec in specs:
         group = existing.get(spec.slug)
         if group is None:
-            session.add(Group(slug=spec.slug, name=spec.name, rules_version=spec.rules_version))
+            # ON CONFLICT: two processes starting at once may both find the group missing;
+            # the second finds it made by the first, with the same config.
+            await session.execute(
+                insert_new(session, Group)
+                .values(slug=spec.slug, name=spec.name, rules_version=spec.rules_version)
+                .on_conflict_do_nothing(index_elements=[Group.slug])
+            )
         else:
             group.name = spec.name
             group.rules_version = spec.rules_version

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from ccin_bridge.store import audit, callbacks, groups, people
 from ccin_bridge.store.db import Database
 from ccin_bridge.store.groups import GroupSpec
-from ccin_bridge.store.models import Identity
+from ccin_bridge.store.models import Group, Identity
 
 
 async def test_identity_is_created_once_and_refreshed(db: Database) -> None:
@@ -121,3 +124,29 @@ async def test_a_grant_changes_nothing_else_about_the_account(db: Database) -> N
         identity = await session.scalar(select(Identity).where(Identity.external_id == "55"))
     assert identity is not None and identity.is_admin
     assert (identity.username, identity.display_name, identity.active) == ("di_x", "Di", False)
+
+
+async def test_two_processes_adding_the_same_new_group_at_once_both_succeed(
+    db: Database,
+) -> None:
+    """Both find the group missing; the second insert meets the first's row and keeps it."""
+    if db.is_sqlite:
+        pytest.skip("SQLite's single writer runs the two one after the other")
+    spec = [GroupSpec("new-group", "A new group", 1)]
+    make = async_sessionmaker(db.engine, expire_on_commit=False)
+    first, second = make(), make()
+    try:
+        await first.begin()
+        await groups.sync_groups(first, spec)  # inserted, not committed yet
+        await second.begin()
+        racing = asyncio.create_task(groups.sync_groups(second, spec))
+        await asyncio.sleep(0.3)  # the second waits on the first's row in the index
+        await first.commit()
+        await racing
+        await second.commit()
+    finally:
+        await first.close()
+        await second.close()
+    async with db.read() as session:
+        found = await session.scalars(select(Group.slug).where(Group.slug == "new-group"))
+        assert list(found) == ["new-group"]
