@@ -14,9 +14,11 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ccin_bridge.handlers import metrics, reply_codec
 from ccin_bridge.handlers.delivery_report import report_reply
@@ -63,6 +65,26 @@ def worker_name() -> str:
 def backoff(attempts: int) -> timedelta:
     """5 s, 10 s, 20 s ... capped at 15 minutes."""
     return timedelta(seconds=min(5 * 2 ** max(0, attempts - 1), 900))
+
+
+async def queue_reports(session: AsyncSession, push_ids: Collection[int]) -> None:
+    """Queue the delivery report of each of these pushes whose last delivery has settled, once
+    (whoever settled it: a lane, or the terminal chat showing what was kept for its person)."""
+    for push_id in await outbox.unreported_finished(session, push_ids):
+        if not await outbox.take_report_turn(session, push_id):
+            continue
+        report = await outbox.report(session, push_id)
+        creator = await outbox.creator_of(session, push_id)
+        if report is None or creator is None:
+            continue
+        await outbox.create_push(
+            session,
+            kind="report",
+            payload=reply_codec.encode(report_reply(report)),
+            targets=await audiences.person_targets(session, creator),
+            title=f"Delivery report for #{push_id}",
+            subject_id=creator,
+        )
 
 
 class DeliveryService:
@@ -320,20 +342,6 @@ class DeliveryService:
     async def _report_finished(self, push_ids: set[int]) -> None:
         """Tell whoever sent a push how it went, once, when its last delivery settles."""
         async with self.db.session() as session:
-            for push_id in await outbox.unreported_finished(session, push_ids):
-                if not await outbox.take_report_turn(session, push_id):
-                    continue
-                report = await outbox.report(session, push_id)
-                creator = await outbox.creator_of(session, push_id)
-                if report is None or creator is None:
-                    continue
-                await outbox.create_push(
-                    session,
-                    kind="report",
-                    payload=reply_codec.encode(report_reply(report)),
-                    targets=await audiences.person_targets(session, creator),
-                    title=f"Delivery report for #{push_id}",
-                    subject_id=creator,
-                )
+            await queue_reports(session, push_ids)
         if push_ids:
             self.wake()

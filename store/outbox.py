@@ -192,7 +192,8 @@ async def claim_for_chats(
 ) -> list[DeliveryJob]:
     """Take everything kept or queued for these chats, due or not: their person is here now
     (the terminal chat, opened by someone who was away). Claimed as `claim` does, so a lane
-    taking the same row at the same moment gets it or this does, never both."""
+    taking the same row at the same moment gets it or this does, never both. Settling a pending
+    row may finish its push: the caller queues its report as a lane would (`queue_reports`)."""
     await session.execute(
         update(Delivery)
         .where(

@@ -372,8 +372,10 @@ KEPT_POLL_SECONDS = 5.0  # how soon a message another terminal's workers kept fo
 async def show_kept(db: Database, chat: TerminalChat, *, away: bool) -> None:
     """Show, once, what the outbox kept or queued for the person at this terminal, and record
     it delivered. Shown inside the transaction that takes it: if the record cannot be written,
-    it is shown again next time rather than lost."""
+    it is shown again next time rather than lost. A push this finishes (its last row was still
+    pending: no lane had taken it) has its delivery report queued here, as a lane would."""
     from ccin_bridge.handlers import reply_codec
+    from ccin_bridge.scheduler.delivery import queue_reports
     from ccin_bridge.store import outbox
 
     async with db.read() as session:  # nearly always nothing: no write then
@@ -394,6 +396,7 @@ async def show_kept(db: Database, chat: TerminalChat, *, away: bool) -> None:
                 await outbox.mark_failed(session, job.id, "the bridge could not show this message")
             else:
                 await outbox.mark_sent(session, job.id)
+        await queue_reports(session, {job.push_id for job in jobs})
         if away:
             chat.show_kept(replies)
         else:

@@ -120,3 +120,24 @@ async def test_a_push_keeps_the_numbers_on_screen_pressing_what_they_said(
     assert "[5] Yes" in out.getvalue()  # numbered after what was on screen
     await chat.say("3")
     assert "DPS suppliers (" in out.getvalue()  # 3 still means DPS suppliers
+
+
+async def test_a_push_finished_by_the_catch_up_still_reports_to_its_sender(
+    bridge: Bridge,
+) -> None:
+    """Ada's row was still pending (no lane had taken it) when she opened the chat: showing it
+    finishes the push, and Bob, who sent it, gets his delivery report as a lane would send."""
+    ada = await _known(bridge, "Ada")
+    bob = await _known(bridge, "Bob")
+    push_id = await _push_to(bridge, ada, "Meet on Tuesday.", bob)
+    assert "While you were away: 1 message." in await _open_chat(bridge, "Ada")
+    async with bridge.db.read() as session:
+        shown = await outbox.report(session, push_id)
+    assert shown is not None and shown.finished and shown.counts["sent"] == 1
+
+    bobs = await _open_chat(bridge, "Bob")
+    assert "While you were away: 1 message." in bobs
+    assert "Delivery report: Meet on Tuesday." in bobs
+    again = await _open_chat(bridge, "Ada")  # once: Ada's next look queues no second report
+    assert "While you were away" not in again
+    assert "Delivery report" not in await _open_chat(bridge, "Bob")
