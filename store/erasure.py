@@ -107,7 +107,7 @@ PLAN: dict[str, Plan] = {
     # role: one of the group's listed roles (structure); the row goes with the person anyway
     "memberships": Plan(owner="person_id", text=("reason",), kept=("status", "role")),
     "consents": Plan(owner="person_id", kept=("platform",)),
-    "subscriptions": Plan(owner="person_id", kept=("topic",)),
+    "subscriptions": Plan(owner="person_id", kept=("topic", "source")),
     "link_codes": Plan(owner="person_id", pointers=("claimed_by",), kept=("code",)),
     "console_codes": Plan(owner="identity_id", kept=("browser_hash", "code_hash")),
     "console_sessions": Plan(owner="identity_id", kept=("token_hash", "csrf")),

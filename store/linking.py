@@ -150,7 +150,13 @@ async def detach(session: AsyncSession, identity_id: int) -> int:
         )
     for s in await session.scalars(select(Subscription).where(Subscription.person_id == old.id)):
         session.add(
-            Subscription(person_id=new.id, topic=s.topic, wanted=s.wanted, created_at=s.created_at)
+            Subscription(
+                person_id=new.id,
+                topic=s.topic,
+                wanted=s.wanted,
+                source=s.source,
+                created_at=s.created_at,
+            )
         )
     identity.person_id = new.id
     await session.execute(delete(LinkCode).where(LinkCode.person_id == old.id))

@@ -187,6 +187,8 @@ class Subscription(Base):
     """A person's choice about one topic (`digest:<audience>`, `reminders`, `announcements`).
 
     `wanted` false records an explicit opt-out, so group defaults never re-subscribe them.
+    `source` is "group" for a row a group's defaults made (leaving the group ends it) and None
+    for the person's own choice, which no group's leaving touches.
     """
 
     __tablename__ = "subscriptions"
@@ -195,6 +197,7 @@ class Subscription(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     topic: Mapped[str] = mapped_column(String(64))
     wanted: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())
+    source: Mapped[str | None] = mapped_column(String(16), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -2,7 +2,8 @@
 
 Topics are `digest:<audience-slug>` (the monthly digest for one audience), `reminders` (event
 reminders) and `announcements` (admin broadcasts). A row with `wanted` false is an explicit
-opt-out: group defaults never turn it back on.
+opt-out: group defaults never turn it back on. A row a group's defaults made is marked
+(`source` GROUP): leaving the group ends only those, never what the person chose themselves.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ccin_bridge.store.outbox import Target
 REMINDERS = "reminders"
 ANNOUNCEMENTS = "announcements"
 DIGEST_PREFIX = "digest:"
+GROUP = "group"  # Subscription.source: made by a group's defaults, not by the person
 
 
 def digest_topic(audience_slug: str) -> str:
@@ -31,7 +33,7 @@ _TOPICS_OF = (
     .where(_SUBSCRIPTIONS.c.person_id == bindparam("person_id"))
     .order_by(_SUBSCRIPTIONS.c.topic)
 )
-_CHOICE = select(_SUBSCRIPTIONS.c.id, _SUBSCRIPTIONS.c.wanted).where(
+_CHOICE = select(_SUBSCRIPTIONS.c.id, _SUBSCRIPTIONS.c.wanted, _SUBSCRIPTIONS.c.source).where(
     _SUBSCRIPTIONS.c.person_id == bindparam("person_id"),
     _SUBSCRIPTIONS.c.topic == bindparam("topic"),
 )
@@ -44,7 +46,8 @@ async def topics_of(session: AsyncSession, person_id: int) -> dict[str, bool]:
 
 
 async def set_wanted(session: AsyncSession, person_id: int, topic: str, wanted: bool) -> bool:
-    """Record a choice; returns whether anything changed."""
+    """Record the person's own choice; returns whether `wanted` changed. Choosing a topic a
+    group's defaults subscribed them to makes it theirs: leaving the group no longer ends it."""
     found = (await session.execute(_CHOICE, {"person_id": person_id, "topic": topic})).first()
     if found is None:
         session.add(
@@ -52,13 +55,13 @@ async def set_wanted(session: AsyncSession, person_id: int, topic: str, wanted: 
         )
         await session.flush()
         return True
-    choice_id, was_wanted = found
-    if bool(was_wanted) == wanted:
+    choice_id, was_wanted, source = found
+    if bool(was_wanted) == wanted and source is None:
         return False
     await session.execute(
-        update(Subscription).where(Subscription.id == choice_id).values(wanted=wanted)
+        update(Subscription).where(Subscription.id == choice_id).values(wanted=wanted, source=None)
     )
-    return True
+    return bool(was_wanted) != wanted
 
 
 async def apply_group_defaults(
@@ -67,8 +70,8 @@ async def apply_group_defaults(
     """Subscribe a new group member to the group's digest, reminders and announcements.
 
     Called when a membership becomes active. A topic the person has already chosen about
-    (either way) is left alone, so an explicit opt-out is never overridden. Returns the
-    topics newly subscribed.
+    (either way) is left alone, so an explicit opt-out is never overridden, nor is a choice
+    of theirs marked as the group's. Returns the topics newly subscribed.
     """
     wanted = [REMINDERS, ANNOUNCEMENTS]
     if audience_slug:
@@ -77,7 +80,9 @@ async def apply_group_defaults(
     added = [t for t in wanted if t not in chosen]
     for topic in added:
         session.add(
-            Subscription(person_id=person_id, topic=topic, wanted=True, created_at=utcnow())
+            Subscription(
+                person_id=person_id, topic=topic, wanted=True, source=GROUP, created_at=utcnow()
+            )
         )
     if added:
         await session.flush()
@@ -85,9 +90,10 @@ async def apply_group_defaults(
 
 
 async def end(session: AsyncSession, person_id: int, topics: list[str]) -> list[str]:
-    """End these subscriptions (someone left the group they came with); returns the topics
-    that were on. The choice is forgotten rather than turned into an opt-out, so joining again
-    brings the group's defaults back; an explicit opt-out is kept as it is."""
+    """End these subscriptions where a group's defaults made them (someone left the group they
+    came with); returns the topics that ended. The row is forgotten rather than turned into an
+    opt-out, so joining again brings the group's defaults back; an explicit opt-out, and a
+    subscription the person chose themselves, are kept as they are."""
     if not topics:
         return []
     ended = list(
@@ -97,6 +103,7 @@ async def end(session: AsyncSession, person_id: int, topics: list[str]) -> list[
                 Subscription.person_id == person_id,
                 Subscription.topic.in_(topics),
                 Subscription.wanted.is_(True),
+                Subscription.source == GROUP,
             )
             .returning(Subscription.topic)
         )

@@ -107,3 +107,37 @@ async def test_a_removed_member_is_told_their_subscriptions_ended(
         ]
     [removal] = [n for n in notices if "has removed you" in n]
     assert "The subscriptions that came with the group have ended" in removal
+
+
+async def test_leaving_keeps_what_the_person_subscribed_to_themselves(
+    settings: Settings, sqlite_db: Database, clock: Clock
+) -> None:
+    """Announcements chosen before joining, and the digest chosen by hand after the group's
+    defaults made it, are the person's own: leaving the group ends neither."""
+    bridge = await make_bridge(settings, sqlite_db, clock)
+    await say(bridge, ADMIN, "/help")
+    assert "now subscribed" in texts(await say(bridge, ALEX_TG, "/subscribe announcements"))
+    await join_officers(bridge, ALEX_TG)
+    await approve_all(bridge)
+    await say(bridge, ALEX_TG, "/subscribe officers")  # the defaults' digest, now chosen
+    said = texts(await say(bridge, ALEX_TG, "/leave officers"))
+    assert "You have left Officer Network." in said
+    assert "have ended" not in said and "has ended" not in said
+    assert await _topics(bridge, ALEX_TG) == {
+        "announcements": True,
+        "digest:officers": True,
+        "reminders": True,
+    }
+
+
+async def test_a_removal_ends_only_what_the_group_brought(
+    settings: Settings, sqlite_db: Database, clock: Clock
+) -> None:
+    bridge = await make_bridge(settings, sqlite_db, clock)
+    await say(bridge, ADMIN, "/help")
+    await say(bridge, ALEX_TG, "/subscribe announcements")
+    await join_officers(bridge, ALEX_TG)
+    await approve_all(bridge)
+    done = texts(await say(bridge, ADMIN, "/remove officers @alexexample"))
+    assert "Subscriptions ended: Monthly digest for Officers." in done
+    assert await _topics(bridge, ALEX_TG) == {"announcements": True, "reminders": True}
