@@ -57,8 +57,15 @@ class TerminalChat:
 
     @property
     def chat_ids(self) -> tuple[str, ...]:
-        """The chat ids pushes for the person at this terminal are addressed to."""
-        return (self.user.user_id, self.chat.chat_id)
+        """The chat ids pushes for the person at this terminal are addressed to: only their
+        user id, as every push names an account by its id. Not the chat's own "dm-<name>",
+        which is also the user id of someone called "DM <name>"."""
+        return (self.user.user_id,)
+
+    @property
+    def push_chat(self) -> ChatRef:
+        """Where a push for the person at this terminal is addressed."""
+        return ChatRef(self.platform, self.user.user_id, is_private=True)
 
     async def run(
         self,

@@ -401,7 +401,7 @@ async def show_kept(db: Database, chat: TerminalChat, *, away: bool) -> None:
             chat.show_kept(replies)
         else:
             for reply in replies:
-                await chat.send(chat=chat.chat, reply=reply)
+                await chat.send(chat=chat.push_chat, reply=reply)
 
 
 async def _kept_while_here(db: Database, chat: TerminalChat) -> None:

@@ -17,9 +17,10 @@ from ccin_bridge.store import audiences, outbox, people
 
 async def _known(bridge: Bridge, name: str) -> int:
     """Someone who has used the terminal chat once: their person id."""
-    await TerminalChat(bridge, name=name, stdin=io.StringIO(""), stdout=io.StringIO()).say("/start")
+    chat = TerminalChat(bridge, name=name, stdin=io.StringIO(""), stdout=io.StringIO())
+    await chat.say("/start")
     async with bridge.db.read() as session:
-        person = await people.find_person(session, "terminal", name.casefold())
+        person = await people.find_person(session, "terminal", chat.user.user_id)
         assert person is not None
         return person.id
 
@@ -116,7 +117,7 @@ async def test_a_push_keeps_the_numbers_on_screen_pressing_what_they_said(
     chat = TerminalChat(bridge, name="Dana", stdin=io.StringIO(""), stdout=out)
     await chat.say("/start")  # [1] Groups [2] Events [3] DPS suppliers [4] Help
     card = ReplyBuilder().para("Approve?").buttons(Button("Yes", "help")).build()
-    await chat.send(chat=chat.chat, reply=card)
+    await chat.send(chat=chat.push_chat, reply=card)
     assert "[5] Yes" in out.getvalue()  # numbered after what was on screen
     await chat.say("3")
     assert "DPS suppliers (" in out.getvalue()  # 3 still means DPS suppliers
@@ -141,3 +142,19 @@ async def test_a_push_finished_by_the_catch_up_still_reports_to_its_sender(
     again = await _open_chat(bridge, "Ada")  # once: Ada's next look queues no second report
     assert "While you were away" not in again
     assert "Delivery report" not in await _open_chat(bridge, "Bob")
+
+
+async def test_someone_called_dm_ann_keeps_their_messages_from_ann(bridge: Bridge) -> None:
+    """Someone called "DM Ann" is the account `dm-ann`, also the id of Ann's own chat: what was kept
+    for them is theirs alone, whichever of the two opens the chat first."""
+    dm_ann = await _known(bridge, "DM Ann")
+    bob = await _known(bridge, "Bob")
+    await _known(bridge, "Ann")
+    push_id = await _push_to(bridge, dm_ann, "For DM Ann only.", bob)
+    anns = await _open_chat(bridge, "Ann")
+    assert "While you were away" not in anns and "For DM Ann only." not in anns
+    async with bridge.db.read() as session:
+        kept = await outbox.report(session, push_id)
+    assert kept is not None and kept.counts["pending"] == 1
+    theirs = await _open_chat(bridge, "DM Ann")
+    assert "While you were away: 1 message.\n\nFor DM Ann only." in theirs
