@@ -67,10 +67,12 @@ async def news_command(ctx: Context) -> Reply | list[Reply]:
     if word == "review" and not rest:
         return await _admin(ctx, _review)
     if word in ("approve", "reject", "edit"):
-        # An admin's word, never a title: without a number it is explained, not a new draft.
-        if not rest.split(" ", 1)[0].removeprefix("#").isdigit():
-            return await _admin(ctx, _which_item)
-        return await _admin(ctx, {"approve": _approve, "reject": _reject, "edit": _edit}[word])
+        if rest.split(" ", 1)[0].removeprefix("#").isdigit():
+            return await _admin(ctx, {"approve": _approve, "reject": _reject, "edit": _edit}[word])
+        # No number: for an admin a decision word, explained rather than made a draft; for
+        # anyone else the start of a news title ("Edit: our co-op launched ...").
+        if ctx.is_admin:
+            return await _which_item(ctx)
     return await _start(ctx)
 
 

@@ -31,8 +31,6 @@ async def test_news_approve_without_a_number_explains_rather_than_starting_a_dra
     async with bridge.db.read() as session:
         drafts = await session.scalar(select(func.count()).select_from(Conversation))
     assert drafts == 0  # no flow was started
-    # Not an admin: the words are still not titles.
-    assert "for network admins only" in texts(await say(bridge, ALEX_TG, "/news approve"))
     # `#12` works as the number, as /pending and /approve take it.
     assert "There is no news item #12" in texts(await say(bridge, ADMIN, "/news approve #12"))
 
@@ -69,3 +67,27 @@ async def test_approve_answers_in_one_sentence(
     assert reply.plain_text.strip() == (
         "Approved #1: Alex Example is now in Officer Network; 1 chat invitation queued."
     )
+
+
+async def test_a_members_news_title_may_start_with_an_admins_word(
+    settings: Settings, sqlite_db: Database, clock: Clock
+) -> None:
+    """Only admins decide on news: for anyone else "Edit", "Approve" or "Reject" without a
+    number begins a title, and the draft starts with it."""
+    bridge = await make_bridge(settings, sqlite_db, clock)
+    await say(bridge, ADMIN, "/help")
+    for title in (
+        "Edit our co-op launched a bakery",
+        "Approve the new housing plan",
+        "Reject fossil fuels",
+        "approve",
+    ):
+        answer = texts(await say(bridge, ALEX_TG, f"/news {title}"))
+        assert "admins only" not in answer and "Which news item" not in answer
+        assert "Now the text" in answer
+        async with bridge.db.read() as session:
+            [draft] = await session.scalars(select(Conversation))
+        assert draft.data["title"] == title
+        await say(bridge, ALEX_TG, "/cancel")
+    # With a number it is a decision, and still an admin's alone.
+    assert "for network admins only" in texts(await say(bridge, ALEX_TG, "/news approve 12"))
