@@ -648,14 +648,54 @@ def _csv_rows(path: Path, lines: Iterable[str], spec: _Spec, tally: _Tally) -> I
     yield from _csv_records(source, columns, first=reader.line_num + 1, tally=tally)
 
 
+def _open_at_end(line: str, *, inside: bool) -> bool:
+    """Whether `line`, begun at the start of a record (or inside a quoted cell), ends inside
+    a quoted cell: the line break is then part of the cell the reader returns."""
+    text = ('"' if inside else "") + line
+    if not text.endswith(("\n", "\r")):
+        text += "\n"  # the file's last line: still inside at its end means never closed
+    try:
+        cells = next(csv.reader([text]), [])
+    except csv.Error:  # a NUL byte or an oversized cell: the reader reports it
+        return False
+    return bool(cells) and cells[-1].endswith(("\n", "\r"))
+
+
+def _left_open(lines: Sequence[str]) -> list[bool]:
+    """For each line, whether a record begun on it would still be inside a quoted cell after
+    the last line: one pass from the end, so a run of unclosed quotes is read in linear time
+    (rereading the rest of the file after each would be quadratic)."""
+    from_start, from_inside = False, True  # just after the last line
+    opens = [False] * len(lines)
+    for index in range(len(lines) - 1, -1, -1):
+        line = lines[index]
+        after_start = from_inside if _open_at_end(line, inside=False) else from_start
+        after_inside = from_inside if _open_at_end(line, inside=True) else from_start
+        opens[index], from_start, from_inside = after_start, after_start, after_inside
+    return opens
+
+
 def _csv_records(
     source: _Lines, columns: list[str], *, first: int, tally: _Tally
 ) -> Iterator[_Raw]:
     """The records from line `first` on. A quote never closed would take the rest of the file
-    as one cell: that line is reported and the lines after it are read afresh."""
+    as one cell: that line is reported and the lines after it are read afresh, in a loop."""
+    unclosed = (
+        'a quote (") opens a cell here and is never closed; this line was skipped'
+        " and the lines after it were read on their own"
+    )
     reader = csv.reader(source)
     start = first
+    opens: list[bool] = []  # once a quote is left open: which of the lines after would be too
+    opens_from = 0  # the line `opens` starts at
     while True:
+        if 0 <= start - opens_from < len(opens) and opens[start - opens_from]:
+            tally.fail(start, f"line {start}", unclosed)
+            if next(source, None) is None:
+                break
+            source.take()
+            start += 1
+            continue
         try:
             cells = next(reader)
         except StopIteration:
@@ -665,15 +705,12 @@ def _csv_records(
             break
         taken = source.take()
         if source.at_end() and _unclosed(taken):  # only the last record can be
-            tally.fail(
-                start,
-                f"line {start}",
-                'a quote (") opens a cell here and is never closed; this line was skipped'
-                " and the lines after it were read on their own",
-            )
-            rest = _Lines(taken[1:])
-            yield from _csv_records(rest, columns, first=start + 1, tally=tally)
-            return
+            tally.fail(start, f"line {start}", unclosed)
+            opens, opens_from = _left_open(taken), start
+            source = _Lines(taken[1:])
+            reader = csv.reader(source)
+            start += 1
+            continue
         if any(cell.strip() for cell in cells):
             if any(cell.strip() for cell in cells[len(columns) :]):
                 reason = f"has {len(cells)} cells but the header has {len(columns)} columns"
@@ -681,7 +718,7 @@ def _csv_records(
             else:
                 data = {c: v for c, v in zip(columns, cells, strict=False) if c}
                 yield _Raw(start, f"line {start}", str(start), data)
-        start = first + reader.line_num
+        start += len(taken)
 
 
 def _csv_file(path: Path, spec: _Spec, tally: _Tally) -> Generator[_Raw, None, None]:
