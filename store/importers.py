@@ -83,12 +83,17 @@ class ImportReport:
     errors: tuple[RowError, ...] = ()
     ignored_columns: tuple[str, ...] = ()  # columns this kind does not store (typos, too)
     encoding: str | None = None  # how a CSV file's text was read: UTF8 or WINDOWS_1252
+    warnings: tuple[RowError, ...] = ()  # rows imported with a value left out, and why
 
     def summary(self) -> str:
         line = f"{self.created} created, {self.updated} updated, {self.unchanged} unchanged"
         if self.errors:
             rows = "1 row" if len(self.errors) == 1 else f"{len(self.errors)} rows"
             line += f"; {rows} skipped because of errors"
+        if self.warnings:
+            count = len(self.warnings)
+            rows = "1 row" if count == 1 else f"{count} rows"
+            line += f"; {rows} imported with {'a warning' if count == 1 else 'warnings'}"
         if self.ignored_columns:
             line += f"; ignored columns: {', '.join(self.ignored_columns)}"
         if self.encoding == WINDOWS_1252:
@@ -130,9 +135,13 @@ class _Tally:
     unchanged: int = 0
     errors: list[tuple[int, RowError]] = field(default_factory=list)
     encoding: str | None = None
+    warnings: list[tuple[int, RowError]] = field(default_factory=list)
 
     def fail(self, order: int, where: str, reason: str) -> None:
         self.errors.append((order, RowError(where, reason)))
+
+    def warn(self, order: int, where: str, reason: str) -> None:
+        self.warnings.append((order, RowError(where, reason)))
 
 
 # --- values ----------------------------------------------------------------------------------
@@ -426,7 +435,6 @@ _EVENT_FIELDS: dict[str, Convert] = {
     "uid": _line,
     "location": _line,
     "online": _flag,
-    "url": _url,
     "summary": _paragraphs,
     "status": _status,
 }
@@ -469,7 +477,22 @@ def _event(data: Mapping[str, object], zone: ZoneInfo) -> dict[str, Any]:
         values["recurrence_on"] = (
             None if _blank(replaced) else _wall_clock(_moment("recurrence_on", replaced), zone)[0]
         )
+    values.update(_event_link(data))
     return values
+
+
+_WARNING = "\0warning"  # a converter's warning for the row, taken out by `_records`
+
+
+def _event_link(data: Mapping[str, object]) -> dict[str, Any]:
+    """An event's url. One that is not a web address (an intranet page, an IP address) is
+    left out with a warning, not the row with it: a feed's event must keep updating."""
+    if "url" not in data:
+        return {}
+    try:
+        return {"url": _url("url", data["url"])}
+    except _Bad as exc:
+        return {"url": None, _WARNING: f"{exc}; the event was imported without its link"}
 
 
 def _day_list(name: str, value: object, zone: ZoneInfo) -> list[str]:
@@ -914,10 +937,13 @@ def _records(
     for raw in raws:
         try:
             values = spec.convert(raw.data, zone)
+            warning = values.pop(_WARNING, None)
             _check_lengths(spec.model, values)
         except _Bad as exc:
             tally.fail(raw.order, raw.where, str(exc))
             continue
+        if warning is not None:
+            tally.warn(raw.order, raw.where, warning)
         records.append(_Record(raw.order, raw.where, _source(name, raw.ref, limit), values))
     return _unique_in_file(records, spec, tally, seen)
 
@@ -1103,8 +1129,15 @@ async def _import(
             progress(total, total)  # the rows skipped while reading, once it is all read
     ignored = sorted(named - spec.columns)
     errors = tuple(error for _, error in sorted(tally.errors, key=lambda item: item[0]))
+    warnings = tuple(warning for _, warning in sorted(tally.warnings, key=lambda item: item[0]))
     return ImportReport(
-        tally.created, tally.updated, tally.unchanged, errors, tuple(ignored), tally.encoding
+        tally.created,
+        tally.updated,
+        tally.unchanged,
+        errors,
+        tuple(ignored),
+        tally.encoding,
+        warnings,
     )
 
 

@@ -483,8 +483,8 @@ async def _import(args: argparse.Namespace, app: App) -> int:
         print(f"ccin-bridge: cannot import: {exc}", file=sys.stderr)
         return 1
     print(report.summary())
-    for error in report.errors:
-        print(f"  {error.where}: {error.reason}", file=sys.stderr)
+    for problem in (*report.errors, *report.warnings):
+        print(f"  {problem.where}: {problem.reason}", file=sys.stderr)
     return 1 if report.errors else 0
 
 
@@ -515,7 +515,8 @@ async def _subscribe_feed(args: argparse.Namespace, app: App) -> int:
     print(result.summary())
     print(f"Subscribed: a running bridge fetches it again every {args.every}.")
     problems = result.report.errors if result.report else ()
-    for problem in problems:
+    warnings = result.report.warnings if result.report else ()
+    for problem in (*problems, *warnings):
         print(f"  {problem.where}: {problem.reason}", file=sys.stderr)
     return 1 if problems else 0
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from ccin_bridge.store.db import Database
 from ccin_bridge.store.importers import RowError, import_file
-from ccin_bridge.store.models import Supplier
+from ccin_bridge.store.models import Event, Supplier
 
 
 async def test_thousands_of_unclosed_quotes_are_each_reported(db: Database, tmp_path: Path) -> None:
@@ -46,3 +46,40 @@ async def test_unclosed_quotes_among_good_rows_and_quoted_line_breaks(
     wanted = {"Alpha Ltd": "one", "Beta": "two\nlines", "Zeta": "z"}
     assert {name: found.get(name) for name in wanted} == wanted
     assert not any(name.startswith(("Gamma", "Delta")) for name in found)
+
+
+async def test_an_event_link_that_is_not_a_web_address_is_dropped_with_a_warning(
+    db: Database, tmp_path: Path
+) -> None:
+    # A council's feed may link an event to its intranet: the event must still import (and
+    # keep updating), without the link; a case study's link is still required and checked.
+    path = tmp_path / "feed.ics"
+    path.write_text(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n"
+        "BEGIN:VEVENT\r\nUID:one@example.org\r\nDTSTART;VALUE=DATE:20270115\r\n"
+        "SUMMARY:Policy lab\r\nURL:http://intranet/events/1\r\nEND:VEVENT\r\n"
+        "BEGIN:VEVENT\r\nUID:two@example.org\r\nDTSTART;VALUE=DATE:20270116\r\n"
+        "SUMMARY:Showcase\r\nURL:https://councils.coop/events/showcase\r\nEND:VEVENT\r\n"
+        "END:VCALENDAR\r\n"
+    )
+    async with db.session() as session:
+        report = await import_file(session, "events", path)
+    assert (report.created, report.errors) == (2, ())
+    assert report.warnings == (
+        RowError(
+            "line 4",
+            "url 'http://intranet/events/1' is not a web address (e.g. https://example.org/page)"
+            "; the event was imported without its link",
+        ),
+    )
+    assert "1 row imported with a warning" in report.summary()
+    async with db.read() as session:
+        links = {e.title: e.url for e in await session.scalars(select(Event))}
+    assert links["Policy lab"] is None
+    assert links["Showcase"] == "https://councils.coop/events/showcase"
+
+    studies = tmp_path / "studies.csv"
+    studies.write_text("title,url\nA study,http://10.0.0.1/study\n")
+    async with db.session() as session:
+        refused = await import_file(session, "case-studies", studies)
+    assert (refused.created, [e.where for e in refused.errors]) == (0, ["line 2"])
