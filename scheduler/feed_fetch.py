@@ -17,6 +17,9 @@ from urllib.parse import unquote, urlsplit
 from ccin_bridge.store.importers import ImportFileError
 
 MAX_BYTES = 20 * 1024 * 1024
+# A calendar feed is text a calendar or a script publishes; a workbook (a zip that unpacks to
+# far more than it weighs) is imported only when a person asks for it.
+FEED_FORMATS = (".ics", ".csv", ".json")
 TIMEOUT_SECONDS = 30.0
 _SUFFIX_BY_TYPE = {
     "text/calendar": ".ics",
@@ -62,8 +65,10 @@ async def fetch(
     etag: str | None = None,
     last_modified: str | None = None,
     max_bytes: int = MAX_BYTES,
+    formats: tuple[str, ...] | None = None,
 ) -> Fetched:
-    """Save the URL's body in `folder`; ImportFileError says what went wrong."""
+    """Save the URL's body in `folder`; ImportFileError says what went wrong. With `formats`
+    (file extensions), any other kind of file is refused before its body is read."""
     target = fetchable(url)
     import aiohttp  # here: a local file's import need not load it (0.4 s)
 
@@ -81,6 +86,10 @@ async def fetch(
             if response.status != 200:
                 reason = response.reason or "error"
                 raise ImportFileError(f"{url}: the server answered {response.status} {reason}")
+            content_type = response.headers.get("Content-Type", "")
+            name = file_name(url, content_type)
+            if formats is not None and Path(name).suffix.casefold() not in formats:
+                raise ImportFileError(_not_a_feed(url, Path(name).suffix.casefold(), formats))
             if (response.content_length or 0) > max_bytes:
                 raise ImportFileError(f"{url}: larger than {max_bytes // 1_048_576} MB")
             body = bytearray()
@@ -88,7 +97,6 @@ async def fetch(
                 body.extend(chunk)
                 if len(body) > max_bytes:
                     raise ImportFileError(f"{url}: larger than {max_bytes // 1_048_576} MB")
-            content_type = response.headers.get("Content-Type", "")
             validators = (response.headers.get("ETag"), response.headers.get("Last-Modified"))
     except TimeoutError:
         raise ImportFileError(f"{url}: no answer within {TIMEOUT_SECONDS:.0f} s") from None
@@ -96,6 +104,16 @@ async def fetch(
         raise ImportFileError(f"{url}: not a valid URL") from None
     except aiohttp.ClientError as exc:
         raise ImportFileError(f"{url}: cannot fetch it ({exc.__class__.__name__})") from None
-    path = folder / file_name(url, content_type)
+    path = folder / name
     await asyncio.to_thread(path.write_bytes, bytes(body))
     return Fetched(path, *validators)
+
+
+def _not_a_feed(url: str, suffix: str, formats: tuple[str, ...]) -> str:
+    what = (
+        "an Excel workbook (.xlsx)" if suffix == ".xlsx" else (suffix or "a file of no known type")
+    )
+    return (
+        f"{url}: a calendar feed must be an iCalendar, CSV or JSON file ({', '.join(formats)}),"
+        f" not {what}; import a workbook once with `ccin-bridge import events FILE`"
+    )

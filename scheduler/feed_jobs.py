@@ -54,7 +54,7 @@ async def refresh(
 ) -> event_feeds.FeedResult | None:
     """Fetch one feed and apply it, in one unit of work; None (and the error kept on the
     feed) if it could not be fetched or read."""
-    from ccin_bridge.scheduler.feed_fetch import fetch
+    from ccin_bridge.scheduler.feed_fetch import FEED_FORMATS, fetch
     from ccin_bridge.store import event_feeds
     from ccin_bridge.store.importers import ImportFileError
 
@@ -65,7 +65,11 @@ async def refresh(
         with tempfile.TemporaryDirectory(prefix="ccin-feed-") as folder:
             try:
                 fetched = await fetch(
-                    feed.url, Path(folder), etag=feed.etag, last_modified=feed.last_modified
+                    feed.url,
+                    Path(folder),
+                    etag=feed.etag,
+                    last_modified=feed.last_modified,
+                    formats=FEED_FORMATS,
                 )
                 if fetched.path is None:
                     await event_feeds.checked(

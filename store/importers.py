@@ -57,6 +57,12 @@ COMMIT_ROWS = 5_000  # rows `import_in_batches` reads, writes and indexes per tr
 PROJECT_KINDS = ("policy_lab", "policy_prototype", "report", "other")
 EVENT_STATUSES = ("planned", "held", "superseded", "cancelled")
 MAX_COUNT = 10_000  # an RRULE COUNT is expanded once to find its last date
+# A workbook is a zip: what it unpacks to is capped (a few KB can claim gigabytes), and only
+# the header's columns, a few more for stray values, and Excel's own rows are read.
+XLSX_MAX_UNPACKED = 100 * 1024 * 1024
+XLSX_MAX_COLUMNS = 256
+XLSX_MAX_ROWS = 1_048_576
+XLSX_STRAY_COLUMNS = 20  # columns right of the header read to report values without a name
 UTF8, WINDOWS_1252 = "UTF-8", "Windows-1252"  # a CSV file's text, as the report names it
 _CODECS = {UTF8: "utf-8-sig", WINDOWS_1252: "cp1252"}  # utf-8-sig: a BOM or none
 
@@ -788,6 +794,16 @@ def _undecodable_line(path: Path, codec: str) -> int | None:
     return None
 
 
+def _unpacked_size(path: Path) -> int:
+    """What a workbook's zip says it unpacks to. Python's zipfile never gives more than each
+    member's stated size (it stops there and checks the CRC), so the sum bounds it."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return 0  # not a zip: load_workbook says so
+
+
 def _xlsx_rows(path: Path, spec: _Spec, tally: _Tally) -> Generator[_Raw, None, None]:
     """The rows of a workbook's first sheet, read as they stream (its row numbers are where)."""
     from openpyxl import load_workbook  # only for a workbook
@@ -795,6 +811,12 @@ def _xlsx_rows(path: Path, spec: _Spec, tally: _Tally) -> Generator[_Raw, None, 
     from openpyxl.utils.exceptions import InvalidFileException
 
     _read_bytes(path)  # a missing or unreadable file says why, as for the other formats
+    unpacked = _unpacked_size(path)
+    if unpacked > XLSX_MAX_UNPACKED:
+        raise ImportFileError(
+            f"{path.name}: the workbook unpacks to {unpacked // 1_048_576:,} MB, more than the "
+            f"{XLSX_MAX_UNPACKED // 1_048_576} MB that can be imported; save it as CSV UTF-8"
+        )
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError):
@@ -803,12 +825,27 @@ def _xlsx_rows(path: Path, spec: _Spec, tally: _Tally) -> Generator[_Raw, None, 
             "or older .xls file can be saved again as .xlsx or CSV UTF-8)"
         ) from None
     try:
-        rows = book.worksheets[0].iter_rows(values_only=True) if book.worksheets else iter(())
-        header = next(rows, None)
-        if header is None:
+        sheet = book.worksheets[0] if book.worksheets else None
+        header = next(sheet.iter_rows(max_row=1, values_only=True), None) if sheet else None
+        named = [i for i, value in enumerate(header or ()) if not _blank(value)]
+        if header is None or not named:
             raise ImportFileError(f"{path.name}: the first sheet is empty")
-        columns = _header_columns(path, header, spec, "row 1")
+        width = named[-1] + 1  # the header's own width, however wide the sheet claims to be
+        if width > XLSX_MAX_COLUMNS:
+            raise ImportFileError(
+                f"{path.name}: the header row reaches column {get_column_letter(width)}; a "
+                f"sheet to import can have at most {XLSX_MAX_COLUMNS} columns"
+            )
+        columns = _header_columns(path, header[:width], spec, "row 1")
+        rows = sheet.iter_rows(  # type: ignore[union-attr]
+            min_row=2,
+            max_row=XLSX_MAX_ROWS,
+            max_col=width + XLSX_STRAY_COLUMNS,
+            values_only=True,
+        )
         for number, cells in enumerate(rows, start=2):
+            if cells.count(None) == len(cells):  # the common blank row, cheaply
+                continue
             values = [_cell(value) for value in cells]
             if not any((isinstance(v, str) and v.strip()) or not _blank(v) for v in values):
                 continue

@@ -3,12 +3,22 @@ workbooks that claim a huge sheet or unpack to far more than they weigh."""
 
 from __future__ import annotations
 
+import threading
+import zipfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import pytest
+from openpyxl import Workbook
 from sqlalchemy import select
 
+from ccin_bridge.scheduler import feed_jobs
+from ccin_bridge.store import event_feeds
 from ccin_bridge.store.db import Database
-from ccin_bridge.store.importers import RowError, import_file
+from ccin_bridge.store.importers import ImportFileError, RowError, import_file
 from ccin_bridge.store.models import Event, Supplier
 
 
@@ -83,3 +93,91 @@ async def test_an_event_link_that_is_not_a_web_address_is_dropped_with_a_warning
     async with db.session() as session:
         refused = await import_file(session, "case-studies", studies)
     assert (refused.created, [e.where for e in refused.errors]) == (0, ["line 2"])
+
+
+def _workbook(path: Path, *rows: list[object]) -> Path:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for row in rows:
+        sheet.append(row)
+    book.save(path)
+    return path
+
+
+async def test_a_workbook_claiming_the_whole_sheet_reads_only_its_header_columns(
+    db: Database, tmp_path: Path
+) -> None:
+    # 5 KB, but one cell at XFD1048576: openpyxl padded every row to 16,384 cells (hours).
+    path = tmp_path / "suppliers.xlsx"
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["name", "website"])
+    sheet.append(["Alpha Ltd", "alpha.example"])
+    sheet["C3"] = "stray"
+    sheet["XFD1048576"] = "far away"
+    book.save(path)
+    async with db.session() as session:
+        report = await import_file(session, "suppliers", path)
+    assert report.created == 1
+    assert report.errors == (
+        RowError("row 3", "has a value in column C, which has no name in the header row"),
+    )
+
+
+async def test_a_workbook_that_unpacks_to_too_much_is_refused(tmp_path: Path) -> None:
+    path = _workbook(tmp_path / "suppliers.xlsx", ["name"], ["Alpha Ltd"])
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/padding.bin", bytes(101 * 1024 * 1024))  # about 100 KB packed
+    with pytest.raises(ImportFileError, match="unpacks to 101 MB, more than the 100 MB"):
+        await import_file(None, "suppliers", path)  # type: ignore[arg-type]  # not reached
+
+
+async def test_a_header_wider_than_a_sheet_to_import_is_refused(tmp_path: Path) -> None:
+    path = _workbook(tmp_path / "suppliers.xlsx", ["name", *[None] * 300, "notes"])
+    with pytest.raises(ImportFileError, match="reaches column KP; a sheet to import can have"):
+        await import_file(None, "suppliers", path)  # type: ignore[arg-type]  # not reached
+
+
+@pytest.fixture
+def workbook_feed(tmp_path: Path) -> Iterator[str]:
+    """A feed URL without a file name whose server says it is an Excel workbook."""
+    body = _workbook(
+        tmp_path / "export.xlsx", ["title", "starts"], ["Policy lab", "2027-01-15"]
+    ).read_bytes()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            kind = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/export"
+    server.shutdown()
+    server.server_close()
+
+
+async def test_a_calendar_feed_that_is_a_workbook_is_refused(
+    db: Database, workbook_feed: str
+) -> None:
+    async with db.session() as session:
+        feed_id = await event_feeds.subscribe(session, workbook_feed, 60)
+    now = datetime(2027, 1, 1, tzinfo=UTC)
+    assert await feed_jobs.refresh(db, feed_id, ZoneInfo("Europe/London"), now) is None
+    async with db.read() as session:
+        error = await event_feeds.last_error(session, feed_id)
+        titles = list(await session.scalars(select(Event.title)))
+    assert error is not None
+    assert "a calendar feed must be an iCalendar, CSV or JSON file" in error
+    assert "not an Excel workbook (.xlsx)" in error
+    assert "Policy lab" not in titles
