@@ -142,6 +142,7 @@ class _Tally:
     errors: list[tuple[int, RowError]] = field(default_factory=list)
     encoding: str | None = None
     warnings: list[tuple[int, RowError]] = field(default_factory=list)
+    expected: int | None = None  # rows a streamed file says it has (a sheet's dimensions)
 
     def fail(self, order: int, where: str, reason: str) -> None:
         self.errors.append((order, RowError(where, reason)))
@@ -837,6 +838,8 @@ def _xlsx_rows(path: Path, spec: _Spec, tally: _Tally) -> Generator[_Raw, None, 
                 f"sheet to import can have at most {XLSX_MAX_COLUMNS} columns"
             )
         columns = _header_columns(path, header[:width], spec, "row 1")
+        if isinstance(sheet.max_row, int):  # type: ignore[union-attr]
+            tally.expected = min(sheet.max_row, XLSX_MAX_ROWS) - 1  # type: ignore[union-attr]
         rows = sheet.iter_rows(  # type: ignore[union-attr]
             min_row=2,
             max_row=XLSX_MAX_ROWS,
@@ -1107,8 +1110,8 @@ async def import_in_batches(
     zone: ZoneInfo = LONDON,
     rows: int = COMMIT_ROWS,
 ) -> ImportReport:
-    """`import_file` for large files: `rows` rows at a time are read (a CSV file is never
-    held whole), written and indexed in a unit of work of their own from `units`, and
+    """`import_file` for large files: `rows` rows at a time are read (a CSV or Excel file
+    is never held whole), written and indexed in a unit of work of their own from `units`, and
     committed. The report is the same; a failure keeps the batches committed before it."""
     return await _import(units, kind, path, progress=progress, zone=zone, rows=rows)
 
@@ -1134,11 +1137,13 @@ async def _import(
         if rows is None:  # one unit of work: read it all, so the bar knows the total
             batches: Iterator[list[_Raw]] = iter([list(raws)])
         else:
-            if path.suffix.casefold() != ".csv":  # read whole already: count them
+            suffix = path.suffix.casefold()
+            if suffix in (".json", ".ics"):  # read whole already: count them
                 whole = list(raws)
                 raws, total = iter(whole), len(whole)
-            elif progress is not None:
+            elif suffix == ".csv" and progress is not None:
                 total = _count_rows(path)
+            # A workbook streams as CSV does; its size is known once it is opened (below).
             batches = iter(lambda: list(islice(raws, rows)), [])
         if progress is not None and total is not None:
             progress(0, total)
@@ -1146,9 +1151,11 @@ async def _import(
         for batch in batches:
             named.update(c for raw in batch for c in raw.data if c)
             records = _records(batch, spec, path.name, zone, tally, seen)
-            if progress is not None and total is None:  # one unit of work: the good rows
-                total = len(records)
-                progress(0, total)
+            if progress is not None and total is None:
+                # One unit of work: the good rows; a workbook: the rows its sheet says it has.
+                total = len(records) if rows is None else tally.expected
+                if total is not None:
+                    progress(0, total)
             async with units() as session:
                 for start in range(0, len(records), BATCH):
                     await _write_batch(

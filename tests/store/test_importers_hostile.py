@@ -18,7 +18,7 @@ from sqlalchemy import select
 from ccin_bridge.scheduler import feed_jobs
 from ccin_bridge.store import event_feeds
 from ccin_bridge.store.db import Database
-from ccin_bridge.store.importers import ImportFileError, RowError, import_file
+from ccin_bridge.store.importers import ImportFileError, RowError, import_file, import_in_batches
 from ccin_bridge.store.models import Event, Supplier
 
 
@@ -181,3 +181,26 @@ async def test_a_calendar_feed_that_is_a_workbook_is_refused(
     assert "a calendar feed must be an iCalendar, CSV or JSON file" in error
     assert "not an Excel workbook (.xlsx)" in error
     assert "Policy lab" not in titles
+
+
+async def test_a_workbook_streams_in_batches_with_its_sheet_size_as_the_total(
+    db: Database, tmp_path: Path
+) -> None:
+    # A blank row and a bad one: the total is the sheet's 6 data rows, not the 4 good ones
+    # that reading it whole first would count.
+    path = _workbook(
+        tmp_path / "suppliers.xlsx",
+        ["name", "website"],
+        ["Alpha Ltd", "alpha.example"],
+        ["Beta Ltd", "beta.example"],
+        [None, None],
+        ["Gamma Ltd", "not a link"],
+        ["Delta Ltd", "delta.example"],
+        ["Epsilon Ltd", "epsilon.example"],
+    )
+    calls: list[tuple[int, int]] = []
+    report = await import_in_batches(
+        db.session, "suppliers", path, rows=2, progress=lambda *call: calls.append(call)
+    )
+    assert (report.created, [e.where for e in report.errors]) == (4, ["row 5"])
+    assert calls == [(0, 6), (2, 6), (4, 6), (5, 6), (6, 6)]
