@@ -22,6 +22,7 @@ import json
 import re
 import unicodedata
 import zipfile
+from calendar import isleap
 from collections.abc import (
     AsyncIterator,
     Callable,
@@ -33,14 +34,14 @@ from collections.abc import (
 )
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, closing, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import MAXYEAR, UTC, date, datetime, time
 from itertools import islice
 from pathlib import Path
 from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from dateutil.rrule import rrulestr
+from dateutil.rrule import rrule, rrulestr
 from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -63,6 +64,10 @@ XLSX_MAX_UNPACKED = 100 * 1024 * 1024
 XLSX_MAX_COLUMNS = 256
 XLSX_MAX_ROWS = 1_048_576
 XLSX_STRAY_COLUMNS = 20  # columns right of the header read to report values without a name
+# How far ahead of its start a rule's dates are looked for: without a bound, a rule that
+# never occurs (FREQ=DAILY;BYMONTH=2;BYMONTHDAY=31) is walked day by day to the year 9999.
+FIRST_DATE_YEARS = 10  # a rule with no date this soon is refused
+COUNT_YEARS = 30  # a COUNT must be reached this soon (a daily MAX_COUNT takes 27.4 years)
 UTF8, WINDOWS_1252 = "UTF-8", "Windows-1252"  # a CSV file's text, as the report names it
 _CODECS = {UTF8: "utf-8-sig", WINDOWS_1252: "cp1252"}  # utf-8-sig: a BOM or none
 
@@ -361,16 +366,57 @@ def _recurrence(value: object, start: datetime, all_day: bool, zone: ZoneInfo) -
     if "UNTIL" in parts:
         parts["UNTIL"] = _local_until(parts["UNTIL"], zone, all_day)
     _pin_to_start(parts, start)
+    if not _occurs_soon(parts, start):
+        raise _Bad(f"rrule {text!r} never occurs within {FIRST_DATE_YEARS} years of the start")
     if "COUNT" in parts:
         parts = _count_as_until(parts, start, all_day)
-    rule = ";".join(f"{key}={setting}" for key, setting in parts.items())
+    return ";".join(f"{key}={setting}" for key, setting in parts.items())
+
+
+def _years_after(start: datetime, years: int) -> datetime:
     try:
-        first = rrulestr(rule, dtstart=start).after(start, inc=True)
+        return start.replace(year=start.year + years)
+    except ValueError:  # 29 February
+        return start.replace(year=start.year + years, day=28)
+
+
+def _probe_shift(year: int, years: int) -> int:
+    """Years to add to `year` for a stretch of `years` years with the same calendar (each
+    date on the same weekday, the same leap years) that ends shortly before the year 9999.
+
+    dateutil checks UNTIL only against a date the rule produced, so a rule that produces
+    none walks on to the year 9999 (seconds for a daily rule); from the shifted start it
+    stops there within decades. The calendar repeats every 400 years, so one is found."""
+    span = range(years + 2)  # the horizon may reach into the year after
+
+    def same(other: int) -> bool:
+        return date(other, 1, 1).weekday() == date(year, 1, 1).weekday() and all(
+            isleap(year + i) == isleap(other + i) for i in span
+        )
+
+    last = MAXYEAR - years - 1
+    return next((other - year for other in range(last, last - 400, -1) if same(other)), 0)
+
+
+def _occurs_soon(parts: dict[str, str], start: datetime) -> bool:
+    """Whether the rule has a date within FIRST_DATE_YEARS years of `start`."""
+    without_count = ";".join(f"{k}={v}" for k, v in parts.items() if k != "COUNT")
+    try:
+        parsed = rrulestr(without_count, dtstart=start)
+        if not isinstance(parsed, rrule):
+            raise ValueError("more than one rule")
+        horizon = _years_after(start, FIRST_DATE_YEARS)
+        until = getattr(parsed, "_until", None)
+        if isinstance(until, datetime) and until < horizon:
+            horizon = until
+        shift = _probe_shift(start.year, FIRST_DATE_YEARS)
+        if shift <= 0:  # too late in time to shift: the search is short anyway
+            return parsed.after(start, inc=True) is not None
+        shifted = start.replace(year=start.year + shift)
+        probe = parsed.replace(dtstart=shifted, until=horizon.replace(year=horizon.year + shift))
+        return probe.after(shifted, inc=True) is not None
     except (ValueError, TypeError, OverflowError) as exc:
-        raise _Bad(f"rrule {text!r} is not a valid recurrence rule ({exc})") from None
-    if first is None:
-        raise _Bad(f"rrule {text!r} never repeats on or after the start")
-    return rule
+        raise _Bad(f"rrule {without_count!r} is not a valid recurrence rule ({exc})") from None
 
 
 def _local_until(until: str, zone: ZoneInfo, all_day: bool) -> str:
@@ -405,12 +451,23 @@ def _count_as_until(parts: dict[str, str], start: datetime, all_day: bool) -> di
         raise _Bad(f"rrule COUNT {count!r} must be a number from 1 to {MAX_COUNT}")
     bounded = {key: setting for key, setting in parts.items() if key != "COUNT"}
     rule = ";".join(f"{key}={setting}" for key, setting in parts.items())
+    # A rule that occurs soon occurs again within decades, so this walk ends soon past UNTIL.
+    until = _years_after(start, COUNT_YEARS)
+    without_count = ";".join(f"{key}={setting}" for key, setting in bounded.items())
     try:
-        dates = list(islice(rrulestr(rule, dtstart=start), int(count)))
+        within = rrulestr(without_count, dtstart=start)
+        if not isinstance(within, rrule):
+            raise ValueError("more than one rule")
+        dates = list(islice(within.replace(until=until), int(count)))
     except (ValueError, TypeError, OverflowError) as exc:
         raise _Bad(f"rrule {rule!r} is not a valid recurrence rule ({exc})") from None
     if not dates:
-        raise _Bad(f"rrule {rule!r} never repeats on or after the start")
+        raise _Bad(f"rrule {rule!r} never occurs within {COUNT_YEARS} years of the start")
+    if len(dates) < int(count):
+        raise _Bad(
+            f"rrule {rule!r} does not reach COUNT={count} within {COUNT_YEARS} years of the"
+            " start; give an UNTIL date instead"
+        )
     last = dates[-1]
     bounded["UNTIL"] = f"{last:%Y%m%d}" if all_day else f"{last:%Y%m%dT%H%M%S}"
     return bounded
