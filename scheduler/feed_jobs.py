@@ -43,10 +43,27 @@ async def refresh_due(db: Database, settings: Settings, now: datetime) -> int:
         due = await event_feeds.due_ids(session, now)
     changed = 0
     for feed_id in due:
-        result = await refresh(db, feed_id, settings.zone, now)
+        try:
+            result = await refresh(db, feed_id, settings.zone, now)
+        except Exception as exc:  # one broken feed must not stop the others
+            log.exception("calendar feed %s failed", feed_id)
+            first_line = next(iter(str(exc).splitlines()), "")  # a database error adds its SQL
+            await _failed(db, feed_id, now, f"{exc.__class__.__name__}: {first_line}")
+            continue
         if result is not None and result.report is not None:
             changed += 1
     return changed
+
+
+async def _failed(db: Database, feed_id: int, now: datetime, error: str) -> None:
+    """Keep why a feed failed, in a unit of work of its own (the failed one is undone)."""
+    from ccin_bridge.store import event_feeds
+
+    try:
+        async with db.session() as session:
+            await event_feeds.checked(session, feed_id, now, error=error)
+    except Exception:  # the database itself may be what failed
+        log.exception("calendar feed %s: cannot record the failure", feed_id)
 
 
 async def refresh(

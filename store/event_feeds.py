@@ -8,18 +8,19 @@ for it, and its history stays), and one it brings back is planned again.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ccin_bridge.store.importers import ImportReport, import_file
-from ccin_bridge.store.importers_ics import CalendarError, IcsEvent, read_calendar
+from ccin_bridge.store.importers import ImportReport, import_file, read_ics
+from ccin_bridge.store.importers_ics import IcsEvent
 from ccin_bridge.store.models import Event, EventFeed
+
+UID_BATCH = 5_000  # UIDs per IN list (PostgreSQL's driver takes at most 32,767 parameters)
 
 
 @dataclass(frozen=True)
@@ -126,22 +127,24 @@ def _day(moment: object, zone: ZoneInfo) -> date | None:
 
 async def apply(session: AsyncSession, feed_id: int, path: Path, zone: ZoneInfo) -> FeedResult:
     """Import the fetched copy at `path` and keep the feed's events in step with it."""
-    report = await import_file(session, "events", path, zone=zone)
-    try:
-        found = read_calendar(await asyncio.to_thread(path.read_bytes))
-    except (CalendarError, OSError):
-        return FeedResult(report)  # import_file said why already
+    found = await read_ics(path)  # once, and off the event loop
+    report = await import_file(session, "events", path, zone=zone, calendar=found)
     present: dict[tuple[str, date | None], bool] = {}  # (uid, date replaced) -> cancelled
     for item in found:
         if isinstance(item, IcsEvent) and isinstance(uid := item.fields.get("uid"), str):
             key = (uid, _day(item.fields.get("recurrence_on"), zone))
             present[key] = item.fields.get("status") == "cancelled"
-    uids = {uid for uid, _ in present}
-    rows = await session.scalars(
-        select(Event).where(or_(Event.feed_id == feed_id, Event.uid.in_(uids)))
-    )
+    uids = sorted({uid for uid, _ in present})
+    rows = {
+        event.id: event
+        for event in await session.scalars(select(Event).where(Event.feed_id == feed_id))
+    }
+    for start in range(0, len(uids), UID_BATCH):  # drivers limit a query's parameters
+        batch = uids[start : start + UID_BATCH]
+        for event in await session.scalars(select(Event).where(Event.uid.in_(batch))):
+            rows[event.id] = event
     cancelled = restored = 0
-    for event in rows:
+    for event in rows.values():
         key = (event.uid or "", event.recurrence_on)
         if key in present:
             event.feed_id = feed_id

@@ -16,6 +16,7 @@ unclosed quote is reported on the line it opens, and the lines after it are read
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import csv
 import json
@@ -46,7 +47,7 @@ from sqlalchemy import inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ccin_bridge.store import search_index
-from ccin_bridge.store.importers_ics import CalendarError, IcsEvent, read_calendar
+from ccin_bridge.store.importers_ics import CalendarError, IcsEvent, IcsProblem, read_calendar
 from ccin_bridge.store.models import Base, CaseStudy, Event, Project, Supplier
 from ccin_bridge.store.text import normalise_url
 
@@ -960,11 +961,20 @@ def _json_rows(path: Path, text: str, tally: _Tally) -> list[_Raw]:
     return rows
 
 
-def _ics_rows(path: Path, data: bytes, tally: _Tally) -> list[_Raw]:
-    try:
-        found = read_calendar(data)
-    except CalendarError as exc:
-        raise ImportFileError(f"{path.name}: {exc}") from None
+async def read_ics(path: Path) -> list[IcsEvent | IcsProblem]:
+    """The VEVENTs of an iCalendar file, read and parsed in a thread: a large feed takes
+    seconds of CPU, which must not stop the event loop."""
+
+    def read() -> list[IcsEvent | IcsProblem]:
+        try:
+            return read_calendar(_read_bytes(path))
+        except CalendarError as exc:
+            raise ImportFileError(f"{path.name}: {exc}") from None
+
+    return await asyncio.to_thread(read)
+
+
+def _ics_rows(found: Sequence[IcsEvent | IcsProblem], tally: _Tally) -> list[_Raw]:
     rows: list[_Raw] = []
     for item in found:
         if isinstance(item, IcsEvent):
@@ -974,7 +984,13 @@ def _ics_rows(path: Path, data: bytes, tally: _Tally) -> list[_Raw]:
     return rows
 
 
-def _rows(path: Path, kind: Kind, spec: _Spec, tally: _Tally) -> Generator[_Raw, None, None]:
+def _rows(
+    path: Path,
+    kind: Kind,
+    spec: _Spec,
+    tally: _Tally,
+    calendar: Sequence[IcsEvent | IcsProblem] | None = None,
+) -> Generator[_Raw, None, None]:
     suffix = path.suffix.casefold()
     allowed = (".csv", ".xlsx", ".json", *((".ics",) if kind == "events" else ()))
     if suffix not in allowed:
@@ -986,12 +1002,13 @@ def _rows(path: Path, kind: Kind, spec: _Spec, tally: _Tally) -> Generator[_Raw,
         return _csv_file(path, spec, tally)
     if suffix == ".xlsx":
         return _xlsx_rows(path, spec, tally)
-    data = _read_bytes(path)  # JSON and iCalendar are parsed whole
-    found = (
-        _ics_rows(path, data, tally)
-        if suffix == ".ics"
-        else _json_rows(path, _decode(path, data), tally)
-    )
+    if suffix == ".ics":
+        if calendar is None:
+            raise ValueError("an iCalendar file is read by read_ics first")
+        found = _ics_rows(calendar, tally)
+    else:
+        data = _read_bytes(path)  # JSON is parsed whole
+        found = _json_rows(path, _decode(path, data), tally)
     return (raw for raw in found)  # a generator, as the CSV one: closed when done
 
 
@@ -1143,9 +1160,11 @@ async def import_file(
     *,
     progress: Progress | None = None,
     zone: ZoneInfo = LONDON,
+    calendar: Sequence[IcsEvent | IcsProblem] | None = None,
 ) -> ImportReport:
     """Upsert every good row of `path` as `kind`; report the rest by line (or JSON index).
 
+    `calendar` is the iCalendar file at `path` as `read_ics` read it already, if it was.
     Runs in the caller's unit of work, so a database failure leaves nothing half-imported.
     `progress(done, total)` is called before the first batch and after each one. Dates with
     an offset become wall-clock dates and times in `zone`.
@@ -1155,7 +1174,9 @@ async def import_file(
     async def same() -> AsyncIterator[AsyncSession]:
         yield session
 
-    return await _import(same, kind, path, progress=progress, zone=zone, rows=None)
+    return await _import(
+        same, kind, path, progress=progress, zone=zone, rows=None, calendar=calendar
+    )
 
 
 async def import_in_batches(
@@ -1181,14 +1202,17 @@ async def _import(
     progress: Progress | None,
     zone: ZoneInfo,
     rows: int | None,
+    calendar: Sequence[IcsEvent | IcsProblem] | None = None,
 ) -> ImportReport:
     if kind not in SPECS:
         raise ValueError(f"unknown import kind {kind!r}; expected one of {', '.join(KINDS)}")
+    if calendar is None and kind == "events" and path.suffix.casefold() == ".ics":
+        calendar = await read_ics(path)
     spec, tally = SPECS[kind], _Tally()
     seen: list[dict[tuple[object, ...], str]] = [{} for _ in spec.keys]
     touched: dict[object, str] = {}
     named: set[str] = set()
-    with closing(_rows(path, kind, spec, tally)) as read:
+    with closing(_rows(path, kind, spec, tally, calendar)) as read:
         raws: Iterator[_Raw] = read
         total: int | None = None
         if rows is None:  # one unit of work: read it all, so the bar knows the total

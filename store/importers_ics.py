@@ -24,6 +24,7 @@ from typing import Any
 import icalendar
 
 _PHYSICAL_LINE = re.compile(rb"\r\n|\n|\r")
+MAX_EVENTS = 20_000  # VEVENTs per file: more is refused before the slow parse
 
 
 class CalendarError(ValueError):
@@ -53,6 +54,10 @@ def read_calendar(data: bytes) -> list[IcsEvent | IcsProblem]:
     if not lines or lines[0][1].strip().upper() != "BEGIN:VCALENDAR":
         raise CalendarError("not an iCalendar file (it does not start with BEGIN:VCALENDAR)")
     kept, starts, unclosed = _closed_outline(lines)
+    if len(starts) > MAX_EVENTS:
+        raise CalendarError(
+            f"it has {len(starts):,} events; at most {MAX_EVENTS:,} can be read from one file"
+        )
     text = "\r\n".join(kept) + "\r\n"
     try:
         with warnings.catch_warnings():  # a guessed vendor-prefixed zone is what we want

@@ -3,10 +3,21 @@ never occur, huge or broken feeds, and what a feed may cancel. The calendars are
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pytest
+from sqlalchemy import select
+
+from ccin_bridge.handlers.config import CalendarFeed, Settings
+from ccin_bridge.scheduler import feed_jobs
 from ccin_bridge.store.db import Database
 from ccin_bridge.store.importers import import_file
+from ccin_bridge.store.importers_ics import MAX_EVENTS, CalendarError, read_calendar
+from ccin_bridge.store.models import Event, EventFeed
 
 
 def _calendar(*events: str) -> bytes:
@@ -57,3 +68,68 @@ async def test_a_rule_that_never_occurs_is_refused_as_such(db: Database, tmp_pat
         ("line 4", True, True),
         ("line 10", True, True),
     ]
+
+
+def test_a_calendar_with_too_many_events_is_refused_before_it_is_parsed() -> None:
+    events = [
+        _event(f"e{n}@exampleton.example", "Exampleton event", "20270101T100000")
+        for n in range(MAX_EVENTS + 1)
+    ]
+    with pytest.raises(CalendarError) as refused:
+        read_calendar(_calendar(*events))
+    assert str(refused.value) == "it has 20,001 events; at most 20,000 can be read from one file"
+
+
+class _Feeds(BaseHTTPRequestHandler):
+    """`/long` sends an ETag longer than the feed's column holds; the rest, a plain feed."""
+
+    def do_GET(self) -> None:
+        body = _calendar(_event("ok@exampleton.example", "Exampleton ok", "20270105T100000"))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/calendar")
+        self.send_header("ETag", '"' + "x" * 400 + '"' if self.path == "/long" else '"1"')
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def feeds_base() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Feeds)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+async def test_one_feed_failing_unexpectedly_is_recorded_and_the_next_is_fetched(
+    db: Database, settings: Settings, feeds_base: str
+) -> None:
+    # PostgreSQL refuses the 402-character ETag when the unit of work is committed: an
+    # error that is not the importer's own. SQLite stores it, so there both feeds succeed.
+    urls = [f"{feeds_base}/long", f"{feeds_base}/ok"]
+    feeds = settings.calendar_feeds.model_copy(
+        update={"feeds": [CalendarFeed(url=url) for url in urls]}
+    )
+    subscribed = settings.model_copy(update={"calendar_feeds": feeds})
+    now = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    changed = await feed_jobs.refresh_due(db, subscribed, now)
+    async with db.read() as session:
+        rows = {f.url: f for f in await session.scalars(select(EventFeed))}
+        ok = await session.scalar(select(Event).where(Event.uid == "ok@exampleton.example"))
+    assert ok is not None and ok.feed_id == rows[urls[1]].id
+    assert rows[urls[1]].last_error is None
+    failed = rows[urls[0]]
+    assert failed.checked_at is not None  # tried again when next due, not at once
+    if db.url.get_backend_name() == "postgresql":
+        assert changed == 1
+        assert failed.last_error == (
+            "DataError: (psycopg.errors.StringDataRightTruncation) value too long for type"
+            " character varying(300)"
+        )
+    else:
+        assert (changed, failed.last_error) == (2, None)
