@@ -8,6 +8,7 @@ for it, and its history stays), and one it brings back is planned again.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -17,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ccin_bridge.store.importers import ImportReport, import_file, read_ics
-from ccin_bridge.store.importers_ics import IcsEvent
+from ccin_bridge.store.importers_ics import IcsEvent, IcsProblem
 from ccin_bridge.store.models import Event, EventFeed
 
 UID_BATCH = 5_000  # UIDs per IN list (PostgreSQL's driver takes at most 32,767 parameters)
@@ -28,11 +29,12 @@ class FeedResult:
     report: ImportReport | None  # None: the feed had not changed
     cancelled: int = 0
     restored: int = 0
+    kept_because: str | None = None  # why nothing gone from this copy was marked cancelled
 
     def summary(self) -> str:
         if self.report is None:
             return "not changed since the last fetch"
-        text = self.report.summary()
+        text = self.report.summary().removesuffix(".")  # one full stop, at the end
         extra = [
             f"{n} {'event' if n == 1 else 'events'} {what}"
             for n, what in (
@@ -41,7 +43,9 @@ class FeedResult:
             )
             if n
         ]
-        return "; ".join([text, *extra])
+        if self.kept_because is not None:
+            extra.append(f"nothing marked cancelled, as {self.kept_because}")
+        return "; ".join([text, *extra]) + "."
 
 
 async def subscribe(session: AsyncSession, url: str, every_minutes: int | None) -> int:
@@ -143,6 +147,7 @@ async def apply(session: AsyncSession, feed_id: int, path: Path, zone: ZoneInfo)
         batch = uids[start : start + UID_BATCH]
         for event in await session.scalars(select(Event).where(Event.uid.in_(batch))):
             rows[event.id] = event
+    kept_because = await _why_not_cancel(found, report, path)
     cancelled = restored = 0
     for event in rows.values():
         key = (event.uid or "", event.recurrence_on)
@@ -151,8 +156,31 @@ async def apply(session: AsyncSession, feed_id: int, path: Path, zone: ZoneInfo)
             if event.status == "cancelled" and not present[key]:
                 event.status = "planned"
                 restored += 1
-        elif event.feed_id == feed_id and event.status != "cancelled":
+        elif kept_because is None and event.feed_id == feed_id and event.status != "cancelled":
             event.status = "cancelled"
             cancelled += 1
     await session.flush()
-    return FeedResult(report, cancelled, restored)
+    return FeedResult(report, cancelled, restored, kept_because)
+
+
+async def _why_not_cancel(
+    found: list[IcsEvent | IcsProblem], report: ImportReport, path: Path
+) -> str | None:
+    """Why this copy cannot say which events were dropped, if it cannot: a server that
+    answers an empty calendar, a cut-off download (read as far as it goes) or a row that
+    cannot be read would otherwise cancel events the feed still has."""
+    if not any(isinstance(item, IcsEvent) for item in found):
+        return "the feed had no events"
+    if not await asyncio.to_thread(_closed, path):
+        return "the file was cut short (it does not end with END:VCALENDAR)"
+    problems = len(report.errors) or sum(isinstance(item, IcsProblem) for item in found)
+    if problems:
+        return f"{'1 event' if problems == 1 else f'{problems} events'} could not be read"
+    return None
+
+
+def _closed(path: Path) -> bool:
+    with path.open("rb") as file:
+        file.seek(max(0, file.seek(0, 2) - 64))
+        tail = file.read().rstrip().upper()
+    return tail.endswith(b"END:VCALENDAR")

@@ -14,8 +14,9 @@ from sqlalchemy import select
 
 from ccin_bridge.handlers.config import CalendarFeed, Settings
 from ccin_bridge.scheduler import feed_jobs
+from ccin_bridge.store import event_feeds
 from ccin_bridge.store.db import Database
-from ccin_bridge.store.importers import import_file
+from ccin_bridge.store.importers import LONDON, ImportReport, import_file
 from ccin_bridge.store.importers_ics import MAX_EVENTS, CalendarError, read_calendar
 from ccin_bridge.store.models import Event, EventFeed
 
@@ -133,3 +134,51 @@ async def test_one_feed_failing_unexpectedly_is_recorded_and_the_next_is_fetched
         )
     else:
         assert (changed, failed.last_error) == (2, None)
+
+
+def test_a_feeds_summary_has_one_full_stop_at_the_end() -> None:
+    result = event_feeds.FeedResult(ImportReport(0, 1, 3), cancelled=2, restored=1)
+    assert result.summary() == (
+        "0 created, 1 updated, 3 unchanged; 2 events no longer in the feed: marked cancelled;"
+        " 1 event back in the feed."
+    )
+    assert event_feeds.FeedResult(ImportReport(1, 0, 0)).summary() == (
+        "1 created, 0 updated, 0 unchanged."
+    )
+
+
+FORUM = _event("forum@exampleton.example", "Exampleton forum", "20270114T140000")
+CALL = _event("call@exampleton.example", "Exampleton call", "20270105T100000")
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        (_calendar(), "the feed had no events"),
+        (
+            _calendar(CALL).removesuffix(b"END:VCALENDAR\r\n"),
+            "the file was cut short (it does not end with END:VCALENDAR)",
+        ),
+        (
+            _calendar(CALL, "BEGIN:VEVENT\r\nUID:forum@exampleton.example\r\nEND:VEVENT\r\n"),
+            "1 event could not be read",
+        ),
+    ],
+    ids=["empty", "cut-short", "problem-row"],
+)
+async def test_a_copy_that_cannot_say_what_was_dropped_cancels_nothing(
+    db: Database, tmp_path: Path, body: bytes, why: str
+) -> None:
+    path = tmp_path / "feed.ics"
+    path.write_bytes(_calendar(CALL, FORUM))
+    async with db.session() as session:
+        feed_id = await event_feeds.subscribe(session, "https://exampleton.example/f", None)
+        await event_feeds.apply(session, feed_id, path, LONDON)
+    path.write_bytes(body)
+    async with db.session() as session:
+        result = await event_feeds.apply(session, feed_id, path, LONDON)
+    async with db.read() as session:
+        statuses = set(await session.scalars(select(Event.status).where(Event.feed_id == feed_id)))
+    assert statuses == {"planned"}
+    assert result.cancelled == 0
+    assert result.summary().endswith(f"; nothing marked cancelled, as {why}.")
