@@ -45,14 +45,17 @@ async def refresh_due(db: Database, settings: Settings, now: datetime) -> int:
     for feed_id in due:
         try:
             result = await refresh(db, feed_id, settings.zone, now)
-        except Exception as exc:  # one broken feed must not stop the others
+        except Exception:  # one broken feed must not stop the others
+            # The feed's error is shown to admins: a category, the details only in the log.
             log.exception("calendar feed %s failed", feed_id)
-            first_line = next(iter(str(exc).splitlines()), "")  # a database error adds its SQL
-            await _failed(db, feed_id, now, f"{exc.__class__.__name__}: {first_line}")
+            await _failed(db, feed_id, now, UNEXPECTED)
             continue
         if result is not None and result.report is not None:
             changed += 1
     return changed
+
+
+UNEXPECTED = "an unexpected error (the details are in the bridge's log)"
 
 
 async def _failed(db: Database, feed_id: int, now: datetime, error: str) -> None:

@@ -12,6 +12,7 @@ import asyncio
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -21,6 +22,15 @@ from ccin_bridge.store.importers import ImportReport, import_file, read_ics
 from ccin_bridge.store.importers_ics import IcsEvent, IcsProblem
 from ccin_bridge.store.models import Event, EventFeed
 
+
+def _length(column: Any) -> int:
+    length = column.type.length
+    assert isinstance(length, int)
+    return length
+
+
+ETAG_MAX = _length(EventFeed.__table__.c.etag)  # the columns' sizes, as the model says
+DATE_MAX = _length(EventFeed.__table__.c.last_modified)
 UID_BATCH = 5_000  # UIDs per IN list (PostgreSQL's driver takes at most 32,767 parameters)
 
 
@@ -118,9 +128,15 @@ async def checked(
     feed.checked_at = now
     feed.last_error = error
     if error is None:
-        feed.etag, feed.last_modified = etag, last_modified
+        feed.etag, feed.last_modified = _fits(etag, ETAG_MAX), _fits(last_modified, DATE_MAX)
     if changed:
         feed.changed_at = now
+
+
+def _fits(validator: str | None, limit: int) -> str | None:
+    # A validator longer than its column is not kept: the next fetch is a plain one, where
+    # storing it would fail the whole check (PostgreSQL refuses it) every time.
+    return validator if validator is not None and len(validator) <= limit else None
 
 
 def _day(moment: object, zone: ZoneInfo) -> date | None:
