@@ -154,6 +154,30 @@ def parse_every(text: str) -> int:
     return minutes
 
 
+def public_url(value: str | None) -> str | None:
+    """A base address people reach the bridge at, to which paths are added: http(s) with a
+    host that is not this machine, a valid port, and nothing a link must not carry (a user and
+    password would be in every link sent; a query or fragment would end up before the path)."""
+    if value is None or not value.strip():
+        return None
+    url = value.strip().rstrip("/")
+    example = "an http(s) URL such as https://bridge.example.org"
+    try:
+        parts = urlsplit(url)
+        host, _port = parts.hostname or "", parts.port
+    except ValueError:
+        raise ValueError(f"{value!r} is not {example}") from None
+    if parts.scheme.casefold() not in ("http", "https") or not host:
+        raise ValueError(f"{value!r} is not {example}")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(f"{value!r} has a user name or password in it; links must not carry one")
+    if parts.query or parts.fragment or "?" in url or "#" in url:
+        raise ValueError(f"{value!r} has a query or fragment; give the base address only")
+    if _LOCAL_HOSTS.match(host):
+        raise ValueError(f"{value!r} is this machine only; give the address people reach")
+    return url
+
+
 class HttpListener(_Strict):
     """The service's own HTTP listener (`run`): /healthz, /readyz, /metrics and the events'
     calendar feed (/calendar.ics)."""
@@ -168,19 +192,7 @@ class HttpListener(_Strict):
     @field_validator("public_url")
     @classmethod
     def _public(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None
-        url = value.strip().rstrip("/")
-        try:
-            parts = urlsplit(url)
-            host = parts.hostname or ""
-        except ValueError:
-            host = ""
-        if parts.scheme.casefold() not in ("http", "https") or not host:
-            raise ValueError(f"{value!r} is not an http(s) URL such as https://bridge.example.org")
-        if _LOCAL_HOSTS.match(host):
-            raise ValueError(f"{value!r} is this machine only; give the address people reach")
-        return url
+        return public_url(value)
 
 
 class CalendarFeed(_Strict):
@@ -213,12 +225,17 @@ class ConsoleConfig(_Strict):
     host: str = Field(default="127.0.0.1", min_length=1)
     port: int = Field(default=8081, ge=0, le=65535)  # 0: any free port (tests)
     # Where people reach it (behind your HTTPS proxy); cookies are `Secure` when it is https.
-    public_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
+    public_url: str | None = None
     # A reverse proxy in front sets X-Forwarded-For: sign-in tries are counted per address it
     # saw, not as one address (the proxy's). Only when the console is reachable through it alone.
     trusted_proxy: bool = False
     session_hours: int = Field(default=12, ge=1, le=168)  # a sign-in lasts at most this long
     idle_minutes: int = Field(default=120, ge=5, le=1440)  # ... and ends after this long unused
+
+    @field_validator("public_url")
+    @classmethod
+    def _public(cls, value: str | None) -> str | None:
+        return public_url(value)
 
 
 class Settings(_Strict):

@@ -12,7 +12,7 @@ import yaml
 from sqlalchemy import select
 
 from ccin_bridge.handlers.commands import all_commands
-from ccin_bridge.handlers.config import ConfigError, Settings, load_settings
+from ccin_bridge.handlers.config import ConfigError, Settings, load_settings, public_url
 from ccin_bridge.handlers.core import Bridge
 from ccin_bridge.store.db import Database
 from ccin_bridge.store.models import Event
@@ -75,16 +75,37 @@ async def test_ics_and_events_give_the_subscribe_link_of_a_public_listener(
         assert "webcal" not in plain.plain_text and "calendar.ics" not in plain.plain_text
 
 
+@pytest.mark.parametrize("section", ["http", "console"])
 @pytest.mark.parametrize(
-    "url", ["http://localhost:8080", "https://127.0.0.1", "http://[::1]:8080", "bridge.example.org"]
+    "url",
+    [
+        "http://localhost:8080",
+        "https://127.0.0.1",
+        "http://[::1]:8080",
+        "bridge.example.org",
+        "http://[::1",  # an unclosed IPv6 address used to raise a NameError, not this error
+        "https://bridge.example.org:99999",
+        "https://ada:secret@bridge.example.org",
+        "https://bridge.example.org/?from=config",
+        "https://bridge.example.org/#top",
+    ],
 )
-def test_a_local_or_schemeless_public_url_is_refused(tmp_path: Path, url: str) -> None:
+def test_a_public_url_links_could_not_use_is_refused(
+    tmp_path: Path, section: str, url: str
+) -> None:
     data = yaml.safe_load((REPO / "config.yaml").read_text())
-    data["http"]["public_url"] = url
+    data.setdefault(section, {})["public_url"] = url
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(data))
-    with pytest.raises(ConfigError, match=r"http\.public_url"):
+    with pytest.raises(ConfigError, match=rf"{section}\.public_url"):
         load_settings(path)
+
+
+def test_a_public_url_is_kept_without_its_last_slash() -> None:
+    assert public_url(" https://bridge.example.org:8443/ccin/ ") == (
+        "https://bridge.example.org:8443/ccin"
+    )
+    assert public_url("") is None
 
 
 async def test_ics_of_a_superseded_event_says_it_was_replaced(
