@@ -122,7 +122,7 @@ class DeliveryService:
     async def start(self) -> None:
         async with self.db.session() as session:
             doubtful = await outbox.recover_stale(session, lease=self.policy.lease)
-            await outbox.expire(session, older_than=self.policy.expire_after)
+            await self._expire(session)
         if doubtful:
             log.warning("%d deliveries were mid-send when a worker stopped: retrying", doubtful)
         self._stopping.clear()
@@ -170,6 +170,16 @@ class DeliveryService:
             self.wake()
             await asyncio.sleep(0.05)
 
+    async def _expire(self, session: AsyncSession) -> None:
+        # A push whose last deliveries expired has settled: its sender is owed the report,
+        # as when a lane settles it.
+        expired = await outbox.expire(session, older_than=self.policy.expire_after)
+        if expired:
+            log.warning(
+                "deliveries of %d pushes expired: their platform was not running", len(expired)
+            )
+            await queue_reports(session, expired)
+
     async def _housekeeping(self) -> None:
         """While running, take back rows that another (crashed) worker held past the lease,
         so a quick restart elsewhere does not leave them stuck until the next start."""
@@ -182,7 +192,7 @@ class DeliveryService:
             try:
                 async with self.db.session() as session:
                     doubtful = await outbox.recover_stale(session, lease=self.policy.lease)
-                    await outbox.expire(session, older_than=self.policy.expire_after)
+                    await self._expire(session)
                 if doubtful:
                     log.warning("%d deliveries held by a stopped worker: retrying", doubtful)
                     self.wake()

@@ -388,16 +388,21 @@ async def release(session: AsyncSession, worker: str) -> None:
 
 async def expire(
     session: AsyncSession, *, older_than: timedelta, now: datetime | None = None
-) -> int:
-    """Pending rows for a platform that has not been running for days are given up."""
+) -> list[int]:
+    """Pending rows for a platform that has not been running for days are given up; the
+    pushes they belonged to (whose reports may now be due)."""
     now = now or utcnow()
-    stale = select(Push.id).where(Push.created_at < now - older_than)
-    result = await session.execute(
-        update(Delivery)
-        .where(Delivery.status == PENDING, Delivery.push_id.in_(stale))
-        .values(status=FAILED, error="expired: the platform was not connected in time")
+    stale = (Delivery.status == PENDING) & Delivery.push_id.in_(
+        select(Push.id).where(Push.created_at < now - older_than)
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    push_ids = sorted(set(await session.scalars(select(Delivery.push_id).where(stale))))
+    if push_ids:
+        await session.execute(
+            update(Delivery)
+            .where(stale)
+            .values(status=FAILED, error="expired: the platform was not connected in time")
+        )
+    return push_ids
 
 
 async def report(session: AsyncSession, push_id: int, max_errors: int = 20) -> PushReport | None:

@@ -192,3 +192,42 @@ async def test_a_failed_chat_change_tells_admins_a_category_not_the_exception(
     assert "Could not invite someone" in notice and "unexpected error" in notice
     assert "secretTOKEN" not in notice and "RuntimeError" not in notice
     assert any("secretTOKEN" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_push_settled_by_expiry_sends_its_report(db: Database) -> None:
+    # One chat on a platform this process runs, one on a platform that never came up: when
+    # the second delivery expires, the push has settled and its sender is owed the report.
+    async with db.session() as session:
+        creator = (
+            await people.touch_identity(
+                session, platform="terminal", external_id="admin", display_name="Ada", username=None
+            )
+        ).id
+        push_id = await outbox.create_push(
+            session,
+            kind="broadcast",
+            payload=reply_codec.encode(ReplyBuilder().para("Hi").build()),
+            targets=[Target("terminal", "c0"), Target("elsewhere", "c1")],
+            title="Test",
+            created_by=creator,
+        )
+    platform = Platform({})
+    service = DeliveryService(db, {"terminal": platform}, FAST)
+    await service.run_once()
+    assert platform.sent == ["c0"]
+    async with db.session() as session:
+        await session.execute(
+            update(Push).where(Push.id == push_id).values(created_at=utcnow() - timedelta(days=4))
+        )
+    await service.start()  # expires what waits for a platform not running for days
+    try:
+        async with asyncio.timeout(20):
+            await service.drain()
+    finally:
+        await service.stop()
+    async with db.session() as session:
+        (payload,) = await session.scalars(select(Push.payload).where(Push.kind == "report"))
+    shown = reply_codec.decode(payload).plain_text
+    assert shown.startswith("Delivery report: Test") and "• 1 failed" in shown
+    assert "elsewhere c1: expired" in shown
+    assert platform.sent == ["c0", "admin"]  # and it reached the sender
