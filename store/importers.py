@@ -579,6 +579,16 @@ class _Spec:
     noun: str
     on_create: Mapping[str, Any] = field(default_factory=dict)
     indexed: bool = True  # feeds the search index
+    # Later keys find only what the first cannot name: an event with a calendar UID is never
+    # the same as another by title and day (a series and its moved first date share both),
+    # though it may take over an event without one (one seeded before the feed).
+    fallback_keys: bool = False
+
+    def keys_of(self, record: _Record) -> list[tuple[object, ...] | None]:
+        keys = [_key(record, key) for key in self.keys]
+        if self.fallback_keys and keys[0] is not None:
+            return [keys[0], *(None for _ in keys[1:])]
+        return keys
 
 
 SPECS: dict[Kind, _Spec] = {
@@ -624,6 +634,7 @@ SPECS: dict[Kind, _Spec] = {
         key_labels=("UID", "title and start date"),
         noun="event",
         indexed=False,
+        fallback_keys=True,
     ),
 }
 
@@ -1072,7 +1083,7 @@ def _unique_in_file(
     `seen` holds the keys of the rows before (one mapping per key), across batches."""
     kept: list[_Record] = []
     for record in records:
-        keys = [_key(record, key) for key in spec.keys]
+        keys = spec.keys_of(record)
         clash = next((i for i, key in enumerate(keys) if key and key in seen[i]), None)
         if clash is not None:
             first = seen[clash][keys[clash] or ()]
@@ -1118,8 +1129,13 @@ async def _write_batch(
     lookups = [await _existing(session, spec.model, key, batch) for key in spec.keys]
     for record in batch:
         matches: dict[object, Base] = {}
-        for key, lookup in zip(spec.keys, lookups, strict=True):
-            for found in lookup.get(_key(record, key) or (), []):
+        for i, (key, lookup) in enumerate(zip(spec.keys_of(record), lookups, strict=True)):
+            if spec.fallback_keys and i == 0 and key is not None:
+                matches.update((_identity(f), f) for f in lookup.get(key, []))
+                break  # found by its first key, or new: never by a later one
+            for found in lookup.get(key or (), []):
+                if i and spec.fallback_keys and getattr(found, spec.keys[0][0]) is not None:
+                    continue  # a later key takes over only a row the first cannot name
                 matches[_identity(found)] = found
         if len(matches) > 1:
             labels = " or ".join(spec.key_labels)

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Time,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy import false as sa_false
 from sqlalchemy import true as sa_true
@@ -283,6 +284,11 @@ class Supplier(Base):
     created_at: Mapped[datetime | None] = mapped_column(default=utcnow)
 
 
+def _partial_unique(name: str, columns: tuple[str, ...], where: str) -> Index:
+    clause = text(where)
+    return Index(name, *columns, unique=True, sqlite_where=clause, postgresql_where=clause)
+
+
 class Event(Base):
     """A dated event, or a recurring meeting described by an RFC 5545 RRULE.
 
@@ -318,7 +324,16 @@ class Event(Base):
     feed_id: Mapped[int | None] = mapped_column(
         ForeignKey("event_feeds.id", ondelete="SET NULL"), index=True
     )
-    __table_args__ = (UniqueConstraint("title", "starts_on"),)
+    # An event is one by its calendar UID (and the date an override replaces); one without a
+    # UID, by its title and day. Two calendars may each have a "Cabinet" on the same day, and
+    # a series shares both with an override of its first date.
+    __table_args__ = (
+        _partial_unique("uq_events_title_day", ("title", "starts_on"), "uid IS NULL"),
+        _partial_unique("uq_events_uid", ("uid",), "uid IS NOT NULL AND recurrence_on IS NULL"),
+        _partial_unique(
+            "uq_events_uid_date", ("uid", "recurrence_on"), "recurrence_on IS NOT NULL"
+        ),
+    )
 
 
 class EventFeed(Base):

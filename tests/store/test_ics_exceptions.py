@@ -80,3 +80,51 @@ async def test_a_cancelled_series_has_no_dates_ahead(db: Database) -> None:
     assert all(e.id != officers.id for e in coming)
     (record,) = (r for r in records if r.id == officers.id)
     assert next_occurrences(record, date(2026, 12, 1), 2) == []
+
+
+FIRST_MOVED = b"""BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//Exampleton//Cabinet//EN
+BEGIN:VEVENT
+UID:first-moved@council.example
+DTSTART:20270105T100000Z
+RRULE:FREQ=WEEKLY;COUNT=4
+SUMMARY:Sample Board
+END:VEVENT
+BEGIN:VEVENT
+UID:first-moved@council.example
+RECURRENCE-ID:20270105T100000Z
+DTSTART:20270105T140000Z
+SUMMARY:Sample Board
+END:VEVENT
+BEGIN:VEVENT
+UID:another@council.example
+DTSTART:20270105T100000Z
+SUMMARY:Sample Board
+END:VEVENT
+END:VCALENDAR
+"""
+
+
+async def test_an_override_of_the_first_date_is_its_own_event_not_a_duplicate(
+    db: Database, tmp_path: Path
+) -> None:
+    # The override and the series share a title and a first day, as does another calendar's
+    # event: each has a UID, so the title and day (for events without one) must not clash.
+    path = tmp_path / "board.ics"
+    path.write_bytes(FIRST_MOVED)
+    for created in (3, 0):  # the second import finds each by its UID
+        async with db.session() as session:
+            report = await import_file(session, "events", path)
+        assert (report.created, report.errors) == (created, ())
+    async with db.read() as session:
+        rows = list(await session.scalars(select(Event).where(Event.uid.like("%council.example"))))
+    series = next(e for e in rows if e.uid == "first-moved@council.example" and not e.recurrence_on)
+    moved = next(e for e in rows if e.recurrence_on is not None)
+    assert series.exdates == ["2027-01-05"] and series.start_time == time(10, 0)
+    assert (moved.recurrence_on, moved.starts_on, moved.start_time) == (
+        date(2027, 1, 5),
+        date(2027, 1, 5),
+        time(14, 0),
+    )
+    assert len(rows) == 3
