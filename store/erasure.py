@@ -154,6 +154,10 @@ PLAN: dict[str, Plan] = {
     # Long button actions: command lines, which may hold words someone typed (a search).
     "callback_tokens": Plan(text=("action",), kept=("token",)),
     "chat_aliases": Plan(untouched="chat ids, never a person's"),
+    # A push's links and their counts per day: nobody's clicks. The item (a link's words, a
+    # news title) and its address can name someone, as the push's text can.
+    "link_tokens": Plan(text=("item", "url"), kept=("token", "audience")),
+    "link_clicks": Plan(untouched="counts per link and day, never who clicked"),
     # What their accounts sent is deleted in `_sweep` (by platform and sender id: it is not a
     # foreign key). Other people's updates stay as they came: they are being handled, and
     # their content is dropped once they are, seconds later.

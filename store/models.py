@@ -650,3 +650,35 @@ class ConsoleSession(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()
+
+
+# --- engagement -------------------------------------------------------------------------------
+
+
+class LinkToken(Base):
+    """A link the bridge wrote into a push (a digest, a broadcast), sent as its own redirect
+    `/r/<token>` so that following it is counted per push, item and audience: never per person.
+
+    The token is random (96 bits), so the redirects cannot be walked; `url` is the target the
+    push held, always http(s), and the only place a token can send anyone."""
+
+    __tablename__ = "link_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(32), unique=True)
+    push_id: Mapped[int] = mapped_column(ForeignKey("pushes.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    item: Mapped[str] = mapped_column(String(200), default="")  # what the link is, as shown
+    audience: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LinkClick(Base):
+    """How often a link was followed on one day (the network's): a count and nothing else, no
+    person, address or browser."""
+
+    __tablename__ = "link_clicks"
+    token_id: Mapped[int] = mapped_column(
+        ForeignKey("link_tokens.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    clicks: Mapped[int] = mapped_column(Integer, default=0)
