@@ -29,7 +29,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
-from ccin_bridge import calendar_feed
+from ccin_bridge import calendar_feed, click_redirect
 from ccin_bridge.app import App, PlatformService
 from ccin_bridge.background import Background
 from ccin_bridge.handlers import metrics
@@ -100,6 +100,7 @@ def web_app(
     routes.router.add_get("/readyz", probes.readyz)
     routes.router.add_get("/metrics", probes.metrics)
     calendar_feed.add_route(routes, app)  # /calendar.ics, for people to subscribe to
+    click_redirect.add_route(routes, app)  # /r/<token>: a link in a digest or broadcast
     return routes
 
 

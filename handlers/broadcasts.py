@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ccin_bridge.handlers import reply_codec
+from ccin_bridge.handlers import click_links, reply_codec
 from ccin_bridge.handlers.config import Settings
 from ccin_bridge.handlers.errors import UserFacingError
 from ccin_bridge.handlers.replies import Button, Paragraph, Reply, ReplyBuilder, Span
@@ -91,10 +91,11 @@ async def queue(
 ) -> Queued:
     text = check_text(text)
     found = await targets(session, audience)
+    reply = compose(settings, audience, text)
     push_id = await outbox.create_push(
         session,
         kind=KIND,
-        payload=reply_codec.encode(compose(settings, audience, text)),
+        payload=reply_codec.encode(reply),
         targets=found,
         key=key,
         audience=audience,
@@ -102,6 +103,7 @@ async def queue(
         created_by=created_by,
     )
     if push_id is not None:
+        await click_links.track(session, settings, push_id=push_id, reply=reply, audience=audience)
         await audit.record(
             session,
             actor_id=created_by,

@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ccin_bridge.handlers import reply_codec
+from ccin_bridge.handlers import click_links, reply_codec
 from ccin_bridge.handlers.config import Settings
 from ccin_bridge.handlers.dates import Occurrence, clock_time, long_date, upcoming
 from ccin_bridge.handlers.dps import dps_summary
@@ -239,6 +239,9 @@ async def send(
     )
     if push_id is None:  # another process queued it between our check and insert
         return Sent(None, audience, edition, 0)
+    await click_links.track(
+        session, settings, push_id=push_id, reply=digest.reply, audience=audience
+    )
     await news.mark_digested(session, digest.news_ids)
     return Sent(push_id, audience, edition, len({(t.platform, t.chat_id) for t in targets}))
 

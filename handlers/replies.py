@@ -6,8 +6,8 @@ escape every piece of text they render.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 # What pressing a button means, for an adapter that shows or handles it specially (a form's
@@ -141,3 +141,17 @@ def italic(value: str) -> Span:
 
 def link(label: str, url: str) -> Span:
     return Span(label, link=url)
+
+
+def map_lines(reply: Reply, change: Callable[[Line], Line]) -> Reply:
+    """The reply with every line of text (a paragraph's, a list item's) passed through
+    `change`; headings, buttons and the rest as they were."""
+    blocks: list[Block] = []
+    for block in reply.blocks:
+        if isinstance(block, Paragraph):
+            blocks.append(Paragraph(change(block.spans)))
+        elif isinstance(block, BulletList):
+            blocks.append(BulletList(tuple(change(item) for item in block.items)))
+        else:
+            blocks.append(block)
+    return replace(reply, blocks=tuple(blocks))

@@ -553,3 +553,9 @@ def _wake_workers(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _forget_queued(session: Session) -> None:
     session.info.pop(_QUEUED, None)
+
+
+async def set_payload(session: AsyncSession, push_id: int, payload: dict[str, Any]) -> None:
+    """Replace a push's reply in the unit of work that queued it, before any lane can send
+    it (its links put behind the click redirect: handlers/click_links.py)."""
+    await session.execute(update(Push).where(Push.id == push_id).values(payload=payload))
