@@ -27,7 +27,7 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
-from ccin_bridge.console import html
+from ccin_bridge.console import charts_pages, html
 from ccin_bridge.handlers.config import ConfigError
 from ccin_bridge.handlers.console import AuditQuery, Console, SignedIn
 from ccin_bridge.handlers.core import Bridge
@@ -64,6 +64,7 @@ NAV = (
     *((path, label) for path, label, _ in PAGES),
     *((path, label) for path, label, _, _ in FORM_PAGES),
     ("audit", "Audit log"),
+    ("engagement", "Engagement"),
 )
 
 
@@ -128,6 +129,7 @@ class ConsoleSite:
         app.router.add_post("/press", self.press)
         app.router.add_post("/type", self.type_line)
         app.router.add_get("/static/console.css", self.stylesheet)
+        charts_pages.add_routes(app, self)
         return app
 
     @web.middleware

@@ -1,0 +1,111 @@
+"""The Engagement charts' numbers from real rows on SQLite and PostgreSQL: members per group
+and platform at each month's end, joins and leaves, subscribers and approval times."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
+
+from ccin_bridge.handlers import engagement
+from ccin_bridge.handlers.config import Settings
+from ccin_bridge.store import groups, people, subscriptions
+from ccin_bridge.store.db import Database
+from ccin_bridge.store.models import AuditEntry, Identity, Membership
+from tests.conftest import NOW
+
+
+def _at(month: int, day: int = 10) -> datetime:
+    return datetime(2026, month, day, 12, 0, tzinfo=UTC)
+
+
+async def _person(db: Database, name: str) -> int:
+    async with db.session() as session:
+        found = await people.touch_identity(
+            session, platform="telegram", external_id=name, display_name=name, username=None
+        )
+    return found.id
+
+
+async def _member(
+    db: Database, person: int, slug: str, status: str, made: datetime, changed: datetime
+) -> int:
+    async with db.session() as session:
+        await groups.set_membership(session, person_id=person, slug=slug, status=status)
+        row = await session.execute(
+            update(Membership)
+            .where(Membership.person_id == person)
+            .values(created_at=made, updated_at=changed)
+            .returning(Membership.id)
+        )
+        return int(row.scalar_one())
+
+
+async def _log(db: Database, at: datetime, action: str, **detail: Any) -> None:
+    actor, subject = detail.pop("actor", None), detail.pop("subject", None)
+    async with db.session() as session:
+        session.add(
+            AuditEntry(at=at, actor_id=actor, subject_id=subject, action=action, detail=detail)
+        )
+
+
+def _series(chart: engagement.Chart) -> dict[str, tuple[int, ...]]:
+    return {f"{s.panel}: {s.name}" if s.panel else s.name: s.values for s in chart.series}
+
+
+async def test_members_joins_leaves_subscribers_and_approval_times(
+    db: Database, settings: Settings
+) -> None:
+    async with db.session() as session:
+        specs = [groups.GroupSpec(g.slug, g.name, g.rules.version) for g in settings.groups]
+        await groups.sync_groups(session, specs)
+    ada, bo, cy, di = [await _person(db, n) for n in ("ada", "bo", "cy", "di")]
+    async with db.session() as session:  # Ada is on Slack too
+        session.add(Identity(person_id=ada, platform="slack", external_id="U1", display_name=""))
+        await subscriptions.set_wanted(session, ada, "digest:officers", True)
+        await subscriptions.set_wanted(session, bo, "digest:officers", True)
+        await subscriptions.set_wanted(session, cy, "digest:leaders", False)  # opted out
+    await _member(db, ada, "officers", "active", _at(9), _at(9))
+    await _log(db, _at(9), "group.join", actor=ada, group="officers")
+    await _member(db, bo, "leaders", "left", _at(10), _at(11, 5))
+    await _log(db, _at(10), "admin.approve", subject=bo, group="leaders", request=999)
+    await _log(db, _at(11, 5), "group.leave", actor=bo, group="leaders")
+    await _member(db, cy, "officers", "active", _at(8), _at(8))  # imported: nothing logged
+    request = await _member(db, di, "champions", "active", _at(11, 1), _at(11, 1))
+    await _log(db, _at(11, 1), "group.request", actor=di, group="champions", request=request)
+    await _log(
+        db,
+        _at(11, 1) + timedelta(hours=2),
+        "admin.approve",
+        subject=di,
+        group="champions",
+        request=request,
+    )
+    await _log(db, _at(11, 2), "group.request", actor=di, group="leaders", request=request + 50)
+
+    async with db.read() as session:
+        charts = {c.slug: c for c in await engagement.charts(session, settings, NOW)}
+
+    members = charts["members"]
+    assert members.rows[-4:] == ("Aug 2026", "Sep 2026", "Oct 2026", "Nov 2026")
+    series = _series(members)
+    assert series["Officer Network: Telegram"][-4:] == (1, 2, 2, 2)
+    assert series["Officer Network: Slack"][-4:] == (0, 1, 1, 1)
+    assert series["Leaders and Mayors: Telegram"][-4:] == (0, 0, 1, 0)
+    assert "3 people are in a group now" in members.summary
+
+    moves = _series(charts["joins-leaves"])
+    assert moves["Joined"][-4:] == (1, 1, 1, 1) and moves["Left"][-4:] == (0, 0, 0, 1)
+
+    readers = charts["subscribers"]
+    officers = readers.rows.index("Officers")
+    assert _series(readers)["People"][officers] == 2
+    assert _series(readers)["Slack"][officers] == 1
+    assert _series(readers)["People"][readers.rows.index("Leaders and Mayors")] == 0
+
+    waits = charts["approval-times"]
+    assert _series(waits)["Approved"] == (0, 1, 0, 0, 0)  # 2 hours; the other still waits
+    assert "How long 1 join request waited" in waits.summary
+    header, *rows = waits.table()
+    assert header == ["Waited", "Approved", "Declined"] and rows[1] == ["1 to 24 hours", "1", "0"]
