@@ -4,6 +4,7 @@ on the console's Engagement page and in its CSV; a forged token is a 404."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from collections.abc import AsyncIterator
@@ -98,6 +99,16 @@ async def test_a_digest_link_is_followed_counted_and_charted(site: Site, listene
             counts = (await session.execute(select(LinkClick.clicks))).scalars().all()
         assert counts == [2]
 
+        async def click() -> int:
+            async with http.get(listener_url + path, allow_redirects=False) as followed:
+                return followed.status
+
+        # Many at once: one UPSERT each, none lost between them.
+        assert await asyncio.gather(*(click() for _ in range(20))) == [302] * 20
+        async with site.db.read() as session:
+            counts = (await session.execute(select(LinkClick.clicks))).scalars().all()
+        assert counts == [22]
+
         await signed_in(http, site)
         async with http.get(site.url + "engagement") as page:
             assert page.status == 200
@@ -110,10 +121,10 @@ async def test_a_digest_link_is_followed_counted_and_charted(site: Site, listene
             table = list(csv.reader(io.StringIO((await download.read()).decode("utf-8-sig"))))
         assert table[0] == ["Digest or broadcast", "Delivered", "Recipients", "Clicks"]
         row = next(r for r in table if r[0].startswith(f"#{push_id} Digest: "))
-        assert row[2:] == ["1", "2"]
+        assert row[2:] == ["1", "22"]
         async with http.get(site.url + "engagement/links.csv") as download:
             links = list(csv.reader(io.StringIO((await download.read()).decode("utf-8-sig"))))
-        assert [f"Repair café opens (#{push_id}, officers)", "2"] in links
+        assert [f"Repair café opens (#{push_id}, officers)", "22"] in links
 
 
 async def test_a_forged_token_is_a_friendly_404(site: Site, listener_url: str) -> None:
