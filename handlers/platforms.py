@@ -93,6 +93,10 @@ class PlatformSpec:
     # called only when one of them is given, and needs `started_by` set.
     run_options: tuple[RunOption, ...] = ()
     prepare_options: str | None = None
+    # The "module:function" that draws a reply as this platform will show it, for the admin
+    # console's previews: (Reply) -> list of HTML fragments, one per message the platform
+    # would get (safe to put in a page: every piece of text escaped). None: no preview.
+    preview: str | None = None
 
     @property
     def env_names(self) -> tuple[str, ...]:
@@ -161,6 +165,14 @@ def load_prepare_options(spec: PlatformSpec) -> Callable[..., Mapping[str, Any]]
     if spec.prepare_options is None:
         raise ValueError(f"{spec.name} takes no options")
     found: Callable[..., Mapping[str, Any]] = _load_callable(spec.prepare_options)
+    return found
+
+
+def load_preview(spec: PlatformSpec) -> Callable[[Any], list[str]] | None:
+    """The function `spec.preview` names, imported now (None if the platform has none)."""
+    if spec.preview is None:
+        return None
+    found: Callable[[Any], list[str]] = _load_callable(spec.preview)
     return found
 
 

@@ -58,4 +58,5 @@ PLATFORM = PlatformSpec(
     settings=SlackHttp,
     started_by="SLACK_BOT_TOKEN",
     service="ccin_bridge.bots.slack.adapter:SlackAdapter.from_secrets",
+    preview="ccin_bridge.bots.slack.preview:preview",
 )

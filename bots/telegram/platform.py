@@ -63,4 +63,5 @@ PLATFORM = PlatformSpec(
         ),
     ),
     prepare_options="ccin_bridge.bots.telegram.webhook:run_options",
+    preview="ccin_bridge.bots.telegram.preview:preview",
 )
