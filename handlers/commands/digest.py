@@ -1,7 +1,8 @@
 """/digest preview [AUDIENCE] and /digest send [AUDIENCE], for admins.
 
 The preview is the very reply that would be queued. `digest send` queues the next edition
-early; the scheduled run for that month then finds its key taken and sends nothing.
+early (audited as `digest.send_early`); the scheduled run for that month then finds its key
+taken and sends nothing.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from ccin_bridge.handlers.digest import edition_moment, month_name, next_edition
 from ccin_bridge.handlers.errors import UserFacingError
 from ccin_bridge.handlers.plural import plural
 from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, text
-from ccin_bridge.store import audiences
+from ccin_bridge.store import audiences, audit
 from ccin_bridge.store.subscriptions import digest_topic
 
 
@@ -88,6 +89,15 @@ async def _send(ctx: Context, audience: str) -> Reply:
             f"The {month_name(edition)} digest for {name} was sent already; nothing was queued. "
             f"The next one is due {following:%-d %B %Y}."
         )
+    await audit.record(
+        ctx.session,
+        actor_id=ctx.person.id,
+        action="digest.send_early",
+        push_id=result.push_id,
+        audience=audience,
+        edition=f"{edition:%Y-%m}",
+        recipients=result.recipients,
+    )
     return (
         ReplyBuilder()
         .para(

@@ -13,7 +13,7 @@ from ccin_bridge.handlers.replies import Heading
 from ccin_bridge.store import news
 from ccin_bridge.store.db import Database
 from ccin_bridge.store.importers import import_file
-from ccin_bridge.store.models import CaseStudy, NewsItem, Project, Push, Supplier
+from ccin_bridge.store.models import AuditEntry, CaseStudy, NewsItem, Project, Push, Supplier
 from tests.conftest import Clock
 from tests.handlers.push_support import (
     ADA,
@@ -116,8 +116,16 @@ async def test_early_send_goes_once_and_marks_news_digested(
     async with bridge.db.session() as session:
         item = await session.get(NewsItem, first)
         keys = list(await session.scalars(select(Push.key).where(Push.kind == "digest")))
+        audited = list(
+            await session.scalars(
+                select(AuditEntry.detail).where(AuditEntry.action == "digest.send_early")
+            )
+        )
     assert item is not None and item.digested_at is not None
     assert keys == ["digest:officers:2026-12"]
+    assert [(d["audience"], d["edition"], d["recipients"]) for d in audited] == [
+        ("officers", "2026-12", 1)
+    ]  # once: the refused second send is not audited
     # The leaders' digest still carries news meant for every audience...
     await say(bridge, ADA, "/digest send leaders")
     assert "Sampleford wins an award" in (await deliver(bridge.db)).to("sam")[0].plain_text
