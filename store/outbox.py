@@ -438,6 +438,46 @@ async def report(session: AsyncSession, push_id: int, max_errors: int = 20) -> P
     )
 
 
+@dataclass(frozen=True)
+class RecipientStatus:
+    """One delivery of a push, for its report: who, where, and how it went."""
+
+    platform: str
+    chat_id: str
+    is_private: bool
+    name: str  # the account's display name ("" for a group chat or an account now gone)
+    username: str | None
+    status: str
+    in_doubt: bool
+    at: datetime | None  # sent, else last tried
+    error: str | None
+
+
+async def recipients(session: AsyncSession, push_id: int, limit: int) -> list[RecipientStatus]:
+    """A push's deliveries in the order they were queued, at most `limit`."""
+    rows = await session.execute(
+        select(Delivery, Identity.display_name, Identity.username)
+        .outerjoin(Identity, Identity.id == Delivery.identity_id)
+        .where(Delivery.push_id == push_id)
+        .order_by(Delivery.id)
+        .limit(limit)
+    )
+    return [
+        RecipientStatus(
+            platform=d.platform,
+            chat_id=d.chat_id,
+            is_private=d.is_private,
+            name=name or "",
+            username=username,
+            status=d.status,
+            in_doubt=d.in_doubt,
+            at=d.sent_at or d.claimed_at,
+            error=d.error,
+        )
+        for d, name, username in rows
+    ]
+
+
 async def unreported_finished(session: AsyncSession, push_ids: Collection[int]) -> list[int]:
     """Of these pushes, those with a creator, every delivery settled, and no report sent yet."""
     if not push_ids:

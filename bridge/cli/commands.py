@@ -234,7 +234,8 @@ async def _run(args: argparse.Namespace, app: App) -> int:
             from ccin_bridge.console.server import start_console
 
             where = app.settings.console
-            console = await start_console(app.bridge, where.host, where.port)
+            running = [s.platform for s in started]
+            console = await start_console(app.bridge, where.host, where.port, running)
             log.info("admin console on http://%s:%d/", where.host, console.port)
             if where.public_url is None:
                 log.warning(

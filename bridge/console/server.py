@@ -16,7 +16,7 @@ import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import date
 from importlib.resources import files
@@ -27,7 +27,7 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
-from ccin_bridge.console import charts_pages, html
+from ccin_bridge.console import charts_pages, html, send_pages
 from ccin_bridge.handlers.config import ConfigError
 from ccin_bridge.handlers.console import AuditQuery, Console, SignedIn
 from ccin_bridge.handlers.core import Bridge
@@ -56,12 +56,12 @@ PAGES: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
     ),
     ("join-requests", "Join requests", (("Join requests waiting", "pending"),)),
     ("news", "News", (("News waiting for a decision", "news review"),)),
-    ("deliveries", "Deliveries", (("Broadcasts and digests", "deliveries"),)),
 )
 # Pages that are a flow's form (the flow's command: handlers/console.py FORMS).
-FORM_PAGES = (("broadcast", "Broadcast", "broadcast", "Preview"),)
+FORM_PAGES: tuple[tuple[str, str, str, str], ...] = ()
 NAV = (
     *((path, label) for path, label, _ in PAGES),
+    *send_pages.NAV,
     *((path, label) for path, label, _, _ in FORM_PAGES),
     ("audit", "Audit log"),
     ("engagement", "Engagement"),
@@ -97,8 +97,9 @@ class _Limiter:
 
 
 class ConsoleSite:
-    def __init__(self, bridge: Bridge) -> None:
+    def __init__(self, bridge: Bridge, platforms: Collection[str] = ()) -> None:
         self.console = Console(bridge)
+        self.platforms = frozenset(platforms)  # those running (none named: every public one)
         self.settings = bridge.settings.console
         self.network = bridge.settings.network_name
         self.secure = (self.settings.public_url or "").startswith("https://")
@@ -130,6 +131,7 @@ class ConsoleSite:
         app.router.add_post("/type", self.type_line)
         app.router.add_get("/static/console.css", self.stylesheet)
         charts_pages.add_routes(app, self)
+        send_pages.add_routes(app, self)
         return app
 
     @web.middleware
@@ -141,6 +143,7 @@ class ConsoleSite:
             {
                 "Content-Security-Policy": (
                     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+                    "script-src 'self'; connect-src 'self'; "
                     "frame-ancestors 'none'; base-uri 'none'"
                 ),
                 "X-Content-Type-Options": "nosniff",
@@ -550,8 +553,11 @@ class ConsoleListener:
         await self._runner.cleanup()
 
 
-async def start_console(bridge: Bridge, host: str, port: int) -> ConsoleListener:
-    site = ConsoleSite(bridge)
+async def start_console(
+    bridge: Bridge, host: str, port: int, platforms: Collection[str] = ()
+) -> ConsoleListener:
+    """`platforms`: the names of those running, whose previews the console shows."""
+    site = ConsoleSite(bridge, platforms)
     runner = web.AppRunner(site.app(), access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     try:

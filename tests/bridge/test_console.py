@@ -21,7 +21,7 @@ from ccin_bridge.handlers.config import Settings
 from ccin_bridge.store import groups as store_groups
 from ccin_bridge.store import people
 from ccin_bridge.store.db import Database
-from ccin_bridge.store.models import AuditEntry, ConsoleSession, Push
+from ccin_bridge.store.models import AuditEntry, ConsoleSession
 from tests.bridge.console_support import (
     CSRF_FIELD,
     PAYLOAD_FIELD,
@@ -262,43 +262,6 @@ async def test_a_question_the_bot_asks_is_answered_in_the_box_after_the_page_rel
             assert "Declined #1." in await answered.text()
     async with site.db.read() as session:
         assert await store_groups.pending_requests(session) == []
-
-
-async def test_a_broadcast_is_written_in_a_form_previewed_and_sent(site: Site) -> None:
-    async with browser() as client:
-        await signed_in(client, site)
-        csrf = await csrf_of(client, site.url + "broadcast")
-        async with client.post(site.url + "broadcast", data={"csrf": csrf}) as empty:
-            assert empty.status == 400
-            page = await empty.text()
-        assert "There is a problem" in page
-        assert page.count('class="error-message"') == 2  # audience and message, each named
-        message = "The Officer Network meets on Tuesday.\n\nBring a colleague <b>too</b>."
-        async with client.post(
-            site.url + "broadcast",
-            data={"csrf": csrf, "audience": "officers", "text": message},
-        ) as previewed:
-            assert previewed.status == 200
-            page = await previewed.text()
-        assert "Preview" in page
-        assert "Bring a colleague &lt;b&gt;too&lt;/b&gt;." in page  # escaped, never markup
-        send = re.search(
-            r'name="payload" value="([^"]+)">[^>]*><button type="submit" class="button primary">'
-            r"Send",
-            page,
-        )
-        assert send
-        async with client.post(
-            site.url + "press",
-            data={"csrf": csrf, "payload": send.group(1), "back": "broadcast"},
-        ) as sent:
-            outcome = await sent.text()
-        assert "Broadcast #" in outcome or "Queued broadcast #" in outcome
-    async with site.db.read() as session:
-        pushes = list(await session.scalars(select(Push).where(Push.kind == "broadcast")))
-        admin = await people.find_person(session, "telegram", ADMIN.user_id)
-    assert admin is not None
-    assert [(p.audience, p.created_by) for p in pushes] == [("officers", admin.id)]
 
 
 async def test_the_audit_log_filters_and_downloads_as_csv(site: Site) -> None:
