@@ -12,7 +12,8 @@ Tests push updates (`push_message`, `press`, `press_data`, `push_inline_query`,
 long-polls for, honouring `offset` (confirmed updates are forgotten) and `timeout`;
 `new_update` builds one without queueing it, for POSTing to a webhook. They can make the next
 calls answer 429 with `retry_after` (`rate_limit`), 403 for a person who blocked the bot
-(`block`), or any other error (`fail`); or do what a call asks but answer it late (`slow`).
+(`block`), or any other error (`fail`); or do what a call asks but answer it late (`slow`);
+or keep the messages to one chat waiting until the test lets them through (`hold`).
 Groups keep who is in them (`add_group`, `members`), so invite links, join requests, bans and
 `getChatMember` behave as Telegram's do; `answerInlineQuery` and `setWebhook` check what
 Telegram checks. Command lists are kept per scope (`commands`), and the bot's description and
@@ -425,6 +426,8 @@ class FakeTelegramAPI:
         self._open_inline: set[str] = set()
         self._faults: list[_Fault] = []
         self._slow: list[_Slowness] = []
+        self._held: dict[Any, asyncio.Event] = {}  # chat id -> let through when set
+        self.waiting: list[Any] = []  # the chat ids of messages being held
         self._updates: list[dict[str, Any]] = []
         self._allowed: list[str] = []
         self._confirmed = 0  # every update with a smaller id was confirmed by an offset
@@ -523,6 +526,16 @@ class FakeTelegramAPI:
         answered only after `seconds`: a client that gives up first never hears that
         Telegram did what it asked, as when the platform is slow."""
         self._slow.append(_Slowness(method, seconds, times))
+
+    def hold(self, chat_id: int) -> None:
+        """Messages to this chat wait, unanswered and not yet recorded, until `let_through`:
+        a platform still busy with them, for exactly as long as a test needs."""
+        self._held.setdefault(chat_id, asyncio.Event())
+
+    def let_through(self, chat_id: int) -> None:
+        held = self._held.pop(chat_id, None)
+        if held is not None:
+            held.set()
 
     def new_update(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
         """An update with the next id, not queued (for POSTing to a webhook)."""
@@ -726,6 +739,13 @@ class FakeTelegramAPI:
             handler = self._methods().get(method)
             if handler is None:
                 raise ApiError(404, "Not Found")
+            chat_id = params.get("chat_id")
+            held = self._held.get(chat_id) if method == "sendMessage" else None
+            if held is not None:
+                self.waiting.append(chat_id)
+                await self._notify()
+                await held.wait()
+                self.waiting.remove(chat_id)
             self._inject_fault(method)
             result = await handler(params, files)
         except ApiError as exc:

@@ -278,3 +278,19 @@ async def test_group_membership_behaves_like_telegram(
             await bot.approve_chat_join_request(GROUP_CHAT.id, stranger.id)
         with pytest.raises(BadRequest, match="supergroup and group chats only"):
             await bot.ban_chat_member(USER.id, member.id)
+
+
+async def test_messages_to_a_held_chat_wait_until_let_through(
+    api: FakeTelegramAPI, http: aiohttp.ClientSession
+) -> None:
+    other = TgUser(8, "Otto")
+    api.add_chat(other.private_chat)
+    api.hold(USER.id)
+    held = asyncio.create_task(post(http, api, "sendMessage", json={"chat_id": 7, "text": "a"}))
+    await api.wait_for(lambda: api.waiting == [7])
+    status, _ = await post(http, api, "sendMessage", json={"chat_id": 8, "text": "b"})
+    assert status == 200 and [m.text for m in api.sent] == ["b"]  # others go by
+    assert not held.done()
+    api.let_through(USER.id)
+    status, _ = await held
+    assert status == 200 and [m.text for m in api.sent] == ["b", "a"]
