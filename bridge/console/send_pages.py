@@ -266,7 +266,8 @@ class SendPages:
             audience=audience,
             outcome=await self._replies(outcome, signed, "digest"),
             note=await self._replies(_without_buttons(preview[:1]), signed, "digest"),
-            message=await self._replies(preview[1:], signed, "digest") if digest else [],
+            # A preview's buttons (Unsubscribe, Send news...) are the readers', not the admin's.
+            message=await self._replies(_without_buttons(preview[1:]), signed, "digest"),
             platform_previews=self.previews(digest) if digest is not None else [],
             can_send=can_send,
         )

@@ -174,6 +174,14 @@ async def test_cancel_sends_nothing_and_reports_are_only_for_the_signed_in(site:
             data={"csrf": csrf, "audience": "everyone", "text": "Hello, everyone."},
         ) as previewed:
             page = await previewed.text()
+        # Sixty short paragraphs: more blocks than one Slack message takes, one Telegram one.
+        many = "\n\n".join(f"Point {n}." for n in range(60))
+        async with client.post(
+            site.url + "broadcast", data={"csrf": csrf, "audience": "everyone", "text": many}
+        ) as previewed:
+            page = await previewed.text()
+        assert page.count("Too long for one message there") == 1
+        assert "Slack gets it as 2 messages." in page
         async with client.post(
             site.url + "broadcast-send", data={"csrf": csrf, "payload": buttons(page)["Cancel"]}
         ) as cancelled:
@@ -220,6 +228,7 @@ async def test_the_coming_digest_is_previewed_per_audience_and_sent_early_on_a_y
         slack = page.split("platform-preview preview-slack")[1]
         assert '<p class="preview-header">December 2026 digest for Officers</p>' in slack
         assert "Send it early" in page
+        assert 'action="press"' not in page  # the digest's own buttons are for its readers
         refused = await get(client, site.url + "digest?audience=pets")
         assert "no audience called" in refused and "Send it early" not in refused
 
