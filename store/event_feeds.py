@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ccin_bridge.store.feed_list import subscribe as subscribe  # its home before feed_list
 from ccin_bridge.store.importers import ImportReport, import_file, read_ics
 from ccin_bridge.store.importers_ics import IcsEvent, IcsProblem
 from ccin_bridge.store.models import Event, EventFeed
@@ -56,18 +57,6 @@ class FeedResult:
         if self.kept_because is not None:
             extra.append(f"nothing marked cancelled, as {self.kept_because}")
         return "; ".join([text, *extra]) + "."
-
-
-async def subscribe(session: AsyncSession, url: str, every_minutes: int | None) -> int:
-    """The feed for `url`, made or with its interval changed."""
-    feed = await session.scalar(select(EventFeed).where(EventFeed.url == url))
-    if feed is None:
-        feed = EventFeed(url=url, every_minutes=every_minutes)
-        session.add(feed)
-    else:
-        feed.every_minutes = every_minutes
-    await session.flush()
-    return feed.id
 
 
 async def _due(session: AsyncSession, now: datetime) -> list[EventFeed]:

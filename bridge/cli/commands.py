@@ -465,7 +465,8 @@ async def _search(args: argparse.Namespace, app: App) -> int:
 
 async def _import(args: argparse.Namespace, app: App) -> int:
     from ccin_bridge.cli import fetch  # aiohttp only for a URL
-    from ccin_bridge.store.importers import ImportFileError, import_in_batches
+    from ccin_bridge.handlers.imports import import_file
+    from ccin_bridge.store.importers import ImportFileError
 
     if args.every is not None:
         return await _subscribe_feed(args, app)
@@ -477,8 +478,14 @@ async def _import(args: argparse.Namespace, app: App) -> int:
             path = await fetch.download(source, Path(folder)) if fetch.is_url(source) else None
             # Streamed: a few thousand rows at a time, each batch committed with its rows'
             # search documents, so memory stays flat however long the file is.
-            report = await import_in_batches(
-                app.db.session, args.kind, path or Path(source), progress=bar
+            # The same import, report and audit entry as the web console's Imports page.
+            report = await import_file(
+                app.db.session,
+                args.kind,
+                path or Path(source),
+                actor_id=None,
+                zone=app.settings.zone,
+                progress=bar,
             )
     except ImportFileError as exc:
         print(f"ccin-bridge: cannot import: {exc}", file=sys.stderr)
@@ -492,7 +499,9 @@ async def _import(args: argparse.Namespace, app: App) -> int:
 async def _subscribe_feed(args: argparse.Namespace, app: App) -> int:
     """`import events URL --every 6h`: the feed subscribed, and fetched now."""
     from ccin_bridge.cli import fetch
+    from ccin_bridge.handlers.commands.feeds import add_feed
     from ccin_bridge.handlers.config import parse_every
+    from ccin_bridge.handlers.errors import UserFacingError
     from ccin_bridge.scheduler import feed_jobs
     from ccin_bridge.store import event_feeds
 
@@ -500,12 +509,16 @@ async def _subscribe_feed(args: argparse.Namespace, app: App) -> int:
         print("ccin-bridge: --every is for events from a feed URL", file=sys.stderr)
         return EXIT_CONFIG
     try:
-        minutes = parse_every(args.every)
+        parse_every(args.every)
     except ValueError as exc:
         print(f"ccin-bridge: --every: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    async with app.db.session() as session:
-        feed_id = await event_feeds.subscribe(session, args.file, minutes)
+    try:
+        async with app.db.session() as session:  # as `/feeds add` does, audited the same
+            feed_id = await add_feed(session, args.file, args.every, actor_id=None)
+    except UserFacingError as exc:
+        print(f"ccin-bridge: {exc.reason}", file=sys.stderr)
+        return EXIT_CONFIG
     result = await feed_jobs.refresh(app.db, feed_id, app.settings.zone, datetime.now(UTC))
     if result is None:
         async with app.db.read() as session:
@@ -540,9 +553,9 @@ def _progress_bar(stream: TextIO) -> Callable[[int, int], None] | None:
 
 async def _admin(args: argparse.Namespace, app: App) -> int:
     from ccin_bridge.handlers.commands import link as link_commands
+    from ccin_bridge.handlers.commands.admins import change_admin
     from ccin_bridge.handlers.errors import UserFacingError
     from ccin_bridge.handlers.identity import parse_user_key
-    from ccin_bridge.store import audit, people
 
     try:
         platform, user_id = parse_user_key(args.who)
@@ -561,15 +574,17 @@ async def _admin(args: argparse.Namespace, app: App) -> int:
             return 1
         print(message)
         return 0
-    grant = args.action == "grant"
-    async with app.db.session() as session:
-        changed = await people.set_admin(
-            session, platform=platform, external_id=user_id, is_admin=grant
-        )
-        if changed is not None:
-            await audit.record(session, actor_id=None, action=f"admin.{args.action}", who=key)
-    if changed is None:
-        print(f"{key} is not an admin (the bridge has never seen that account): nothing changed.")
-        return 0
-    print(f"{key} is {'now' if grant else 'no longer'} an admin.")
+    try:  # as `/admin grant` in chat and the console's Admins page, audited the same
+        async with app.db.session() as session:
+            said = await change_admin(
+                session,
+                key,
+                grant=args.action == "grant",
+                actor_id=None,
+                config_admins=app.settings.admins,
+            )
+    except UserFacingError as exc:
+        print(f"ccin-bridge: {exc.reason}", file=sys.stderr)
+        return 1
+    print(said)
     return 0

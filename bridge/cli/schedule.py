@@ -1,9 +1,7 @@
 """`ccin-bridge jobs` and `ccin-bridge ics`: what the scheduler will do, and the events feed.
 
-`jobs` reads the persistent job store (the `apscheduler_jobs` table in the bridge's database)
-through APScheduler's job-store API without starting a scheduler, so it is safe while the
-bridge runs; jobs the bridge has not stored yet (it never ran) are shown as they will be
-scheduled. It also says which process leads, that is runs the jobs (store/leadership.py).
+`jobs` lists what scheduler/job_listing.py reads from the persistent job store (safe while the
+bridge runs), and says which process leads, that is runs the jobs (store/leadership.py).
 """
 
 from __future__ import annotations
@@ -12,55 +10,15 @@ import argparse
 import asyncio
 import json
 import sys
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.engine import URL
-
 from ccin_bridge.app import App
 from ccin_bridge.handlers import ics
-from ccin_bridge.scheduler.job_store import BridgeJobStore
-from ccin_bridge.scheduler.service import jobs_url, scheduled_jobs
+from ccin_bridge.scheduler.job_listing import job_rows
 from ccin_bridge.store import reference
 from ccin_bridge.store.leadership import Leader, current_leader
-
-
-@dataclass(frozen=True)
-class JobRow:
-    id: str
-    name: str
-    next_run: datetime | None  # None: paused
-    schedule: str
-    stored: bool
-
-
-def stored_jobs(database_url: str | URL) -> list[JobRow] | None:
-    """The jobs in the persistent store, or None when the store does not exist yet."""
-    store = BridgeJobStore(jobs_url(database_url))
-    try:
-        jobs = store.stored()
-    finally:
-        store.shutdown()
-    if jobs is None:
-        return None
-    return [JobRow(job.id, job.name, job.next_run_time, str(job.trigger), True) for job in jobs]
-
-
-async def job_rows(app: App) -> list[JobRow]:
-    """Stored jobs, plus declared jobs not stored yet (with the time they would first fire)."""
-    stored = await asyncio.to_thread(stored_jobs, app.db.url) or []
-    known = {row.id for row in stored}
-    now = datetime.now(app.settings.zone)
-    pending = [
-        JobRow(s.id, s.name, s.trigger.get_next_fire_time(None, now), str(s.trigger), False)
-        for s in scheduled_jobs(app.settings)
-        if s.id not in known
-    ]
-    rows = stored + pending
-    rows.sort(key=lambda r: (r.next_run is None, r.next_run or now, r.id))
-    return rows
 
 
 def describe_leader(leader: Leader | None, zone: ZoneInfo) -> str:
@@ -78,7 +36,7 @@ def describe_leader(leader: Leader | None, zone: ZoneInfo) -> str:
 
 async def jobs(args: argparse.Namespace, app: App) -> int:
     zone = app.settings.zone
-    rows = await job_rows(app)
+    rows = await job_rows(app.db.url, app.settings)
     async with app.db.read() as session:
         leader = await current_leader(session)
     if args.json:

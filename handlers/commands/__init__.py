@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from ccin_bridge.handlers.commands import (
     admin,
+    admins,
     directory,
     events,
+    feeds,
     groups,
     home,
     link,
@@ -33,6 +35,8 @@ def all_commands() -> list[Command]:
         *calendar_commands.COMMANDS,
         *privacy.COMMANDS,
         *admin.COMMANDS,
+        *admins.COMMANDS,
+        *feeds.COMMANDS,
         *link.COMMANDS,
         *home.COMMANDS,
         *subscription_commands.COMMANDS,
