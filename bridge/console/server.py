@@ -27,7 +27,7 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
-from ccin_bridge.console import charts_pages, html, send_pages
+from ccin_bridge.console import charts_pages, data_pages, html, send_pages
 from ccin_bridge.handlers.config import ConfigError
 from ccin_bridge.handlers.console import AuditQuery, Console, SignedIn
 from ccin_bridge.handlers.core import Bridge
@@ -63,6 +63,10 @@ NAV = (
     *((path, label) for path, label, _ in PAGES),
     *send_pages.NAV,
     *((path, label) for path, label, _, _ in FORM_PAGES),
+    ("imports", "Imports"),  # data_pages.py: imports, events and feeds, admins, jobs
+    ("events", "Events and feeds"),
+    ("admins", "Admins"),
+    ("jobs", "Jobs"),
     ("audit", "Audit log"),
     ("engagement", "Engagement"),
 )
@@ -105,6 +109,8 @@ class ConsoleSite:
         self.secure = (self.settings.public_url or "").startswith("https://")
         self.limiter = _Limiter()
         self._sending: set[asyncio.Task[None]] = set()  # codes being sent (kept from the GC)
+        # Pages of other modules a pressed button's outcome is drawn on, by path.
+        self.pages_back: dict[str, Callable[..., Awaitable[web.StreamResponse]]] = {}
         # One small file, read once: no static-file route that could be walked out of.
         self.css = (files("ccin_bridge.console") / "static" / "console.css").read_bytes()
         loader = jinja2.FileSystemLoader(str(files("ccin_bridge.console") / "templates"))
@@ -132,6 +138,7 @@ class ConsoleSite:
         app.router.add_get("/static/console.css", self.stylesheet)
         charts_pages.add_routes(app, self)
         send_pages.add_routes(app, self)
+        data_pages.add_routes(app, self)
         return app
 
     @web.middleware
@@ -480,6 +487,8 @@ class ConsoleSite:
         rather than kept for a redirect: behind a load balancer the next request may reach
         another process, and a question the bot asks must not be lost on the way."""
         back = str(form.get("back", "./"))
+        if back in self.pages_back:
+            return await self.pages_back[back](request, signed, replies)
         form_page = next((p for p in FORM_PAGES if p[0] == back), None)
         if form_page is not None:
             return await self._form(form_page, signed, {}, {}, replies)

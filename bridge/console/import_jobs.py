@@ -1,0 +1,106 @@
+"""Imports started from the web console: each runs as a background job, off the event loop
+(in a thread, on a database connection of its own, as `ccin-bridge import` runs in a process
+of its own), through the same importer and audit entry as the command line
+(handlers/imports.py), with its progress and report kept here for the page to show.
+
+The jobs are this process's: behind a load balancer the progress page needs the same process
+(sticky sessions); the outcome is in the audit log either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from ccin_bridge.handlers import imports
+from ccin_bridge.store.db import Database
+from ccin_bridge.store.importers import ImportFileError, ImportReport, Kind
+
+log = logging.getLogger(__name__)
+
+KEPT = 20  # finished jobs remembered for their pages (the newest)
+# Rows per committed batch: on SQLite the running bridge's writers wait for each batch's
+# commit, so batches stay small enough for that wait to stay short.
+BATCH_ROWS = 1_000
+
+
+@dataclass
+class ImportJob:
+    id: str
+    kind: Kind
+    file_name: str
+    done: int = 0
+    total: int | None = None
+    report: ImportReport | None = None
+    error: str | None = None
+    finished: bool = False
+
+    def progress(self, done: int, total: int) -> None:
+        # Called from the import's thread: two plain assignments the page reads.
+        self.done, self.total = done, total
+
+
+@dataclass
+class ImportJobs:
+    database_url: str
+    zone: ZoneInfo
+    jobs: dict[str, ImportJob] = field(default_factory=dict)
+    _running: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def start(self, kind: Kind, folder: Path, path: Path, actor_id: int) -> ImportJob:
+        """Import `path` (in `folder`, removed when done) in the background; the job."""
+        job = ImportJob(secrets.token_urlsafe(16), kind, path.name)
+        self.jobs[job.id] = job
+        finished = [j.id for j in self.jobs.values() if j.finished]
+        for old in finished[: max(0, len(finished) - KEPT)]:
+            del self.jobs[old]
+        task = asyncio.create_task(self._run(job, folder, path, actor_id))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+        return job
+
+    async def settle(self) -> None:
+        """Wait for the imports under way (tests; a stopping console lets them finish)."""
+        while self._running:
+            await asyncio.wait(set(self._running))
+
+    async def _run(self, job: ImportJob, folder: Path, path: Path, actor_id: int) -> None:
+        try:
+            job.report = await asyncio.to_thread(self._in_thread, job, path, actor_id)
+        except ImportFileError as exc:
+            job.error = str(exc)
+        except Exception:
+            log.exception("console: the import of %s failed", job.file_name)
+            job.error = (
+                "The import stopped because of an unexpected error (the bridge's log says "
+                "which); the batches of rows before it were kept."
+            )
+        finally:
+            job.finished = True
+            await asyncio.to_thread(shutil.rmtree, folder, True)
+
+    def _in_thread(self, job: ImportJob, path: Path, actor_id: int) -> ImportReport:
+        """The import on an event loop and database engine of this thread's own, so that
+        reading and checking a large file never holds up the bridge's loop."""
+
+        async def run() -> ImportReport:
+            db = Database(self.database_url)
+            try:
+                return await imports.import_file(
+                    db.session,
+                    job.kind,
+                    path,
+                    actor_id=actor_id,
+                    zone=self.zone,
+                    progress=job.progress,
+                    rows=BATCH_ROWS,
+                )
+            finally:
+                await db.close()
+
+        return asyncio.run(run())

@@ -1,0 +1,275 @@
+"""The console's data pages over real HTTP: an upload imported in the background with its
+report and audit entry (as `ccin-bridge import`), refused types and sizes, calendar feeds
+added and removed, admins granted and revoked through the chat commands' handlers, and the
+scheduled jobs with their next runs."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+from typing import Any
+
+import aiohttp
+from sqlalchemy import select
+
+from ccin_bridge.console import data_pages
+from ccin_bridge.store import people
+from ccin_bridge.store.models import AuditEntry, CaseStudy, EventFeed
+from tests.bridge.console_support import (
+    PAYLOAD_FIELD,
+    Site,
+    browser,
+    csrf_of,
+    signed_in,
+)
+from tests.handlers.groups_support import ADMIN, ALEX_TG, say, texts
+
+GOOD_AND_BAD = (
+    "title,url,summary\n"
+    "Repair Cafés in Exampleton,https://councils.coop/case-studies/exampleton-repair,Fixing\n"
+    "A row with no address,,Missing its url\n"
+    "Food Hubs in Sampleford,https://councils.coop/case-studies/sampleford-food,Sharing\n"
+)
+
+
+def upload_form(
+    csrf: str | None, kind: str, name: str, content: bytes, content_type: str = "text/csv"
+) -> aiohttp.FormData:
+    form = aiohttp.FormData()
+    if csrf is not None:
+        form.add_field("csrf", csrf)
+    form.add_field("kind", kind)
+    form.add_field("file", io.BytesIO(content), filename=name, content_type=content_type)
+    return form
+
+
+async def upload(
+    client: aiohttp.ClientSession, site: Site, kind: str, name: str, content: bytes
+) -> aiohttp.ClientResponse:
+    csrf = await csrf_of(client, site.url + "imports")
+    async with client.post(
+        site.url + "imports",
+        data=upload_form(csrf, kind, name, content),
+        allow_redirects=False,
+    ) as answer:
+        await answer.read()
+        return answer
+
+
+async def finished(client: aiohttp.ClientSession, site: Site, job: str) -> dict[str, Any]:
+    """The job's state once the import is done (the page's script asks the same)."""
+    async with asyncio.timeout(60):
+        while True:
+            async with client.get(site.url + f"imports/status?job={job}") as answer:
+                assert answer.status == 200
+                state: dict[str, Any] = await answer.json()
+            if state["finished"]:
+                return state
+            await asyncio.sleep(0.1)
+
+
+async def audited(site: Site, action: str) -> list[AuditEntry]:
+    async with site.db.read() as session:
+        return list(
+            await session.scalars(
+                select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id)
+            )
+        )
+
+
+async def ada_person(site: Site) -> int:
+    async with site.db.read() as session:
+        found = await people.person_id_of(session, "telegram", ADMIN.user_id)
+    assert found is not None
+    return found
+
+
+async def test_signed_out_the_data_pages_lead_to_sign_in(site: Site) -> None:
+    async with browser() as client:
+        for path in ("imports", "events", "admins", "jobs"):
+            async with client.get(site.url + path, allow_redirects=False) as page:
+                assert page.status == 303
+                assert page.headers["Location"] == "sign-in"
+        async with client.post(
+            site.url + "imports",
+            data=upload_form(None, "case-studies", "a.csv", GOOD_AND_BAD.encode()),
+            allow_redirects=False,
+        ) as posted:
+            assert posted.status == 303
+        async with client.get(site.url + "imports/status?job=x") as status:
+            assert status.status == 403
+    async with site.db.read() as session:
+        assert list(await session.scalars(select(CaseStudy.id))) == []
+
+
+async def test_a_csv_with_one_bad_row_is_imported_with_its_report_and_audited(
+    site: Site,
+) -> None:
+    async with browser() as client:
+        await signed_in(client, site)
+        async with client.get(site.url + "imports") as page:
+            body = await page.text()
+        assert 'enctype="multipart/form-data"' in body
+        assert "at most 20 MB" in body
+        answer = await upload(client, site, "case-studies", "cases.csv", GOOD_AND_BAD.encode())
+        assert answer.status == 303
+        job = re.fullmatch(r"imports\?job=([\w-]+)", answer.headers["Location"])
+        assert job, answer.headers["Location"]
+        state = await finished(client, site, job.group(1))
+        assert (state["done"], state["total"]) == (3, 3)
+        async with client.get(site.url + answer.headers["Location"]) as page:
+            report = await page.text()
+    assert "2 created, 0 updated, 0 unchanged; 1 row skipped because of errors" in report
+    row = re.search(r"<tr><td>line 3</td><td>Skipped</td><td>([^<]+)</td></tr>", report)
+    assert row, report
+    assert "url" in row.group(1)
+    assert "cases.csv" in report
+    async with site.db.read() as session:
+        titles = set(await session.scalars(select(CaseStudy.title)))
+    assert titles == {"Repair Cafés in Exampleton", "Food Hubs in Sampleford"}
+    [entry] = await audited(site, "import.file")
+    assert entry.actor_id == await ada_person(site)
+    assert entry.detail == {
+        "kind": "case-studies",
+        "file": "cases.csv",
+        "created": 2,
+        "updated": 0,
+        "unchanged": 0,
+        "skipped": 1,
+    }
+
+
+async def test_wrong_types_empty_and_oversize_files_are_refused_and_nothing_imported(
+    site: Site,
+) -> None:
+    async with browser() as client:
+        await signed_in(client, site)
+        text = await upload(client, site, "case-studies", "notes.txt", b"title,url\n")
+        assert text.status == 400
+        calendar = await upload(client, site, "suppliers", "meetings.ics", b"BEGIN:VCALENDAR")
+        assert calendar.status == 400
+        empty = await upload(client, site, "projects", "empty.csv", b"")
+        assert empty.status == 400
+        big = b"title,url\n" + b"x" * (data_pages.MAX_UPLOAD + 1)
+        too_big = await upload(client, site, "case-studies", "huge.csv", big)
+        assert too_big.status == 413
+        csrf = await csrf_of(client, site.url + "imports")
+        async with client.post(
+            site.url + "imports",
+            data=upload_form(csrf, "case-studies", "", b""),
+            allow_redirects=False,
+        ) as none_chosen:
+            assert none_chosen.status == 400
+            assert "Choose a file to import" in await none_chosen.text()
+        async with client.post(
+            site.url + "imports",
+            data=upload_form("forged", "case-studies", "a.csv", GOOD_AND_BAD.encode()),
+            allow_redirects=False,
+        ) as forged:
+            assert forged.status == 403
+        async with client.get(site.url + "imports") as page:
+            assert page.status == 200
+    said = [await r.text() for r in (text, calendar, empty, too_big)]
+    assert "notes.txt cannot be imported: case studies are imported from .csv" in said[0]
+    assert "not .txt" in said[0]
+    assert "not .ics" in said[1]
+    assert "empty.csv is empty" in said[2]
+    assert "huge.csv is larger than 20 MB" in said[3]
+    assert await audited(site, "import.file") == []
+    async with site.db.read() as session:
+        assert list(await session.scalars(select(CaseStudy.id))) == []
+
+
+async def test_a_feed_is_followed_and_dropped_through_the_feeds_command(site: Site) -> None:
+    async with browser() as client:
+        await signed_in(client, site)
+        csrf = await csrf_of(client, site.url + "events")
+        async with client.post(
+            site.url + "events", data={"csrf": csrf, "url": "ftp://example.org/x", "every": "6h"}
+        ) as refused:
+            assert "is not a web address" in await refused.text()
+        async with client.post(
+            site.url + "events",
+            data={"csrf": csrf, "url": "https://example.org/meetings.ics", "every": "5m"},
+        ) as too_often:
+            assert "too often" in await too_often.text()
+        async with client.post(
+            site.url + "events",
+            data={"csrf": csrf, "url": "https://example.org/meetings.ics", "every": "6h"},
+        ) as added:
+            page = await added.text()
+        assert "Subscribed to feed #" in page
+        assert "Upcoming events" in page
+        assert "https://example.org/meetings.ics" in page
+        assert "every 6h; 0 events; not fetched yet" in page
+        payload = _payload_of(page, "Remove feed #")
+        async with client.post(
+            site.url + "press", data={"csrf": csrf, "payload": payload, "back": "events"}
+        ) as removed:
+            after = await removed.text()
+    assert "is no longer followed" in after
+    assert "<h1>Events and feeds</h1>" in after  # the outcome on the page it was pressed on
+    async with site.db.read() as session:
+        assert list(await session.scalars(select(EventFeed.id))) == []
+    [added_entry] = await audited(site, "feed.subscribe")
+    [removed_entry] = await audited(site, "feed.unsubscribe")
+    assert added_entry.detail["url"] == removed_entry.detail["url"]
+    assert added_entry.detail["every"] == "6h"
+    assert added_entry.actor_id == removed_entry.actor_id == await ada_person(site)
+
+
+async def test_admins_are_granted_and_revoked_as_in_chat(site: Site) -> None:
+    await say(site.bridge, ALEX_TG, "/help")  # the bridge has met Alex's account
+    async with browser() as client:
+        await signed_in(client, site)
+        async with client.get(site.url + "admins") as page:
+            listing = await page.text()
+        assert "telegram:900000001" in listing and "Ada Admin" in listing
+        assert "Revoke telegram:900000001" not in listing  # nobody revokes their own right
+        csrf = await csrf_of(client, site.url + "admins")
+        async with client.post(
+            site.url + "admins", data={"csrf": csrf, "who": "telegram:@alex"}
+        ) as refused:
+            assert "a @handle is not an id" in await refused.text()
+        async with client.post(
+            site.url + "admins", data={"csrf": csrf, "who": f"telegram:{ALEX_TG.user_id}"}
+        ) as granted:
+            after_grant = await granted.text()
+        assert f"telegram:{ALEX_TG.user_id} is now an admin." in after_grant
+        assert "granted by Ada Admin on" in after_grant
+        payload = _payload_of(after_grant, f"Revoke telegram:{ALEX_TG.user_id}")
+        async with client.post(
+            site.url + "press", data={"csrf": csrf, "payload": payload, "back": "admins"}
+        ) as revoked:
+            after = await revoked.text()
+    assert f"telegram:{ALEX_TG.user_id} is no longer an admin." in after
+    assert "<h1>Admins</h1>" in after
+    ada = await ada_person(site)
+    grants, revokes = await audited(site, "admin.grant"), await audited(site, "admin.revoke")
+    assert [(e.actor_id, e.detail) for e in grants] == [(ada, {"who": "telegram:700123456"})]
+    assert [(e.actor_id, e.detail) for e in revokes] == [(ada, {"who": "telegram:700123456"})]
+    # In chat the same command refuses to revoke your own right.
+    own = texts(await say(site.bridge, ADMIN, f"/admin revoke telegram:{ADMIN.user_id}"))
+    assert "You cannot revoke your own rights" in own
+
+
+async def test_the_jobs_page_lists_every_scheduled_job_with_its_next_run(site: Site) -> None:
+    async with browser() as client:
+        await signed_in(client, site)
+        async with client.get(site.url + "jobs") as answer:
+            assert answer.status == 200
+            body = await answer.text()
+    for job in ("calendar-feeds", "event-reminders", "purge-button-state", "news-reminder"):
+        assert f'<span class="hint">{job}</span>' in body
+    assert "Monthly digest for" in body
+    assert "not stored yet" in body  # no bridge has run the scheduler on this database
+    assert re.search(r"<td>\w{3} \d\d \w{3} 20\d\d \d\d:\d\d", body)
+
+
+def _payload_of(page: str, label: str) -> str:
+    """The payload of the button labelled `label` (its form's hidden field before it)."""
+    at = page.index(f">{label}")
+    found = PAYLOAD_FIELD.findall(page[:at])
+    assert found, label
+    return str(found[-1]).replace("&#34;", '"').replace("&amp;", "&")
