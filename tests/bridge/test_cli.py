@@ -344,6 +344,22 @@ def test_import_reports_counts_and_bad_rows_and_is_idempotent(tmp_path: Path) ->
     missing = run_cli(["import", "events", str(tmp_path / "nope.csv")], tmp_path)
     assert missing.returncode == 1 and "cannot import" in missing.stderr
     assert "Traceback" not in first.stderr + ics.stderr + missing.stderr
+    # Audited as the console's Imports page audits an upload (handlers/imports.py).
+    audit = json.loads(run_cli(["audit", "--json"], tmp_path).stdout)
+    imported = [e for e in reversed(audit) if e["action"] == "import.file"]
+    assert [(e["actor_id"], e["detail"]["file"]) for e in imported] == [
+        (None, "case_studies.csv"),
+        (None, "case_studies.csv"),
+        (None, "calendar.ics"),
+    ]
+    assert imported[0]["detail"] == {
+        "kind": "case-studies",
+        "file": "case_studies.csv",
+        "created": 3,
+        "updated": 0,
+        "unchanged": 0,
+        "skipped": 0,
+    }
 
 
 def test_a_database_that_cannot_be_opened_says_why_in_one_line(tmp_path: Path) -> None:

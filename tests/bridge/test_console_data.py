@@ -8,12 +8,16 @@ from __future__ import annotations
 import asyncio
 import io
 import re
+import threading
+from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from sqlalchemy import select
 
 from ccin_bridge.console import data_pages
+from ccin_bridge.handlers import imports
 from ccin_bridge.store import people
 from ccin_bridge.store.models import AuditEntry, CaseStudy, EventFeed
 from tests.bridge.console_support import (
@@ -138,6 +142,51 @@ async def test_a_csv_with_one_bad_row_is_imported_with_its_report_and_audited(
         "unchanged": 0,
         "skipped": 1,
     }
+
+
+async def test_the_page_shows_an_import_under_way_and_one_that_could_not_be_read(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The real import, held at its first progress report until the page has been read.
+    gate = threading.Event()
+    real = imports.import_file
+
+    async def held(units: Any, kind: Any, path: Path, **options: Any) -> Any:
+        options["progress"](1, 3)
+        await asyncio.to_thread(gate.wait, 60)
+        return await real(units, kind, path, **options)
+
+    monkeypatch.setattr(imports, "import_file", held)
+    async with browser() as client:
+        await signed_in(client, site)
+        answer = await upload(client, site, "case-studies", "cases.csv", GOOD_AND_BAD.encode())
+        job = answer.headers["Location"].split("=", 1)[1]
+        try:
+            async with client.get(site.url + f"imports?job={job}") as page:
+                under_way = await page.text()
+            async with client.get(site.url + f"imports/status?job={job}") as status:
+                state = await status.json()
+        finally:
+            gate.set()
+        assert state == {"done": 1, "total": 3, "finished": False}
+        assert '<progress id="import-progress" max="3" value="1">' in under_way
+        assert "1 of 3 rows" in under_way
+        assert '<noscript><meta http-equiv="refresh" content="5"></noscript>' in under_way
+        assert '<script src="static/data-imports.js"></script>' in under_way
+        assert (await finished(client, site, job))["done"] == 3
+        async with client.get(site.url + "static/data-imports.js") as script:
+            assert script.content_type == "text/javascript"
+            assert "import-progress" in await script.text()
+
+        monkeypatch.setattr(imports, "import_file", real)
+        broken = await upload(client, site, "projects", "projects.json", b"{not json")
+        job = broken.headers["Location"].split("=", 1)[1]
+        await finished(client, site, job)
+        async with client.get(site.url + f"imports?job={job}") as page:
+            body = await page.text()
+    assert "Nothing more was imported." in body
+    assert "projects.json" in body
+    assert len(await audited(site, "import.file")) == 1  # the good file only
 
 
 async def test_wrong_types_empty_and_oversize_files_are_refused_and_nothing_imported(

@@ -1,0 +1,52 @@
+"""/admins, /admin grant|revoke and /feeds in chat: the rights config gives stay config's, a
+feed config names stays config's, and nobody but an admin may use them."""
+
+from __future__ import annotations
+
+from ccin_bridge.handlers.config import CalendarFeed, CalendarFeeds, Settings
+from ccin_bridge.store import admins as store_admins
+from ccin_bridge.store import feed_list
+from ccin_bridge.store.db import Database
+from tests.conftest import Clock
+from tests.handlers.groups_support import ADMIN, ALEX_TG, make_bridge, say, texts
+
+CONFIGURED = "telegram:555000111"
+COUNCIL_FEED = "https://example.org/council.ics"
+
+
+async def test_config_admins_are_listed_and_only_config_takes_them_back(
+    settings: Settings, db: Database, clock: Clock
+) -> None:
+    bridge = await make_bridge(settings, db, clock, admins=[ADMIN.key, CONFIGURED])
+    listing = texts(await say(bridge, ADMIN, "/admins"))
+    assert f"{CONFIGURED}: not met yet; in config" in listing
+    assert f"{ADMIN.key}: Ada Admin (@ada_admin); in config" in listing
+    refused = texts(await say(bridge, ADMIN, f"/admin revoke {CONFIGURED}"))
+    assert "is an admin by config" in refused and "nothing changed" in refused
+    unknown = texts(await say(bridge, ADMIN, "/admin revoke telegram:123"))
+    assert "never seen that account" in unknown
+    assert "Try /admin grant PLATFORM:USER_ID" in texts(await say(bridge, ADMIN, "/admin promote"))
+    # Not an admin: the command is not theirs, and nothing changes.
+    said = texts(await say(bridge, ALEX_TG, f"/admin grant {ALEX_TG.key}"))
+    assert "for network admins only" in said
+    async with db.read() as session:
+        rows = await store_admins.admins(session, [ADMIN.key, CONFIGURED])
+    assert [r.key for r in rows] == [ADMIN.key, CONFIGURED]
+
+
+async def test_a_feed_config_names_cannot_be_removed_in_chat(
+    settings: Settings, db: Database, clock: Clock
+) -> None:
+    feeds = CalendarFeeds(feeds=[CalendarFeed(url=COUNCIL_FEED, every="1d")])
+    bridge = await make_bridge(
+        settings.model_copy(update={"calendar_feeds": feeds}), db, clock, admins=[ADMIN.key]
+    )
+    async with db.session() as session:
+        feed_id = await feed_list.subscribe(session, COUNCIL_FEED, 1440)
+    listing = texts(await say(bridge, ADMIN, "/feeds"))
+    assert f"#{feed_id} {COUNCIL_FEED}: every 1d, in config; 0 events; not fetched yet" in listing
+    refused = texts(await say(bridge, ADMIN, f"/feeds remove {feed_id}"))
+    assert "is in config.yaml" in refused
+    assert "There is no feed '99'" in texts(await say(bridge, ADMIN, "/feeds remove 99"))
+    added = texts(await say(bridge, ADMIN, "/feed add webcal://example.org/other 12h"))
+    assert "then every 12h" in added
