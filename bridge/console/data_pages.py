@@ -90,6 +90,9 @@ class DataPages:
         self.imports = ImportJobs(url, bridge.settings.zone)
         self.script = (files("ccin_bridge.console") / "static" / "data-imports.js").read_bytes()
 
+    async def stopped(self, _app: web.Application) -> None:
+        await self.imports.stop()
+
     # -- Events and feeds, Admins: command replies and a form that runs a command ----------
 
     async def command_page(
@@ -376,6 +379,7 @@ def add_routes(app: web.Application, site: ConsoleSite) -> DataPages:
     app.router.add_post("/admins", pages.grant)
     app.router.add_get("/jobs", pages.jobs)
     app.router.add_get("/static/data-imports.js", pages.script_file)
+    app.on_cleanup.append(pages.stopped)
     for page in (EVENTS, ADMINS):
         site.pages_back[page.path] = _backer(pages, page)
     return pages

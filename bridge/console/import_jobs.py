@@ -40,9 +40,18 @@ class ImportJob:
     error: str | None = None
     finished: bool = False
 
+    stopping: bool = False  # the console is stopping: end after the batch under way
+
     def progress(self, done: int, total: int) -> None:
-        # Called from the import's thread: two plain assignments the page reads.
+        # Called from the import's thread between batches (each committed), so stopping
+        # here keeps every row imported so far.
         self.done, self.total = done, total
+        if self.stopping and done < total:
+            raise _Stopped
+
+
+class _Stopped(Exception):
+    """The bridge is stopping: the import ends after the batch it was writing."""
 
 
 @dataclass
@@ -64,8 +73,11 @@ class ImportJobs:
         task.add_done_callback(self._running.discard)
         return job
 
-    async def settle(self) -> None:
-        """Wait for the imports under way (tests; a stopping console lets them finish)."""
+    async def stop(self) -> None:
+        """End the imports under way after their current batch, and wait for that: a stopping
+        bridge does not wait for a whole large file."""
+        for job in self.jobs.values():
+            job.stopping = True
         while self._running:
             await asyncio.wait(set(self._running))
 
@@ -74,6 +86,12 @@ class ImportJobs:
             job.report = await asyncio.to_thread(self._in_thread, job, path, actor_id)
         except ImportFileError as exc:
             job.error = str(exc)
+        except _Stopped:
+            log.warning("console: the import of %s stopped with the bridge", job.file_name)
+            job.error = (
+                f"The bridge stopped during the import, after {job.done:,} rows: import the "
+                "file again to finish (the rows already imported count as unchanged)."
+            )
         except Exception:
             log.exception("console: the import of %s failed", job.file_name)
             job.error = (

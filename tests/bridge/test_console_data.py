@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from ccin_bridge.console import data_pages
+from ccin_bridge.console import data_pages, import_jobs
 from ccin_bridge.handlers import imports
 from ccin_bridge.store import people
 from ccin_bridge.store.models import AuditEntry, CaseStudy, EventFeed
@@ -322,3 +322,33 @@ def _payload_of(page: str, label: str) -> str:
     found = PAYLOAD_FIELD.findall(page[:at])
     assert found, label
     return str(found[-1]).replace("&#34;", '"').replace("&amp;", "&")
+
+
+async def test_a_stopping_console_ends_an_import_after_its_batch_and_says_so(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entered, gate = threading.Event(), threading.Event()
+    real = imports.import_file
+
+    async def held(units: Any, kind: Any, path: Path, **options: Any) -> Any:
+        entered.set()
+        await asyncio.to_thread(gate.wait, 60)
+        return await real(units, kind, path, **options)
+
+    monkeypatch.setattr(imports, "import_file", held)
+    jobs = import_jobs.ImportJobs(
+        site.db.url.render_as_string(hide_password=False), site.bridge.settings.zone
+    )
+    folder = tmp_path / "upload"
+    folder.mkdir()
+    (folder / "cases.csv").write_text(GOOD_AND_BAD, encoding="utf-8")
+    job = jobs.start("case-studies", folder, folder / "cases.csv", await ada_person(site))
+    await asyncio.to_thread(entered.wait, 60)
+    stopping = asyncio.create_task(jobs.stop())
+    await asyncio.sleep(0)  # the stop has flagged the job
+    gate.set()
+    await stopping
+    assert job.finished and job.report is None
+    assert job.error is not None and "The bridge stopped during the import" in job.error
+    assert not folder.exists()  # the upload is not left behind
+    assert await audited(site, "import.file") == []
