@@ -285,10 +285,7 @@ class DataPages:
             if not isinstance(part, BodyPartReader):
                 raise UploadRefused("Choose a file to import")
             if part.name != "file":
-                value = await part.read(decode=False) if part.name else b""
-                if len(value) > MAX_FIELD:
-                    raise UploadRefused("The form was not one the console sent")
-                fields[part.name or ""] = value.decode("utf-8", "replace")
+                fields[part.name or ""] = await _field(part)
                 continue
             if not self.site._csrf_ok(signed.session.csrf, fields):
                 raise _Forged
@@ -306,6 +303,16 @@ class DataPages:
 
 class _Forged(Exception):
     """The upload carried no valid CSRF token before its file."""
+
+
+async def _field(part: BodyPartReader) -> str:
+    """A small field's text, read no further than MAX_FIELD."""
+    value = b""
+    while chunk := await part.read_chunk(MAX_FIELD):
+        value += chunk
+        if len(value) > MAX_FIELD:
+            raise UploadRefused("The form was not one the console sent")
+    return value.decode("utf-8", "replace")
 
 
 def _one_word(form: Any, name: str) -> str:

@@ -189,6 +189,20 @@ async def test_the_page_shows_an_import_under_way_and_one_that_could_not_be_read
     assert len(await audited(site, "import.file")) == 1  # the good file only
 
 
+async def test_a_file_far_larger_than_a_form_is_streamed_in_and_imported(site: Site) -> None:
+    rows = "".join(f"Example Supplier {n:05},Legal services\n" for n in range(4000))
+    content = ("name,lot\n" + rows).encode()
+    assert len(content) > 128 * 1024  # twice the console's cap on other forms
+    async with browser() as client:
+        await signed_in(client, site)
+        answer = await upload(client, site, "suppliers", "suppliers.csv", content)
+        assert answer.status == 303
+        state = await finished(client, site, answer.headers["Location"].split("=", 1)[1])
+    assert (state["done"], state["total"]) == (4000, 4000)
+    [entry] = await audited(site, "import.file")
+    assert entry.detail["created"] == 4000
+
+
 async def test_wrong_types_empty_and_oversize_files_are_refused_and_nothing_imported(
     site: Site,
 ) -> None:
