@@ -191,7 +191,7 @@ async def test_the_page_shows_an_import_under_way_and_one_that_could_not_be_read
 
 async def test_a_file_far_larger_than_a_form_is_streamed_in_and_imported(site: Site) -> None:
     rows = "".join(f"Example Supplier {n:05},Legal services\n" for n in range(4000))
-    content = ("name,lot\n" + rows).encode()
+    content = ("name,services\n" + rows).encode()
     assert len(content) > 128 * 1024  # twice the console's cap on other forms
     async with browser() as client:
         await signed_in(client, site)
