@@ -39,6 +39,8 @@ LATEST_REVISION = max(
     p.name.split("_", 1)[0] for p in (MIGRATIONS / "versions").glob("[0-9]*_*.py")
 )
 TSV_INDEX = "ix_search_docs_tsv"
+# SQLite connections that read beside the writer, at most (SQLAlchemy's default 5 + 10).
+READERS = 15
 
 
 class DatabaseURLError(ValueError):
@@ -127,7 +129,15 @@ class Database:
             self.engine: AsyncEngine = create_async_engine(self.url, module=sqlite_driver.Dbapi())
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(self.engine.sync_engine, "begin", _begin_writing)
-            readers = create_async_engine(self.url, module=sqlite_driver.Dbapi())
+            # Readers' connections are all kept: SQLAlchemy's default keeps 5 and closes any
+            # of the 10 more it opens under load, so a busy bridge opened ~20 a second, each a
+            # new thread, file and schema read. The same 15 at most, none closed.
+            readers = create_async_engine(
+                self.url,
+                module=sqlite_driver.Dbapi(),
+                pool_size=READERS,
+                max_overflow=0,
+            )
             event.listen(readers.sync_engine, "connect", _sqlite_reader)
             event.listen(readers.sync_engine, "begin", _begin_reading)
         else:

@@ -5,6 +5,7 @@ one."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -17,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ccin_bridge.store import audit, people, search, subscriptions
-from ccin_bridge.store.db import Database
+from ccin_bridge.store.db import READERS, Database
 from ccin_bridge.store.models import AuditEntry, Identity, Subscription
 
 
@@ -73,6 +74,36 @@ async def test_a_sqlite_unit_of_work_is_a_trip_per_statement_and_one_to_end(
             async with unit():
                 pass
         assert made == []  # nothing begun, nothing to end
+
+
+async def test_sqlite_readers_keep_their_connections_under_load(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As many readers at once as the pool allows, twice: the second round opens nothing (a
+    connection opened and closed per busy moment was a thread, a file and a schema read)."""
+    opened: list[object] = []
+    original = aiosqlite.Connection._connect
+
+    async def counted(self: aiosqlite.Connection) -> aiosqlite.Connection:
+        opened.append(self)
+        return await original(self)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_connect", counted)
+
+    async def together() -> None:
+        all_in = asyncio.Barrier(READERS)
+
+        async def one() -> None:
+            async with sqlite_db.read() as session:
+                await session.scalar(_count())
+                await all_in.wait()  # every reader holds its connection at once
+
+        await asyncio.gather(*(one() for _ in range(READERS)))
+
+    await together()
+    assert len(opened) == READERS
+    await together()
+    assert len(opened) == READERS
 
 
 async def test_a_sqlite_writer_holds_the_write_lock_from_its_first_read(
