@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from ccin_bridge.store import inbox
 from ccin_bridge.store.db import Database
@@ -30,6 +31,39 @@ async def test_arrivals_are_stored_once_in_order_and_repeats_dropped(empty_db: D
     async with empty_db.read() as session:
         open_now = await inbox.open_items(session, "telegram")
     assert [i.payload["text"] for i in open_now] == ["hello 1", "hello 2", "hello 3"]
+
+
+async def test_batches_of_any_size_are_stored_by_one_compiled_statement(
+    empty_db: Database,
+) -> None:
+    """The journal's INSERT is compiled once (once more for a lone row, which SQLAlchemy runs
+    as a single statement), not again for each size of batch: that was most of the CPU a
+    batch cost. Every row still comes back with its id."""
+    compiled: list[object] = []
+
+    def note(_conn: Any, _cursor: Any, sql: str, _params: Any, context: Any, _many: Any) -> None:
+        if sql.lstrip().upper().startswith("INSERT INTO INBOUND_UPDATES"):
+            compiled.append(context.compiled)
+
+    event.listen(empty_db.engine.sync_engine, "before_cursor_execute", note)
+    try:
+        stored = []
+        for size in (1, 3, 2, 150, 4, 1):
+            async with empty_db.session() as session:
+                batch = [arrival(f"{size}-{n}") for n in range(size)]
+                stored += await inbox.add(session, "telegram", batch)
+    finally:
+        event.remove(empty_db.engine.sync_engine, "before_cursor_execute", note)
+    assert len({id(c) for c in compiled}) <= 2
+    assert [i.payload["text"].split()[1] for i in stored][:6] == [
+        "1-0",
+        "3-0",
+        "3-1",
+        "3-2",
+        "2-0",
+        "2-1",
+    ]
+    assert len({i.id for i in stored}) == len(stored) == 160  # the second "1-0" is a repeat
 
 
 async def test_replies_recorded_then_finished_leave_only_the_key(empty_db: Database) -> None:
