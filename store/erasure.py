@@ -120,7 +120,7 @@ PLAN: dict[str, Plan] = {
     "deliveries": Plan(
         owner="identity_id",
         text=("error",),
-        kept=("platform", "chat_id", "status", "claimed_by"),
+        kept=("platform", "chat_id", "status", "claimed_by", "lane"),
     ),
     "chat_actions": Plan(
         owner="person_id",
@@ -158,6 +158,12 @@ PLAN: dict[str, Plan] = {
     # news title) and its address can name someone, as the push's text can.
     "link_tokens": Plan(text=("item", "url"), kept=("token", "audience")),
     "link_clicks": Plan(untouched="counts per link and day, never who clicked"),
+    # Which of their messages were relayed, by message id only: deleted with them (their
+    # copies are taken down first, handlers/relay_erasure.py), and each copy's row with it.
+    "relay_messages": Plan(
+        owner="person_id", kept=("group_slug", "platform", "chat_id", "message_id")
+    ),
+    "relay_copies": Plan(untouched="message ids, deleted with the relayed message they copy"),
     # What their accounts sent is deleted in `_sweep` (by platform and sender id: it is not a
     # foreign key). Other people's updates stay as they came: they are being handled, and
     # their content is dropped once they are, seconds later.

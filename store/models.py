@@ -510,9 +510,45 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None] = mapped_column()
     in_doubt: Mapped[bool] = mapped_column(Boolean, default=False)
     error: Mapped[str | None] = mapped_column(Text)
+    # An ordered lane ("relay"): its rows for one chat go out one at a time, in id order.
+    lane: Mapped[str | None] = mapped_column(String(16))
     __table_args__ = (
         UniqueConstraint("push_id", "platform", "chat_id"),
         Index("ix_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_deliveries_lane", "lane", "platform", "chat_id", "status"),
+    )
+
+
+class RelayMessage(Base):
+    """A message posted in a group's bound chat and relayed to its other chats: which message
+    it was (the platform's own id, opaque here) and whose, never what it said."""
+
+    __tablename__ = "relay_messages"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_slug: Mapped[str] = mapped_column(String(64))
+    platform: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    message_id: Mapped[str] = mapped_column(String(128))
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    __table_args__ = (UniqueConstraint("platform", "chat_id", "message_id"),)
+
+
+class RelayCopy(Base):
+    """One relayed copy of a `RelayMessage` in another chat, by that platform's message id."""
+
+    __tablename__ = "relay_copies"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    relay_id: Mapped[int] = mapped_column(ForeignKey("relay_messages.id", ondelete="CASCADE"))
+    platform: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    message_id: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    __table_args__ = (
+        UniqueConstraint("relay_id", "platform", "chat_id"),
+        Index("ix_relay_copies_message", "platform", "chat_id", "message_id"),
     )
 
 

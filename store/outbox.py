@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, event, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Engine, event, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from ccin_bridge.store.models import Delivery, Identity, Push, utcnow
 from ccin_bridge.store.records import PushSummary
@@ -57,6 +57,7 @@ class DeliveryJob:
     attempts: int
     in_doubt: bool
     payload: dict[str, Any]
+    lane: str | None = None
 
 
 @dataclass(frozen=True)
@@ -91,11 +92,13 @@ async def create_push(
     created_by: int | None = None,
     subject_id: int | None = None,
     now: datetime | None = None,
+    lane: str | None = None,
 ) -> int | None:
     """Queue a push and its deliveries. With a `key` already used, queue nothing: None.
 
     `subject_id` is the person the push is about (an approval card, a notice to them): their
-    erasure redacts it."""
+    erasure redacts it. `lane` names an ordered lane (`RELAY`): each chat's deliveries in it
+    go out one at a time, in the order they were queued."""
     now = now or utcnow()
     values = {
         "kind": kind,
@@ -130,6 +133,7 @@ async def create_push(
                 "attempts": 0,
                 "next_attempt_at": now,
                 "in_doubt": False,
+                "lane": lane,
             },
         )
     deliveries = list(rows.values())
@@ -140,12 +144,32 @@ async def create_push(
     return int(push_id)
 
 
+RELAY = "relay"  # the ordered lane of relayed group messages
+
+
+def _first_in_lane() -> ColumnElement[bool]:
+    """A row of no ordered lane, or the first unfinished one of its lane in its chat: a later
+    row waits for it (a retried one too), so a chat gets them in order."""
+    earlier = aliased(Delivery)
+    return or_(
+        Delivery.lane.is_(None),
+        ~exists().where(
+            earlier.lane == Delivery.lane,
+            earlier.platform == Delivery.platform,
+            earlier.chat_id == Delivery.chat_id,
+            earlier.status.in_(UNFINISHED),
+            earlier.id < Delivery.id,
+        ),
+    )
+
+
 async def next_due(session: AsyncSession, platforms: Collection[str]) -> datetime | None:
     """When the earliest pending delivery for these platforms is due (None: none is pending),
-    which the delivery lookout sleeps until; one read, on `ix_deliveries_due`."""
+    which the delivery lookout sleeps until; one read, on `ix_deliveries_due`. A row waiting
+    behind an earlier one of its ordered lane is not due until that one is done."""
     return await session.scalar(
         select(func.min(Delivery.next_attempt_at)).where(
-            Delivery.status == PENDING, Delivery.platform.in_(list(platforms))
+            Delivery.status == PENDING, Delivery.platform.in_(list(platforms)), _first_in_lane()
         )
     )
 
@@ -166,6 +190,7 @@ async def claim(
             Delivery.status == PENDING,
             Delivery.next_attempt_at <= now,
             Delivery.platform.in_(list(platforms)),
+            _first_in_lane(),
         )
         .order_by(Delivery.id)
         .limit(limit)
@@ -241,6 +266,7 @@ async def _claimed_by(session: AsyncSession, worker: str) -> list[DeliveryJob]:
             attempts=d.attempts + 1,
             in_doubt=d.in_doubt,
             payload=payload,
+            lane=d.lane,
         )
         for d, payload in rows
     ]
@@ -282,14 +308,23 @@ async def mark_retry(
     error: str,
     max_attempts: int,
     in_doubt: bool = False,
+    counted: bool = True,
     now: datetime | None = None,
 ) -> bool:
     """Back to pending after `delay`, or failed once out of attempts. True if it will retry.
 
     `in_doubt`: the platform may have taken this attempt already (it timed out after sending),
     so the delivery report counts it among possible repeats; the flag is never cleared.
+    Not `counted` (a rate limit on an ordered lane): the attempt does not count towards giving
+    up, so a burst is delivered late rather than dropped.
     """
     now = now or utcnow()
+    if not counted:
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.id == delivery_id)
+            .values(attempts=Delivery.attempts - 1)  # mark_sending counted it
+        )
     attempts = await session.scalar(select(Delivery.attempts).where(Delivery.id == delivery_id))
     if attempts is None:
         return False
