@@ -105,6 +105,8 @@ class GroupConfig(_Strict):
     rules: Rules
     chats: Chats = Chats()
     audience: Slug | None = None
+    # Relay every message posted in one of the group's bound chats to its other bound chats.
+    relay: bool = False
 
 
 class AudienceConfig(_Strict):

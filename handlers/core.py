@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ccin_bridge.handlers import chat_events, inbox, inline, platforms, reply_codec
+from ccin_bridge.handlers import relay as group_relay
 from ccin_bridge.handlers.config import Settings
 from ccin_bridge.handlers.errors import GENERIC_ERROR, UserFacingError
 from ccin_bridge.handlers.events import (
@@ -23,6 +24,8 @@ from ccin_bridge.handlers.events import (
     BotRemoved,
     ButtonPressed,
     ChatMoved,
+    ChatPost,
+    ChatPostDeleted,
     Event,
     FormSubmitted,
     InlineQuery,
@@ -214,6 +217,10 @@ class Bridge:
                 )
             elif isinstance(event, InlineQuery):
                 return Outcome(inline=await inline.inline_page(self, event.query, event.offset))
+            elif isinstance(event, ChatPost):
+                await group_relay.posted(self, event)
+            elif isinstance(event, ChatPostDeleted):
+                await group_relay.deleted(self, event)
         except store_inbox.AlreadyHandled:
             raise  # another process did it (see `dispatch`)
         except Exception:

@@ -15,7 +15,7 @@ from typing import Literal
 from ccin_bridge.handlers.forms import Form
 from ccin_bridge.handlers.identity import ChatRef, UserRef
 from ccin_bridge.handlers.inline import InlinePage
-from ccin_bridge.handlers.replies import Reply
+from ccin_bridge.handlers.replies import Block, Reply
 
 # here: the chat the event came from. asker_private: only the person who asked, where they
 # asked if the platform can show a message to one member of a chat (Slack's ephemeral
@@ -120,6 +120,32 @@ class InlineQuery:
     offset: str = ""
 
 
+@dataclass(frozen=True)
+class ChatPost:
+    """A message someone posted in a group chat (not a command), relayed to the other chats
+    of its group when the group relays. `message_id` is the platform's id of it in this chat
+    and `reply_to` that of the message it answers (a Telegram reply, a Slack thread), both
+    opaque to the core; `blocks` its text as the adapter read the platform's formatting.
+    `edited`: a new version of a message posted before. `from_bot`: a bot posted it."""
+
+    user: UserRef
+    chat: ChatRef
+    message_id: str
+    blocks: tuple[Block, ...]
+    reply_to: str | None = None
+    edited: bool = False
+    from_bot: bool = False
+
+
+@dataclass(frozen=True)
+class ChatPostDeleted:
+    """A message in a group chat was deleted (by `user`, where the platform says who)."""
+
+    chat: ChatRef
+    message_id: str
+    user: UserRef | None = None
+
+
 Event = (
     TypedLine
     | ButtonPressed
@@ -132,6 +158,8 @@ Event = (
     | BlockedByUser
     | ChatMoved
     | InlineQuery
+    | ChatPost
+    | ChatPostDeleted
 )
 
 

@@ -16,6 +16,7 @@ from ccin_bridge.handlers import platforms, reply_codec
 from ccin_bridge.handlers import topics as topic_names
 from ccin_bridge.handlers.config import GroupConfig, Settings
 from ccin_bridge.handlers.errors import UserFacingError
+from ccin_bridge.handlers.relay_erasure import forget_person as forget_relayed
 from ccin_bridge.handlers.replies import Reply
 from ccin_bridge.store import audiences, chat_actions, erasure, outbox, people, subscriptions
 from ccin_bridge.store import groups as store_groups
@@ -246,6 +247,7 @@ async def forget(session: AsyncSession, settings: Settings, person_id: int, now:
             removals += await queue_chat_changes(
                 session, group=group, person_id=person_id, kind=chat_actions.REMOVE
             )
+    await forget_relayed(session, person_id)
     await erasure.begin_erasure(session, person_id, now)
     await erasure.finish_erasure(session, person_id)
     return removals

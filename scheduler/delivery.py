@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ccin_bridge.handlers import metrics, reply_codec
+from ccin_bridge.handlers import metrics, relay_order, reply_codec
 from ccin_bridge.handlers.delivery_report import report_reply
 from ccin_bridge.handlers.identity import ChatRef
 from ccin_bridge.scheduler.outbound import (
@@ -29,11 +29,13 @@ from ccin_bridge.scheduler.outbound import (
     Blocked,
     MaybeSent,
     Outbound,
+    Relayer,
     RetryLater,
     Undeliverable,
     describe,
 )
 from ccin_bridge.store import audiences, outbox
+from ccin_bridge.store import relay as store_relay
 from ccin_bridge.store.db import Database
 from ccin_bridge.store.outbox import DeliveryJob
 
@@ -85,6 +87,20 @@ async def queue_reports(session: AsyncSession, push_ids: Collection[int]) -> Non
             title=f"Delivery report for #{push_id}",
             subject_id=creator,
         )
+
+
+Record = Callable[[AsyncSession], Awaitable[None]]
+
+
+def _sent_and(after: Record | None) -> Callable[[AsyncSession, int], Awaitable[None]]:
+    """Mark a delivery sent and, in the same unit of work, record what its send made."""
+
+    async def record(session: AsyncSession, delivery_id: int) -> None:
+        await outbox.mark_sent(session, delivery_id)
+        if after is not None:
+            await after(session)
+
+    return record
 
 
 class DeliveryService:
@@ -285,9 +301,13 @@ class DeliveryService:
         chat = ChatRef(platform, job.chat_id, is_private=job.is_private)
         # What is recorded (and shown to admins in delivery reports) is a short category from
         # `describe`; the exception's own text, which may carry URLs or answers, is logged only.
+        after: Record | None = None
         try:
-            reply = reply_codec.decode(job.payload)
-            await self.outbound[job.platform].send(chat=chat, reply=reply)
+            if relay_order.is_order(job.payload):
+                after = await self._relay(job, chat)
+            else:
+                reply = reply_codec.decode(job.payload)
+                await self.outbound[job.platform].send(chat=chat, reply=reply)
         except Blocked as exc:
             await self._settle(outbox.mark_blocked, job.id, describe(exc))
         except Undeliverable as exc:
@@ -299,7 +319,9 @@ class DeliveryService:
             await self._settle(outbox.mark_failed, job.id, "the bridge could not send this message")
         except RetryLater as exc:
             metrics.RATE_LIMIT_WAITS.labels(platform=job.platform).inc()
-            await self._retry(job, timedelta(seconds=exc.seconds), exc)
+            # On an ordered lane a rate limit never uses up the attempts: late, never lost.
+            counted = job.lane is None
+            await self._retry(job, timedelta(seconds=exc.seconds), exc, counted=counted)
         except (MaybeSent, TimeoutError) as exc:
             # The platform may have the message already (a timeout the adapter did not place
             # counts too): send again rather than lose it, and report it as a possible repeat.
@@ -307,10 +329,67 @@ class DeliveryService:
         except Exception as exc:  # network, 5xx, anything unknown: transient
             await self._retry(job, backoff(job.attempts), exc)
         else:
-            await self._settle(outbox.mark_sent, job.id)
+            await self._settle(_sent_and(after), job.id)
+
+    async def _relay(self, job: DeliveryJob, chat: ChatRef) -> Record | None:
+        """Carry out a relay order in one chat; returns what to record with its success.
+        The copy's id there is looked up now: the order that made it went before, in this
+        chat's ordered lane."""
+        order = relay_order.decode(job.payload)
+        adapter = self.outbound[job.platform]
+        if not isinstance(adapter, Relayer):
+            raise Undeliverable(f"{job.platform} does not relay messages")
+        async with self.db.read() as session:
+            relayed = None
+            if order.relay_id is not None:
+                relayed = await store_relay.get(session, order.relay_id)
+            parent = None
+            if order.reply_to is not None:
+                parent = await store_relay.get(session, order.reply_to)
+        here = relayed.copies.get((chat.platform, chat.chat_id)) if relayed else None
+        if order.action == "post":
+            if relayed is None or here is not None or order.copy is None:
+                return None  # forgotten meanwhile, or posted already (a retry in doubt)
+            thread = parent.id_in(chat.platform, chat.chat_id) if parent is not None else None
+            message_id = await adapter.post_copy(chat=chat, copy=order.copy, thread=thread)
+            relay_id = relayed.id
+
+            async def made(session: AsyncSession) -> None:
+                await store_relay.record_copy(
+                    session,
+                    relay_id=relay_id,
+                    platform=chat.platform,
+                    chat_id=chat.chat_id,
+                    message_id=message_id,
+                )
+
+            return made
+        if order.action == "edit":
+            if here is not None and order.copy is not None:
+                await adapter.edit_copy(chat=chat, message_id=here, copy=order.copy)
+            return None
+        gone = here or order.known.get(relay_order.chat_key(chat.platform, chat.chat_id))
+        if gone is not None:
+            await adapter.delete_copy(chat=chat, message_id=gone)
+        if relayed is None:
+            return None
+        relay_id = relayed.id
+
+        async def unmade(session: AsyncSession) -> None:
+            await store_relay.forget_copy(
+                session, relay_id=relay_id, platform=chat.platform, chat_id=chat.chat_id
+            )
+
+        return unmade
 
     async def _retry(
-        self, job: DeliveryJob, delay: timedelta, exc: Exception, *, in_doubt: bool = False
+        self,
+        job: DeliveryJob,
+        delay: timedelta,
+        exc: Exception,
+        *,
+        in_doubt: bool = False,
+        counted: bool = True,
     ) -> None:
         error = describe(exc)
         unknown = error == UNEXPECTED  # nothing placed it: log where it came from
@@ -331,6 +410,7 @@ class DeliveryService:
             error=error,
             max_attempts=self.policy.max_attempts,
             in_doubt=in_doubt,
+            counted=counted,
         )
 
     async def _settle(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Protocol, TypeVar, runtime_checkable
 
 from ccin_bridge.handlers.identity import ChatRef
+from ccin_bridge.handlers.relay_order import Copy
 from ccin_bridge.handlers.replies import Reply
 
 E = TypeVar("E", bound=BaseException)
@@ -108,4 +109,22 @@ class ChatAdmin(Protocol):
 
     async def is_member(self, *, chat_id: str, user_id: str) -> bool | None:
         """Whether one person is in the chat, or None if that cannot be told."""
+        ...
+
+
+@runtime_checkable
+class Relayer(Protocol):
+    """Posts, edits and deletes relayed copies of group messages on the adapter's platform.
+    Message ids are the platform's own, as the adapter writes them (opaque to the core)."""
+
+    platform: str
+
+    async def post_copy(self, *, chat: ChatRef, copy: Copy, thread: str | None) -> str:
+        """Post a copy (in the thread of, or as a reply to, `thread` there); returns its id."""
+        ...
+
+    async def edit_copy(self, *, chat: ChatRef, message_id: str, copy: Copy) -> None: ...
+
+    async def delete_copy(self, *, chat: ChatRef, message_id: str) -> None:
+        """Delete a copy; one already gone is success."""
         ...

@@ -11,9 +11,10 @@ the person's DM. It is also the scheduler's `Outbound` and `ChatAdmin` for Slack
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -25,7 +26,7 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 
-from ccin_bridge.bots.slack import inbound, intake
+from ccin_bridge.bots.slack import inbound, intake, relay
 from ccin_bridge.bots.slack.client import build_client
 from ccin_bridge.bots.slack.delivery import (
     Channel,
@@ -43,6 +44,7 @@ from ccin_bridge.bots.slack.lru import Lru
 from ccin_bridge.bots.slack.membership import SlackChannels
 from ccin_bridge.bots.slack.modals import Modals, review_block
 from ccin_bridge.bots.slack.platform import COMMAND, PLATFORM, SlackHttp
+from ccin_bridge.bots.slack.relay import SlackRelayer
 from ccin_bridge.bots.slack.render import ACTION_PREFIX, MAX_BLOCKS, MAX_BUTTON_VALUE, render_reply
 from ccin_bridge.bots.slack.server import EVENTS_PATH, SlackHttpServer
 from ccin_bridge.bots.slack.socket_mode import SocketConnection
@@ -55,6 +57,8 @@ from ccin_bridge.handlers.events import (
     BotAdded,
     BotRemoved,
     ButtonPressed,
+    ChatPost,
+    ChatPostDeleted,
     MemberJoined,
     MemberLeft,
     Outgoing,
@@ -63,6 +67,8 @@ from ccin_bridge.handlers.events import (
 from ccin_bridge.handlers.events import Destination as CoreDestination
 from ccin_bridge.handlers.identity import ChatRef, UserRef
 from ccin_bridge.handlers.inbox import InboundItem, Inbox, Unreadable
+from ccin_bridge.handlers.relay_order import Copy
+from ccin_bridge.handlers.relay_text import to_blocks
 from ccin_bridge.handlers.replies import Attachment, Reply, ReplyBuilder
 
 log = logging.getLogger(__name__)
@@ -142,6 +148,7 @@ class SlackAdapter:
         self.app_token = app_token
         self.socket: SocketConnection | None = None
         self.channels = SlackChannels(self.client)
+        self.relayer = SlackRelayer(self.client, self._copy_message)
         self.home = Home(self)
         self.modals = Modals(self)
         self._people: Lru[str, tuple[str, str | None]] = Lru(KNOWN_PEOPLE)
@@ -234,23 +241,30 @@ class SlackAdapter:
             raise ValueError(f"the Slack adapter cannot send to a {chat.platform} chat")
         if reply.private and not chat.is_private:
             raise ValueError("a private reply cannot be sent to a shared channel")
-        try:
+        with _delivery_errors(about_person=chat.is_private):
             channel = chat.chat_id
             if chat.is_private and channel.startswith(("U", "W")):
                 channel = await open_dm(self.client, channel)
             await self._post(reply, Channel(self.client, channel))
             if reply.attachment is not None:
                 await upload(self.client, channel, reply.attachment)
-        except SlackApiError as exc:
-            mapped = verdict(exc, about_person=chat.is_private)
-            if mapped is None:
-                raise
-            raise mapped from exc
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            doubtful = transport_verdict(exc)
-            if doubtful is None:
-                raise
-            raise doubtful from exc
+
+    # --- Relayer: copies of group messages (bots/slack/relay.py) -----------------------------
+
+    async def post_copy(self, *, chat: ChatRef, copy: Copy, thread: str | None) -> str:
+        with _delivery_errors(about_person=False):
+            return await self.relayer.post_copy(chat=chat, copy=copy, thread=thread)
+
+    async def edit_copy(self, *, chat: ChatRef, message_id: str, copy: Copy) -> None:
+        with _delivery_errors(about_person=False):
+            await self.relayer.edit_copy(chat=chat, message_id=message_id, copy=copy)
+
+    async def delete_copy(self, *, chat: ChatRef, message_id: str) -> None:
+        with _delivery_errors(about_person=False):
+            await self.relayer.delete_copy(chat=chat, message_id=message_id)
+
+    def _copy_message(self, reply: Reply) -> list[tuple[str, list[dict[str, Any]]]]:
+        return [(m.text, list(m.blocks)) for m in render_reply(reply, {})]
 
     # --- ChatAdmin: the channels bound to groups (bots/slack/membership.py) ------------------
 
@@ -331,10 +345,54 @@ class SlackAdapter:
 
     async def _on_message(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
         self.track()
+        if event.get("channel_type") in ("channel", "group"):
+            await self._on_channel_message(event)  # for the group's relay
+            return
         # Only what a person typed in their DM with the bot: no edits, joins or other bots.
         if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
             return
         await self._on_typed(event, context.bot_user_id)
+
+    async def _on_channel_message(self, event: dict[str, Any]) -> None:
+        """A message in a channel, a new version of one, or its deletion, as the core's event.
+        Bots' messages (the bridge's own copies among them) and other subtypes are left out."""
+        channel, subtype = event.get("channel"), event.get("subtype")
+        if not isinstance(channel, str):
+            return
+        chat = inbound.chat_ref(channel)
+        if subtype == "message_deleted":
+            gone = event.get("previous_message") or {}
+            ts = event.get("deleted_ts")
+            if isinstance(ts, str) and not gone.get("bot_id"):
+                deleted = ChatPostDeleted(chat, relay.message_id(ts, gone.get("thread_ts")))
+                await self.bridge.dispatch(deleted)
+            return
+        edited = subtype == "message_changed"
+        message = event.get("message") if edited else event
+        if not isinstance(message, dict) or (
+            not edited and subtype not in (None, "thread_broadcast")
+        ):
+            return
+        user_id, ts = message.get("user"), message.get("ts")
+        if not isinstance(user_id, str) or not isinstance(ts, str):
+            return
+        if edited and message.get("text") == (event.get("previous_message") or {}).get("text"):
+            return  # an unfurl or a reaction changed it, not its author
+        thread_ts = message.get("thread_ts")
+        post = ChatPost(
+            await self.person(user_id),
+            chat,
+            relay.message_id(ts, thread_ts),
+            to_blocks(await relay.spans(message, self._mention_name)),
+            reply_to=thread_ts if isinstance(thread_ts, str) and thread_ts != ts else None,
+            edited=edited,
+            from_bot=bool(message.get("bot_id") or message.get("subtype") == "bot_message"),
+        )
+        await self.bridge.dispatch(post)
+
+    async def _mention_name(self, user_id: str) -> str:
+        person = await self.person(user_id)
+        return person.display_name or person.username or "someone"
 
     async def _on_typed(
         self, event: dict[str, Any], bot_user_id: str | None, *, addressed: bool = False
@@ -506,6 +564,11 @@ class SlackAdapter:
         return inbound.user_ref(user_id, known[1] or handle, known[0])
 
 
+# Subtypes of a channel message that are a person posting (a thread reply also sent to the
+# channel); joins, topic changes, bots' messages and the rest are not relayed.
+POSTED = (None, "thread_broadcast")
+
+
 def _content_type(body: str) -> str:
     # Events come as JSON; commands and interactions as a form.
     return "application/json" if body.lstrip().startswith("{") else FORM
@@ -520,3 +583,21 @@ def _describe(body: dict[str, Any]) -> str:
     elif "command" in body:
         kind += f" {body.get('command')}"
     return kind
+
+
+@contextlib.contextmanager
+def _delivery_errors(*, about_person: bool) -> Iterator[None]:
+    """Slack's refusals as the outbox's verdicts (scheduler.outbound); connection errors stay
+    as they are (transient) unless the request may have reached Slack."""
+    try:
+        yield
+    except SlackApiError as exc:
+        mapped = verdict(exc, about_person=about_person)
+        if mapped is None:
+            raise
+        raise mapped from exc
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        doubtful = transport_verdict(exc)
+        if doubtful is None:
+            raise
+        raise doubtful from exc

@@ -55,6 +55,7 @@ from ccin_bridge.bots.telegram.inline import TelegramInline
 from ccin_bridge.bots.telegram.membership import TelegramMembership
 from ccin_bridge.bots.telegram.polling import Poller
 from ccin_bridge.bots.telegram.refs import PLATFORM, chat_ref, dm_ref, user_ref
+from ccin_bridge.bots.telegram.relay import TelegramRelayer, post_from
 from ccin_bridge.bots.telegram.render import Rows, render_reply
 from ccin_bridge.bots.telegram.webhook import WebhookConfig, WebhookServer
 from ccin_bridge.handlers.config import ConfigError, Secrets
@@ -64,9 +65,10 @@ from ccin_bridge.handlers.events import HERE, ButtonPressed, Outgoing, TypedLine
 from ccin_bridge.handlers.identity import ChatRef
 from ccin_bridge.handlers.inbox import InboundItem, Inbox, Unreadable
 from ccin_bridge.handlers.platforms import PlatformUnreachable
+from ccin_bridge.handlers.relay_order import Copy
 from ccin_bridge.handlers.replies import Reply, ReplyBuilder, link, text
 from ccin_bridge.handlers.requests import clean_text
-from ccin_bridge.scheduler.outbound import ChatAdmin, Outbound
+from ccin_bridge.scheduler.outbound import ChatAdmin, Outbound, Relayer
 
 log = logging.getLogger(__name__)
 # Seconds between tries to reach Telegram at start (about half a minute in all), then it fails.
@@ -76,6 +78,7 @@ _TOKEN_IN_URL = re.compile(r"bot\d+:[A-Za-z0-9_-]+")
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 ALLOWED_UPDATES = (
     Update.MESSAGE,
+    Update.EDITED_MESSAGE,  # group messages relayed: their edits follow (bots/telegram/relay.py)
     Update.CALLBACK_QUERY,
     Update.INLINE_QUERY,
     Update.CHAT_JOIN_REQUEST,
@@ -197,7 +200,18 @@ class TelegramBot:
                 self._on_text,
             )
         )
+        # Everything else people post in a group, and their edits: for the group's relay.
+        self.application.add_handler(
+            MessageHandler(
+                (filters.UpdateType.MESSAGE | filters.UpdateType.EDITED_MESSAGE)
+                & filters.ChatType.GROUPS
+                & filters.TEXT
+                & ~filters.COMMAND,
+                self._on_group_post,
+            )
+        )
         self.application.add_handler(CallbackQueryHandler(self._on_button))
+        self.relayer = TelegramRelayer(self.application.bot._post)
         self.membership = TelegramMembership(bridge, self.application.bot, self._send)
         self.application.add_handlers(self.membership.handlers())
         self.application.add_handler(TelegramInline(bridge).handler())
@@ -381,6 +395,17 @@ class TelegramBot:
             with delivery_errors():
                 await self._send(exc.new_chat_id, reply)
 
+    # --- Relayer (see relay.py) -------------------------------------------------------------
+
+    async def post_copy(self, *, chat: ChatRef, copy: Copy, thread: str | None) -> str:
+        return await self.relayer.post_copy(chat=chat, copy=copy, thread=thread)
+
+    async def edit_copy(self, *, chat: ChatRef, message_id: str, copy: Copy) -> None:
+        await self.relayer.edit_copy(chat=chat, message_id=message_id, copy=copy)
+
+    async def delete_copy(self, *, chat: ChatRef, message_id: str) -> None:
+        await self.relayer.delete_copy(chat=chat, message_id=message_id)
+
     # --- ChatAdmin (see membership.py) ------------------------------------------------------
 
     async def admit(self, *, chat_id: str, user_id: str, label: str) -> str | None:
@@ -410,6 +435,12 @@ class TelegramBot:
         if message is None or message.text is None or message.from_user is None:
             return
         await self._typed(message.from_user, message.chat, message.text)
+
+    async def _on_group_post(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.edited_message or update.message
+        post = post_from(message, edited=update.edited_message is not None) if message else None
+        if post is not None:
+            await self.bridge.dispatch(post)
 
     async def _typed(self, user: User, chat: Chat, line: str) -> None:
         outcome = await self.bridge.dispatch(TypedLine(user_ref(user), chat_ref(chat), line))
@@ -559,4 +590,7 @@ if TYPE_CHECKING:  # mypy proves the adapter satisfies the scheduler's interface
         return bot
 
     def _is_chat_admin(bot: TelegramBot) -> ChatAdmin:
+        return bot
+
+    def _is_relayer(bot: TelegramBot) -> Relayer:
         return bot

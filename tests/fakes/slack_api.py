@@ -12,6 +12,9 @@ rule gets `invalid_blocks` or `msg_too_long` here, not in production.
 a sixth post to one URL as Slack does. `GET /socket` is a Socket Mode websocket: it says
 `hello`, sends the envelopes a test gives it and records the acknowledgements.
 `answer_raw` makes a method answer with a body that is not Slack's JSON, as a proxy might.
+Channel messages are kept (`messages`): people's posts, edits and deletions come as the
+`message` events Slack sends (`post_as`, `edit_as`, `delete_as`, with `rich_text` blocks),
+and `chat.update` / `chat.delete` change only the bot's own messages, as for a bot token.
 Every call is recorded; nothing listens beyond 127.0.0.1.
 """
 
@@ -329,6 +332,8 @@ class FakeSlack:
         self.files: list[dict[str, Any]] = []  # completed uploads: channel, title, content
         self.channels: dict[str, list[str]] = {}  # channel id -> member ids, in join order
         self.archived: set[str] = set()
+        # Every message in a channel, the bot's and people's, by (channel, ts)
+        self.messages: dict[tuple[str, str], dict[str, Any]] = {}
         self.homes: dict[str, dict[str, Any]] = {}  # user id -> the Home view published last
         self.views: dict[str, dict[str, Any]] = {}  # open modals by view id
         self.acks: dict[str, dict[str, Any]] = {}  # Socket Mode acknowledgements by envelope id
@@ -542,10 +547,92 @@ class FakeSlack:
             return {"ok": False, "error": "is_archived"}
         if BOT_USER_ID not in self.channels.get(channel, [BOT_USER_ID]):
             return {"ok": False, "error": "not_in_channel"}
+        if "username" in args and len(str(args["username"])) > 80:
+            return {"ok": False, "error": "invalid_arguments"}
         ts = self._next_ts()
         message = {"type": "message", "user": BOT_USER_ID, "bot_id": BOT_ID, "ts": ts}
-        message |= {k: args[k] for k in ("text", "blocks", "thread_ts") if k in args}
+        message |= {k: args[k] for k in ("text", "blocks", "thread_ts", "username") if k in args}
+        if "username" in args:
+            message["subtype"] = "bot_message"  # posted under a name of the app's choosing
+        self.messages[(channel, ts)] = message
         return {"ok": True, "channel": args["channel"], "ts": ts, "message": message}
+
+    def post_as(
+        self,
+        user_id: str,
+        channel: str,
+        text: str,
+        blocks: list[dict[str, Any]] | None = None,
+        thread_ts: str | None = None,
+    ) -> dict[str, Any]:
+        """A person posts in a channel (as Slack's clients do: mrkdwn `text` and `rich_text`
+        blocks): the message, kept here, as its `message` event carries it."""
+        ts = self._next_ts()
+        message: dict[str, Any] = {
+            "type": "message",
+            "user": user_id,
+            "text": text,
+            "ts": ts,
+            "team": TEAM_ID,
+            "channel": channel,
+            "channel_type": "channel",
+            "event_ts": ts,
+        }
+        if blocks is not None:
+            message["blocks"] = blocks
+        if thread_ts is not None:
+            message["thread_ts"] = thread_ts
+        self.messages[(channel, ts)] = message
+        return message
+
+    def edit_as(self, message: dict[str, Any], text: str) -> dict[str, Any]:
+        """The author edits a message: the `message_changed` event Slack sends."""
+        channel, ts = message["channel"], message["ts"]
+        previous = self.messages[(channel, ts)]
+        current = {k: v for k, v in previous.items() if k not in ("blocks", "channel", "event_ts")}
+        current |= {"text": text, "edited": {"user": message["user"], "ts": self._next_ts()}}
+        self.messages[(channel, ts)] = current | {"channel": channel}
+        event_ts = self._next_ts()
+        return {
+            "type": "message",
+            "subtype": "message_changed",
+            "hidden": True,
+            "channel": channel,
+            "channel_type": "channel",
+            "message": current,
+            "previous_message": {k: v for k, v in previous.items() if k != "channel"},
+            "event_ts": event_ts,
+            "ts": event_ts,
+        }
+
+    def delete_as(self, message: dict[str, Any]) -> dict[str, Any]:
+        """The author deletes a message: the `message_deleted` event Slack sends."""
+        channel, ts = message["channel"], message["ts"]
+        previous = self.messages.pop((channel, ts))
+        event_ts = self._next_ts()
+        return {
+            "type": "message",
+            "subtype": "message_deleted",
+            "hidden": True,
+            "channel": channel,
+            "channel_type": "channel",
+            "deleted_ts": ts,
+            "previous_message": {k: v for k, v in previous.items() if k != "channel"},
+            "event_ts": event_ts,
+            "ts": event_ts,
+        }
+
+    def _m_chat_delete(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = str(args.get("channel") or ""), str(args.get("ts") or "")
+        if not _CHANNEL.match(channel):
+            return {"ok": False, "error": "channel_not_found"}
+        found = self.messages.get((channel, ts))
+        if found is None:
+            return {"ok": False, "error": "message_not_found"}
+        if found.get("bot_id") != BOT_ID:
+            return {"ok": False, "error": "cant_delete_message"}
+        del self.messages[(channel, ts)]
+        return {"ok": True, "channel": channel, "ts": ts}
 
     def _m_chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
         if not args.get("user"):
@@ -556,6 +643,11 @@ class FakeSlack:
         refused = self._message(args, "channel", "ts")
         if refused is not None:
             return refused
+        key = (str(args["channel"]), str(args["ts"]))
+        if key in self.messages:  # (a response_url's message is not kept here)
+            if self.messages[key].get("bot_id") != BOT_ID:
+                return {"ok": False, "error": "cant_update_message"}
+            self.messages[key] |= {k: args[k] for k in ("text", "blocks") if k in args}
         return {"ok": True, "channel": args["channel"], "ts": args["ts"], "text": args.get("text")}
 
     def _m_conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,10 @@ validates (HTML parse mode, length after entity parsing, keyboards), a little mo
 a bare `>` or `&` is refused, and length is counted in UTF-16 code units. Every call is recorded
 with its status, so a test can assert that nothing was ever refused.
 
-Tests push updates (`push_message`, `press`, `press_data`, `push_inline_query`,
+Group messages can be posted with entities and as replies (`push_group_post`) and edited
+(`push_edit`); `editMessageText` and `deleteMessage` act on messages the chat holds (`edits`,
+`deleted`), refusing what Telegram refuses (not found, not modified). Tests push updates
+(`push_message`, `press`, `press_data`, `push_inline_query`,
 `push_join_request`, `push_chat_member`, `push_my_chat_member`, `migrate`) that `getUpdates`
 long-polls for, honouring `offset` (confirmed updates are forgotten) and `timeout`;
 `new_update` builds one without queueing it, for POSTing to a webhook. They can make the next
@@ -422,6 +425,9 @@ class FakeTelegramAPI:
         self.inline_answers: list[InlineAnswer] = []
         self.webhook: dict[str, Any] | None = None  # what setWebhook set, until deleteWebhook
         self.migrated: dict[int, int] = {}  # old group id -> its supergroup's id
+        self.posted: set[tuple[int, int]] = set()  # (chat id, message id) of every message
+        self.deleted: list[tuple[int, int]] = []  # (chat id, message id) the bot deleted
+        self.edits: list[SentMessage] = []  # each editMessageText, as the message became
         self._request_dms: set[int] = set()  # people with a join request the bot may DM
         self._open_inline: set[str] = set()
         self._faults: list[_Fault] = []
@@ -559,12 +565,43 @@ class FakeTelegramAPI:
             "from": user.to_dict(),
             "text": text,
         }
+        self.posted.add((chat.id, message["message_id"]))
         if text.startswith("/"):
             command = text.split(maxsplit=1)[0]
             message["entities"] = [
                 {"type": "bot_command", "offset": 0, "length": utf16_length(command)}
             ]
         return message
+
+    async def push_group_post(
+        self,
+        user: TgUser,
+        text: str,
+        chat: TgChat,
+        *,
+        entities: list[dict[str, Any]] | None = None,
+        reply_to: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """`user` posts `text` in a group, with its entities (bold, links ...; offsets in
+        UTF-16 code units, as Telegram counts them) and maybe as a reply to another message
+        (the Message object replied to). Returns the message as Telegram sent it."""
+        message = self.message(user, text, chat)
+        if entities:
+            message["entities"] = entities
+        if reply_to is not None:
+            message["reply_to_message"] = reply_to
+        await self.push("message", message)
+        return message
+
+    async def push_edit(
+        self, message: dict[str, Any], text: str, entities: list[dict[str, Any]] | None = None
+    ) -> int:
+        """The author edits a message they posted: Telegram sends an `edited_message`."""
+        edited = {**message, "text": text, "edit_date": DATE + 60}
+        edited.pop("entities", None)
+        if entities:
+            edited["entities"] = entities
+        return await self.push("edited_message", edited)
 
     async def push_message(self, user: TgUser, text: str, chat: TgChat | None = None) -> int:
         """`user` writes `text` in `chat` (default: their private chat with the bot)."""
@@ -772,6 +809,8 @@ class FakeTelegramAPI:
             "getUpdates": self._get_updates,
             "sendMessage": self._send_message,
             "sendDocument": self._send_document,
+            "editMessageText": self._edit_message_text,
+            "deleteMessage": self._delete_message,
             "answerCallbackQuery": self._answer_callback_query,
             "answerInlineQuery": self._answer_inline_query,
             "setMyCommands": self._set_my_commands,
@@ -883,7 +922,54 @@ class FakeTelegramAPI:
             params["link_preview_options"], dict
         ):
             raise bad_request("can't parse link preview options JSON object")
-        return self._store(chat, html, text, markup, None, {"text": text})
+        extra: dict[str, Any] = {"text": text}
+        replying = params.get("reply_parameters")
+        if replying is not None:
+            if not isinstance(replying, dict) or not isinstance(replying.get("message_id"), int):
+                raise bad_request("can't parse reply parameters JSON object")
+            if (chat.id, replying["message_id"]) in self.posted:
+                extra["reply_to_message"] = {"message_id": replying["message_id"]}
+            elif not replying.get("allow_sending_without_reply"):
+                raise bad_request("message to be replied not found")
+        return self._store(chat, html, text, markup, None, extra)
+
+    async def _edit_message_text(self, params: dict[str, Any], files: dict[str, Document]) -> Any:
+        chat = self._chat(params)
+        found = [
+            m
+            for m in self.sent
+            if m.chat_id == chat.id
+            and m.message_id == params.get("message_id")
+            and (chat.id, m.message_id) in self.posted
+        ]
+        if not found:
+            raise bad_request("message to edit not found")
+        html = params.get("text")
+        if not isinstance(html, str) or not html.strip():
+            raise bad_request("message text is empty")
+        text = _visible(html, params.get("parse_mode"))
+        if utf16_length(text) > MAX_TEXT:
+            raise bad_request("message is too long")
+        message = found[-1]
+        if html == message.html:
+            raise bad_request(
+                "message is not modified: specified new message content and reply markup are "
+                "exactly the same as a current content and reply markup of the message"
+            )
+        raw = {**message.raw, "text": text, "edit_date": DATE + 60}
+        edited = SentMessage(chat.id, message.message_id, html, text, None, None, raw)
+        self.sent[self.sent.index(message)] = edited
+        self.edits.append(edited)
+        return raw
+
+    async def _delete_message(self, params: dict[str, Any], files: dict[str, Document]) -> Any:
+        chat = self._chat(params)
+        key = (chat.id, params.get("message_id"))
+        if key not in self.posted:
+            raise bad_request("message to delete not found")
+        self.posted.discard(key)
+        self.deleted.append(key)
+        return True
 
     async def _send_document(self, params: dict[str, Any], files: dict[str, Document]) -> Any:
         chat = self._chat(params)
@@ -1146,6 +1232,7 @@ class FakeTelegramAPI:
         extra: dict[str, Any],
     ) -> dict[str, Any]:
         message_id = next(self._message_ids)
+        self.posted.add((chat.id, message_id))
         raw: dict[str, Any] = {
             "message_id": message_id,
             "date": DATE,

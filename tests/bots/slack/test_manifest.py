@@ -56,10 +56,17 @@ def test_scopes_and_events() -> None:
         "channels:read",
         "groups:read",
         "files:write",
+        # relaying: read bound channels, fetch their files, post under the author's name
+        "channels:history",
+        "groups:history",
+        "files:read",
+        "chat:write.customize",
     }
     assert app["settings"]["event_subscriptions"]["bot_events"] == [
         "app_mention",
         "message.im",
+        "message.channels",
+        "message.groups",
         "member_joined_channel",
         "member_left_channel",
         "app_home_opened",

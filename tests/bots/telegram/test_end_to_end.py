@@ -80,6 +80,7 @@ async def test_startup_publishes_commands_and_polls_for_the_right_updates(
     assert polls[0].params["allowed_updates"] == list(ALLOWED_UPDATES)
     assert {
         "message",
+        "edited_message",
         "callback_query",
         "inline_query",
         "chat_join_request",

@@ -1,0 +1,289 @@
+"""A group's conversation relayed between its Telegram group and its Slack channel.
+
+The real PTB Application long-polls the fake Bot API and the real Bolt app takes signed events
+over HTTP, with the outbox's delivery lanes sending through both adapters, as
+bridge/background.py wires them. People post, reply, edit and delete in the platforms' own wire
+format; everything asserted is what the fakes recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import pytest
+from sqlalchemy import select
+
+from ccin_bridge.bots.slack.adapter import SlackAdapter
+from ccin_bridge.bots.telegram.adapter import TelegramBot
+from ccin_bridge.handlers.commands import all_commands
+from ccin_bridge.handlers.config import Chats, Settings
+from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.scheduler.delivery import DeliveryPolicy, DeliveryService
+from ccin_bridge.scheduler.outbound import Outbound
+from ccin_bridge.store import groups, people
+from ccin_bridge.store.db import Database
+from ccin_bridge.store.models import Organisation, RelayCopy, RelayMessage
+from tests.bots.slack.sender import SIGNING_SECRET, Person, SlackSender
+from tests.bots.telegram.conftest import ALICE, BOB, DANA, GROUP, Harness
+from tests.conftest import Clock
+from tests.fakes.slack_api import BOT_ID, FakeSlack
+from tests.fakes.telegram_api import TOKEN, FakeTelegramAPI, SentMessage
+
+WITHIN = 20.0  # a safety net for each wait on the background workers
+CHANNEL = "C0OFFICERS"
+OLIVE = Person("UOLIVE", "olive")  # on Slack only
+
+
+def relaying(settings: Settings) -> Settings:
+    chats = Chats({"telegram": [GROUP.id], "slack": [CHANNEL]})
+    groups_ = [
+        g.model_copy(update={"chats": chats, "relay": True}) if g.slug == "officers" else g
+        for g in settings.groups
+    ]
+    return settings.model_copy(update={"groups": groups_, "admins": [f"telegram:{DANA.id}"]})
+
+
+@dataclass
+class Relay:
+    tg: Harness
+    slack: SlackSender
+    db: Database
+    delivery: DeliveryService
+
+    async def drained(self) -> None:
+        async with asyncio.timeout(WITHIN):
+            await self.delivery.drain()
+
+    @property
+    def api(self) -> FakeTelegramAPI:
+        return self.tg.api
+
+    @property
+    def fake(self) -> FakeSlack:
+        return self.slack.fake
+
+    def copies_on_slack(self) -> list[dict[str, Any]]:
+        return [c.args for c in self.fake.delivered("chat.postMessage") if c.args.get("username")]
+
+    def copies_on_telegram(self) -> list[SentMessage]:
+        return [m for m in self.api.sent_to(GROUP.id) if "via Slack" in m.text]
+
+    async def slack_posts(self, event: dict[str, Any]) -> None:
+        answer = await self.slack.event(event)
+        assert answer.status == 200, answer
+
+
+async def approve(db: Database, platform: str, user_id: str, name: str, org: str) -> None:
+    async with db.session() as session:
+        person = await people.touch_identity(
+            session, platform=platform, external_id=user_id, display_name=name, username=None
+        )
+        org_id = await session.scalar(select(Organisation.id).where(Organisation.name == org))
+        await people.set_profile(session, person.id, organisation_id=org_id, role="officers")
+        await groups.set_membership(
+            session, person_id=person.id, slug="officers", status=groups.ACTIVE
+        )
+
+
+@pytest.fixture
+async def relay(
+    settings: Settings, sqlite_db: Database, clock: Clock, fake_api: FakeTelegramAPI
+) -> AsyncIterator[Relay]:
+    fake = FakeSlack()
+    await fake.start()
+    fake.add_user(OLIVE.id, OLIVE.handle, "Olive Example")
+    fake.add_channel(CHANNEL, OLIVE.id)
+    bridge = Bridge(relaying(settings), sqlite_db, all_commands(), clock=clock)
+    await bridge.start()
+    fake_api.add_group(GROUP)
+    await approve(sqlite_db, "telegram", str(ALICE.id), "Alice Example", "Manchester City Council")
+    await approve(sqlite_db, "slack", OLIVE.id, "Olive Example", "Oldham Council")
+    bot = TelegramBot(
+        bridge,
+        token=TOKEN,
+        base_url=fake_api.base_url,
+        poll_timeout=2,
+        read_timeout=5,
+        rate_limits=(1000.0, 1000.0),
+    )
+    adapter = SlackAdapter(
+        bridge,
+        bot_token=fake.token,
+        signing_secret=SIGNING_SECRET,
+        api_url=fake.api_url,
+        host="127.0.0.1",
+        port=0,
+    )
+    outbound: dict[str, Outbound] = {"telegram": bot, "slack": adapter}
+    delivery = DeliveryService(sqlite_db, outbound, DeliveryPolicy(lanes=2, poll_seconds=0.05))
+    await bot.start()
+    await adapter.start()
+    await delivery.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            yield Relay(
+                Harness(fake_api, bot), SlackSender(session, adapter, fake), sqlite_db, delivery
+            )
+    finally:
+        await delivery.stop()
+        await adapter.stop()
+        await bot.stop()
+        await fake.stop()
+    assert [(c.name, c.error, c.answer) for c in fake.bad_messages()] == []
+
+
+def bold(offset: int, length: int) -> dict[str, Any]:
+    return {"type": "bold", "offset": offset, "length": length}
+
+
+async def test_text_both_ways_with_attribution_formatting_threads_edits_and_deletes(
+    relay: Relay,
+) -> None:
+    api, fake = relay.api, relay.fake
+    # Telegram -> Slack: bold, italic, a link and a list, under her name and organisation.
+    text = "Budget <draft> & notes\n\n- first point\n- second"
+    entities = [
+        bold(0, 6),
+        {"type": "text_link", "offset": 7, "length": 7, "url": "https://example.org/a?b=1&c=2"},
+        {"type": "italic", "offset": 17, "length": 5},
+    ]
+    original = await api.push_group_post(ALICE, text, GROUP, entities=entities)
+    await fake.wait_for(lambda: len(relay.copies_on_slack()) == 1, WITHIN)
+    [copy] = relay.copies_on_slack()
+    assert copy["channel"] == CHANNEL
+    assert copy["username"] == "Alice Example, Manchester City Council — via Telegram"
+    mrkdwn = str(copy["blocks"])
+    assert "*Budget*" in mrkdwn and "<https://example.org/a?b=1&amp;c=2|&lt;draft&gt;>" in mrkdwn
+    assert "_notes_" in mrkdwn and "first point" in mrkdwn and "second" in mrkdwn
+    assert "&amp;" in mrkdwn  # escaped where Slack needs it
+
+    # Slack -> Telegram: a rich_text message with bold and code.
+    rich = [
+        {
+            "type": "rich_text",
+            "block_id": "r1",
+            "elements": [
+                {
+                    "type": "rich_text_section",
+                    "elements": [
+                        {"type": "text", "text": "Thanks, "},
+                        {"type": "text", "text": "agreed", "style": {"bold": True}},
+                        {"type": "text", "text": " see "},
+                        {"type": "text", "text": "<x>", "style": {"code": True}},
+                    ],
+                }
+            ],
+        }
+    ]
+    olive_says = fake.post_as(OLIVE.id, CHANNEL, "Thanks, *agreed* see `&lt;x&gt;`", rich)
+    await relay.slack_posts(olive_says)
+    await api.wait_for(lambda: len(relay.copies_on_telegram()) == 1, WITHIN)
+    [tg_copy] = relay.copies_on_telegram()
+    assert "<b>Olive Example, Oldham Council</b>" in tg_copy.html
+    assert "<b>agreed</b>" in tg_copy.html and "<code>&lt;x&gt;</code>" in tg_copy.html
+
+    # A Slack reply in the thread of Alice's copy answers her original on Telegram ...
+    slack_copy_ts = next(
+        ts for (ch, ts), m in fake.messages.items() if ch == CHANNEL and m.get("username")
+    )
+    threaded = fake.post_as(OLIVE.id, CHANNEL, "In thread", thread_ts=slack_copy_ts)
+    await relay.slack_posts(threaded)
+    await api.wait_for(lambda: len(relay.copies_on_telegram()) == 2, WITHIN)
+    reply_copy = relay.copies_on_telegram()[-1]
+    assert reply_copy.raw["reply_to_message"]["message_id"] == original["message_id"]
+    # ... and a Telegram reply to Olive's copy goes into the Slack thread of her original.
+    await api.push_group_post(ALICE, "Answering Olive", GROUP, reply_to=tg_copy.raw)
+    await fake.wait_for(lambda: len(relay.copies_on_slack()) == 2, WITHIN)
+    assert relay.copies_on_slack()[-1]["thread_ts"] == olive_says["ts"]
+
+    # Edits follow: Telegram's edited_message updates the Slack copy, and back.
+    await api.push_edit(original, "Budget final", [bold(0, 6)])
+    await fake.wait_for(lambda: bool(fake.delivered("chat.update")), WITHIN)
+    [update] = fake.delivered("chat.update")
+    assert update.args["ts"] == slack_copy_ts and "*Budget* final" in str(update.args["blocks"])
+    await relay.slack_posts(fake.edit_as(olive_says, "Thanks, changed my mind"))
+    await api.wait_for(lambda: bool(api.edits), WITHIN)
+    assert api.edits[0].message_id == tg_copy.message_id
+    assert "changed my mind" in api.edits[0].text
+
+    # Olive deletes hers on Slack: its copy on Telegram goes too, and its mapping.
+    await relay.slack_posts(fake.delete_as(olive_says))
+    await api.wait_for(lambda: bool(api.deleted), WITHIN)
+    assert api.deleted == [(GROUP.id, tg_copy.message_id)]
+    await relay.drained()
+    async with relay.db.read() as session:
+        kept = await session.scalars(
+            select(RelayCopy.message_id).where(RelayCopy.platform == "telegram")
+        )
+        assert str(tg_copy.message_id) not in list(kept)
+
+
+async def test_unapproved_bots_and_copies_are_never_relayed(relay: Relay) -> None:
+    api, fake = relay.api, relay.fake
+    await relay.tg.say(DANA, "/start")  # an admin the bot can write to
+    # Bob is in the group but has no approved membership: not relayed, admins told once.
+    await api.push_group_post(BOB, "Hello all", GROUP)
+    await api.push_group_post(BOB, "Anyone?", GROUP)
+    notice = "A message was not relayed"
+    await api.wait_for(lambda: any(notice in m.text for m in api.sent_to(DANA.id)), WITHIN)
+    # A Slack bot, and the bridge's own copy arriving back as an event: never relayed.
+    bot_post = fake.post_as("UOTHERBOT", CHANNEL, "I am a bot") | {"bot_id": "B0OTHER"}
+    await relay.slack_posts(bot_post)
+    await api.push_group_post(ALICE, "Real news", GROUP)
+    await fake.wait_for(lambda: len(relay.copies_on_slack()) == 1, WITHIN)
+    copy_ts = next(ts for (_, ts), m in fake.messages.items() if m.get("username"))
+    echo = dict(fake.messages[(CHANNEL, copy_ts)]) | {
+        "channel": CHANNEL,
+        "channel_type": "channel",
+        "bot_id": BOT_ID,
+        "event_ts": copy_ts,
+    }
+    await relay.slack_posts(echo)
+    # A marker after them: once it has crossed, everything before it has been handled.
+    await relay.slack_posts(fake.post_as(OLIVE.id, CHANNEL, "marker"))
+    await api.wait_for(lambda: len(relay.copies_on_telegram()) == 1, WITHIN)
+    assert "marker" in relay.copies_on_telegram()[0].text
+    assert [m["text"] for m in relay.copies_on_slack()] != []
+    assert all("Hello all" not in str(m) for m in relay.copies_on_slack())
+    assert sum(notice in m.text for m in api.sent_to(DANA.id)) == 1
+    async with relay.db.read() as session:
+        relayed = await session.scalars(select(RelayMessage.message_id))
+        assert len(list(relayed)) == 2  # Alice's and Olive's marker, nothing else
+
+
+async def test_forgetme_takes_down_their_copies_and_mappings(relay: Relay) -> None:
+    api, fake = relay.api, relay.fake
+    await api.push_group_post(ALICE, "Mine to take back", GROUP)
+    await fake.wait_for(lambda: len(relay.copies_on_slack()) == 1, WITHIN)
+    [asked] = await relay.tg.say(ALICE, "/forgetme")
+    await relay.tg.press(ALICE, asked, asked.buttons[0]["text"])
+    await fake.wait_for(lambda: bool(fake.delivered("chat.delete")), WITHIN)
+    await relay.drained()
+    assert [m for m in fake.messages.values() if m.get("username")] == []
+    async with relay.db.read() as session:
+        assert list(await session.scalars(select(RelayMessage.id))) == []
+        assert list(await session.scalars(select(RelayCopy.id))) == []
+
+
+@pytest.mark.slow  # 400 relayed messages one at a time per chat, and the 429s waited out
+async def test_a_burst_of_200_each_way_with_429s_arrives_complete_and_in_order(
+    relay: Relay,
+) -> None:
+    api, fake = relay.api, relay.fake
+    # More 429s than either client waits out on its own: the outbox must wait them out too.
+    fake.rate_limit(8, "chat.postMessage", retry_after=1)
+    api.rate_limit(8, retry_after=1)
+    for n in range(200):
+        await api.push_group_post(ALICE, f"tg {n:03d}", GROUP)
+        await relay.slack_posts(fake.post_as(OLIVE.id, CHANNEL, f"sl {n:03d}"))
+    await fake.wait_for(lambda: len(relay.copies_on_slack()) >= 200, 120)
+    await api.wait_for(lambda: len(relay.copies_on_telegram()) >= 200, 120)
+    on_slack = [str(c["text"]) for c in relay.copies_on_slack()]
+    on_telegram = [m.text for m in relay.copies_on_telegram()]
+    assert [t.rsplit(" ", 1)[-1] for t in on_slack] == [f"{n:03d}" for n in range(200)]
+    assert [t.rsplit(" ", 1)[-1] for t in on_telegram] == [f"{n:03d}" for n in range(200)]
+    assert fake.api_calls("chat.postMessage")[0].status == 429  # the limits were hit
