@@ -126,7 +126,10 @@ async def posted(bridge: Runtime, event: ChatPost) -> None:
 
 
 async def deleted(bridge: Runtime, event: ChatPostDeleted) -> None:
-    """An original was deleted: its copies go too. A copy deleted by hand is only forgotten."""
+    """A relayed message was deleted: it goes from every other chat too. Deleting the original
+    is its author's (or an admin's) doing; only an admin can delete the bot's copy on Slack,
+    so a copy deleted there is an admin deleting the message everywhere, the original too
+    (where the bot may delete others' messages: a Telegram group it is an admin of)."""
     async with inbox.once(bridge.db) as session:
         if session is None:
             return
@@ -138,7 +141,6 @@ async def deleted(bridge: Runtime, event: ChatPostDeleted) -> None:
             await store_relay.forget_copy(
                 session, relay_id=relayed.id, platform=chat.platform, chat_id=chat.chat_id
             )
-            return
         groups = [g for g in bridge.settings.groups if g.slug == relayed.group_slug]
         targets = await _targets(session, groups, chat)
         if targets:

@@ -346,7 +346,8 @@ class DeliveryService:
             parent = None
             if order.reply_to is not None:
                 parent = await store_relay.get(session, order.reply_to)
-        here = relayed.copies.get((chat.platform, chat.chat_id)) if relayed else None
+        # The message's id in this chat: its copy's, or the original's where it was posted.
+        here = relayed.id_in(chat.platform, chat.chat_id) if relayed else None
         if order.action == "post":
             if relayed is None or here is not None or order.copy is None:
                 return None  # forgotten meanwhile, or posted already (a retry in doubt)

@@ -44,7 +44,7 @@ from ccin_bridge.bots.slack.lru import Lru
 from ccin_bridge.bots.slack.membership import SlackChannels
 from ccin_bridge.bots.slack.modals import Modals, review_block
 from ccin_bridge.bots.slack.platform import COMMAND, PLATFORM, SlackHttp
-from ccin_bridge.bots.slack.relay import SlackRelayer
+from ccin_bridge.bots.slack.relay import PER_CHANNEL, SlackRelayer
 from ccin_bridge.bots.slack.render import ACTION_PREFIX, MAX_BLOCKS, MAX_BUTTON_VALUE, render_reply
 from ccin_bridge.bots.slack.server import EVENTS_PATH, SlackHttpServer
 from ccin_bridge.bots.slack.socket_mode import SocketConnection
@@ -121,6 +121,7 @@ class SlackAdapter:
         port: int = 3000,
         path: str = EVENTS_PATH,
         app_token: str | None = None,
+        relay_per_second: float = PER_CHANNEL,
     ) -> None:
         if not app_token and not signing_secret:
             # Over HTTP the signature is all that tells Slack's requests from forgeries.
@@ -148,7 +149,7 @@ class SlackAdapter:
         self.app_token = app_token
         self.socket: SocketConnection | None = None
         self.channels = SlackChannels(self.client)
-        self.relayer = SlackRelayer(self.client, self._copy_message)
+        self.relayer = SlackRelayer(self.client, self._copy_message, relay_per_second)
         self.home = Home(self)
         self.modals = Modals(self)
         self._people: Lru[str, tuple[str, str | None]] = Lru(KNOWN_PEOPLE)
@@ -289,6 +290,9 @@ class SlackAdapter:
             name="ccin-bridge",
             request_verification_enabled=False,
             process_before_response=process_before_response,
+            # Bolt would drop the deletion of one of our relayed copies (an admin deleting the
+            # message everywhere) as the bot's own event; the listeners skip bots themselves.
+            ignoring_self_events_enabled=False,
         )
 
     def _register(self, app: AsyncApp) -> None:
@@ -341,6 +345,8 @@ class SlackAdapter:
 
     async def _on_mention(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
         self.track()
+        if event.get("bot_id") or event.get("user") == context.bot_user_id:
+            return  # a bot, ourselves included (Bolt's own filter is off, see `_bolt`)
         await self._on_typed(event, context.bot_user_id, addressed=True)
 
     async def _on_message(self, event: dict[str, Any], context: AsyncBoltContext) -> None:
@@ -363,16 +369,16 @@ class SlackAdapter:
         if subtype == "message_deleted":
             gone = event.get("previous_message") or {}
             ts = event.get("deleted_ts")
-            if isinstance(ts, str) and not gone.get("bot_id"):
+            if isinstance(ts, str):  # a copy of ours too: an admin deleting it everywhere
                 deleted = ChatPostDeleted(chat, relay.message_id(ts, gone.get("thread_ts")))
                 await self.bridge.dispatch(deleted)
             return
         edited = subtype == "message_changed"
         message = event.get("message") if edited else event
-        if not isinstance(message, dict) or (
-            not edited and subtype not in (None, "thread_broadcast")
-        ):
+        if not isinstance(message, dict) or (not edited and subtype not in POSTED):
             return
+        if message.get("bot_id") or message.get("subtype") == "bot_message":
+            return  # a bot's (our own copies among them): never relayed
         user_id, ts = message.get("user"), message.get("ts")
         if not isinstance(user_id, str) or not isinstance(ts, str):
             return
@@ -386,7 +392,6 @@ class SlackAdapter:
             to_blocks(await relay.spans(message, self._mention_name)),
             reply_to=thread_ts if isinstance(thread_ts, str) and thread_ts != ts else None,
             edited=edited,
-            from_bot=bool(message.get("bot_id") or message.get("subtype") == "bot_message"),
         )
         await self.bridge.dispatch(post)
 

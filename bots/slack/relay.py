@@ -13,19 +13,24 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from aiolimiter import AsyncLimiter
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from ccin_bridge.handlers.identity import ChatRef
 from ccin_bridge.handlers.relay_order import Copy
 from ccin_bridge.handlers.replies import Block, Reply, Span
+from ccin_bridge.scheduler.outbound import Undeliverable
 
 Names = Callable[[str], Awaitable[str]]  # a user id -> the name to show for a mention
 
 # <https://example.org|label>, <@U123>, <#C123|name>, <!here>
 _TOKEN = re.compile(r"<([^<>|]+)(?:\|([^<>]*))?>")
 USERNAME_LIMIT = 80
+PER_CHANNEL = 1.0  # messages a second: Slack's limit for posting in one channel
 _GONE = {"message_not_found"}
+# Final for this copy: trying again would only hold up the channel's later copies.
+_CANNOT = {"cant_update_message", "cant_delete_message", "edit_window_closed"}
 
 
 def message_id(ts: str, thread_ts: str | None) -> str:
@@ -135,9 +140,23 @@ Render = Callable[[Reply], list[tuple[str, list[dict[str, Any]]]]]
 class SlackRelayer:
     """Posts, edits and deletes relayed copies in Slack channels."""
 
-    def __init__(self, client: AsyncWebClient, render: Render) -> None:
+    def __init__(
+        self, client: AsyncWebClient, render: Render, per_second: float = PER_CHANNEL
+    ) -> None:
         self.client = client
         self.render = render  # a reply as (fallback text, blocks), for one message
+        self.per_second = per_second
+        self._pace: dict[str, AsyncLimiter] = {}
+
+    async def _paced(self, channel: str) -> None:
+        """Wait for this channel's turn, so a burst keeps to Slack's limit rather than run
+        into its 429s (which are waited out too, but later)."""
+        limiter = self._pace.get(channel)
+        if limiter is None:
+            if len(self._pace) > 1000:  # bound channels are few; never grow without end
+                self._pace.clear()
+            limiter = self._pace[channel] = AsyncLimiter(1, 1 / self.per_second)
+        await limiter.acquire()
 
     def _message(self, blocks: tuple[Block, ...]) -> tuple[str, list[dict[str, Any]]]:
         [first, *_] = self.render(Reply(blocks)) or [("", [])]
@@ -146,6 +165,7 @@ class SlackRelayer:
     async def post_copy(self, *, chat: ChatRef, copy: Copy, thread: str | None) -> str:
         text, blocks = self._message(copy.reply.blocks)
         root = thread_of(thread) if thread else None
+        await self._paced(chat.chat_id)
         answer = await self.client.chat_postMessage(
             channel=chat.chat_id,
             text=text,
@@ -159,13 +179,26 @@ class SlackRelayer:
 
     async def edit_copy(self, *, chat: ChatRef, message_id: str, copy: Copy) -> None:
         text, blocks = self._message(copy.reply.blocks)
-        await self.client.chat_update(
-            channel=chat.chat_id, ts=ts_of(message_id), text=text, blocks=blocks
-        )
+        await self._paced(chat.chat_id)
+        try:
+            await self.client.chat_update(
+                channel=chat.chat_id, ts=ts_of(message_id), text=text, blocks=blocks
+            )
+        except SlackApiError as exc:
+            error = exc.response.get("error")
+            if error in _GONE:
+                return  # deleted meanwhile: nothing to edit
+            if error in _CANNOT:
+                raise Undeliverable(f"Slack: {error}") from exc
+            raise
 
     async def delete_copy(self, *, chat: ChatRef, message_id: str) -> None:
         try:
             await self.client.chat_delete(channel=chat.chat_id, ts=ts_of(message_id))
         except SlackApiError as exc:
-            if exc.response.get("error") not in _GONE:
-                raise
+            error = exc.response.get("error")
+            if error in _GONE:
+                return
+            if error in _CANNOT:
+                raise Undeliverable(f"Slack: {error}") from exc
+            raise

@@ -117,6 +117,7 @@ async def relay(
         api_url=fake.api_url,
         host="127.0.0.1",
         port=0,
+        relay_per_second=50,  # Slack's 1 a second per channel, sped up for the test
     )
     outbound: dict[str, Outbound] = {"telegram": bot, "slack": adapter}
     delivery = DeliveryService(sqlite_db, outbound, DeliveryPolicy(lanes=2, poll_seconds=0.05))
@@ -220,6 +221,11 @@ async def test_text_both_ways_with_attribution_formatting_threads_edits_and_dele
             select(RelayCopy.message_id).where(RelayCopy.platform == "telegram")
         )
         assert str(tg_copy.message_id) not in list(kept)
+
+    # Only an admin can delete the bot's copy on Slack: that deletes the message everywhere.
+    await relay.slack_posts(fake.delete_as({"channel": CHANNEL, "ts": slack_copy_ts}))
+    await api.wait_for(lambda: len(api.deleted) == 2, WITHIN)
+    assert api.deleted[1] == (GROUP.id, original["message_id"])
 
 
 async def test_unapproved_bots_and_copies_are_never_relayed(relay: Relay) -> None:
