@@ -11,7 +11,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ccin_bridge.handlers import chat_events, inbox, inline, platforms, reply_codec
+from ccin_bridge.handlers import (
+    chat_events,
+    group_settings,
+    inbox,
+    inline,
+    platforms,
+    reply_codec,
+)
 from ccin_bridge.handlers import relay as group_relay
 from ccin_bridge.handlers.config import Settings
 from ccin_bridge.handlers.errors import GENERIC_ERROR, UserFacingError
@@ -48,7 +55,7 @@ from ccin_bridge.handlers.requests import (
     parse_command_line,
     without_surrogates,
 )
-from ccin_bridge.store import addresses, audiences, callbacks, conversations, groups, people
+from ccin_bridge.store import addresses, audiences, callbacks, conversations, people
 from ccin_bridge.store import inbox as store_inbox
 from ccin_bridge.store.conversations import ConversationRecord
 from ccin_bridge.store.db import Database
@@ -117,10 +124,14 @@ class Bridge:
         self._session_admins: set[str] = set()
 
     async def start(self) -> None:
-        """Mirror the configured groups into the store (run once at start-up)."""
-        specs = [groups.GroupSpec(g.slug, g.name, g.rules.version) for g in self.settings.groups]
+        """Seed the store's groups and audiences from config (run once at start-up)."""
         async with self.db.session() as session:
-            await groups.sync_groups(session, specs)
+            await group_settings.seed(session, self.settings)
+
+    async def live_settings(self, session: AsyncSession) -> Settings:
+        """Config with the groups' and audiences' settings as the store holds them now (an
+        admin may have edited them in any process since this one started)."""
+        return await group_settings.live(session, self.settings)
 
     def grant_session_admin(self, user: UserRef) -> None:
         """Admin rights for this process only (the terminal chat's `--admin`)."""
@@ -375,7 +386,7 @@ class Bridge:
             person=caller.person,
             is_admin=is_admin,
             session=session,
-            settings=self.settings,
+            settings=await self.live_settings(session),
             now=self.clock(),
             commands=tuple(self.visible_commands(is_admin)),
             identity_id=caller.identity_id,

@@ -7,18 +7,16 @@ bridge and the platforms' ChatAdmins through `scheduler.runtime.current()`.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from ccin_bridge.handlers.membership import bound_chats, forget, notify_admins, notify_person
-from ccin_bridge.handlers.replies import Button, ReplyBuilder, Span, bold
+from ccin_bridge.handlers import rules_acceptance
+from ccin_bridge.handlers.membership import bound_chats, forget, notify_admins
+from ccin_bridge.handlers.replies import ReplyBuilder, Span
 from ccin_bridge.scheduler import runtime
-from ccin_bridge.store import audit, chat_actions, erasure, outbox, people
+from ccin_bridge.store import audit, chat_actions, erasure, people
 from ccin_bridge.store import groups as store_groups
 
 log = logging.getLogger(__name__)
-RULES_REMINDER_AFTER = timedelta(days=7)
 
 
 async def reconcile_chats() -> int:
@@ -126,57 +124,7 @@ async def erase_inactive() -> int:
 async def remind_rules() -> int:
     """Ask members to re-accept changed rules; remind once a week later. Returns DMs queued."""
     bridge = runtime.current().bridge
-    now = bridge.clock()
-    queued = 0
     async with bridge.db.session() as session:
-        for row in await store_groups.members_needing_consent(session):
-            group = bridge.settings.group(row.group_slug)
-            if group is None:
-                continue
-            base = f"rules:{group.slug}:v{row.rules_version}:{row.person_id}"
-            first = (
-                ReplyBuilder()
-                .heading(f"{group.name}: the rules of engagement have changed")
-                .para(
-                    f"The rules are now at version {row.rules_version}. Please read them and "
-                    "accept to stay in the group; you can also leave at any time."
-                )
-                .para(group.rules.text.strip())
-                .buttons(
-                    Button("I accept", f"join {group.slug} --accept"),
-                    Button("Leave the group", f"leave {group.slug}"),
-                )
-                .build(private=True)
-            )
-            if await notify_person(
-                session, row.person_id, first, title="Rules changed", key=base, now=now
-            ):
-                queued += 1
-                continue
-            # Already asked: a single reminder once the first request is a week old.
-            if await _asked_before(session, base, now):
-                reminder = (
-                    ReplyBuilder()
-                    .para(
-                        "A reminder: please accept the new rules of ",
-                        bold(group.name),
-                        f" (version {row.rules_version}).",
-                    )
-                    .buttons(Button("I accept", f"join {group.slug} --accept"))
-                    .build(private=True)
-                )
-                if await notify_person(
-                    session,
-                    row.person_id,
-                    reminder,
-                    title="Rules reminder",
-                    key=base + ":reminder",
-                    now=now,
-                ):
-                    queued += 1
-    return queued
-
-
-async def _asked_before(session: AsyncSession, key: str, now: datetime) -> bool:
-    created = await outbox.push_created_at(session, key)
-    return created is not None and now - created >= RULES_REMINDER_AFTER
+        return await rules_acceptance.ask(
+            session, await bridge.live_settings(session), bridge.clock()
+        )

@@ -170,7 +170,8 @@ PLAN: dict[str, Plan] = {
     "inbound_updates": Plan(
         kept=("platform", "key", "chat_key", "sender", "status", "payload", "replies")
     ),
-    "groups": Plan(untouched="the groups in config, mirrored"),
+    "groups": Plan(untouched="the groups' settings, from config or edited by admins"),
+    "audiences": Plan(untouched="the newsletter audiences' settings"),
     "organisations": _REFERENCE,
     "principles": _REFERENCE,
     "categories": _REFERENCE,

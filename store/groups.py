@@ -1,4 +1,4 @@
-"""Groups mirrored from config, memberships and rules-of-engagement consents."""
+"""Groups, memberships and rules-of-engagement consents (settings: store/group_settings.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ccin_bridge.store.group_settings import GroupSpec as GroupSpec
+from ccin_bridge.store.group_settings import sync_groups as sync_groups
 from ccin_bridge.store.models import (
     Consent,
     Group,
@@ -20,37 +22,10 @@ from ccin_bridge.store.models import (
     utcnow,
 )
 from ccin_bridge.store.records import MembershipRecord
-from ccin_bridge.store.upsert import insert_new
 
 # A membership moves pending -> active (or declined); active -> left | removed.
 PENDING, ACTIVE, DECLINED, LEFT, REMOVED = "pending", "active", "declined", "left", "removed"
 CURRENT = (PENDING, ACTIVE)
-
-
-@dataclass(frozen=True)
-class GroupSpec:
-    slug: str
-    name: str
-    rules_version: int
-
-
-async def sync_groups(session: AsyncSession, specs: Iterable[GroupSpec]) -> None:
-    """Make the groups table match config (groups removed from config are kept for history)."""
-    existing = {g.slug: g for g in await session.scalars(select(Group))}
-    for spec in specs:
-        group = existing.get(spec.slug)
-        if group is None:
-            # ON CONFLICT: two processes starting at once may both find the group missing;
-            # the second finds it made by the first, with the same config.
-            await session.execute(
-                insert_new(session, Group)
-                .values(slug=spec.slug, name=spec.name, rules_version=spec.rules_version)
-                .on_conflict_do_nothing(index_elements=[Group.slug])
-            )
-        else:
-            group.name = spec.name
-            group.rules_version = spec.rules_version
-    await session.flush()
 
 
 async def _group(session: AsyncSession, slug: str) -> Group:
@@ -255,5 +230,5 @@ async def count_by_status(session: AsyncSession) -> dict[tuple[str, str], int]:
 
 
 async def rules_version(session: AsyncSession, slug: str) -> int:
-    """The group's current rules version as mirrored from config at start-up."""
+    """The group's current rules version (config's, or a newer one an admin saved)."""
     return (await _group(session, slug)).rules_version

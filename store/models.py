@@ -146,13 +146,32 @@ class Organisation(Base):
 
 
 class Group(Base):
-    """Mirror of a group in config, so memberships and consents can refer to it."""
+    """A group of config's, with its editable settings (seeded from config, then edited by
+    admins: store/group_settings.py). NULL: not seeded yet, config's value is used."""
 
     __tablename__ = "groups"
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(80))
     rules_version: Mapped[int] = mapped_column(Integer, default=1)
+    description: Mapped[str | None] = mapped_column(Text)
+    join_policy: Mapped[str | None] = mapped_column(String(16))
+    member_types: Mapped[list[str] | None] = mapped_column(JSON)
+    roles: Mapped[list[str] | None] = mapped_column(JSON)
+    rules_text: Mapped[str | None] = mapped_column(Text)
+    # The settings an admin edited: config no longer overrides them at start.
+    edited: Mapped[list[str] | None] = mapped_column(JSON)
+
+
+class Audience(Base):
+    """A newsletter audience of config's, with its description as admins last set it."""
+
+    __tablename__ = "audiences"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    edited: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class Membership(Base):

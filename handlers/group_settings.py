@@ -1,0 +1,184 @@
+"""Groups and audiences as they are now: config's, with the settings the store holds laid over.
+
+Config decides which groups and audiences exist and their structural keys; the store holds the
+editable settings, seeded from config and then edited by admins (store/group_settings.py has
+the rule). Everything that reads a group's settings at run time reads `live(...)`: the
+commands get it as `Context.settings`, the scheduled jobs from `Bridge.live_settings`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import get_args
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ccin_bridge.handlers.config import (
+    AudienceConfig,
+    GroupConfig,
+    MemberType,
+    Rules,
+    Settings,
+)
+from ccin_bridge.store import group_settings as store
+
+log = logging.getLogger(__name__)
+
+MEMBER_TYPES: tuple[str, ...] = get_args(MemberType)
+JOIN_POLICIES = ("open", "approval")
+MAX_DESCRIPTION = 1000
+MAX_ROLE = 80
+MAX_ROLES = 12
+MAX_RULES = 3500  # one chat message with the command before it (MAX_TEXT is 4,000)
+
+
+def _spec(group: GroupConfig) -> store.GroupSpec:
+    return store.GroupSpec(
+        slug=group.slug,
+        name=group.name,
+        rules_version=group.rules.version,
+        description=group.description,
+        join_policy=group.join_policy,
+        member_types=tuple(group.member_types),
+        roles=tuple(group.roles),
+        rules_text=group.rules.text,
+    )
+
+
+async def seed(session: AsyncSession, settings: Settings) -> list[str]:
+    """Seed the store from config (at start); logs, once, the config keys the store's edited
+    values now override. Returns those keys."""
+    overridden = await store.sync_groups(session, [_spec(g) for g in settings.groups])
+    overridden += await store.sync_audiences(
+        session, [store.AudienceSpec(a.slug, a.name, a.description) for a in settings.audiences]
+    )
+    if overridden:
+        log.warning(
+            "config.yaml differs from settings an admin edited, which are kept (edit them "
+            "with /group or on the console's Groups page): %s",
+            ", ".join(overridden),
+        )
+    return overridden
+
+
+def _group(config: GroupConfig, row: store.StoredGroup | None) -> GroupConfig:
+    if row is None:
+        return config
+    update: dict[str, object] = {}
+    if row.description is not None:
+        update["description"] = row.description
+    if row.join_policy is not None:
+        update["join_policy"] = row.join_policy
+    if row.member_types:
+        update["member_types"] = list(row.member_types)
+    if row.roles:
+        update["roles"] = list(row.roles)
+    if row.rules_version != config.rules.version or row.rules_text is not None:
+        update["rules"] = Rules(version=row.rules_version, text=row.rules_text or config.rules.text)
+    return config.model_copy(update=update) if update else config
+
+
+def _audience(config: AudienceConfig, row: store.StoredAudience | None) -> AudienceConfig:
+    if row is None or row.description == config.description:
+        return config
+    return config.model_copy(update={"description": row.description})
+
+
+async def live(session: AsyncSession, settings: Settings) -> Settings:
+    """`settings` with each group's and audience's editable settings as the store has them."""
+    groups = await store.stored_groups(session)
+    audiences = await store.stored_audiences(session) if settings.audiences else {}
+    return settings.model_copy(
+        update={
+            "groups": [_group(g, groups.get(g.slug)) for g in settings.groups],
+            "audiences": [_audience(a, audiences.get(a.slug)) for a in settings.audiences],
+        }
+    )
+
+
+# --- checking an edit -------------------------------------------------------------------------
+
+FIELDS = ("description", "join_policy", "member_types", "roles", "rules")
+LABELS = {
+    "description": "Description",
+    "join_policy": "Join policy",
+    "member_types": "Member types",
+    "roles": "Roles",
+    "rules": "Rules of engagement",
+}
+# What people may type for a setting's name in chat.
+ALIASES = {
+    "description": "description",
+    "join_policy": "join_policy",
+    "join-policy": "join_policy",
+    "policy": "join_policy",
+    "member_types": "member_types",
+    "member-types": "member_types",
+    "types": "member_types",
+    "roles": "roles",
+    "rules": "rules",
+}
+
+
+def _items(value: str) -> list[str]:
+    """`full, associate` or one per line, as typed or as a form's checkboxes joined."""
+    parts = value.replace("\n", ",").split(",")
+    return [p.strip() for p in parts if p.strip()]
+
+
+def check(
+    group: GroupConfig, answers: Mapping[str, str]
+) -> tuple[dict[str, object], dict[str, str]]:
+    """The settings `answers` change (by field, checked and cleaned), and the problems found,
+    by field, in words for the admin. A field left out, or the same as now, changes nothing."""
+    changes: dict[str, object] = {}
+    errors: dict[str, str] = {}
+    for name in FIELDS:
+        if name not in answers:
+            continue
+        raw = answers[name].replace("\r\n", "\n").strip()
+        if name == "description":
+            if not raw:
+                errors[name] = "Enter a description of the group"
+            elif len(raw) > MAX_DESCRIPTION:
+                errors[name] = f"The description must be {MAX_DESCRIPTION:,} characters or fewer"
+            elif raw != group.description:
+                changes[name] = raw
+        elif name == "join_policy":
+            policy = raw.casefold()
+            if policy not in JOIN_POLICIES:
+                errors[name] = "Choose open or approval"
+            elif policy != group.join_policy:
+                changes[name] = policy
+        elif name == "member_types":
+            types = [t.casefold() for t in _items(raw)]
+            unknown = [t for t in types if t not in MEMBER_TYPES]
+            if not types:
+                errors[name] = "Choose at least one member type"
+            elif unknown:
+                errors[name] = f"“{unknown[0][:40]}” is not a member type; they are " + ", ".join(
+                    MEMBER_TYPES
+                )
+            else:
+                chosen = [t for t in MEMBER_TYPES if t in types]  # in the usual order, once
+                if chosen != list(group.member_types):
+                    changes[name] = chosen
+        elif name == "roles":
+            roles = list(dict.fromkeys(_items(raw)))
+            if not roles:
+                errors[name] = "Enter at least one role, separated by commas"
+            elif len(roles) > MAX_ROLES:
+                errors[name] = f"A group can list at most {MAX_ROLES} roles"
+            elif any(len(r) > MAX_ROLE for r in roles):
+                errors[name] = f"Each role must be {MAX_ROLE} characters or fewer"
+            elif roles != list(group.roles):
+                changes[name] = roles
+        else:
+            if not raw:
+                errors[name] = "Enter the rules of engagement"
+            elif len(raw) > MAX_RULES:
+                errors[name] = f"The rules must be {MAX_RULES:,} characters or fewer"
+            elif raw != group.rules.text.strip():
+                changes[name] = raw
+    return changes, errors

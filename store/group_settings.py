@@ -1,0 +1,220 @@
+"""Groups' and audiences' settings as the store keeps them: seeded from config, edited by
+admins (`/group`, the console's Groups page).
+
+The rule between the two (README, "Groups and rules: config and the store"): config decides
+which groups and audiences exist and their structural keys (slug, name, kind, chats, the
+group's audience). The editable settings (a group's description, join policy, member types,
+roles and rules; an audience's description) are seeded from config when the store first sees
+the group, and go on following config on later starts until an admin edits them; from then on
+the store's value wins, and each start names the config keys it no longer follows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ccin_bridge.store.models import Audience, Group
+from ccin_bridge.store.upsert import insert_new
+
+# The settings an admin can edit; `rules` is the text and its version together.
+EDITABLE = ("description", "join_policy", "member_types", "roles", "rules")
+AUDIENCE_EDITABLE = ("description",)
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    """A group as config gives it (the editable settings are None when not given)."""
+
+    slug: str
+    name: str
+    rules_version: int
+    description: str | None = None
+    join_policy: str | None = None
+    member_types: tuple[str, ...] | None = None
+    roles: tuple[str, ...] | None = None
+    rules_text: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredGroup:
+    """A group's row: None where nothing is stored yet (config's value is used)."""
+
+    slug: str
+    name: str
+    rules_version: int
+    description: str | None
+    join_policy: str | None
+    member_types: tuple[str, ...] | None
+    roles: tuple[str, ...] | None
+    rules_text: str | None
+    edited: frozenset[str]
+
+
+@dataclass(frozen=True)
+class AudienceSpec:
+    slug: str
+    name: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class StoredAudience:
+    slug: str
+    name: str
+    description: str
+    edited: frozenset[str]
+
+
+def _config_values(spec: GroupSpec) -> dict[str, Any]:
+    """The editable columns config gives (None: config says nothing of it)."""
+    return {
+        "description": spec.description,
+        "join_policy": spec.join_policy,
+        "member_types": list(spec.member_types) if spec.member_types is not None else None,
+        "roles": list(spec.roles) if spec.roles is not None else None,
+    }
+
+
+async def sync_groups(session: AsyncSession, specs: Iterable[GroupSpec]) -> list[str]:
+    """Seed the store from config: a group new to the store gets config's settings; for a
+    known one, each setting no admin has edited follows config, and one an admin edited keeps
+    the store's value. Returns the config keys so overridden whose value differs from the
+    store's (`groups.officers.rules`), for the start-up log. Groups gone from config are
+    kept for history (their memberships and consents refer to them)."""
+    existing = {g.slug: g for g in await session.scalars(select(Group))}
+    overridden: list[str] = []
+    for spec in specs:
+        group = existing.get(spec.slug)
+        values = _config_values(spec)
+        if group is None:
+            # ON CONFLICT: two processes starting at once may both find the group missing;
+            # the second finds it made by the first, with the same config.
+            await session.execute(
+                insert_new(session, Group)
+                .values(
+                    slug=spec.slug,
+                    name=spec.name,
+                    rules_version=spec.rules_version,
+                    rules_text=spec.rules_text,
+                    **values,
+                )
+                .on_conflict_do_nothing(index_elements=[Group.slug])
+            )
+            continue
+        group.name = spec.name
+        edited = set(group.edited or ())
+        for name, value in values.items():
+            if value is None:
+                continue
+            if name not in edited:
+                setattr(group, name, value)
+            elif value != getattr(group, name):
+                overridden.append(f"groups.{spec.slug}.{name}")
+        if "rules" not in edited:
+            group.rules_version = spec.rules_version
+            if spec.rules_text is not None:
+                group.rules_text = spec.rules_text
+        elif spec.rules_text is not None and (spec.rules_text, spec.rules_version) != (
+            group.rules_text,
+            group.rules_version,
+        ):
+            overridden.append(f"groups.{spec.slug}.rules")
+    await session.flush()
+    return overridden
+
+
+async def sync_audiences(session: AsyncSession, specs: Iterable[AudienceSpec]) -> list[str]:
+    """The same rule for audiences: config's name always, its description until edited."""
+    existing = {a.slug: a for a in await session.scalars(select(Audience))}
+    overridden: list[str] = []
+    for spec in specs:
+        audience = existing.get(spec.slug)
+        if audience is None:
+            await session.execute(
+                insert_new(session, Audience)
+                .values(slug=spec.slug, name=spec.name, description=spec.description)
+                .on_conflict_do_nothing(index_elements=[Audience.slug])
+            )
+            continue
+        audience.name = spec.name
+        if "description" not in (audience.edited or ()):
+            audience.description = spec.description
+        elif audience.description != spec.description:
+            overridden.append(f"audiences.{spec.slug}.description")
+    await session.flush()
+    return overridden
+
+
+def _record(group: Group) -> StoredGroup:
+    return StoredGroup(
+        slug=group.slug,
+        name=group.name,
+        rules_version=group.rules_version,
+        description=group.description,
+        join_policy=group.join_policy,
+        member_types=tuple(group.member_types) if group.member_types is not None else None,
+        roles=tuple(group.roles) if group.roles is not None else None,
+        rules_text=group.rules_text,
+        edited=frozenset(group.edited or ()),
+    )
+
+
+async def stored_groups(session: AsyncSession) -> dict[str, StoredGroup]:
+    return {g.slug: _record(g) for g in await session.scalars(select(Group))}
+
+
+async def stored_audiences(session: AsyncSession) -> dict[str, StoredAudience]:
+    return {
+        a.slug: StoredAudience(a.slug, a.name, a.description, frozenset(a.edited or ()))
+        for a in await session.scalars(select(Audience))
+    }
+
+
+async def _group(session: AsyncSession, slug: str) -> Group:
+    group = await session.scalar(select(Group).where(Group.slug == slug))
+    if group is None:
+        raise LookupError(f"group {slug!r} is not in the store; was config synced?")
+    return group
+
+
+def _mark(row: Group | Audience, names: Iterable[str]) -> None:
+    row.edited = sorted(set(row.edited or ()) | set(names))  # a new list: JSON is not tracked
+
+
+async def edit_group(
+    session: AsyncSession, slug: str, changes: Mapping[str, str | Sequence[str]]
+) -> StoredGroup:
+    """Set the given settings (already checked: description, join_policy, member_types,
+    roles) and mark them edited, so config no longer overrides them."""
+    group = await _group(session, slug)
+    for name, value in changes.items():
+        if name not in EDITABLE or name == "rules":
+            raise ValueError(f"{name!r} is not a group setting edit_group sets")
+        setattr(group, name, value if isinstance(value, str) else list(value))
+    _mark(group, changes)
+    await session.flush()
+    return _record(group)
+
+
+async def new_rules(session: AsyncSession, slug: str, text: str) -> int:
+    """A new rules text: the next version, marked edited. Returns the new version."""
+    group = await _group(session, slug)
+    group.rules_text = text
+    group.rules_version += 1
+    _mark(group, ["rules"])
+    await session.flush()
+    return group.rules_version
+
+
+async def edit_audience(session: AsyncSession, slug: str, *, description: str) -> None:
+    audience = await session.scalar(select(Audience).where(Audience.slug == slug))
+    if audience is None:
+        raise LookupError(f"audience {slug!r} is not in the store; was config synced?")
+    audience.description = description
+    _mark(audience, ["description"])
+    await session.flush()
