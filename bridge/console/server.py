@@ -27,7 +27,7 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
-from ccin_bridge.console import charts_pages, data_pages, html, send_pages
+from ccin_bridge.console import charts_pages, data_pages, group_pages, html, send_pages
 from ccin_bridge.handlers.config import ConfigError
 from ccin_bridge.handlers.console import AuditQuery, Console, SignedIn
 from ccin_bridge.handlers.core import Bridge
@@ -63,6 +63,7 @@ NAV = (
     *((path, label) for path, label, _ in PAGES),
     *send_pages.NAV,
     *((path, label) for path, label, _, _ in FORM_PAGES),
+    ("groups", "Groups"),
     ("imports", "Imports"),  # data_pages.py: imports, events and feeds, admins, jobs
     ("events", "Events and feeds"),
     ("admins", "Admins"),
@@ -139,6 +140,7 @@ class ConsoleSite:
         charts_pages.add_routes(app, self)
         send_pages.add_routes(app, self)
         data_pages.add_routes(app, self)
+        group_pages.add_routes(app, self)
         return app
 
     @web.middleware
@@ -506,6 +508,13 @@ class ConsoleSite:
         )
         response.del_cookie(SESSION_COOKIE, path="/")
         return response
+
+    # For the pages other modules add (group_pages.py).
+    signed_in = _signed_in
+    to_sign_in = _to_sign_in
+    render = _render
+    reply_html = _html
+    posted = _posted
 
 
 _AUDIT_KEYS = ("action", "from", "to")
