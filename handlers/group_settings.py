@@ -129,10 +129,10 @@ def _items(value: str) -> list[str]:
 
 def check(
     group: GroupConfig, answers: Mapping[str, str]
-) -> tuple[dict[str, object], dict[str, str]]:
+) -> tuple[dict[str, str | list[str]], dict[str, str]]:
     """The settings `answers` change (by field, checked and cleaned), and the problems found,
     by field, in words for the admin. A field left out, or the same as now, changes nothing."""
-    changes: dict[str, object] = {}
+    changes: dict[str, str | list[str]] = {}
     errors: dict[str, str] = {}
     for name in FIELDS:
         if name not in answers:

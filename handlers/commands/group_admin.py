@@ -92,13 +92,13 @@ async def _show(ctx: Context, group: GroupConfig) -> Reply:
     return builder.build(private=True)
 
 
-async def _save(ctx: Context, group: GroupConfig, changes: dict[str, object]) -> list[str]:
+async def _save(ctx: Context, group: GroupConfig, changes: dict[str, str | list[str]]) -> list[str]:
     """Apply checked changes; the new rules (if any) bump the version and start the asking.
     Returns what to tell the admin."""
     said: list[str] = []
     settings = {k: v for k, v in changes.items() if k != "rules"}
     if settings:
-        await store_settings.edit_group(ctx.session, group.slug, settings)  # type: ignore[arg-type]
+        await store_settings.edit_group(ctx.session, group.slug, settings)
         await audit.record(
             ctx.session,
             actor_id=ctx.person.id,
