@@ -228,3 +228,14 @@ async def test_an_audience_description_is_edited_and_shown_by_subscribe(
     assert "Which audience?" in texts(await say(bridge, ADMIN, "/group audience nobody x"))
     again = await make_bridge(settings, db, clock)  # a restart keeps the edit
     assert (await _live(again)).audiences[0].description == "Monthly, for all."
+
+
+async def test_an_edit_in_one_process_applies_at_once_in_another(
+    settings: Settings, db: Database, clock: Clock
+) -> None:
+    console = await make_bridge(settings, db, clock)
+    chat = await make_bridge(settings, db, clock)  # another process on the same store
+    await say(console, ADMIN, "/group set officers join_policy open")
+    assert "Welcome to Officer Network" in texts(await join_officers(chat, ALEX_TG))
+    shown = texts(await say(chat, ALEX_TG, "/groups"))
+    assert "[member]" in shown
