@@ -201,6 +201,19 @@ async def edit_group(
     return _record(group)
 
 
+async def hand_back(session: AsyncSession, slug: str, names: Iterable[str]) -> None:
+    """Give settings back to config: no longer edited, and emptied, so config's value is used
+    at once (and copied in at the next start). Not the rules: a version never goes back."""
+    group = await _group(session, slug)
+    names = set(names)
+    if "rules" in names or not names <= set(EDITABLE):
+        raise ValueError(f"{sorted(names)}: only {', '.join(EDITABLE[:-1])} can be handed back")
+    for name in names:
+        setattr(group, name, None)
+    group.edited = sorted(set(group.edited or ()) - names)
+    await session.flush()
+
+
 async def new_rules(session: AsyncSession, slug: str, text: str) -> int:
     """A new rules text: the next version, marked edited. Returns the new version."""
     group = await _group(session, slug)

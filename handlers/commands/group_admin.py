@@ -7,6 +7,7 @@ rules of engagement). The console's Groups page submits its form to this same co
     /group set GROUP description TEXT       also join_policy open|approval,
                                             member_types full, associate, roles officer, ...
     /group rules GROUP                      (then the new text, on the same or next lines)
+    /group reset GROUP SETTING              config.yaml's value applies again
     /group audience AUDIENCE TEXT           a newsletter audience's description
 
 New rules text is the next version: every member is asked to accept it (handlers/
@@ -173,6 +174,30 @@ async def _rules(ctx: Context, rest: str) -> Reply:
     return ReplyBuilder().para(" ".join(await _save(ctx, group, changes))).build(private=True)
 
 
+async def _reset(ctx: Context, rest: str) -> Reply:
+    """`/group reset GROUP SETTING`: config.yaml's value applies again to that setting."""
+    slug, _, name = rest.partition(" ")
+    field = group_settings.ALIASES.get(name.strip().casefold())
+    if not slug or field is None or field == "rules":
+        raise UserFacingError(
+            "Which setting? For example "
+            f"{ctx.request.show('group reset officers description')}: description, "
+            "join_policy, member_types or roles (the rules keep their version: send new rules "
+            f"with {ctx.request.show('group rules GROUP')} instead)."
+        )
+    group = find_group(ctx.settings, slug)
+    await store_settings.hand_back(ctx.session, group.slug, [field])
+    await audit.record(
+        ctx.session, actor_id=ctx.person.id, action="group.reset", group=group.slug, setting=field
+    )
+    label = group_settings.LABELS[field]
+    return (
+        ReplyBuilder()
+        .para(f"{label} of {group.name}: config.yaml's value applies again.")
+        .build(private=True)
+    )
+
+
 async def _audience(ctx: Context, rest: str) -> Reply:
     """`/group audience SLUG TEXT`: a newsletter audience's description (shown by /subscribe)."""
     slug, _, text = rest.partition(" ")
@@ -238,6 +263,8 @@ async def group(ctx: Context) -> Reply:
         return await _set(ctx, rest.strip())
     if action == "rules":
         return await _rules(ctx, rest)
+    if action == "reset":
+        return await _reset(ctx, rest.strip())
     if action == "audience":
         return await _audience(ctx, rest.strip())
     return await _show(ctx, find_group(ctx.settings, ctx.args.strip()))

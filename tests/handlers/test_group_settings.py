@@ -239,3 +239,21 @@ async def test_an_edit_in_one_process_applies_at_once_in_another(
     assert "Welcome to Officer Network" in texts(await join_officers(chat, ALEX_TG))
     shown = texts(await say(chat, ALEX_TG, "/groups"))
     assert "[member]" in shown
+
+
+async def test_reset_hands_a_setting_back_to_config(
+    settings: Settings, db: Database, clock: Clock
+) -> None:
+    bridge = await make_bridge(settings, db, clock)
+    await say(bridge, ADMIN, "/group set officers description Edited words.")
+    said = texts(await say(bridge, ADMIN, "/group reset officers description"))
+    assert "config.yaml's value applies again" in said
+    config = settings.group("officers")
+    officers = (await _live(bridge)).group("officers")
+    assert config is not None and officers is not None
+    assert officers.description == config.description
+    assert "Which setting?" in texts(await say(bridge, ADMIN, "/group reset officers rules"))
+    changed = _with_officers(settings, description="Config's newer words.")
+    again = await make_bridge(changed, db, clock)  # followed again at the next start
+    officers = (await _live(again)).group("officers")
+    assert officers is not None and officers.description == "Config's newer words."
