@@ -122,6 +122,7 @@ class Bridge:
             for name in (cmd.name, *cmd.aliases):
                 self.commands[name] = cmd
         self._session_admins: set[str] = set()
+        self._live = group_settings.LiveSettings()
 
     async def start(self) -> None:
         """Seed the store's groups and audiences from config (run once at start-up)."""
@@ -131,7 +132,7 @@ class Bridge:
     async def live_settings(self, session: AsyncSession) -> Settings:
         """Config with the groups' and audiences' settings as the store holds them now (an
         admin may have edited them in any process since this one started)."""
-        return await group_settings.live(session, self.settings)
+        return await self._live.get(session, self.settings)
 
     def grant_session_admin(self, user: UserRef) -> None:
         """Admin rights for this process only (the terminal chat's `--admin`)."""

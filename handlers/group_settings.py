@@ -87,14 +87,49 @@ def _audience(config: AudienceConfig, row: store.StoredAudience | None) -> Audie
 
 async def live(session: AsyncSession, settings: Settings) -> Settings:
     """`settings` with each group's and audience's editable settings as the store has them."""
+    return _overlay(settings, *await _stored(session, settings))
+
+
+async def _stored(session: AsyncSession, settings: Settings) -> tuple[Stored, Audiences]:
     groups = await store.stored_groups(session)
     audiences = await store.stored_audiences(session) if settings.audiences else {}
+    return groups, audiences
+
+
+Stored = dict[str, store.StoredGroup]
+Audiences = dict[str, store.StoredAudience]
+
+
+def _overlay(settings: Settings, groups: Stored, audiences: Audiences) -> Settings:
     return settings.model_copy(
         update={
             "groups": [_group(g, groups.get(g.slug)) for g in settings.groups],
             "audiences": [_audience(a, audiences.get(a.slug)) for a in settings.audiences],
         }
     )
+
+
+class LiveSettings:
+    """`live` for one process: the store's rows are read on every call (an admin may have
+    edited them in another process), and the settings rebuilt only when they, or the config
+    given, changed: a request pays for two small reads, not for building the settings."""
+
+    def __init__(self) -> None:
+        self._seen: tuple[Settings, Stored, Audiences] | None = None
+        self._live: Settings | None = None
+
+    async def get(self, session: AsyncSession, settings: Settings) -> Settings:
+        groups, audiences = await _stored(session, settings)
+        seen = self._seen
+        if (
+            self._live is None
+            or seen is None
+            or seen[0] is not settings
+            or (seen[1], seen[2]) != (groups, audiences)
+        ):
+            self._live = _overlay(settings, groups, audiences)
+            self._seen = (settings, groups, audiences)
+        return self._live
 
 
 # --- checking an edit -------------------------------------------------------------------------

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ccin_bridge.store.models import Audience, Group
@@ -164,14 +164,52 @@ def _record(group: Group) -> StoredGroup:
     )
 
 
+_GROUPS = cast(Table, Group.__table__)
+_AUDIENCES = cast(Table, Audience.__table__)
+# Built once and read as plain rows: every request reads them (handlers/group_settings.py).
+_GROUP_ROWS = select(
+    _GROUPS.c.slug,
+    _GROUPS.c.name,
+    _GROUPS.c.rules_version,
+    _GROUPS.c.description,
+    _GROUPS.c.join_policy,
+    _GROUPS.c.member_types,
+    _GROUPS.c.roles,
+    _GROUPS.c.rules_text,
+    _GROUPS.c.edited,
+)
+_AUDIENCE_ROWS = select(
+    _AUDIENCES.c.slug, _AUDIENCES.c.name, _AUDIENCES.c.description, _AUDIENCES.c.edited
+)
+
+
+def _tuple(value: list[str] | None) -> tuple[str, ...] | None:
+    return tuple(value) if value is not None else None
+
+
 async def stored_groups(session: AsyncSession) -> dict[str, StoredGroup]:
-    return {g.slug: _record(g) for g in await session.scalars(select(Group))}
+    rows = await session.execute(_GROUP_ROWS)
+    return {
+        slug: StoredGroup(
+            slug,
+            name,
+            version,
+            description,
+            policy,
+            _tuple(types),
+            _tuple(roles),
+            text,
+            frozenset(edited or ()),
+        )
+        for slug, name, version, description, policy, types, roles, text, edited in rows
+    }
 
 
 async def stored_audiences(session: AsyncSession) -> dict[str, StoredAudience]:
+    rows = await session.execute(_AUDIENCE_ROWS)
     return {
-        a.slug: StoredAudience(a.slug, a.name, a.description, frozenset(a.edited or ()))
-        for a in await session.scalars(select(Audience))
+        slug: StoredAudience(slug, name, description, frozenset(edited or ()))
+        for slug, name, description, edited in rows
     }
 
 
