@@ -1,5 +1,6 @@
 """`/healthz`, `/readyz` and `/metrics` on a small HTTP listener beside `ccin-bridge run`
-(and the events' calendar feed, `/calendar.ics`: bridge/calendar_feed.py).
+(and the events' calendar feed, `/calendar.ics`: bridge/calendar_feed.py, and the routes of
+platforms served here, which have an `add_routes(app)`: Teams' `/api/messages`).
 
 `/healthz` answers while the event loop does, and asks the database nothing. `/readyz` says
 whether this process is of use: the database answers, its platforms are started, the
@@ -101,6 +102,11 @@ def web_app(
     routes.router.add_get("/metrics", probes.metrics)
     calendar_feed.add_route(routes, app)  # /calendar.ics, for people to subscribe to
     click_redirect.add_route(routes, app)  # /r/<token>: a link in a digest or broadcast
+    for service in services:
+        # A platform whose requests come to this listener (Teams' /api/messages).
+        add_routes = getattr(service, "add_routes", None)
+        if callable(add_routes):
+            add_routes(routes)
     return routes
 
 

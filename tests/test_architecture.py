@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parent.parent
 PACKAGE = "ccin_bridge"
 ROOMS = ("bots", "handlers", "store", "scheduler")
 FOLDERS = {**{room: room for room in ROOMS}, "root": "bridge"}  # room -> its folder
-PLATFORM_LIBS = {"telegram", "slack_bolt", "slack_sdk"}
+PLATFORM_LIBS = {"telegram", "slack_bolt", "slack_sdk", "microsoft_agents"}
 # Our rooms' old top-level names: imported bare they are other distributions' packages now.
 OLD_NAMES = set(ROOMS)
 BOTS, HANDLERS, STORE, SCHEDULER, ROOT = (f"{PACKAGE}.{r}" for r in [*ROOMS, "root"])

@@ -197,7 +197,8 @@ def test_run_without_tokens_or_a_terminal_exits_2_saying_what_to_set(tmp_path: P
     assert result.returncode == 2
     assert result.stdout == ""
     (line,) = result.stderr.splitlines()
-    assert "no platform credentials set: set SLACK_BOT_TOKEN or TELEGRAM_BOT_TOKEN" in line
+    tokens = "SLACK_BOT_TOKEN or TEAMS_APP_ID or TELEGRAM_BOT_TOKEN"  # the registry's, in order
+    assert f"no platform credentials set: set {tokens}" in line
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])

@@ -27,7 +27,7 @@ def echo() -> Iterator[platforms.PlatformSpec]:
 
 def test_the_installed_adapters_are_the_first_entries() -> None:
     known = platforms.registered()
-    assert list(known) == ["slack", "telegram", "terminal"]
+    assert list(known) == ["slack", "teams", "telegram", "terminal"]
     assert known["slack"].show("help") == "/ccin help" and known["telegram"].show("help") == "/help"
     assert not known["terminal"].public and not known["terminal"].group_chats
 
@@ -37,8 +37,14 @@ def test_ids_are_checked_by_their_platform(echo: platforms.PlatformSpec) -> None
     assert parse_user_key("telegram:0123") == ("telegram", "123")
     with pytest.raises(ValueError, match="Echo ids look like e42"):
         parse_user_key("echo:ann")
-    with pytest.raises(ValueError, match="one of echo, slack, telegram, terminal"):
-        parse_user_key("teams:29:1abc")
+    with pytest.raises(ValueError, match="one of echo, slack, teams, telegram, terminal"):
+        parse_user_key("matrix:@ann:example.org")
+    # Teams: Entra object ids, in lower case, or Bot Connector ids.
+    guid = "0a0a0a0a-0000-4000-8000-00000000000A"
+    assert parse_user_key(f"teams:{guid}") == ("teams", guid.lower())
+    assert parse_user_key("teams:29:1abc") == ("teams", "29:1abc")
+    with pytest.raises(ValueError, match="Entra object ids"):
+        parse_user_key("teams:ada@example.org")
 
 
 def test_a_new_platforms_chats_settings_and_secrets_need_no_core_change(
