@@ -39,8 +39,9 @@ from ccin_bridge.bots.teams import auth
 from ccin_bridge.bots.teams.platform import MESSAGES_PATH, PLATFORM
 from ccin_bridge.bots.teams.render import (
     CARD_CONTENT_TYPE,
+    INPUT_KEY,
     PAYLOAD_KEY,
-    TYPED_KEY,
+    TYPED_PREFIX,
     TeamsMessage,
     render_reply,
 )
@@ -165,7 +166,11 @@ class TeamsAdapter:
         payload = value.get(PAYLOAD_KEY)
         event: Event
         if isinstance(payload, str):
-            typed = value.get(TYPED_KEY)
+            # Teams sends every input of the card; the button names the one that goes with it.
+            input_id = value.get(INPUT_KEY)
+            typed = value.get(input_id) if isinstance(input_id, str) else None
+            if not isinstance(input_id, str) or not input_id.startswith(TYPED_PREFIX):
+                typed = None
             event = ButtonPressed(user, chat, payload, typed if isinstance(typed, str) else "")
         else:
             text = activity.text or ""

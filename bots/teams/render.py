@@ -27,7 +27,8 @@ MAX_BUTTON_TITLE = 60
 MAX_FALLBACK = 2_000
 MAX_ACTIONS_PER_SET = 6  # Teams shows at most six buttons side by side
 PAYLOAD_KEY = "ccin"  # the key of an Action.Submit's data the adapter reads back
-TYPED_KEY = "ccin_typed"  # the id of the Input.Text sent with a button that takes text
+INPUT_KEY = "ccin_input"  # names, in a button's data, the Input.Text whose text goes with it
+TYPED_PREFIX = "ccin_typed_"  # the ids of those inputs, one per button that takes text
 BULLET = "• "
 
 Element = dict[str, Any]
@@ -149,31 +150,34 @@ def _fallback(elements: Sequence[Element]) -> str:
 
 def _action_sets(rows: Sequence[Sequence[Button]], payloads: Mapping[str, str]) -> list[Element]:
     out: list[Element] = []
+    inputs = 0
     for row in rows:
         for start in range(0, len(row), MAX_ACTIONS_PER_SET):
             part = row[start : start + MAX_ACTIONS_PER_SET]
+            actions = []
             for button in part:
+                input_id = ""
                 if button.takes_text:
+                    inputs += 1
+                    input_id = f"{TYPED_PREFIX}{inputs}"
                     out.append(
                         {
                             "type": "Input.Text",
-                            "id": TYPED_KEY,
+                            "id": input_id,
                             "placeholder": _title(button.takes_text),
                             "maxLength": 500,
                         }
                     )
-            out.append(
-                {"type": "ActionSet", "actions": [_submit(b, payloads[b.action]) for b in part]}
-            )
+                actions.append(_submit(button, payloads[button.action], input_id))
+            out.append({"type": "ActionSet", "actions": actions})
     return out
 
 
-def _submit(button: Button, payload: str) -> Element:
-    action: Element = {
-        "type": "Action.Submit",
-        "title": _title(button.label),
-        "data": {PAYLOAD_KEY: payload},
-    }
+def _submit(button: Button, payload: str, input_id: str) -> Element:
+    data = {PAYLOAD_KEY: payload}
+    if input_id:
+        data[INPUT_KEY] = input_id
+    action: Element = {"type": "Action.Submit", "title": _title(button.label), "data": data}
     if button.role in ("confirm", "approve"):
         action["style"] = "positive"
     elif button.role in ("cancel", "decline"):

@@ -21,7 +21,7 @@ from ccin_bridge.background import Background
 from ccin_bridge.bots.teams import auth
 from ccin_bridge.bots.teams.adapter import TeamsAdapter
 from ccin_bridge.bots.teams.platform import MESSAGES_PATH
-from ccin_bridge.bots.teams.render import TYPED_KEY
+from ccin_bridge.bots.teams.render import INPUT_KEY
 from ccin_bridge.handlers.config import Secrets, Settings
 from ccin_bridge.handlers.core import Bridge
 from ccin_bridge.health import start_listener
@@ -140,7 +140,7 @@ class Teams:
         """Press the card's button of this title, as Teams sends an Action.Submit."""
         data = dict(card.button(title))
         if typed:
-            data[TYPED_KEY] = typed
+            data[data[INPUT_KEY]] = typed  # what the person typed in the button's own input
         before = len(self.fake.sent)
         status = await self.post(self.activity(person, value=data, **kw))
         assert status in (200, 202), status
