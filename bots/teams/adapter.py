@@ -35,7 +35,7 @@ from microsoft_agents.hosting.core import TurnContext
 from microsoft_agents.hosting.core.authorization import AgentAuthConfiguration
 from pydantic import ValidationError
 
-from ccin_bridge.bots.teams import auth
+from ccin_bridge.bots.teams import auth, search_extension
 from ccin_bridge.bots.teams.platform import MESSAGES_PATH, PLATFORM
 from ccin_bridge.bots.teams.render import (
     CARD_CONTENT_TYPE,
@@ -45,6 +45,7 @@ from ccin_bridge.bots.teams.render import (
     TeamsMessage,
     render_reply,
 )
+from ccin_bridge.bots.teams.search_extension import QUERY_INVOKE
 from ccin_bridge.handlers.config import ConfigError, Secrets
 from ccin_bridge.handlers.core import Bridge
 from ccin_bridge.handlers.events import (
@@ -52,6 +53,7 @@ from ccin_bridge.handlers.events import (
     BlockedByUser,
     ButtonPressed,
     Event,
+    InlineQuery,
     Outgoing,
     TypedLine,
 )
@@ -156,6 +158,18 @@ class TeamsAdapter:
             await self._on_message(context)
         elif activity.type == ActivityTypes.installation_update:
             await self._on_installation(context)
+        elif activity.type == ActivityTypes.invoke and activity.name == QUERY_INVOKE:
+            await self._on_search(context)
+
+    async def _on_search(self, context: TurnContext) -> None:
+        """The search message extension: a page of cards to insert in a message."""
+        user = self._user(context.activity)
+        if user is None:
+            await context.send_activity(search_extension.answer(None))
+            return
+        words, offset = search_extension.query_of(context.activity.value)
+        outcome = await self.bridge.dispatch(InlineQuery(user, words, offset))
+        await context.send_activity(search_extension.answer(outcome.inline))
 
     async def _on_message(self, context: TurnContext) -> None:
         activity = context.activity

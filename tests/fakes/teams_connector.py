@@ -353,3 +353,16 @@ class FakeTokenProvider:
             answer.raise_for_status()
             token: str = (await answer.json())["access_token"]
             return token
+
+
+def invoke_problem(fake: FakeConnector, body: dict[str, Any]) -> None:
+    """Check a message extension's answer as Teams would, recording a refusal in `rejected`."""
+    result = body.get("composeExtension") or {}
+    for attachment in result.get("attachments") or []:
+        activity = {"attachments": [{k: v for k, v in attachment.items() if k != "preview"}]}
+        why = card_problem(activity, len(json.dumps(activity).encode()))
+        preview = attachment.get("preview") or {}
+        if why is None and preview.get("contentType") != "application/vnd.microsoft.card.thumbnail":
+            why = "a result without a thumbnail preview"
+        if why is not None:
+            fake.rejected.append(Rejected("composeExtension", why, attachment))
