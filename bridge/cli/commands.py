@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from ccin_bridge.app import App, PlatformService, load, open_app, platform_services
 from ccin_bridge.cli import EXIT_CONFIG
-from ccin_bridge.handlers.config import ConfigError, Secrets
+from ccin_bridge.handlers.config import ConfigError, Secrets, Settings
 from ccin_bridge.handlers.plural import plural
 from ccin_bridge.locations import data_dir_for, find_config, packaged_config
 from ccin_bridge.store.db import Database, DatabaseURLError, default_url
@@ -44,6 +44,8 @@ async def dispatch(args: argparse.Namespace) -> int:
         return _init(args)
     source = find_config(args.config)
     settings, secrets = load(source)
+    if args.command == "teams-package":  # a file from the config: no database, no logging
+        return _teams_package(args, settings, secrets)
     data_dir = data_dir_for(settings, source)
     handlers: dict[str, Callable[[argparse.Namespace, App], Awaitable[int]]] = {
         "run": _run,
@@ -199,6 +201,25 @@ async def _ics(args: argparse.Namespace, app: App) -> int:
     from ccin_bridge.cli import schedule
 
     return await schedule.feed(args, app)
+
+
+def _teams_package(args: argparse.Namespace, settings: Settings, secrets: Secrets) -> int:
+    from ccin_bridge.bots.teams.package import write_package  # no SDK: the manifest only
+    from ccin_bridge.cli.parser import installed_version
+    from ccin_bridge.handlers.commands import all_commands
+
+    out = write_package(
+        args.out,
+        settings,
+        secrets,
+        all_commands(),
+        website=args.website,
+        privacy=args.privacy_url,
+        terms=args.terms_url,
+        version=installed_version(),
+    )
+    print(f"wrote {out}: upload it in the Teams admin centre (Manage apps → Upload)")
+    return 0
 
 
 async def _run(args: argparse.Namespace, app: App) -> int:

@@ -99,7 +99,18 @@ def build_parser(run_options: Sequence[RunOption] = ()) -> argparse.ArgumentPars
     _admin(commands)
     _pushes(commands)
     _schedule(commands)
+    _platform_packages(commands)
     return parser
+
+
+def _platform_packages(commands: Commands) -> None:
+    teams = commands.add_parser(
+        "teams-package", help="write the Teams app package (manifest and icons) to upload"
+    )
+    teams.add_argument("out", type=Path, metavar="OUT.zip")
+    teams.add_argument("--website", help="the network's https:// site (default: http.public_url)")
+    teams.add_argument("--privacy-url", help="its privacy statement (default: the website)")
+    teams.add_argument("--terms-url", help="its terms of use (default: the website)")
 
 
 def _service(commands: Commands, run_options: Sequence[RunOption]) -> None:
