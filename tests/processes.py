@@ -11,7 +11,7 @@ from pathlib import Path
 def bridge_env(**variables: str) -> dict[str, str]:
     """This environment without any platform's variables, DATABASE_URL or settings, plus
     `variables`: the child runs only the platforms a test configures, on its own database."""
-    unwanted = ("TELEGRAM_", "SLACK_", "DATABASE_URL", "CCIN_BRIDGE_")
+    unwanted = ("TELEGRAM_", "SLACK_", "TEAMS_", "CONNECTIONS__", "DATABASE_URL", "CCIN_BRIDGE_")
     kept = {k: v for k, v in os.environ.items() if not k.startswith(unwanted)}
     # The service's HTTP listener on any free port: tests run side by side.
     return {**kept, "CCIN_BRIDGE_HTTP__PORT": "0", **variables}

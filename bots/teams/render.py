@@ -23,8 +23,10 @@ CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 CARD_VERSION = "1.5"  # what Teams' desktop, web and mobile clients render
 MAX_CARD_BYTES = 24_000  # Teams refuses a message over ~28 KB; headroom for the envelope
 MAX_RUN_TEXT = 2_000  # one TextRun; longer text is split (between characters if need be)
+MAX_RUN_BYTES = 4_000
+MAX_BLOCK_BYTES = 8_000  # one RichTextBlock: a long paragraph spans several, each fits a card
 MAX_BUTTON_TITLE = 60
-MAX_FALLBACK = 2_000
+MAX_FALLBACK = 1_000  # characters; at most 12 KB on the wire
 MAX_ACTIONS_PER_SET = 6  # Teams shows at most six buttons side by side
 PAYLOAD_KEY = "ccin"  # the key of an Action.Submit's data the adapter reads back
 INPUT_KEY = "ccin_input"  # names, in a button's data, the Input.Text whose text goes with it
@@ -43,7 +45,8 @@ class TeamsMessage:
 
 
 def card_bytes(card: Mapping[str, Any]) -> int:
-    return len(json.dumps(card, ensure_ascii=False, separators=(",", ":")).encode())
+    """Its size as the SDK sends it (JSON with non-ASCII escaped: an emoji costs 12 bytes)."""
+    return len(json.dumps(card, separators=(",", ":")).encode())
 
 
 def render_reply(reply: Reply, payloads: Mapping[str, str]) -> list[TeamsMessage]:
@@ -52,16 +55,20 @@ def render_reply(reply: Reply, payloads: Mapping[str, str]) -> list[TeamsMessage
     actions = _action_sets(reply.buttons, payloads)
     chunks: list[list[Element]] = [[]]
     for element in elements:
-        if chunks[-1] and card_bytes(_card(chunks[-1] + [element])) > MAX_CARD_BYTES:
+        if chunks[-1] and _size([*chunks[-1], element]) > MAX_CARD_BYTES:
             chunks.append([])
         chunks[-1].append(element)
     if actions:
-        if chunks[-1] and card_bytes(_card(chunks[-1] + actions)) > MAX_CARD_BYTES:
+        if chunks[-1] and _size(chunks[-1] + actions) > MAX_CARD_BYTES:
             chunks.append([])
         chunks[-1].extend(actions)
     return [
         TeamsMessage(_fallback(chunk), _card(chunk, _fallback(chunk))) for chunk in chunks if chunk
     ]
+
+
+def _size(body: Sequence[Element]) -> int:
+    return card_bytes(_card(body, _fallback(body)))
 
 
 def _card(body: Sequence[Element], fallback: str = "") -> dict[str, Any]:
@@ -99,7 +106,13 @@ def _lines(lines: Sequence[Line], prefix: str = "") -> list[Element]:
             continue
         if prefix:
             runs.insert(0, {"type": "TextRun", "text": prefix})
-        out.append(_rich(runs))
+        block: list[Element] = []
+        for run in runs:
+            if block and card_bytes(_rich([*block, run])) > MAX_BLOCK_BYTES:
+                out.append(_rich(block))
+                block = []
+            block.append(run)
+        out.append(_rich(block))
     return out
 
 
@@ -109,9 +122,8 @@ def _rich(runs: list[Element]) -> Element:
 
 def _runs(span: Span, size: str = "") -> list[Element]:
     runs: list[Element] = []
-    text = span.text
-    for start in range(0, len(text), MAX_RUN_TEXT):
-        run: Element = {"type": "TextRun", "text": text[start : start + MAX_RUN_TEXT]}
+    for piece in _pieces(span.text):
+        run: Element = {"type": "TextRun", "text": piece}
         if span.bold:
             run["weight"] = "Bolder"
         if span.italic:
@@ -125,6 +137,22 @@ def _runs(span: Span, size: str = "") -> list[Element]:
             run["color"] = "Accent"
         runs.append(run)
     return runs
+
+
+def _pieces(text: str) -> list[str]:
+    """The text cut between characters into runs of at most MAX_RUN_TEXT characters and
+    MAX_RUN_BYTES bytes as sent (an emoji is 12 bytes escaped, a quote 2)."""
+    pieces: list[str] = []
+    start, cost = 0, 0
+    for index, char in enumerate(text):
+        width = len(json.dumps(char)) - 2
+        if index > start and (index - start >= MAX_RUN_TEXT or cost + width > MAX_RUN_BYTES):
+            pieces.append(text[start:index])
+            start, cost = index, 0
+        cost += width
+    if start < len(text) or not pieces:
+        pieces.append(text[start:])
+    return pieces
 
 
 def _safe_url(url: str) -> bool:
