@@ -17,7 +17,7 @@ if [ ! -s "$dir/database_url" ]; then
         > "$dir/database_url"
 fi
 for name in telegram_bot_token telegram_webhook_secret slack_bot_token slack_signing_secret \
-    slack_app_token; do
+    slack_app_token teams_app_password teams_sdk_client_secret; do
     [ -e "$dir/$name" ] || : > "$dir/$name"
 done
 # Compose hands secret files to the containers as they are on this host, and the containers'
