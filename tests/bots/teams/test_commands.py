@@ -158,3 +158,18 @@ async def test_the_person_is_known_by_their_entra_id_and_their_chat_is_kept(
     assert address is not None
     assert address["conversation"]["id"] == ADA.personal
     assert address["serviceUrl"].startswith("http://127.0.0.1:")
+
+
+async def test_a_verified_request_that_is_not_an_activity_is_refused_and_loses_nothing(
+    teams: Teams, connector: FakeConnector
+) -> None:
+    headers = {"Authorization": "Bearer " + connector.token(), "Content-Type": "application/json"}
+    for body in (b"not json", b"[1, 2]", b'{"type": "message"}'):
+        async with teams.session.post(teams.url, data=body, headers=headers) as answer:
+            assert answer.status in (400, 401), body
+    broken = teams.activity(text="help")
+    broken["conversation"] = "not an object"
+    async with teams.session.post(teams.url, json=broken, headers=headers) as answer:
+        assert answer.status == 400
+    assert connector.sent == []
+    assert await teams.say("help")  # the next good one is answered
