@@ -3,7 +3,10 @@ a 302 to the address the push held (handlers/click_links.py wrote it; store/clic
 the count).
 
 A click adds one to its link's count for the day and stores nothing else: not the address,
-browser or time of the request, nor who it was. Link previews (Slack's and Telegram's
+browser or time of the request, nor who it was. Counts are kept in memory and written in one
+unit of work every FLUSH_SECONDS and when the listener stops, so that a flood of requests
+(anyone holding a link can send them) is no flood of writes queueing the bot's own on
+SQLite's one write lock; the reader is sent on at once. Link previews (Slack's and Telegram's
 unfurling, crawlers) are sent on without counting, and so are HEAD requests. A token the
 bridge never made is a friendly 404, never a redirect: nothing here can send a reader
 anywhere a push did not say.
@@ -11,12 +14,15 @@ anywhere a push did not say.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
-from datetime import datetime
+from datetime import date, datetime
 
 from aiohttp import web
 from markupsafe import Markup
+from yarl import URL
 
 from ccin_bridge.app import App
 from ccin_bridge.handlers.click_links import REDIRECT_PATH
@@ -39,12 +45,80 @@ _NOT_FOUND = Markup(
 )
 
 
+FLUSH_SECONDS = 30.0
+# Distinct (link, day) counts held between writes: a bound on memory whatever comes in.
+MAX_PENDING = 10_000
+
+
+class ClickCounts:
+    """Clicks not yet written: (link id, day) -> clicks."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.pending: dict[tuple[int, date], int] = {}
+        self.dropped = 0  # clicks not held since the last write (told then, once)
+        self._stopping = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+
+    def add(self, link_id: int, day: date) -> bool:
+        """One more click; False when too many links wait already (it is not counted)."""
+        key = (link_id, day)
+        if key not in self.pending and len(self.pending) >= MAX_PENDING:
+            self.dropped += 1
+            return False
+        self.pending[key] = self.pending.get(key, 0) + 1
+        return True
+
+    async def flush(self) -> None:
+        """Write what is pending in one unit of work (a database away loses those counts,
+        never a reader)."""
+        found, self.pending = self.pending, {}
+        if self.dropped:
+            log.warning("%d clicks were not counted: too many links waited", self.dropped)
+            self.dropped = 0
+        if not found:
+            return
+        try:
+            async with self.app.db.session() as session:
+                await clicks.count_clicks(session, found)
+        except Exception as exc:
+            log.warning("%d clicks were not counted (%s)", sum(found.values()), type(exc).__name__)
+
+    async def _write_now_and_then(self) -> None:
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), FLUSH_SECONDS)
+            await self.flush()
+
+    async def start(self, _routes: web.Application) -> None:
+        self._writer = asyncio.create_task(self._write_now_and_then())
+
+    async def stop(self, _routes: web.Application) -> None:
+        """The last write, as the listener stops."""
+        self._stopping.set()
+        if self._writer is not None:
+            await self._writer
+        await self.flush()
+
+
+COUNTS = web.AppKey("click_counts", ClickCounts)
+
+
 def add_route(routes: web.Application, app: App) -> None:
+    counts = ClickCounts(app)
+    routes[COUNTS] = counts
+    routes.on_startup.append(counts.start)
+    routes.on_cleanup.append(counts.stop)
+
     async def follow(request: web.Request) -> web.Response:
         token = request.match_info["token"]
         async with app.db.read() as session:
             link = await clicks.target(session, token)
-        if link is None:
+        location = None
+        if link is not None:
+            with contextlib.suppress(ValueError):  # the header carries it encoded
+                location = str(URL(link.url))
+        if link is None or location is None:
             name = app.settings.network_name
             return web.Response(
                 status=404,
@@ -53,19 +127,15 @@ def add_route(routes: web.Application, app: App) -> None:
                 headers={"Cache-Control": "no-store"},
             )
         previewing = _PREVIEWERS.search(request.headers.get("User-Agent", ""))
+        today = datetime.now(app.settings.zone).date()
         if request.method == "GET" and not previewing:
-            try:
-                async with app.db.session() as session:
-                    today = datetime.now(app.settings.zone).date()
-                    await clicks.count_click(session, link.id, today)
-            except Exception as exc:  # the reader still gets where they were going
-                log.warning("a click was not counted (%s)", type(exc).__name__)
+            counts.add(link.id, today)
         # no-store: each click reaches the bridge; no-referrer: the target is not told where
         # the reader came from.
         return web.Response(
             status=302,
             headers={
-                "Location": link.url,
+                "Location": location,
                 "Cache-Control": "no-store",
                 "Referrer-Policy": "no-referrer",
             },

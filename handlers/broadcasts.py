@@ -103,7 +103,14 @@ async def queue(
         created_by=created_by,
     )
     if push_id is not None:
-        await click_links.track(session, settings, push_id=push_id, reply=reply, audience=audience)
+        await click_links.track(
+            session,
+            settings,
+            push_id=push_id,
+            reply=reply,
+            audience=audience,
+            recipients=chat_count(found),
+        )
         await audit.record(
             session,
             actor_id=created_by,

@@ -12,6 +12,7 @@ only to the address the push held (store/clicks.py).
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,19 +22,33 @@ from ccin_bridge.handlers.replies import BulletList, Line, Paragraph, Reply, Spa
 from ccin_bridge.store import clicks, outbox
 
 REDIRECT_PATH = "/r/"
+# A push to fewer distinct chats than this keeps its links as written: with one token per
+# push, a click on a push to one or a few people would say who clicked.
+MIN_RECIPIENTS = 10
 # A web address in plain text (a broadcast's); punctuation that ends a sentence is not part
-# of it.
-_ADDRESS = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
-_TRAILING = ".,;:!?)]}'\""
+# of it, nor is a closing bracket that none in the address opened.
+_ADDRESS = re.compile(r"https?://[^\s<>\"]+", re.IGNORECASE)
+_TRAILING = ".,;:!?'\""
+_CLOSING = {")": "(", "]": "[", "}": "{"}
 # Link words that say nothing of the item: the line's bold title names it instead.
 _GENERIC = {"read more", "more", "here", "link", "click here"}
+
+
+def _ends_sentence(address: str) -> bool:
+    """Whether the address's last character is punctuation around it rather than its own."""
+    last = address[-1]
+    if last in _CLOSING:  # `Tree_(data_structure)` keeps its bracket; `(see https://a.b/)` not
+        return address.count(_CLOSING[last]) < address.count(last)
+    # ASCII `.` or `?`, and any other script's punctuation (`。`, `、`, `」`); `/`, `-`, `_`
+    # and `#` end many addresses and stay.
+    return last in _TRAILING or (not last.isascii() and unicodedata.category(last)[0] == "P")
 
 
 def _addresses(text: str) -> list[tuple[int, int]]:
     found = []
     for match in _ADDRESS.finditer(text):
         end = match.end()
-        while end > match.start() and text[end - 1] in _TRAILING:
+        while end > match.start() and _ends_sentence(text[match.start() : end]):
             end -= 1
         found.append((match.start(), end))
     return found
@@ -110,12 +125,14 @@ async def track(
     push_id: int,
     reply: Reply,
     audience: str | None,
+    recipients: int,
 ) -> int:
     """Put a queued push's links behind the redirect (its stored reply rewritten, in the same
     unit of work that queued it, before any lane can send it); how many links. Nothing
-    without `http.public_url`."""
+    without `http.public_url`, nor for a push to fewer than MIN_RECIPIENTS distinct chats
+    (`recipients`)."""
     base = settings.http.public_url
-    if not base:
+    if not base or recipients < MIN_RECIPIENTS:
         return 0
     tokens = {}
     for url, item in links_in(reply):

@@ -239,11 +239,12 @@ async def send(
     )
     if push_id is None:  # another process queued it between our check and insert
         return Sent(None, audience, edition, 0)
+    chats = len({(t.platform, t.chat_id) for t in targets})
     await click_links.track(
-        session, settings, push_id=push_id, reply=digest.reply, audience=audience
+        session, settings, push_id=push_id, reply=digest.reply, audience=audience, recipients=chats
     )
     await news.mark_digested(session, digest.news_ids)
-    return Sent(push_id, audience, edition, len({(t.platform, t.chat_id) for t in targets}))
+    return Sent(push_id, audience, edition, chats)
 
 
 # --- the news reminder -------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ccin_bridge.handlers import broadcasts, digest
+from ccin_bridge.handlers import broadcasts, click_links, digest
 from ccin_bridge.handlers.config import Settings
 from ccin_bridge.handlers.platforms import label as display_name
 from ccin_bridge.handlers.plural import plural
@@ -229,7 +229,9 @@ def _push_label(kind: str, push_id: int, title: str) -> str:
 
 async def _pushes(session: AsyncSession) -> Chart:
     found = await engagement.pushes(session, (digest.DIGEST_KIND, broadcasts.KIND), PUSHES)
-    per_push = await clicks.clicks_per_push(session, [p.id for p in found])
+    # A push to a few chats shows no clicks: they would say what those few followed.
+    wide = [p.id for p in found if p.recipients >= click_links.MIN_RECIPIENTS]
+    per_push = await clicks.clicks_per_push(session, wide)
     return Chart(
         "pushes",
         "Deliveries and clicks per digest and broadcast",
@@ -246,12 +248,13 @@ async def _pushes(session: AsyncSession) -> Chart:
         ),
         note="Clicks are counted only when config http.public_url is set: links then go "
         "through the bridge's redirect. A click is a count per link and day; who clicked is "
-        "never recorded, and one person clicking twice counts twice.",
+        "never recorded, and one person clicking twice counts twice. Pushes to fewer than "
+        f"{click_links.MIN_RECIPIENTS} chats are not counted, so that a click cannot say who.",
     )
 
 
 async def _links(session: AsyncSession) -> Chart:
-    found = await clicks.most_clicked(session, LINKS)
+    found = await clicks.most_clicked(session, LINKS, min_recipients=click_links.MIN_RECIPIENTS)
     return Chart(
         "links",
         "Links followed most",

@@ -3,10 +3,12 @@ reply's link spans, the words readers see unchanged, and only with `http.public_
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from ccin_bridge.handlers import click_links, reply_codec
 from ccin_bridge.handlers.config import Settings
+from ccin_bridge.handlers.identity import UserRef
 from ccin_bridge.handlers.replies import (
     BulletList,
     Paragraph,
@@ -22,6 +24,11 @@ from tests.conftest import Clock
 from tests.handlers.push_support import ADA, ALEX, SAM, deliver, push_bridge, say
 
 PUBLIC = "https://bridge.example.org"
+# Enough readers for a push's clicks to be counted (click_links.MIN_RECIPIENTS chats).
+READERS = [
+    UserRef("terminal", f"reader{n}", display_name=f"Reader {n} Example")
+    for n in range(click_links.MIN_RECIPIENTS - 2)
+]
 
 
 def _public(settings: Settings, url: str | None = PUBLIC) -> Settings:
@@ -78,7 +85,7 @@ async def test_a_broadcast_s_links_are_tracked_once_for_all_its_readers(
 ) -> None:
     bridge = await push_bridge(_public(settings), sqlite_db, clock)
     await say(bridge, ADA, "/start")
-    for person in (ALEX, SAM):
+    for person in (ALEX, SAM, *READERS):
         await say(bridge, person, "/subscribe digest:officers")
     text = "The plan is at https://example.org/plan and https://example.org/plan again."
     await say(bridge, ADA, f"/broadcast officers --send {text}")
@@ -88,6 +95,7 @@ async def test_a_broadcast_s_links_are_tracked_once_for_all_its_readers(
     recorder = await deliver(sqlite_db)
     got = [r for chat in ("alex", "sam") for r in recorder.to(chat)]
     assert len(got) == 2 and got[0] == got[1]  # the same message: nothing tells them apart
+    assert all(recorder.to(r.user_id) == [got[0]] for r in READERS)
     assert text in got[0].plain_text
     assert {url for _, url in _links(got[0])} == {f"{PUBLIC}/r/{tokens[0].token}"}
 
@@ -104,3 +112,42 @@ async def test_without_a_public_address_links_stay_as_written(
         payload = await session.scalar(select(Push.payload).where(Push.kind == "broadcast"))
     assert payload is not None
     assert "/r/" not in str(reply_codec.decode(payload))
+
+
+async def test_a_push_to_few_chats_keeps_its_links_as_written(
+    settings: Settings, sqlite_db: Database, clock: Clock
+) -> None:
+    """One token per push: a click on a push to a few people would say which of them."""
+    bridge = await push_bridge(_public(settings), sqlite_db, clock)
+    await say(bridge, ADA, "/start")
+    for person in (ALEX, SAM, *READERS[1:]):  # one chat short of the threshold
+        await say(bridge, person, "/subscribe digest:officers")
+    await say(bridge, ADA, "/broadcast officers --send See https://example.org/plan")
+    async with sqlite_db.read() as session:
+        assert await session.scalar(select(func.count()).select_from(LinkToken)) == 0
+    recorder = await deliver(sqlite_db)
+    got = recorder.to("alex")[0]
+    assert "https://example.org/plan" in got.plain_text
+    assert "/r/" not in str(got)
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        (
+            "See https://en.wikipedia.org/wiki/Tree_(data_structure).",
+            "https://en.wikipedia.org/wiki/Tree_(data_structure)",
+        ),
+        ("(see https://example.org/plan)", "https://example.org/plan"),
+        ("At [https://example.org/a_[1]].", "https://example.org/a_[1]"),
+        ("Read https://example.org/o'brien-report now", "https://example.org/o'brien-report"),
+        ("Read 'https://example.org/plan'.", "https://example.org/plan"),
+        ("詳しくは https://例え.jp/パス。", "https://例え.jp/パス"),
+        ("「https://例え.jp/パス」", "https://例え.jp/パス"),
+        ("Home: https://example.org/.", "https://example.org/"),
+        ("Jump to https://example.org/page#top!", "https://example.org/page#top"),
+    ],
+)
+def test_an_address_in_text_ends_where_the_address_does(text: str, address: str) -> None:
+    reply = ReplyBuilder().para(text).build()
+    assert click_links.links_in(reply) == [(address, address)]

@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import update
 
-from ccin_bridge.handlers import engagement
+from ccin_bridge.handlers import click_links, engagement
 from ccin_bridge.handlers.config import Settings
-from ccin_bridge.store import groups, people, subscriptions
+from ccin_bridge.store import clicks, groups, outbox, people, subscriptions
 from ccin_bridge.store.db import Database
 from ccin_bridge.store.models import AuditEntry, Identity, Membership
 from tests.conftest import NOW
@@ -109,3 +109,38 @@ async def test_members_joins_leaves_subscribers_and_approval_times(
     assert "How long 1 join request waited" in waits.summary
     header, *rows = waits.table()
     assert header == ["Waited", "Approved", "Declined"] and rows[1] == ["1 to 24 hours", "1", "0"]
+
+
+async def test_clicks_of_a_push_to_few_chats_are_never_shown(
+    settings: Settings, db: Database
+) -> None:
+    """A push to fewer than MIN_RECIPIENTS chats would tell whose the clicks were (a push
+    tracked when the threshold was lower, or a count written by hand)."""
+    wide_chats = click_links.MIN_RECIPIENTS
+    pushes = {}
+    async with db.session() as session:
+        for name, chats in (("few", wide_chats - 1), ("wide", wide_chats)):
+            targets = [outbox.Target("telegram", f"{name}{n}") for n in range(chats)]
+            push_id = await outbox.create_push(
+                session, kind="broadcast", payload={}, targets=targets, title=f"Broadcast: {name}"
+            )
+            assert push_id is not None
+            url = f"https://example.org/{name}"
+            token = await clicks.add_link(
+                session, push_id=push_id, url=url, item=name, audience=None
+            )
+            pushes[name] = (push_id, token)
+    async with db.session() as session:
+        links = {name: await clicks.target(session, token) for name, (_, token) in pushes.items()}
+        await clicks.count_clicks(
+            session, {(link.id, NOW.date()): 3 for link in links.values() if link is not None}
+        )
+    async with db.read() as session:
+        charts = {c.slug: c for c in await engagement.charts(session, settings, NOW)}
+    pushed = charts["pushes"]
+    clicks_per_row = dict(zip(pushed.rows, _series(pushed)["Clicks"], strict=True))
+    assert clicks_per_row == {
+        f"#{pushes['wide'][0]} Broadcast: wide": 3,
+        f"#{pushes['few'][0]} Broadcast: few": 0,
+    }
+    assert charts["links"].rows == (f"wide (#{pushes['wide'][0]}, all)",)
