@@ -12,7 +12,7 @@ is not kept), and people who were erased are in no count, past or present.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Literal
@@ -114,20 +114,35 @@ def spans(
     return found
 
 
-async def charts(session: AsyncSession, settings: Settings, now: datetime) -> list[Chart]:
-    members = await engagement.memberships(session)
-    changes = await engagement.membership_changes(session)
-    platforms = await engagement.platforms_of_people(session)
+SLUGS = ("members", "joins-leaves", "subscribers", "pushes", "links", "approval-times")
+
+
+async def charts(
+    session: AsyncSession, settings: Settings, now: datetime, slugs: Collection[str] = SLUGS
+) -> list[Chart]:
+    """The charts named (all of them by default), in the page's order: a CSV download reads
+    only what its own chart needs."""
+    found: list[Chart] = []
     months = _months(settings, now)
-    periods = spans(members, changes)
-    return [
-        members_over_time(settings, periods, platforms, months, now),
-        joins_and_leaves(settings, periods, months),
-        await _subscribers(session, settings),
-        await _pushes(session),
-        await _links(session),
-        approval_times(await engagement.decisions(session)),
-    ]
+    periods: dict[tuple[int, str], list[tuple[datetime, datetime | None]]] = {}
+    if {"members", "joins-leaves"} & set(slugs):
+        members = await engagement.memberships(session)
+        periods = spans(members, await engagement.membership_changes(session))
+    for slug in (s for s in SLUGS if s in slugs):
+        if slug == "members":
+            platforms = await engagement.platforms_of_people(session)
+            found.append(members_over_time(settings, periods, platforms, months, now))
+        elif slug == "joins-leaves":
+            found.append(joins_and_leaves(settings, periods, months))
+        elif slug == "subscribers":
+            found.append(await _subscribers(session, settings))
+        elif slug == "pushes":
+            found.append(await _pushes(session))
+        elif slug == "links":
+            found.append(await _links(session))
+        else:
+            found.append(approval_times(await engagement.decisions(session)))
+    return found
 
 
 def members_over_time(

@@ -167,10 +167,18 @@ async def pushes(
 ) -> list[PushCounts]:
     """The newest pushes of these kinds, with their recipients and how many got them."""
     delivered = func.sum(case((Delivery.status == "sent", 1), else_=0))
+    # The newest pushes first, and only their deliveries counted (not every push's).
+    newest = (
+        select(Push.id)
+        .where(Push.kind.in_(list(kinds)))
+        .order_by(Push.created_at.desc(), Push.id.desc())
+        .limit(limit)
+        .scalar_subquery()
+    )
     rows = await session.execute(
         select(Push.id, Push.kind, Push.title, Push.created_at, func.count(Delivery.id), delivered)
         .outerjoin(Delivery, Delivery.push_id == Push.id)
-        .where(Push.kind.in_(list(kinds)))
+        .where(Push.id.in_(newest))
         .group_by(Push.id, Push.kind, Push.title, Push.created_at)
         .order_by(Push.created_at.desc(), Push.id.desc())
         .limit(limit)

@@ -480,6 +480,9 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
+    # The Engagement charts read a few actions over all time, oldest first.
+    __table_args__ = (Index("ix_audit_log_action_at", "action", "at"),)
+
 
 class Push(Base):
     """One thing sent to many: a broadcast, a digest, a reminder or a notice to admins.

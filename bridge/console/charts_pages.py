@@ -37,9 +37,11 @@ class _Engagement:
         self.site = site
         self.bridge = site.console.bridge
 
-    async def _charts(self) -> list[engagement.Chart]:
+    async def _charts(self, slugs: tuple[str, ...] = engagement.SLUGS) -> list[engagement.Chart]:
         async with self.bridge.db.read() as session:
-            return await engagement.charts(session, self.bridge.settings, self.bridge.clock())
+            return await engagement.charts(
+                session, self.bridge.settings, self.bridge.clock(), slugs
+            )
 
     async def page(self, request: web.Request) -> web.StreamResponse:
         signed = await self.site._signed_in(request)
@@ -60,7 +62,8 @@ class _Engagement:
         if signed is None:
             return self.site._to_sign_in(request)
         slug = request.match_info["slug"]
-        found = engagement.chart(await self._charts(), slug)
+        # Only the chart the download is of is built.
+        found = engagement.chart(await self._charts((slug,)), slug)
         if found is None:
             return web.Response(status=404, text="There is no such chart.")
         return spreadsheet.download(found.table(), f"ccin-{slug}.csv")

@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import inspect, update
 
 from ccin_bridge.handlers import click_links, engagement
 from ccin_bridge.handlers.config import Settings
 from ccin_bridge.store import clicks, groups, outbox, people, subscriptions
+from ccin_bridge.store import engagement as store_engagement
 from ccin_bridge.store.db import Database
 from ccin_bridge.store.models import AuditEntry, Identity, Membership
 from tests.conftest import NOW
@@ -87,6 +88,10 @@ async def test_members_joins_leaves_subscribers_and_approval_times(
     async with db.read() as session:
         charts = {c.slug: c for c in await engagement.charts(session, settings, NOW)}
 
+    async with db.read() as session:
+        only = await engagement.charts(session, settings, NOW, ("joins-leaves", "links"))
+    assert only == [charts["joins-leaves"], charts["links"]]  # a CSV builds its chart alone
+
     members = charts["members"]
     assert members.rows[-4:] == ("Aug 2026", "Sep 2026", "Oct 2026", "Nov 2026")
     series = _series(members)
@@ -144,3 +149,31 @@ async def test_clicks_of_a_push_to_few_chats_are_never_shown(
         f"#{pushes['few'][0]} Broadcast: few": 0,
     }
     assert charts["links"].rows == (f"wide (#{pushes['wide'][0]}, all)",)
+
+
+async def test_the_audit_log_is_read_by_action_and_time(db: Database) -> None:
+    """The charts read a few actions of the whole log, oldest first: an index serves it."""
+
+    def indexes(connection: object) -> list[list[str]]:
+        return [list(i["column_names"]) for i in inspect(connection).get_indexes("audit_log")]
+
+    async with db.read() as session:
+        found = await (await session.connection()).run_sync(indexes)
+    assert ["action", "at"] in found
+
+
+async def test_the_newest_pushes_come_with_their_own_deliveries(db: Database) -> None:
+    """Only the newest pushes' deliveries are counted (ids picked first, then joined)."""
+    ids = []
+    async with db.session() as session:
+        for n in range(4):
+            targets = [outbox.Target("telegram", f"c{n}-{i}") for i in range(n + 1)]
+            push_id = await outbox.create_push(
+                session, kind="broadcast", payload={}, targets=targets, title=f"B{n}"
+            )
+            assert push_id is not None
+            ids.append(push_id)
+        await outbox.create_push(session, kind="reminder", payload={}, targets=[], title="R")
+    async with db.read() as session:
+        found = await store_engagement.pushes(session, ("broadcast",), 3)
+    assert [(p.id, p.recipients) for p in found] == [(ids[3], 4), (ids[2], 3), (ids[1], 2)]

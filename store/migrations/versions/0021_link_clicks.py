@@ -1,4 +1,5 @@
-"""link_tokens and link_clicks: the links in pushes behind /r/<token>, and clicks per day
+"""link_tokens and link_clicks: the links in pushes behind /r/<token>, and clicks per day;
+an index on audit_log(action, at) for the Engagement charts
 
 Revision ID: 0021
 Revises: 0020
@@ -55,9 +56,11 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("token_id", "day", name=op.f("pk_link_clicks")),
     )
+    op.create_index("ix_audit_log_action_at", "audit_log", ["action", "at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_audit_log_action_at", table_name="audit_log")
     op.drop_table("link_clicks")
     op.drop_index(op.f("ix_link_tokens_push_id"), table_name="link_tokens")
     op.drop_table("link_tokens")
