@@ -9,10 +9,14 @@ from collections.abc import Iterable, Sequence
 
 from aiohttp import web
 
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
 
 def cell(value: str) -> str:
-    """The value, kept as text by spreadsheets if it starts like a formula."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    """The value, kept as text by spreadsheets if it starts like a formula (spreadsheets
+    skip leading spaces and line breaks before one, so `" =..."` and `"\\n=..."` do too)."""
+    starts = value[:1] in _FORMULA or value.lstrip()[:1] in _FORMULA
+    return "'" + value if starts else value
 
 
 def download(rows: Iterable[Sequence[str]], filename: str) -> web.Response:
