@@ -214,3 +214,21 @@ async def test_held_clicks_are_bounded_and_written_in_one_go(
     await counts.flush()
     assert counts.pending == {}
     assert sorted(await _counts(site)) == [1, 3]
+
+
+async def test_held_clicks_are_written_while_the_listener_runs(
+    site: Site, start: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(click_redirect, "FLUSH_SECONDS", 0.05)
+    _, path = await _digest_with_a_story(site)
+    _, listener_url = await start()
+    async with (
+        browser() as http,
+        http.get(listener_url + path, allow_redirects=False) as followed,
+    ):
+        assert followed.status == 302
+    for _ in range(400):  # written by the listener's own round, not by a stop
+        if await _counts(site):
+            break
+        await asyncio.sleep(0.05)
+    assert await _counts(site) == [1]
