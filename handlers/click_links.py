@@ -71,7 +71,8 @@ def _links(line: Line) -> list[tuple[str, str]]:
             if clicks.followable(span.link):
                 found.append((span.link, _item(line, span)))
         else:
-            found += [(span.text[a:b], span.text[a:b]) for a, b in _addresses(span.text)]
+            addresses = [span.text[a:b] for a, b in _addresses(span.text)]
+            found += [(url, url) for url in addresses if clicks.followable(url)]
     return found
 
 
@@ -85,9 +86,12 @@ def _rewrite(line: Line, tokens: dict[tuple[str, str], str], base: str) -> Line:
         at = 0
         for a, b in _addresses(span.text):
             address = span.text[a:b]
+            token = tokens.get((address, address))
+            if token is None:  # not followable (too long): stays plain text
+                continue
             if a > at:
                 spans.append(_to(span, span.text[at:a], None, None))
-            spans.append(_to(span, address, base, tokens[(address, address)]))
+            spans.append(_to(span, address, base, token))
             at = b
         if at == 0:
             spans.append(span)

@@ -18,6 +18,7 @@ from ccin_bridge.handlers.replies import (
     bold,
     link,
 )
+from ccin_bridge.store import clicks
 from ccin_bridge.store.db import Database
 from ccin_bridge.store.models import LinkToken, Push
 from tests.conftest import Clock
@@ -151,3 +152,13 @@ async def test_a_push_to_few_chats_keeps_its_links_as_written(
 def test_an_address_in_text_ends_where_the_address_does(text: str, address: str) -> None:
     reply = ReplyBuilder().para(text).build()
     assert click_links.links_in(reply) == [(address, address)]
+
+
+def test_an_overlong_address_in_text_stays_as_written() -> None:
+    long = "https://example.org/" + "a" * clicks.MAX_URL
+    reply = ReplyBuilder().para(f"See {long} and https://example.org/plan.").build()
+    found = click_links.links_in(reply)
+    assert found == [("https://example.org/plan", "https://example.org/plan")]
+    tracked = click_links.tracked(reply, {found[0]: "T0"}, PUBLIC)
+    assert tracked.plain_text == reply.plain_text
+    assert _links(tracked) == [("https://example.org/plan", f"{PUBLIC}/r/T0")]
