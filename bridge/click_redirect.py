@@ -46,6 +46,7 @@ _NOT_FOUND = Markup(
 
 
 FLUSH_SECONDS = 30.0
+LAST_WRITE_SECONDS = 3.0  # of the bridge's 10 s to stop
 # Distinct (link, day) counts held between writes: a bound on memory whatever comes in.
 MAX_PENDING = 10_000
 
@@ -94,11 +95,17 @@ class ClickCounts:
         self._writer = asyncio.create_task(self._write_now_and_then())
 
     async def stop(self, _routes: web.Application) -> None:
-        """The last write, as the listener stops."""
+        """The last write, as the listener stops (a stalled database does not hold the
+        stop up: the counts are lost after LAST_WRITE_SECONDS)."""
         self._stopping.set()
-        if self._writer is not None:
-            await self._writer
-        await self.flush()
+        writer, self._writer = self._writer, None
+        try:
+            async with asyncio.timeout(LAST_WRITE_SECONDS):
+                if writer is not None:
+                    await writer  # its last round writes what is held (cancelled at timeout)
+                await self.flush()
+        except TimeoutError:
+            log.warning("clicks held at the stop were not counted: the database did not answer")
 
 
 COUNTS = web.AppKey("click_counts", ClickCounts)

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from ccin_bridge import click_redirect
 from ccin_bridge.app import App
@@ -232,3 +232,35 @@ async def test_held_clicks_are_written_while_the_listener_runs(
             break
         await asyncio.sleep(0.05)
     assert await _counts(site) == [1]
+
+
+async def test_a_stalled_database_does_not_hold_the_stop_up(
+    site: Site, start: Start, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(click_redirect, "LAST_WRITE_SECONDS", 0.3)
+    _, path = await _digest_with_a_story(site)
+    listener, listener_url = await start()
+    async with (
+        browser() as http,
+        http.get(listener_url + path, allow_redirects=False) as followed,
+    ):
+        assert followed.status == 302
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def hold() -> None:  # another writer that does not finish
+        async with site.db.session() as session:
+            if not site.db.is_sqlite:  # (SQLite's writers take turns anyway)
+                await session.execute(text("LOCK TABLE link_clicks IN EXCLUSIVE MODE"))
+            holding.set()
+            await release.wait()
+
+    holder = asyncio.create_task(hold())
+    await holding.wait()
+    try:
+        async with asyncio.timeout(30):  # without the stop's own bound: never returns
+            await listener.stop()
+    finally:
+        release.set()
+        await holder
+    assert "clicks held at the stop were not counted" in caplog.text
+    assert await _counts(site) == []
