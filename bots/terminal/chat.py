@@ -215,6 +215,10 @@ class TerminalChat:
                 path.write_bytes(reply.attachment.content)
                 self._write(f"(saved to {path})")
 
+    def note(self, message: str) -> None:
+        """A line from the bridge itself (not a reply), e.g. where its admin console is."""
+        self._write(message)
+
     def _write(self, message: str) -> None:
         self.stdout.write(message + "\n\n")
         self.stdout.flush()

@@ -346,6 +346,8 @@ async def _chat_with_scheduler(app: App, *, name: str, admin: bool) -> int:
     started: list[Background] = []
     keeping: list[asyncio.Task[None]] = []
 
+    consoles: list[ConsoleListener] = []
+
     async def start_background() -> None:
         from ccin_bridge.background import Background  # APScheduler and the workers
 
@@ -353,6 +355,16 @@ async def _chat_with_scheduler(app: App, *, name: str, admin: bool) -> int:
         started.append(background)  # stopped even if its start is cut short
         await background.start()
         keeping.append(asyncio.create_task(_kept_while_here(app.db, chat), name="terminal-kept"))
+        if app.settings.console.enabled:
+            # Locally too: the sign-in code comes to this chat, as it would to a private chat.
+            from ccin_bridge.console.server import start_console
+
+            where = app.settings.console
+            consoles.append(await start_console(app.bridge, where.host, where.port, ["terminal"]))
+            chat.note(
+                f"The admin console is on http://{where.host}:{consoles[0].port}/ : sign in "
+                f"as {chat.platform}:{chat.user.user_id} and the code comes here."
+            )
 
     async def catch_up() -> None:
         await show_kept(app.db, chat, away=True)
@@ -383,6 +395,8 @@ async def _chat_with_scheduler(app: App, *, name: str, admin: bool) -> int:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        for console in consoles:
+            await console.stop()
         for background in started:
             await background.stop()
     return 0
