@@ -22,7 +22,8 @@ from markupsafe import Markup
 from ccin_bridge.handlers import console_send, platforms
 from ccin_bridge.handlers.commands.broadcast import BROADCAST
 from ccin_bridge.handlers.console import Console, SignedIn
-from ccin_bridge.handlers.replies import Reply
+from ccin_bridge.handlers.replies import Reply, text
+from ccin_bridge.handlers.requests import clean_text
 
 SCRIPT = "console-live.js"
 NAV = (("deliveries", "Deliveries"), ("broadcast", "Broadcast"), ("digest", "Digest"))
@@ -74,6 +75,14 @@ def _action(replies: list[Reply], role: str) -> str | None:
 def _see_other(location: str) -> web.Response:
     """A 303 to a path relative to the page (the console may sit under a path prefix)."""
     return web.Response(status=303, headers={"Location": location})
+
+
+def _no_audience(given: str) -> list[Reply]:
+    """What the Digest page says of an audience that is not one of its choices."""
+    shown = clean_text(given)[:40]
+    if not shown:
+        return []  # nothing chosen (or only invisible characters): the choice again
+    return [text(f"There is no audience called “{shown}”. Choose one from the list.")]
 
 
 def _without_buttons(replies: list[Reply]) -> list[Reply]:
@@ -244,7 +253,16 @@ class SendPages:
         signed = await self._signed(request)
         if not isinstance(signed, SignedIn):
             return signed
-        return await self._digest(signed, request.query.get("audience", "").strip()[:64], [])
+        given = request.query.get("audience", "")
+        audience = self._audience(given)
+        return await self._digest(signed, audience, [] if audience else _no_audience(given))
+
+    def _audience(self, given: str) -> str:
+        """The configured audience slug given, else "" (nothing to preview or send). Only a
+        slug the page offers is taken: anything else, even text whose invisible characters
+        the command line would clean away to nothing, must never become a `/digest send`."""
+        slugs = {a.slug for a in self.console.settings.audiences}
+        return given if given in slugs else ""
 
     async def _digest(
         self, signed: SignedIn, audience: str, outcome: list[Reply], *, confirm: bool = False
@@ -278,9 +296,10 @@ class SendPages:
         if isinstance(posted, web.StreamResponse):
             return posted
         signed, form = posted
-        audience = str(form.get("audience", "")).strip()[:64]
+        given = str(form.get("audience", ""))
+        audience = self._audience(given)
         if not audience:
-            return await self._digest(signed, "", [])
+            return await self._digest(signed, "", _no_audience(given))
         if form.get("step") != "send":
             return await self._digest(signed, audience, [], confirm=True)
         replies = await self.console.show(signed, f"digest send {audience}")

@@ -1,4 +1,4 @@
-"""/digest preview [AUDIENCE] and /digest send [AUDIENCE], for admins.
+"""/digest preview [AUDIENCE] and /digest send [AUDIENCE|all], for admins.
 
 The preview is the very reply that would be queued. `digest send` queues the next edition
 early (audited as `digest.send_early`); the scheduled run for that month then finds its key
@@ -16,11 +16,15 @@ from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, text
 from ccin_bridge.store import audiences, audit
 from ccin_bridge.store.subscriptions import digest_topic
 
+ALL = "all"  # `/digest send all`: every audience's digest
 
-def _choose(ctx: Context, action: str) -> Reply:
+
+def _choose(ctx: Context, action: str, *, every: bool = False) -> Reply:
     builder = ReplyBuilder().para(f"Which audience's digest do you want to {action}?")
     for audience in ctx.settings.audiences:
         builder.buttons(Button(audience.name, f"digest {action} {audience.slug}"))
+    if every:
+        builder.buttons(Button("Every audience", f"digest {action} {ALL}"))
     return builder.build()
 
 
@@ -30,7 +34,7 @@ async def digest_command(ctx: Context) -> Reply | list[Reply]:
     if action not in ("preview", "send"):
         raise UserFacingError(
             f"Use {ctx.request.show('digest preview [audience]')} or "
-            f"{ctx.request.show('digest send [audience]')}."
+            f"{ctx.request.show('digest send [audience|all]')}."
         )
     if not ctx.settings.audiences:
         raise UserFacingError("No audiences are configured, so there is no digest to send.")
@@ -38,12 +42,17 @@ async def digest_command(ctx: Context) -> Reply | list[Reply]:
         if not rest.strip():
             return _choose(ctx, "preview")
         return await _preview(ctx, digest.find_audience(ctx.settings, rest))
-    slugs = (
-        [digest.find_audience(ctx.settings, rest)]
-        if rest.strip()
-        else [a.slug for a in ctx.settings.audiences]
-    )
-    return [await _send(ctx, slug) for slug in slugs]
+    if not rest.strip():
+        # Never every audience by default: a line whose audience cleaned away to nothing
+        # (an invisible character) must not send them all. `all` says so in words.
+        return _choose(ctx, "send", every=True)
+    if rest.strip().casefold() == ALL and not _is_audience(ctx, ALL):
+        return [await _send(ctx, a.slug) for a in ctx.settings.audiences]
+    return [await _send(ctx, digest.find_audience(ctx.settings, rest))]
+
+
+def _is_audience(ctx: Context, given: str) -> bool:
+    return any(given in (a.slug, a.name.casefold()) for a in ctx.settings.audiences)
 
 
 async def _preview(ctx: Context, audience: str) -> list[Reply]:
@@ -116,7 +125,7 @@ COMMANDS = [
         "digest",
         "Preview or send the monthly digest early",
         digest_command,
-        usage="digest preview|send [audience]",
+        usage="digest preview [audience] | digest send [audience|all]",
         admin_only=True,
     ),
 ]

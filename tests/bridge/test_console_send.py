@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from urllib.parse import quote
 
 import aiohttp
 from sqlalchemy import select
@@ -275,3 +276,29 @@ async def test_the_same_early_send_from_chat_is_audited_too(site: Site) -> None:
     async with site.db.read() as session:
         actions = list(await session.scalars(select(AuditEntry.action)))
     assert actions.count("digest.send_early") == 1
+
+
+async def test_an_audience_that_cleans_to_nothing_sends_no_digest(site: Site) -> None:
+    """Only a configured audience is taken: an invisible character, which the command line
+    would clean away to a bare `/digest send`, queues nothing and asks for no yes."""
+    await members(site)
+    async with browser() as client:
+        await signed_in(client, site)
+        csrf = await csrf_of(client, site.url + "digest")
+        for given in ("\u200b", "\ufeff", "\u2060", "\x01", "all", "Officers "):
+            page = await get(client, site.url + f"digest?audience={quote(given)}")
+            assert "The coming edition" not in page and "Send it early" not in page
+            for step in ("confirm", "send"):
+                async with client.post(
+                    site.url + "digest",
+                    data={"csrf": csrf, "audience": given, "step": step},
+                    allow_redirects=False,
+                ) as posted:
+                    assert posted.status == 200
+                    page = await posted.text()
+                assert "Send the digest early?" not in page and "Queued" not in page
+        assert "There is no audience called “Officers”. Choose one from the list." in page
+    async with site.db.read() as session:
+        assert list(await session.scalars(select(Push).where(Push.kind == "digest"))) == []
+        actions = list(await session.scalars(select(AuditEntry.action)))
+    assert "digest.send_early" not in actions

@@ -138,11 +138,19 @@ async def test_early_send_goes_once_and_marks_news_digested(
     assert "Sampleford wins an award" not in body.plain_text
 
 
-async def test_send_without_audience_sends_every_audience(
+async def test_send_all_sends_every_audience_but_send_alone_only_asks(
     settings: Settings, sqlite_db: Database, clock: Clock
 ) -> None:
     bridge = await push_bridge(settings, sqlite_db, clock)
-    replies = await say(bridge, ADA, "/digest send")
+    # Nothing after `send` (or only what cleans away: a zero-width space) is never "all".
+    for line in ("/digest send", "/digest send \u200b", "/digest send \ufeff\u2060"):
+        (choice,) = await say(bridge, ADA, line)
+        assert actions([choice]) == [f"digest send {a.slug}" for a in settings.audiences] + [
+            "digest send all"
+        ]
+    async with bridge.db.session() as session:
+        assert list(await session.scalars(select(Push.key).where(Push.kind == "digest"))) == []
+    replies = await say(bridge, ADA, "/digest send all")
     assert len(replies) == len(settings.audiences)
     async with bridge.db.session() as session:
         keys = sorted(
