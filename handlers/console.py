@@ -158,12 +158,13 @@ class Console:
             )
         return token, SignedIn(record, account)
 
-    async def signed_in(self, token: str) -> SignedIn | None:
+    async def signed_in(self, token: str, *, touch: bool = True) -> SignedIn | None:
         """The live session of a cookie token, if its account is still an admin; a session
-        whose account lost the right is ended here and now."""
+        whose account lost the right is ended here and now. `touch=False` for a request
+        the page makes by itself (a report refreshing): it does not count as use."""
         now = self.bridge.clock()
         async with self.bridge.db.session() as session:
-            record = await console_auth.find_session(session, token, now, self._idle)
+            record = await console_auth.find_session(session, token, now, self._idle, touch=touch)
             if record is None:
                 return None
             account = await console_auth.account_is_admin(

@@ -158,9 +158,11 @@ async def start_session(
 
 
 async def find_session(
-    session: AsyncSession, token: str, now: datetime, idle: timedelta
+    session: AsyncSession, token: str, now: datetime, idle: timedelta, *, touch: bool = True
 ) -> SessionRecord | None:
-    """The live session of this cookie token, its last use noted (at most every minute)."""
+    """The live session of this cookie token, its last use noted (at most every minute)
+    unless `touch` is False: a page's own polling is not the admin using the console, so it
+    must not keep an idle session alive."""
     row = await session.scalar(
         select(ConsoleSession).where(ConsoleSession.token_hash == digest(token))
     )
@@ -169,7 +171,7 @@ async def find_session(
     if row.expires_at <= now or row.last_seen_at + idle <= now:
         await session.delete(row)
         return None
-    if now - row.last_seen_at >= TOUCH_EVERY:
+    if touch and now - row.last_seen_at >= TOUCH_EVERY:
         row.last_seen_at = now
     return SessionRecord(row.id, row.identity_id, row.csrf, row.expires_at)
 

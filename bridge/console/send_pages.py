@@ -19,6 +19,7 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
+from ccin_bridge.console.cookies import SESSION_COOKIE
 from ccin_bridge.handlers import console_send, platforms
 from ccin_bridge.handlers.commands.broadcast import BROADCAST
 from ccin_bridge.handlers.console import Console, SignedIn
@@ -233,7 +234,9 @@ class SendPages:
 
     async def delivery_live(self, request: web.Request) -> web.StreamResponse:
         """The report's changing part alone, for the page's script to put in place."""
-        signed = await self.site._signed_in(request)
+        # The script's polling is not the admin's use: it must not hold off the idle sign-out.
+        token = request.cookies.get(SESSION_COOKIE)
+        signed = await self.console.signed_in(token, touch=False) if token else None
         if signed is None:
             return web.Response(status=401, text="Signed out.")
         status = await self._status(request)

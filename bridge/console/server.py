@@ -28,6 +28,7 @@ from aiohttp import web
 from markupsafe import Markup
 
 from ccin_bridge.console import charts_pages, data_pages, group_pages, html, send_pages
+from ccin_bridge.console.cookies import SESSION_COOKIE as SESSION_COOKIE  # re-exported
 from ccin_bridge.handlers.config import ConfigError
 from ccin_bridge.handlers.console import AuditQuery, Console, SignedIn
 from ccin_bridge.handlers.core import Bridge
@@ -35,7 +36,6 @@ from ccin_bridge.handlers.replies import Button, Reply
 
 log = logging.getLogger(__name__)
 
-SESSION_COOKIE = "ccin_console"
 SIGN_IN_COOKIE = "ccin_console_sign_in"  # binds a code to the browser that asked for it
 CSRF_COOKIE = "ccin_console_csrf"  # signed-out forms' double-submit token
 # Sign-in attempts per client address in a window: slows guessing and flooding.

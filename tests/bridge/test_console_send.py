@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import timedelta
 from urllib.parse import quote
 
 import aiohttp
@@ -302,3 +303,22 @@ async def test_an_audience_that_cleans_to_nothing_sends_no_digest(site: Site) ->
         assert list(await session.scalars(select(Push).where(Push.kind == "digest"))) == []
         actions = list(await session.scalars(select(AuditEntry.action)))
     assert "digest.send_early" not in actions
+
+
+async def test_the_live_report_does_not_keep_an_idle_session_alive(site: Site) -> None:
+    """The script's polling is not the admin's use: the idle sign-out still comes."""
+    await members(site)
+    await say(site.bridge, ADMIN, "/digest send officers")  # never delivered: still going out
+    async with site.db.read() as session:
+        push_id = await session.scalar(select(Push.id).where(Push.kind == "digest"))
+    assert push_id is not None
+    live = site.url + f"delivery-live?push={push_id}"
+    async with browser() as client:
+        await signed_in(client, site)
+        assert 'data-finished="false"' in await get(client, site.url + f"delivery?push={push_id}")
+        for _ in range(11):  # polled for 110 minutes, the admin away
+            site.clock.now += timedelta(minutes=10)
+            await get(client, live)
+        site.clock.now += timedelta(minutes=11)  # 121 minutes since they last used a page
+        await get(client, live, 401)
+        await get(client, site.url + "deliveries", 303)
