@@ -131,8 +131,17 @@ async def test_a_broadcast_is_previewed_as_each_platform_shows_it_and_its_report
         assert report.count("<td>waiting</td>") == 2
         assert '<script src="static/console-live.js" defer></script>' in report
         assert f'<a href="delivery?push={push_id}">Refresh</a>' in report  # works without JS
+        # Refresh sits outside the part the script replaces (focus on it is never dropped),
+        # and only the end is announced: the summary seen is no live region, the one that
+        # is starts empty.
+        replaced = report.split('<div id="report"')[1].split("All deliveries")[0]
+        assert "Refresh" not in replaced and "Refresh" in report.split('<div id="report"')[0]
+        assert '<p id="report-summary" class="report-summary">Still going out' in report
+        assert report.count('role="status"') == 1
+        assert '<p id="report-announce" class="visually-hidden" role="status"></p>' in report
         live = await get(client, site.url + f"delivery-live?push={push_id}")
         assert 'data-finished="false"' in live and "<html" not in live
+        assert "Refresh" not in live
 
         await deliver(site, telegram)
         live = await get(client, site.url + f"delivery-live?push={push_id}")
