@@ -21,7 +21,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, event, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    case,
+    event,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session, aliased
 
@@ -489,12 +500,14 @@ class RecipientStatus:
 
 
 async def recipients(session: AsyncSession, push_id: int, limit: int) -> list[RecipientStatus]:
-    """A push's deliveries in the order they were queued, at most `limit`."""
+    """A push's deliveries, at most `limit`: those that went wrong (failed, blocked, in doubt)
+    first, so a big push's failures are never beyond the limit; then in the order queued."""
+    went_wrong = or_(Delivery.status.in_([FAILED, BLOCKED]), Delivery.in_doubt.is_(True))
     rows = await session.execute(
         select(Delivery, Identity.display_name, Identity.username)
         .outerjoin(Identity, Identity.id == Delivery.identity_id)
         .where(Delivery.push_id == push_id)
-        .order_by(Delivery.id)
+        .order_by(case((went_wrong, 0), else_=1), Delivery.id)
         .limit(limit)
     )
     return [

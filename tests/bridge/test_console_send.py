@@ -11,14 +11,15 @@ from datetime import timedelta
 from urllib.parse import quote
 
 import aiohttp
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from ccin_bridge.handlers import console_send
 from ccin_bridge.handlers.identity import ChatRef, UserRef
 from ccin_bridge.handlers.replies import Reply
 from ccin_bridge.scheduler.delivery import DeliveryService
 from ccin_bridge.scheduler.outbound import Blocked
 from ccin_bridge.store import people
-from ccin_bridge.store.models import AuditEntry, Push
+from ccin_bridge.store.models import AuditEntry, Delivery, Push
 from tests.bridge.console_support import Site, browser, csrf_of, signed_in
 from tests.handlers.groups_support import ADMIN, ALEX_TG, approve_all, join_officers, say
 from tests.handlers.push_support import FAST
@@ -331,3 +332,35 @@ async def test_the_live_report_does_not_keep_an_idle_session_alive(site: Site) -
         site.clock.now += timedelta(minutes=11)  # 121 minutes since they last used a page
         await get(client, live, 401)
         await get(client, site.url + "deliveries", 303)
+
+
+async def test_the_recipients_listed_show_what_went_wrong_first(site: Site) -> None:
+    """Beyond the rows a report lists, failures would be unseen: they come first."""
+    await members(site)
+    telegram = Telegram()
+    await deliver(site, telegram)  # joining's own messages out of the way
+    await say(site.bridge, ADMIN, "/digest send officers")
+    async with site.db.read() as session:
+        push_id = await session.scalar(select(Push.id).where(Push.kind == "digest"))
+        queued = list(
+            await session.scalars(
+                select(Delivery.chat_id).where(Delivery.push_id == push_id).order_by(Delivery.id)
+            )
+        )
+    assert push_id is not None and len(queued) == 2
+    telegram.blocked.add(queued[-1])  # the last queued blocked the bot
+    await deliver(site, telegram)
+    settings = site.bridge.settings
+    status = await console_send.push_status(site.db, settings, push_id, limit=1)
+    assert status is not None and status.unlisted == 1
+    assert [r.status for r in status.rows] == ["blocked"]
+    async with site.db.session() as session:  # now the last sent, but perhaps twice
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.push_id == push_id, Delivery.chat_id == queued[-1])
+            .values(status="sent", in_doubt=True)
+        )
+    status = await console_send.push_status(site.db, settings, push_id, limit=1)
+    assert status is not None and [(r.status, r.in_doubt) for r in status.rows] == [("sent", True)]
+    full = await console_send.push_status(site.db, settings, push_id)
+    assert full is not None and [r.in_doubt for r in full.rows] == [True, False]
