@@ -150,6 +150,5 @@ async def push_status(
 async def recent(db: Database, settings: Settings, limit: int = 20) -> list[PushStatus]:
     """The newest pushes first (as `/deliveries` lists them), each with its counts."""
     async with db.read() as session:
-        pushes = await outbox.recent_pushes(session, limit=limit)
-        reports = [await outbox.report(session, p.id) for p in pushes]
-    return [_status(settings, r) for r in reports if r is not None]
+        reports = await outbox.recent_reports(session, limit=limit)
+    return [_status(settings, r) for r in reports]

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
+from typing import Any
 from urllib.parse import quote
 
 import aiohttp
-from sqlalchemy import select, update
+from sqlalchemy import Engine, event, select, update
 
 from ccin_bridge.handlers import console_send
 from ccin_bridge.handlers.identity import ChatRef, UserRef
@@ -364,3 +367,47 @@ async def test_the_recipients_listed_show_what_went_wrong_first(site: Site) -> N
     assert status is not None and [(r.status, r.in_doubt) for r in status.rows] == [("sent", True)]
     full = await console_send.push_status(site.db, settings, push_id)
     assert full is not None and [r.in_doubt for r in full.rows] == [True, False]
+
+
+async def test_the_deliveries_list_counts_every_push_in_one_grouped_query(site: Site) -> None:
+    await members(site)
+    telegram = Telegram()
+    await deliver(site, telegram)
+    await say(site.bridge, ADMIN, "/digest send officers")
+    telegram.blocked.add(SAM_TG.user_id)
+    await deliver(site, telegram)
+    await say(site.bridge, ADMIN, "/digest send all")  # the other audiences': still waiting
+    async with site.db.session() as session:  # one of the officers' perhaps sent twice
+        await session.execute(
+            update(Delivery).where(Delivery.chat_id == ALEX_TG.user_id).values(in_doubt=True)
+        )
+    settings = site.bridge.settings
+    with counting() as statements:
+        listed = await console_send.recent(site.db, settings)
+    assert len(listed) >= 3
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 2
+    # The same counts as each push's own report.
+    for push in listed:
+        own = await console_send.push_status(site.db, settings, push.push_id)
+        assert own is not None
+        assert (push.tally, push.total, push.finished) == (own.tally, own.total, own.finished)
+    officers = next(p for p in listed if p.audience == "officers")
+    assert (officers.tally.sent, officers.tally.blocked, officers.tally.in_doubt) == (1, 1, 1)
+    async with browser() as client:
+        await signed_in(client, site)
+        page = await get(client, site.url + "deliveries")
+    assert f"#{officers.push_id} " in page
+
+
+@contextmanager
+def counting() -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
