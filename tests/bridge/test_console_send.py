@@ -214,7 +214,9 @@ async def test_cancel_sends_nothing_and_reports_are_only_for_the_signed_in(site:
         await get(client, site.url + "delivery-live?push=999", 404)
         async with site.db.read() as session:
             code = await session.scalar(select(Push.id).where(Push.kind == "sign_in_code"))
+        assert code is not None  # the code this client signed in with went out as a push
         await get(client, site.url + f"delivery?push={code}", 404)  # nobody's report to read
+        await get(client, site.url + f"delivery-live?push={code}", 404)
         async with client.get(site.url + "static/console-live.js") as script:
             assert script.content_type == "text/javascript"
             assert "data-live-part" in await script.text()
@@ -411,3 +413,34 @@ def counting() -> Iterator[list[str]]:
         yield statements
     finally:
         event.remove(Engine, "before_cursor_execute", count)
+
+
+async def test_a_revoked_admin_can_neither_watch_a_report_nor_send(site: Site) -> None:
+    await members(site)
+    await say(site.bridge, ADMIN, "/digest send officers")
+    async with site.db.read() as session:
+        push_id = await session.scalar(select(Push.id).where(Push.kind == "digest"))
+    assert push_id is not None
+    async with browser() as client:
+        await signed_in(client, site)
+        await get(client, site.url + f"delivery-live?push={push_id}")
+        csrf = await csrf_of(client, site.url + "broadcast")
+        async with client.post(
+            site.url + "broadcast",
+            data={"csrf": csrf, "audience": "officers", "text": "Hello, officers."},
+        ) as previewed:
+            send = buttons(await previewed.text())["Send"]
+        async with site.db.session() as session:  # `admin revoke` as it stores it
+            await people.set_admin(
+                session, platform="telegram", external_id=ADMIN.user_id, is_admin=False
+            )
+        await get(client, site.url + f"delivery-live?push={push_id}", 401)
+        async with client.post(
+            site.url + "broadcast-send",
+            data={"csrf": csrf, "payload": send},
+            allow_redirects=False,
+        ) as sent:
+            assert (sent.status, sent.headers["Location"]) == (303, "sign-in")
+        await get(client, site.url + "broadcast", 303)  # the session ended with the right
+    async with site.db.read() as session:
+        assert list(await session.scalars(select(Push).where(Push.kind == "broadcast"))) == []
