@@ -27,7 +27,14 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
-from ccin_bridge.console import charts_pages, data_pages, group_pages, html, send_pages
+from ccin_bridge.console import (
+    charts_pages,
+    data_pages,
+    group_pages,
+    html,
+    members_pages,
+    send_pages,
+)
 from ccin_bridge.console.cookies import SESSION_COOKIE as SESSION_COOKIE  # re-exported
 from ccin_bridge.handlers.config import ConfigError
 from ccin_bridge.handlers.console import AuditQuery, Console, SignedIn
@@ -64,6 +71,7 @@ NAV = (
     *send_pages.NAV,
     *((path, label) for path, label, _, _ in FORM_PAGES),
     ("groups", "Groups"),
+    (members_pages.PATH, "Members"),
     ("imports", "Imports"),  # data_pages.py: imports, events and feeds, admins, jobs
     ("events", "Events and feeds"),
     ("admins", "Admins"),
@@ -141,6 +149,7 @@ class ConsoleSite:
         send_pages.add_routes(app, self)
         data_pages.add_routes(app, self)
         group_pages.add_routes(app, self)
+        members_pages.add_routes(app, self)
         return app
 
     @web.middleware

@@ -61,6 +61,11 @@ async def test_an_admin_signs_in_approves_a_request_and_signs_out(
         assert await in_thread(accessibility_problems, browser) == []
         await said_to(fake_api, ALEX, "approved")  # told through the outbox, as from chat
 
+        await in_thread(browser.find_element(By.LINK_TEXT, "Members").click)
+        await shows(browser, "Remove a member")
+        assert "Alex Example" in browser.find_element(By.ID, "person").text
+        assert await in_thread(accessibility_problems, browser) == []
+
         await in_thread(browser.find_element(By.LINK_TEXT, "Broadcast").click)
         assert await in_thread(accessibility_problems, browser) == []
         await in_thread(browser.find_element(By.XPATH, "//button[.='Preview']").click)
