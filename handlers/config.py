@@ -217,6 +217,9 @@ class CalendarFeed(_Strict):
 class CalendarFeeds(_Strict):
     check_minutes: int = Field(default=15, ge=1, le=60)  # how often to look for feeds due
     feeds: list[CalendarFeed] = []
+    # Fetch feeds (and `import ... URL`) from loopback, private and link-local addresses too:
+    # only for an intranet calendar; off, no feed can make the bridge reach inside its network.
+    allow_private_addresses: bool = False
 
 
 class ConsoleConfig(_Strict):

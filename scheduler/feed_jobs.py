@@ -44,7 +44,13 @@ async def refresh_due(db: Database, settings: Settings, now: datetime) -> int:
     changed = 0
     for feed_id in due:
         try:
-            result = await refresh(db, feed_id, settings.zone, now)
+            result = await refresh(
+                db,
+                feed_id,
+                settings.zone,
+                now,
+                allow_private=settings.calendar_feeds.allow_private_addresses,
+            )
         except Exception:  # one broken feed must not stop the others
             # The feed's error is shown to admins: a category, the details only in the log.
             log.exception("calendar feed %s failed", feed_id)
@@ -70,11 +76,12 @@ async def _failed(db: Database, feed_id: int, now: datetime, error: str) -> None
 
 
 async def refresh(
-    db: Database, feed_id: int, zone: ZoneInfo, now: datetime
+    db: Database, feed_id: int, zone: ZoneInfo, now: datetime, *, allow_private: bool = False
 ) -> event_feeds.FeedResult | None:
     """Fetch one feed and apply it, in one unit of work; None (and the error kept on the
-    feed) if it could not be fetched or read."""
-    from ccin_bridge.scheduler.feed_fetch import FEED_FORMATS, fetch
+    feed) if it could not be fetched or read. Only from public addresses unless
+    `allow_private` (`calendar_feeds.allow_private_addresses`)."""
+    from ccin_bridge.scheduler.feed_fetch import FEED_FORMATS, address_check, fetch
     from ccin_bridge.store import event_feeds
     from ccin_bridge.store.importers import ImportFileError
 
@@ -90,6 +97,7 @@ async def refresh(
                     etag=feed.etag,
                     last_modified=feed.last_modified,
                     formats=FEED_FORMATS,
+                    allowed=address_check(allow_private),
                 )
                 if fetched.path is None:
                     await event_feeds.checked(

@@ -510,7 +510,12 @@ async def _import(args: argparse.Namespace, app: App) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="ccin-import-") as folder:
             source = args.file
-            path = await fetch.download(source, Path(folder)) if fetch.is_url(source) else None
+            private = app.settings.calendar_feeds.allow_private_addresses
+            path = (
+                await fetch.download(source, Path(folder), allow_private=private)
+                if fetch.is_url(source)
+                else None
+            )
             # Streamed: a few thousand rows at a time, each batch committed with its rows'
             # search documents, so memory stays flat however long the file is.
             # The same import, report and audit entry as the web console's Imports page.
@@ -554,7 +559,13 @@ async def _subscribe_feed(args: argparse.Namespace, app: App) -> int:
     except UserFacingError as exc:
         print(f"ccin-bridge: {exc.reason}", file=sys.stderr)
         return EXIT_CONFIG
-    result = await feed_jobs.refresh(app.db, feed_id, app.settings.zone, datetime.now(UTC))
+    result = await feed_jobs.refresh(
+        app.db,
+        feed_id,
+        app.settings.zone,
+        datetime.now(UTC),
+        allow_private=app.settings.calendar_feeds.allow_private_addresses,
+    )
     if result is None:
         async with app.db.read() as session:
             error = await event_feeds.last_error(session, feed_id)

@@ -9,13 +9,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ccin_bridge.scheduler.feed_fetch import MAX_BYTES, TIMEOUT_SECONDS, fetch, file_name, is_url
+from ccin_bridge.scheduler.feed_fetch import (
+    MAX_BYTES,
+    TIMEOUT_SECONDS,
+    address_check,
+    fetch,
+    file_name,
+    is_url,
+)
 
 __all__ = ["MAX_BYTES", "TIMEOUT_SECONDS", "download", "file_name", "is_url"]
 
 
-async def download(url: str, folder: Path, *, max_bytes: int = MAX_BYTES) -> Path:
-    """Save the URL's body in `folder`; ImportFileError says what went wrong."""
-    fetched = await fetch(url, folder, max_bytes=max_bytes)
+async def download(
+    url: str, folder: Path, *, max_bytes: int = MAX_BYTES, allow_private: bool = False
+) -> Path:
+    """Save the URL's body in `folder`; ImportFileError says what went wrong. Only from a
+    public address unless `allow_private` (`calendar_feeds.allow_private_addresses`)."""
+    fetched = await fetch(url, folder, max_bytes=max_bytes, allowed=address_check(allow_private))
     assert fetched.path is not None  # an unconditional request is never "not modified"
     return fetched.path

@@ -3,12 +3,20 @@ real HTTP from 127.0.0.1; the scheduler's calendar-feeds job fetches it again.""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.bridge.test_cli import run_cli
+from tests.bridge import test_cli
 from tests.bridge.test_cli_import_url import feeds  # noqa: F401 (the local server's fixture)
+
+# The fake feeds are on 127.0.0.1: the documented opt-in for private addresses.
+PRIVATE_OK = {"CCIN_BRIDGE_CALENDAR_FEEDS__ALLOW_PRIVATE_ADDRESSES": "true"}
+
+
+def run_cli(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    return test_cli.run_cli(args, tmp_path, **PRIVATE_OK)
 
 
 @pytest.mark.slow  # runs the real CLI

@@ -111,7 +111,8 @@ def feeds_base() -> Iterator[str]:
 
 def _subscribed(settings: Settings, urls: list[str]) -> Settings:
     feeds = settings.calendar_feeds.model_copy(
-        update={"feeds": [CalendarFeed(url=url) for url in urls]}
+        # The fake is on 127.0.0.1: the opt-in for private addresses.
+        update={"feeds": [CalendarFeed(url=url) for url in urls], "allow_private_addresses": True}
     )
     return settings.model_copy(update={"calendar_feeds": feeds})
 

@@ -92,7 +92,10 @@ def feed_url() -> Iterator[str]:
 
 
 def _subscribed(settings: Settings, url: str) -> Settings:
-    feeds = settings.calendar_feeds.model_copy(update={"feeds": [CalendarFeed(url=url)]})
+    # The fake is on 127.0.0.1: the opt-in for private addresses.
+    feeds = settings.calendar_feeds.model_copy(
+        update={"feeds": [CalendarFeed(url=url)], "allow_private_addresses": True}
+    )
     return settings.model_copy(update={"calendar_feeds": feeds})
 
 
