@@ -50,7 +50,7 @@ class ImportJob:
             raise _Stopped
 
 
-class _Stopped(Exception):
+class _Stopped(imports.ImportStopped):
     """The bridge is stopping: the import ends after the batch it was writing."""
 
 

@@ -356,6 +356,7 @@ def test_import_reports_counts_and_bad_rows_and_is_idempotent(tmp_path: Path) ->
     assert imported[0]["detail"] == {
         "kind": "case-studies",
         "file": "case_studies.csv",
+        "outcome": "complete",
         "created": 3,
         "updated": 0,
         "unchanged": 0,

@@ -137,6 +137,7 @@ async def test_a_csv_with_one_bad_row_is_imported_with_its_report_and_audited(
     assert entry.detail == {
         "kind": "case-studies",
         "file": "cases.csv",
+        "outcome": "complete",
         "created": 2,
         "updated": 0,
         "unchanged": 0,
@@ -365,4 +366,64 @@ async def test_a_stopping_console_ends_an_import_after_its_batch_and_says_so(
     assert job.finished and job.report is None
     assert job.error is not None and "The bridge stopped during the import" in job.error
     assert not folder.exists()  # the upload is not left behind
-    assert await audited(site, "import.file") == []
+    [entry] = await audited(site, "import.file")  # stopped before its first batch
+    assert entry.detail["outcome"] == "stopped" and entry.detail["rows_done"] == 0
+
+
+async def test_an_import_stopped_after_a_committed_batch_is_audited_with_the_rows_so_far(
+    site: Site, tmp_path: Path
+) -> None:
+    path = tmp_path / "cases.csv"
+    path.write_text(GOOD_AND_BAD, encoding="utf-8")
+
+    def stop_after_the_first_row(done: int, total: int) -> None:
+        if done >= 1:
+            raise imports.ImportStopped
+
+    with pytest.raises(imports.ImportStopped):
+        await imports.import_file(
+            site.db.session,
+            "case-studies",
+            path,
+            actor_id=None,
+            zone=site.bridge.settings.zone,
+            progress=stop_after_the_first_row,
+            rows=1,
+        )
+    async with site.db.read() as session:
+        assert list(await session.scalars(select(CaseStudy.title))) == [
+            "Repair Cafés in Exampleton"
+        ]
+    [entry] = await audited(site, "import.file")
+    assert entry.actor_id is None
+    assert entry.detail == {
+        "kind": "case-studies",
+        "file": "cases.csv",
+        "outcome": "stopped",
+        "rows_done": 1,
+        "rows_total": 3,
+    }
+
+
+async def test_an_import_that_fails_part_way_is_audited_as_failed(
+    site: Site, tmp_path: Path
+) -> None:
+    path = tmp_path / "cases.csv"
+    path.write_text(GOOD_AND_BAD, encoding="utf-8")
+
+    def fail_after_the_first_row(done: int, total: int) -> None:
+        if done >= 1:
+            raise RuntimeError("the disk is full")
+
+    with pytest.raises(RuntimeError):
+        await imports.import_file(
+            site.db.session,
+            "case-studies",
+            path,
+            actor_id=None,
+            zone=site.bridge.settings.zone,
+            progress=fail_after_the_first_row,
+            rows=1,
+        )
+    [entry] = await audited(site, "import.file")
+    assert entry.detail["outcome"] == "failed" and entry.detail["rows_done"] == 1
