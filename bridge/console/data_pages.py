@@ -21,7 +21,13 @@ from typing import Any, Protocol, cast
 from aiohttp import BodyPartReader, web
 from markupsafe import Markup
 
-from ccin_bridge.console.import_jobs import ImportJob, ImportJobs
+from ccin_bridge.console.import_jobs import (
+    FOLDER_PREFIX,
+    ImportJob,
+    ImportJobs,
+    ImportsBusy,
+    sweep_stale_folders,
+)
 from ccin_bridge.handlers.console import Console, SignedIn
 from ccin_bridge.handlers.replies import Reply
 from ccin_bridge.store.importers import Kind
@@ -88,6 +94,8 @@ class DataPages:
         bridge = site.console.bridge
         url = bridge.db.url.render_as_string(hide_password=False)
         self.imports = ImportJobs(url, bridge.settings.zone)
+        # Upload folders of a bridge that was killed mid-import are not left for ever.
+        sweep_stale_folders()
         self.script = (files("ccin_bridge.console") / "static" / "data-imports.js").read_bytes()
 
     async def stopped(self, _app: web.Application) -> None:
@@ -211,11 +219,13 @@ class DataPages:
         status: int = 200,
     ) -> web.Response:
         problems: list[tuple[str, str, str]] = []
+        counted = 0  # all the problems, of which the job kept the first few
         if job is not None and job.report is not None:
             problems = [("Skipped", p.where, p.reason) for p in job.report.errors]
             problems += [
                 ("Imported with a warning", p.where, p.reason) for p in job.report.warnings
             ]
+            counted = job.errors + job.warnings
         recent = [j for j in reversed(self.imports.jobs.values()) if j is not job][:10]
         return self.site._render(
             "data_imports.html",
@@ -231,7 +241,7 @@ class DataPages:
             error=error,
             job=job,
             problems=problems[:SHOWN_PROBLEMS],
-            more_problems=max(0, len(problems) - SHOWN_PROBLEMS),
+            more_problems=max(0, counted - min(len(problems), SHOWN_PROBLEMS)),
             recent=recent,
         )
 
@@ -254,10 +264,14 @@ class DataPages:
         signed = await self.site._signed_in(request)
         if signed is None:
             return self.site._to_sign_in(request)
-        folder = Path(tempfile.mkdtemp(prefix="ccin-console-import-"))
+        folder = Path(tempfile.mkdtemp(prefix=FOLDER_PREFIX))
         kind = ""
         try:
             kind, path = await self._receive(request, signed, folder)
+            job = self.imports.start(cast(Kind, kind), folder, path, signed.admin.person_id)
+        except ImportsBusy as exc:
+            _remove(folder)
+            return self._imports(signed, error=str(exc), kind=kind, status=503)
         except UploadRefused as exc:
             _remove(folder)
             status = 413 if "larger than" in str(exc) else 400
@@ -268,7 +282,6 @@ class DataPages:
         except BaseException:
             _remove(folder)
             raise
-        job = self.imports.start(cast(Kind, kind), folder, path, signed.admin.person_id)
         return web.Response(status=303, headers={"Location": f"imports?job={job.id}"})
 
     async def _receive(

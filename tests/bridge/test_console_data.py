@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import re
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -427,3 +429,69 @@ async def test_an_import_that_fails_part_way_is_audited_as_failed(
         )
     [entry] = await audited(site, "import.file")
     assert entry.detail["outcome"] == "failed" and entry.detail["rows_done"] == 1
+
+
+async def test_imports_run_one_at_a_time_on_their_own_thread_and_at_most_three_wait(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entered, gate, threads = threading.Event(), threading.Event(), []
+    real = imports.import_file
+
+    async def held(units: Any, kind: Any, path: Path, **options: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        entered.set()
+        await asyncio.to_thread(gate.wait, 60)
+        return await real(units, kind, path, **options)
+
+    monkeypatch.setattr(imports, "import_file", held)
+    jobs = import_jobs.ImportJobs(
+        site.db.url.render_as_string(hide_password=False), site.bridge.settings.zone
+    )
+    ada = await ada_person(site)
+    started = []
+    for n in range(import_jobs.MAX_JOBS):
+        folder = tmp_path / f"upload{n}"
+        folder.mkdir()
+        (folder / "cases.csv").write_text(GOOD_AND_BAD, encoding="utf-8")
+        started.append(jobs.start("case-studies", folder, folder / "cases.csv", ada))
+    with pytest.raises(import_jobs.ImportsBusy, match="imports are under way or waiting"):
+        jobs.start("case-studies", tmp_path, tmp_path / "more.csv", ada)
+    await asyncio.to_thread(entered.wait, 60)
+    assert len(threads) == 1  # the others wait their turn
+    gate.set()
+    async with asyncio.timeout(60):
+        await jobs.wait()
+    assert all(job.finished and job.report is not None for job in started)
+    assert all(name.startswith("console-import") for name in threads) and len(threads) == 3
+    await jobs.stop()
+
+
+async def test_a_finished_report_keeps_the_first_500_problems_and_counts_them_all(
+    site: Site, tmp_path: Path
+) -> None:
+    jobs = import_jobs.ImportJobs(
+        site.db.url.render_as_string(hide_password=False), site.bridge.settings.zone
+    )
+    folder = tmp_path / "upload"
+    folder.mkdir()
+    bad = "".join(f"Case {n},,no address\n" for n in range(600))
+    (folder / "cases.csv").write_text("title,url,summary\n" + bad, encoding="utf-8")
+    job = jobs.start("case-studies", folder, folder / "cases.csv", await ada_person(site))
+    async with asyncio.timeout(60):
+        await jobs.wait()
+    await jobs.stop()
+    assert job.report is not None and len(job.report.errors) == import_jobs.KEPT_PROBLEMS
+    assert job.errors == 600 and "600 rows skipped" in job.summary
+
+
+def test_upload_folders_a_killed_bridge_left_are_swept_at_start(tmp_path: Path) -> None:
+    old, new = tmp_path / "ccin-console-import-old", tmp_path / "ccin-console-import-new"
+    other = tmp_path / "someone-elses"
+    for folder in (old, new, other):
+        folder.mkdir()
+        (folder / "cases.csv").write_text("title\n", encoding="utf-8")
+    two_days_ago = time.time() - 2 * 24 * 3600
+    os.utime(old, (two_days_ago, two_days_ago))
+    os.utime(other, (two_days_ago, two_days_ago))
+    assert import_jobs.sweep_stale_folders(root=tmp_path) == 1
+    assert not old.exists() and new.exists() and other.exists()
