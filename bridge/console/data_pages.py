@@ -34,6 +34,8 @@ from ccin_bridge.store.importers import Kind
 
 MAX_UPLOAD = 20 * 1024 * 1024  # as `ccin-bridge import URL` downloads at most
 MAX_FIELD = 4096  # a form field beside the file (the kind, the CSRF token)
+FIELDS = ("csrf", "kind")  # the form's fields before its one file, each at most once
+NOT_OURS = "The form was not one the console sent"
 CHUNK = 64 * 1024
 KINDS: dict[Kind, str] = {
     "case-studies": "Case studies",
@@ -288,7 +290,8 @@ class DataPages:
         self, request: web.Request, signed: SignedIn, folder: Path
     ) -> tuple[str, Path]:
         """The form's fields in order (the CSRF token first, then the kind, then the file),
-        the file streamed to `folder` and refused once it is larger than MAX_UPLOAD."""
+        the file streamed to `folder` and refused once it is larger than MAX_UPLOAD. Only the
+        form's own fields, each once, and one file: nothing else is kept or read far."""
         if not request.content_type.startswith("multipart/form-data"):
             raise UploadRefused("Choose a file to import")
         reader = await request.multipart()
@@ -297,8 +300,14 @@ class DataPages:
         while (part := await reader.next()) is not None:
             if not isinstance(part, BodyPartReader):
                 raise UploadRefused("Choose a file to import")
+            if path is not None:  # the file is the form's last part, and its only file
+                await _drain(part, MAX_FIELD)
+                raise UploadRefused("Choose one file to import at a time")
             if part.name != "file":
-                fields[part.name or ""] = await _field(part)
+                if part.name not in FIELDS or part.name in fields or part.filename:
+                    await _drain(part, MAX_FIELD)
+                    raise UploadRefused(NOT_OURS)
+                fields[part.name] = await _field(part)
                 continue
             if not self.site._csrf_ok(signed.session.csrf, fields):
                 raise _Forged
@@ -324,7 +333,7 @@ async def _field(part: BodyPartReader) -> str:
     while chunk := await part.read_chunk(MAX_FIELD):
         value += chunk
         if len(value) > MAX_FIELD:
-            raise UploadRefused("The form was not one the console sent")
+            raise UploadRefused(NOT_OURS)
     return value.decode("utf-8", "replace")
 
 

@@ -495,3 +495,32 @@ def test_upload_folders_a_killed_bridge_left_are_swept_at_start(tmp_path: Path) 
     os.utime(other, (two_days_ago, two_days_ago))
     assert import_jobs.sweep_stale_folders(root=tmp_path) == 1
     assert not old.exists() and new.exists() and other.exists()
+
+
+async def test_an_upload_of_two_files_or_fields_not_the_forms_own_is_refused(site: Site) -> None:
+    async with browser() as client:
+        await signed_in(client, site)
+        csrf = await csrf_of(client, site.url + "imports")
+        assert csrf is not None
+        two_files = upload_form(csrf, "case-studies", "a.csv", GOOD_AND_BAD.encode())
+        two_files.add_field("file", io.BytesIO(b"title,url\n"), filename="b.csv")
+        extra = aiohttp.FormData()
+        extra.add_field("csrf", csrf)
+        extra.add_field("padding", "x" * 1000)
+        extra.add_field("kind", "case-studies")
+        extra.add_field("file", io.BytesIO(GOOD_AND_BAD.encode()), filename="a.csv")
+        twice = aiohttp.FormData()
+        twice.add_field("csrf", csrf)
+        twice.add_field("kind", "case-studies")
+        twice.add_field("kind", "suppliers")
+        twice.add_field("file", io.BytesIO(GOOD_AND_BAD.encode()), filename="a.csv")
+        said = []
+        for form in (two_files, extra, twice):
+            async with client.post(site.url + "imports", data=form, allow_redirects=False) as a:
+                assert a.status == 400
+                said.append(await a.text())
+    assert "Choose one file to import at a time" in said[0]
+    assert all("The form was not one the console sent" in text for text in said[1:])
+    assert await audited(site, "import.file") == []
+    async with site.db.read() as session:
+        assert list(await session.scalars(select(CaseStudy.id))) == []
