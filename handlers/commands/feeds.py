@@ -91,7 +91,8 @@ async def feeds(ctx: Context) -> Reply:
 async def _remove(ctx: Context, value: str) -> Reply:
     number = value.removeprefix("#")
     rows = {row.id: row for row in await feed_list.feeds(ctx.session)}
-    row = rows.get(int(number)) if number.isdigit() else None
+    # isdigit alone takes "²" and other digits int() refuses.
+    row = rows.get(int(number)) if number.isascii() and number.isdigit() else None
     if row is None:
         raise UserFacingError(f"There is no feed {value[:20]!r}. See {ctx.request.show('feeds')}.")
     if row.url in _configured(ctx):

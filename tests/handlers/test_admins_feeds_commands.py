@@ -48,5 +48,8 @@ async def test_a_feed_config_names_cannot_be_removed_in_chat(
     refused = texts(await say(bridge, ADMIN, f"/feeds remove {feed_id}"))
     assert "is in config.yaml" in refused
     assert "There is no feed '99'" in texts(await say(bridge, ADMIN, "/feeds remove 99"))
+    for odd in ("²", "#١٢", "⑨"):  # digits to str.isdigit, not to int()
+        said = texts(await say(bridge, ADMIN, f"/feeds remove {odd}"))
+        assert f"There is no feed {odd!r}" in said
     added = texts(await say(bridge, ADMIN, "/feed add webcal://example.org/other 12h"))
     assert "then every 12h" in added
