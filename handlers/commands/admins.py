@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ccin_bridge.handlers import platforms
 from ccin_bridge.handlers.core import Command, Context
 from ccin_bridge.handlers.errors import UserFacingError
 from ccin_bridge.handlers.identity import parse_user_key
@@ -23,16 +24,33 @@ async def change_admin(
     grant: bool,
     actor_id: int | None,
     config_admins: list[str],
+    self_key: str | None = None,
+    network_only: bool = False,
 ) -> str:
     """Grant or revoke the store's admin right on one account (`actor_id` None: the command
     line), audited as `admin.grant` / `admin.revoke`; what happened, in a sentence. Raises
     UserFacingError for a key that names no account a platform could have, or a right that
-    config gives (only config.yaml takes that back)."""
+    config gives (only config.yaml takes that back). `self_key`: the account asking, which
+    cannot revoke its own right however the key is spelt (`telegram:0900000001`).
+    `network_only` (chat and the console): rights are granted only on platforms people reach
+    over the network; a local one's accounts are the server operator's to grant."""
     try:
         platform, user_id = parse_user_key(key)
     except ValueError as exc:
         raise UserFacingError(str(exc)) from None
     key = f"{platform}:{user_id}"
+    if not grant and self_key is not None and key == _canonical(self_key):
+        raise UserFacingError(
+            "You cannot revoke your own rights: another admin can, or "
+            "`ccin-bridge admin revoke` on the server."
+        )
+    spec = platforms.registered()[platform]
+    if grant and network_only and not spec.public:
+        raise UserFacingError(
+            f"{spec.label} accounts are local to the server, not people on the network: "
+            "admin rights are granted here only on a network platform (`ccin-bridge admin "
+            "grant` on the server grants one there); nothing changed."
+        )
     if not grant and key in config_admins:
         raise UserFacingError(
             f"{key} is an admin by config (`admins` in config.yaml): take it out there; "
@@ -48,6 +66,14 @@ async def change_admin(
     return f"{key} is {'now' if grant else 'no longer'} an admin."
 
 
+def _canonical(key: str) -> str:
+    try:
+        platform, user_id = parse_user_key(key)
+    except ValueError:
+        return key.strip()
+    return f"{platform}:{user_id}"
+
+
 async def admins(ctx: Context) -> Reply:
     words = ctx.args.split()
     if not words or words[0].casefold() == "list":
@@ -57,18 +83,14 @@ async def admins(ctx: Context) -> Reply:
         raise UserFacingError(
             f"Try {ctx.request.show(USAGE)} or {ctx.request.show('admin revoke PLATFORM:USER_ID')}."
         )
-    key = words[1]
-    if what == "revoke" and key.strip() == ctx.request.user.key:
-        raise UserFacingError(
-            "You cannot revoke your own rights: another admin can, or "
-            "`ccin-bridge admin revoke` on the server."
-        )
     said = await change_admin(
         ctx.session,
-        key,
+        words[1],
         grant=what == "grant",
         actor_id=ctx.person.id,
         config_admins=ctx.settings.admins,
+        self_key=ctx.request.user.key,
+        network_only=True,
     )
     return ReplyBuilder().para(said).build(private=True)
 

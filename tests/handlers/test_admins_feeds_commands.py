@@ -53,3 +53,28 @@ async def test_a_feed_config_names_cannot_be_removed_in_chat(
         assert f"There is no feed {odd!r}" in said
     added = texts(await say(bridge, ADMIN, "/feed add webcal://example.org/other 12h"))
     assert "then every 12h" in added
+
+
+async def test_an_admin_cannot_revoke_their_own_rights_however_the_key_is_spelt(
+    settings: Settings, db: Database, clock: Clock
+) -> None:
+    bridge = await make_bridge(settings, db, clock, admins=[ADMIN.key])
+    await say(bridge, ALEX_TG, "/start")
+    assert "is now an admin" in texts(await say(bridge, ADMIN, f"/admin grant {ALEX_TG.key}"))
+    for spelling in (ALEX_TG.key, f"telegram:0{ALEX_TG.user_id}", f" telegram:00{ALEX_TG.user_id}"):
+        said = texts(await say(bridge, ALEX_TG, f"/admin revoke {spelling}"))
+        assert "You cannot revoke your own rights" in said
+    async with db.read() as session:
+        rows = await store_admins.admins(session, [ADMIN.key])
+    assert ALEX_TG.key in [r.key for r in rows]
+
+
+async def test_admin_rights_are_not_granted_on_the_local_terminal(
+    settings: Settings, db: Database, clock: Clock
+) -> None:
+    bridge = await make_bridge(settings, db, clock, admins=[ADMIN.key])
+    said = texts(await say(bridge, ADMIN, "/admin grant terminal:ghost"))
+    assert "admin rights are granted here only on a network platform" in said
+    async with db.read() as session:
+        rows = await store_admins.admins(session, [ADMIN.key])
+    assert [r.key for r in rows] == [ADMIN.key]
