@@ -29,6 +29,12 @@ def ask_key(slug: str, version: int, person_id: int) -> str:
     return f"rules:{slug}:v{version}:{person_id}"
 
 
+def accept_action(slug: str, version: int) -> str:
+    """The "I accept" button's command: it names the version shown, so an old button never
+    accepts rules changed since (handlers/commands/groups.py shows the current ones instead)."""
+    return f"join {slug} --accept v{version}"
+
+
 def _request(group: GroupConfig, version: int) -> Reply:
     return (
         ReplyBuilder()
@@ -39,7 +45,7 @@ def _request(group: GroupConfig, version: int) -> Reply:
         )
         .para(group.rules.text.strip())
         .buttons(
-            Button("I accept", f"join {group.slug} --accept"),
+            Button("I accept", accept_action(group.slug, version)),
             Button("Leave the group", f"leave {group.slug}"),
         )
         .build(private=True)
@@ -54,7 +60,10 @@ def _reminder(group: GroupConfig, version: int) -> Reply:
             bold(group.name),
             f" (version {version}).",
         )
-        .buttons(Button("I accept", f"join {group.slug} --accept"))
+        .buttons(
+            Button("I accept", accept_action(group.slug, version)),
+            Button("Leave the group", f"leave {group.slug}"),
+        )
         .build(private=True)
     )
 

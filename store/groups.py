@@ -84,9 +84,20 @@ async def set_role(session: AsyncSession, *, person_id: int, slug: str, role: st
     await session.flush()
 
 
-async def record_consent(session: AsyncSession, *, person_id: int, slug: str, platform: str) -> int:
-    """Record acceptance of the group's current rules; returns the version accepted."""
+async def record_consent(
+    session: AsyncSession,
+    *,
+    person_id: int,
+    slug: str,
+    platform: str,
+    expected_version: int | None = None,
+) -> int | None:
+    """Record acceptance of the group's current rules; returns the version accepted. Given
+    `expected_version` (the version the person was shown), nothing is recorded and None
+    returned when the current version is another: an old "I accept" never accepts newer rules."""
     group = await _group(session, slug)
+    if expected_version is not None and expected_version != group.rules_version:
+        return None
     session.add(
         Consent(
             person_id=person_id,

@@ -24,6 +24,7 @@ from ccin_bridge.handlers.membership import (
 )
 from ccin_bridge.handlers.replies import Button, Reply, ReplyBuilder, Span, bold, italic
 from ccin_bridge.handlers.requests import MAX_ARGS
+from ccin_bridge.handlers.rules_acceptance import accept_action
 from ccin_bridge.store import audit, reference
 from ccin_bridge.store import groups as store_groups
 from ccin_bridge.store import people as store_people
@@ -111,12 +112,16 @@ async def join(ctx: Context) -> Reply | list[Reply]:
     name, option, value = _parse(ctx.args)
     group = find_group(ctx.settings, name)
     current = await store_groups.membership(ctx.session, ctx.person.id, group.slug)
+    shown = _shown_version(value) if option == ACCEPT else None
     if current is not None and current.status == store_groups.ACTIVE:
-        return await _already_member(ctx, group, accepting=option == ACCEPT)
+        return await _already_member(ctx, group, accepting=option == ACCEPT, shown=shown)
     if current is not None and current.status == store_groups.PENDING:
         return ReplyBuilder().para(f"Your request to join {group.name} is with the admins.").build()
     fresh = JoinState(group=group.slug)
     if option == ACCEPT:
+        if shown is not None and shown != group.rules.version:
+            # A button from rules changed since: the current ones are read first.
+            return [_changed_since(group), *await JOIN.start(ctx, fresh)]
         return await JOIN.start(ctx, fresh, {RULES: flow.YES})
     saved = await JOIN.saved(ctx)
     if saved is None or saved.state.group != group.slug or saved.state.accepted is None:
@@ -155,14 +160,34 @@ async def _rules_again(ctx: Context, state: JoinState) -> Reply:
     return _rules(ctx, _group(ctx, state), hint=True)
 
 
-async def _accept(ctx: Context, state: JoinState, answer: str) -> JoinState:
+def _shown_version(value: str) -> int | None:
+    """The version an "I accept" button names (`--accept v3`); None when typed without one."""
+    digits = value.strip().casefold().removeprefix("v")
+    return int(digits) if digits.isdigit() else None
+
+
+def _changed_since(group: GroupConfig) -> Reply:
+    return (
+        ReplyBuilder()
+        .para(
+            f"The rules of {group.name} have changed since that message; nothing was accepted. "
+            f"Here are the current ones (version {group.rules.version})."
+        )
+        .build()
+    )
+
+
+async def _accept(ctx: Context, state: JoinState, answer: str) -> JoinState | Reply:
     group = _group(ctx, state)
     version = await store_groups.record_consent(
         ctx.session,
         person_id=ctx.person.id,
         slug=group.slug,
         platform=ctx.request.user.platform,
+        expected_version=group.rules.version,  # the version just shown
     )
+    if version is None:  # changed in the store since: show the current rules
+        return _rules(ctx, group, hint=True)
     return JoinState(group=group.slug, accepted=version)
 
 
@@ -182,7 +207,7 @@ def _rules(ctx: Context, group: GroupConfig, *, hint: bool = False) -> Reply:
     if hint:
         builder.para("Press “I accept” (or reply “accept”) to go on, or cancel.")
     return builder.buttons(
-        Button("I accept", f"join {group.slug} {ACCEPT}", "confirm"),
+        Button("I accept", accept_action(group.slug, group.rules.version), "confirm"),
         Button("Cancel", "cancel", "cancel"),
     ).build()
 
@@ -455,17 +480,23 @@ def approval_card(request: store_groups.MemberRow, group: GroupConfig, *, org_ty
     )
 
 
-async def _already_member(ctx: Context, group: GroupConfig, *, accepting: bool) -> Reply:
+async def _already_member(
+    ctx: Context, group: GroupConfig, *, accepting: bool, shown: int | None
+) -> Reply | list[Reply]:
     accepted = await store_groups.accepted_version(ctx.session, ctx.person.id, group.slug)
     if (accepted or 0) < await store_groups.rules_version(ctx.session, group.slug):
-        if not accepting:
+        if not accepting or shown is None:
+            # Typed without a version: they read the current text before accepting it.
             return _rules(ctx, group)
         version = await store_groups.record_consent(
             ctx.session,
             person_id=ctx.person.id,
             slug=group.slug,
             platform=ctx.request.user.platform,
+            expected_version=shown,
         )
+        if version is None:
+            return [_changed_since(group), _rules(ctx, group)]
         await audit.record(
             ctx.session,
             actor_id=ctx.person.id,

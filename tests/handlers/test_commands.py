@@ -147,7 +147,7 @@ async def test_join_shows_rules_then_records_consent(bridge: Bridge) -> None:
     rules = await bridge.handle(ask("join", "officers"))
     assert "rules of engagement (version 1)" in says(rules)
     assert "Open to officers of Full and Associate member organisations." in says(rules)
-    assert "join officers --accept" in actions(rules)
+    assert "join officers --accept v1" in actions(rules)
     assert "Which organisation" in says(await bridge.handle(ask("join", "officers --accept")))
     assert "join officers --role 0" in actions(await bridge.handle(ask("", "Oxford City Council")))
     done = says(await bridge.handle(ask("", "officers")))

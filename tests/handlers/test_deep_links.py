@@ -65,7 +65,7 @@ async def test_a_join_link_opens_the_groups_rules(bridge: Bridge) -> None:
     said = says(replies)
     assert "Hello Alice Example, welcome to the" in said
     assert "Officer Network: rules of engagement (version 1)" in said
-    assert "join officers --accept" in actions(replies)
+    assert "join officers --accept v1" in actions(replies)
     # The flow goes on as if /join had been typed.
     after = says(await bridge.handle(ask("join", "officers --accept")))
     assert "Which organisation are you from?" in after

@@ -8,6 +8,7 @@ import logging
 import pytest
 from sqlalchemy import select
 
+from ccin_bridge.handlers import rules_acceptance
 from ccin_bridge.handlers.config import Rules, Settings
 from ccin_bridge.handlers.core import Bridge
 from ccin_bridge.handlers.events import FormSubmitted
@@ -21,6 +22,7 @@ from tests.conftest import Clock
 from tests.handlers.groups_support import (
     ADMIN,
     ALEX_TG,
+    actions,
     approve_all,
     join_officers,
     make_bridge,
@@ -136,12 +138,69 @@ async def test_new_rules_bump_the_version_and_ask_every_member(
         assert await store_groups.rules_version(session, "officers") == 2
     shown = texts(await say(bridge, ADMIN, "/group show officers"))
     assert "Alex Example [#" in shown and "asked on" in shown
-    thanked = texts(await say(bridge, ALEX_TG, "/join officers --accept"))
+    thanked = texts(await say(bridge, ALEX_TG, "/join officers --accept v2"))
     assert "Thank you for accepting version 2" in thanked
     assert "accepted version 2" in texts(await say(bridge, ADMIN, "/group show officers"))
     # The same text again is no new version.
     again = texts(await say(bridge, ADMIN, f"/group rules officers {NEW_RULES}"))
     assert "Nothing changed" in again
+
+
+async def _accepted(db: Database) -> int | None:
+    async with db.read() as session:
+        (alex,) = await store_groups.members(session, "officers", ["active"])
+        return alex.accepted_version
+
+
+async def test_an_old_accept_button_accepts_nothing_and_shows_the_current_rules(
+    settings: Settings, db: Database, clock: Clock
+) -> None:
+    bridge = await make_bridge(settings, db, clock)
+    await join_officers(bridge, ALEX_TG)
+    await approve_all(bridge)
+    await say(bridge, ADMIN, f"/group rules officers\n{NEW_RULES}")
+    async with db.read() as session:
+        (ask,) = await session.scalars(select(Push).where(Push.title == "Rules changed"))
+    assert "join officers --accept v2" in str(ask.payload)  # the version asked about
+    await say(bridge, ADMIN, "/group rules officers\nThird rules: be brief.")
+    old = await say(bridge, ALEX_TG, "/join officers --accept v2")  # the v2 message's button
+    said = texts(old)
+    assert "changed since that message; nothing was accepted" in said
+    assert "Third rules: be brief." in said and "(version 3)" in said
+    assert await _accepted(db) == 1
+    typed = await say(bridge, ALEX_TG, "/join officers --accept")  # typed: read them first
+    assert "Third rules: be brief." in texts(typed) and await _accepted(db) == 1
+    assert "join officers --accept v3" in actions(typed)
+    thanked = texts(await say(bridge, ALEX_TG, "/join officers --accept v3"))
+    assert "Thank you for accepting version 3" in thanked and await _accepted(db) == 3
+
+
+async def test_an_old_accept_button_does_not_join_under_newer_rules(
+    settings: Settings, db: Database, clock: Clock
+) -> None:
+    bridge = await make_bridge(settings, db, clock)
+    assert "join officers --accept v1" in actions(await say(bridge, ALEX_TG, "/join officers"))
+    await say(bridge, ADMIN, "/group rules officers\nSecond rules.")
+    said = texts(await say(bridge, ALEX_TG, "/join officers --accept v1"))
+    assert "changed since that message" in said and "Second rules." in said
+    assert "Which organisation" not in said  # the rules step is asked again
+
+
+async def test_the_reminder_names_the_version_and_offers_leaving(
+    settings: Settings, db: Database, clock: Clock
+) -> None:
+    bridge = await make_bridge(settings, db, clock)
+    await join_officers(bridge, ALEX_TG)
+    await approve_all(bridge)
+    await say(bridge, ADMIN, f"/group rules officers\n{NEW_RULES}")
+    async with db.session() as session:
+        live = await bridge.live_settings(session)
+        later = clock() + rules_acceptance.REMIND_AFTER
+        assert await rules_acceptance.ask(session, live, later) == 1
+    async with db.read() as session:
+        (reminder,) = await session.scalars(select(Push).where(Push.title == "Rules reminder"))
+    assert "join officers --accept v2" in str(reminder.payload)
+    assert "leave officers" in str(reminder.payload)
 
 
 async def test_rules_without_text_show_them_and_how_to_replace_them(
@@ -204,7 +263,7 @@ async def test_erasure_takes_their_acceptances(
     await join_officers(bridge, ALEX_TG)
     await approve_all(bridge)
     await say(bridge, ADMIN, f"/group rules officers\n{NEW_RULES}")
-    await say(bridge, ALEX_TG, "/join officers --accept")
+    await say(bridge, ALEX_TG, "/join officers --accept v2")
     async with db.session() as session:
         person = (await store_groups.members(session, "officers", ["active"]))[0].person_id
         theirs = select(Consent).where(Consent.person_id == person)

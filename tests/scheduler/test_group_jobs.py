@@ -97,7 +97,7 @@ async def test_rules_bump_asks_members_to_reaccept_then_reminds_once(
     clock.now += timedelta(days=8)
     assert await group_jobs.remind_rules() == 1
     assert await group_jobs.remind_rules() == 0  # one reminder only
-    await say(bridge, ALEX_TG, "/join officers --accept")
+    await say(bridge, ALEX_TG, "/join officers --accept v2")  # the ask's button
     async with bridge.db.session() as session:
         assert await store_groups.members_needing_consent(session) == []
 
