@@ -11,15 +11,19 @@ the store's value wins, and each start names the config keys it no longer follow
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Select, Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ccin_bridge.store.models import Audience, Group
 from ccin_bridge.store.upsert import insert_new
+
+log = logging.getLogger(__name__)
+R = TypeVar("R")
 
 # The settings an admin can edit; `rules` is the text and its version together.
 EDITABLE = ("description", "join_policy", "member_types", "roles", "rules")
@@ -86,7 +90,9 @@ async def sync_groups(session: AsyncSession, specs: Iterable[GroupSpec]) -> list
     the store's value. Returns the config keys so overridden whose value differs from the
     store's (`groups.officers.rules`), for the start-up log. Groups gone from config are
     kept for history (their memberships and consents refer to them)."""
-    existing = {g.slug: g for g in await session.scalars(select(Group))}
+    # Locked, as every writer locks the row (`_group`): an admin's edit saved meanwhile in
+    # another process is waited for and then read, not overwritten with what was read before.
+    existing = {g.slug: g for g in await session.scalars(_locked(select(Group)))}
     overridden: list[str] = []
     for spec in specs:
         group = existing.get(spec.slug)
@@ -130,7 +136,7 @@ async def sync_groups(session: AsyncSession, specs: Iterable[GroupSpec]) -> list
 
 async def sync_audiences(session: AsyncSession, specs: Iterable[AudienceSpec]) -> list[str]:
     """The same rule for audiences: config's name always, its description until edited."""
-    existing = {a.slug: a for a in await session.scalars(select(Audience))}
+    existing = {a.slug: a for a in await session.scalars(_locked(select(Audience)))}
     overridden: list[str] = []
     for spec in specs:
         audience = existing.get(spec.slug)
@@ -213,8 +219,15 @@ async def stored_audiences(session: AsyncSession) -> dict[str, StoredAudience]:
     }
 
 
+def _locked(query: Select[R]) -> Select[R]:
+    """The rows locked until the transaction ends (PostgreSQL; SQLite's writer holds the whole
+    database already) and read afresh: each writer reads, changes and writes back a row (the
+    next rules version, the `edited` list), so two at once must not both read the same."""
+    return query.with_for_update().execution_options(populate_existing=True)
+
+
 async def _group(session: AsyncSession, slug: str) -> Group:
-    group = await session.scalar(select(Group).where(Group.slug == slug))
+    group = await session.scalar(_locked(select(Group).where(Group.slug == slug)))
     if group is None:
         raise LookupError(f"group {slug!r} is not in the store; was config synced?")
     return group
@@ -263,7 +276,7 @@ async def new_rules(session: AsyncSession, slug: str, text: str) -> int:
 
 
 async def edit_audience(session: AsyncSession, slug: str, *, description: str) -> None:
-    audience = await session.scalar(select(Audience).where(Audience.slug == slug))
+    audience = await session.scalar(_locked(select(Audience).where(Audience.slug == slug)))
     if audience is None:
         raise LookupError(f"audience {slug!r} is not in the store; was config synced?")
     audience.description = description
