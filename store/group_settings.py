@@ -121,6 +121,17 @@ async def sync_groups(session: AsyncSession, specs: Iterable[GroupSpec]) -> list
                 setattr(group, name, value)
             elif value != getattr(group, name):
                 overridden.append(f"groups.{spec.slug}.{name}")
+        if "rules" in edited and spec.rules_version > group.rules_version:
+            # Config's rules are newer than the admin's: they apply again (a version never
+            # goes back), and config decides the rules until an admin edits them again.
+            log.info(
+                "groups.%s.rules: config.yaml's version %d replaces the edited version %d",
+                spec.slug,
+                spec.rules_version,
+                group.rules_version,
+            )
+            edited.discard("rules")
+            group.edited = sorted(edited)
         if "rules" not in edited:
             group.rules_version = spec.rules_version
             if spec.rules_text is not None:

@@ -88,6 +88,28 @@ async def test_unedited_settings_follow_config_and_edited_ones_keep_the_store(
     assert "join_policy" not in warnings[0]
 
 
+async def test_newer_rules_in_config_replace_rules_an_admin_edited(
+    settings: Settings, db: Database, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    bridge = await make_bridge(settings, db, clock)
+    await say(bridge, ADMIN, f"/group rules officers\n{NEW_RULES}")  # version 2, edited
+    same = _with_officers(settings, rules=Rules(version=2, text="Config's second rules."))
+    kept = (await _live(await make_bridge(same, db, clock))).group("officers")
+    assert kept is not None and kept.rules == Rules(version=2, text=NEW_RULES)
+    newer = _with_officers(settings, rules=Rules(version=3, text="Config's third rules."))
+    with caplog.at_level(logging.INFO):
+        again = await make_bridge(newer, db, clock)
+    officers = (await _live(again)).group("officers")
+    assert officers is not None and officers.rules == Rules(version=3, text="Config's third rules.")
+    assert any("version 3 replaces the edited version 2" in r.getMessage() for r in caplog.records)
+    async with db.read() as session:
+        assert "rules" not in (await store_settings.stored_groups(session))["officers"].edited
+    # Config decides the rules again: its next text follows at the next start.
+    fourth = _with_officers(settings, rules=Rules(version=4, text="Config's fourth rules."))
+    officers = (await _live(await make_bridge(fourth, db, clock))).group("officers")
+    assert officers is not None and officers.rules.text == "Config's fourth rules."
+
+
 async def test_set_checks_each_setting_and_saves_nothing_wrong(
     settings: Settings, db: Database, clock: Clock
 ) -> None:
