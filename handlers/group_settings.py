@@ -162,6 +162,54 @@ def _items(value: str) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
+# A form gives each field's value as it was drawn too, under this prefix (`was_rules`), so a
+# save applies only what this admin changed and never reverts what another saved meanwhile.
+DRAWN = "was_"
+MOVED = "Another admin changed this since you opened the form; reload the page to see it"
+
+
+def form_values(group: GroupConfig) -> dict[str, str]:
+    """Each field's value as a form shows it (lists comma-separated)."""
+    return {
+        "description": group.description,
+        "join_policy": group.join_policy,
+        "member_types": ", ".join(group.member_types),
+        "roles": ", ".join(group.roles),
+        "rules": group.rules.text.strip(),
+    }
+
+
+def _same(name: str, one: str, other: str) -> bool:
+    """Equal as settings: line breaks and spaces around aside, lists as their items, and
+    member types and the join policy in any case (as `check` reads them)."""
+    a, b = (v.replace("\r\n", "\n").strip() for v in (one, other))
+    if name in ("member_types", "join_policy"):
+        a, b = a.casefold(), b.casefold()
+    if name in ("member_types", "roles"):
+        return _items(a) == _items(b)
+    return a == b
+
+
+def changed_since_drawn(
+    group: GroupConfig, answers: Mapping[str, str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """A form's answers with the drawn values (`DRAWN`): the fields this admin changed, and
+    those refused because the group's value moved since the form was drawn (by field). A
+    field without its drawn value is kept as given."""
+    now = form_values(group)
+    kept = {k: v for k, v in answers.items() if not k.startswith(DRAWN)}
+    moved: dict[str, str] = {}
+    for name in FIELDS:
+        drawn = answers.get(DRAWN + name)
+        if drawn is None or name not in kept:
+            continue
+        if _same(name, kept[name], drawn) or _same(name, kept[name], now[name]):
+            del kept[name]  # not changed by this admin, or already as they want it
+        elif not _same(name, now[name], drawn):
+            moved[name] = MOVED
+    return kept, moved
+
+
 def check(
     group: GroupConfig, answers: Mapping[str, str]
 ) -> tuple[dict[str, str | list[str]], dict[str, str]]:

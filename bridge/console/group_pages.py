@@ -19,6 +19,7 @@ from ccin_bridge.handlers import group_settings
 from ccin_bridge.handlers.config import GroupConfig
 from ccin_bridge.handlers.console import Console, SignedIn
 from ccin_bridge.handlers.events import FormSubmitted
+from ccin_bridge.handlers.group_settings import DRAWN
 from ccin_bridge.handlers.identity import ChatRef
 from ccin_bridge.handlers.replies import Reply
 
@@ -47,13 +48,7 @@ def add_routes(app: web.Application, site: ConsoleSite) -> None:
 
 
 def _values(group: GroupConfig) -> dict[str, Any]:
-    return {
-        "description": group.description,
-        "join_policy": group.join_policy,
-        "member_types": list(group.member_types),
-        "roles": ", ".join(group.roles),
-        "rules": group.rules.text.strip(),
-    }
+    return {**group_settings.form_values(group), "member_types": list(group.member_types)}
 
 
 class GroupPages:
@@ -104,6 +99,10 @@ class GroupPages:
         }
         # Checkboxes: one value each, as a list typed in chat would be.
         answers["member_types"] = ", ".join(str(v) for v in form.getall("member_types", []))
+        drawn = {
+            name: str(form[DRAWN + name]) for name in group_settings.FIELDS if DRAWN + name in form
+        }
+        answers.update({DRAWN + name: value for name, value in drawn.items()})
         chat = ChatRef(signed.admin.platform, f"console-{signed.session.id}")
         outcome = await self.bridge.dispatch(FormSubmitted(signed.user, chat, "group", answers))
         group = await self._live_group(slug)
@@ -113,7 +112,8 @@ class GroupPages:
         if errors:
             values: dict[str, Any] = dict(answers)
             values["member_types"] = [str(v) for v in form.getall("member_types", [])]
-            return await self._form(signed, group, values, errors, [], status=400)
+            # The values as drawn stay the ones the admin's form was drawn with.
+            return await self._form(signed, group, values, errors, [], drawn, status=400)
         return await self._form(signed, group, _values(group), {}, outcome.reply_list)
 
     async def _missing(self, signed: SignedIn) -> web.StreamResponse:
@@ -135,6 +135,7 @@ class GroupPages:
         values: dict[str, Any],
         errors: dict[str, str],
         result: list[Reply],
+        drawn: dict[str, str] | None = None,
         status: int = 200,
     ) -> web.Response:
         csrf = signed.session.csrf
@@ -148,6 +149,8 @@ class GroupPages:
             here=LIST_PATH,
             group=group,
             values=values,
+            drawn=drawn if drawn is not None else group_settings.form_values(group),
+            drawn_prefix=DRAWN,
             errors=errors,
             labels=group_settings.LABELS,
             member_types=[(t, t.capitalize()) for t in group_settings.MEMBER_TYPES],

@@ -236,7 +236,9 @@ async def _form(ctx: Context) -> Reply:
     except UserFacingError as exc:
         form.errors[GROUP_FIELD] = str(exc)
         return ReplyBuilder().para(str(exc)).build(private=True)
+    answers, moved = group_settings.changed_since_drawn(group, answers)
     changes, errors = group_settings.check(group, answers)
+    errors.update(moved)
     if errors:
         form.errors.update(errors)
         return (

@@ -3,13 +3,16 @@ its errors shown on their fields, and each member's rules acceptance."""
 
 from __future__ import annotations
 
+import html
+import re
+
 from aiohttp import FormData
 from sqlalchemy import select
 
 from ccin_bridge.store import audit
 from ccin_bridge.store.models import Push
 from tests.bridge.console_support import Site, browser, csrf_of, signed_in
-from tests.handlers.groups_support import ALEX_TG, approve_all, join_officers
+from tests.handlers.groups_support import ADMIN, ALEX_TG, approve_all, join_officers, say, texts
 
 NEW_RULES = "Be kind.\nKeep what is said here <in> the group."
 
@@ -59,7 +62,8 @@ async def test_the_edit_form_saves_through_the_command_and_asks_members(site: Si
             assert saved.status == 200
             page = await saved.text()
         assert "now version 2; 1 member asked to accept them" in page
-        assert "Keep what is said here &lt;in&gt; the group." in page  # escaped in the textarea
+        textarea = "Keep what is said here &lt;in&gt; the group.</textarea>"
+        assert textarea in page  # escaped in the textarea
         assert 'name="join_policy" value="open" checked' in page
         assert "asked on" in page  # Alex has not accepted version 2 yet
     async with site.db.read() as session:
@@ -87,3 +91,45 @@ async def test_a_wrong_form_shows_its_errors_and_saves_nothing(site: Site) -> No
             assert forged.status == 403
     async with site.db.read() as session:
         assert await audit.entries(session, action="group.edit") == []
+
+
+def _drawn(page: str) -> dict[str, str]:
+    """The form's hidden values as drawn (`was_rules`), as a browser would post them back."""
+    found = re.findall(r'<input type="hidden" name="(was_\w+)" value="([^"]*)">', page)
+    return {name: html.unescape(value) for name, value in found}
+
+
+async def test_a_stale_form_saves_only_what_its_admin_changed(site: Site) -> None:
+    async with browser() as client:
+        await signed_in(client, site)
+        csrf = await csrf_of(client, site.url + "group?g=officers")
+        async with client.get(site.url + "group?g=officers") as shown:
+            drawn = _drawn(await shown.text())
+        assert set(drawn) == {
+            f"was_{n}" for n in ("description", "join_policy", "member_types", "roles", "rules")
+        }
+        # Another admin edits the description and the rules while this form is open.
+        await say(site.bridge, ADMIN, "/group set officers description The other admin's words.")
+        await say(site.bridge, ADMIN, "/group rules officers\nThe other admin's rules.")
+        # This admin changes only the roles; every other field is posted as it was drawn.
+        as_drawn: dict[str, str | list[str]] = {
+            "description": drawn["was_description"],
+            "join_policy": drawn["was_join_policy"],
+            "member_types": drawn["was_member_types"].split(", "),
+            "roles": "officer, manager",
+            "rules": drawn["was_rules"],
+        }
+        stale = _form(csrf, **as_drawn, **drawn)
+        async with client.post(site.url + "group?g=officers", data=stale) as saved:
+            assert saved.status == 200
+            page = await saved.text()
+        assert "Saved: roles." in page and "are now version 3" not in page
+        # Changing a field the other admin changed since is refused, and nothing is saved.
+        clash = _form(csrf, **{**as_drawn, "description": "My words.", "roles": "officer"}, **drawn)
+        async with client.post(site.url + "group?g=officers", data=clash) as refused:
+            assert refused.status == 400
+            page = await refused.text()
+        assert 'id="description-error"' in page and "Another admin changed this" in page
+    said = texts(await say(site.bridge, ADMIN, "/group show officers"))
+    assert "The other admin's words." in said and "The other admin's rules." in said
+    assert "version 2" in said and "officer, manager" in said
