@@ -9,7 +9,9 @@ commands get it as `Context.settings`, the scheduled jobs from `Bridge.live_sett
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import get_args
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -109,27 +111,46 @@ def _overlay(settings: Settings, groups: Stored, audiences: Audiences) -> Settin
     )
 
 
-class LiveSettings:
-    """`live` for one process: the store's rows are read on every call (an admin may have
-    edited them in another process), and the settings rebuilt only when they, or the config
-    given, changed: a request pays for two small reads, not for building the settings."""
+FRESH_FOR = 2.0  # seconds a process uses the settings it built without asking the store
 
-    def __init__(self) -> None:
-        self._seen: tuple[Settings, Stored, Audiences] | None = None
-        self._live: Settings | None = None
+
+@dataclass(frozen=True)
+class _Built:
+    checked_at: float  # monotonic
+    revision: int
+    config: Settings
+    live: Settings
+
+
+class LiveSettings:
+    """`live` for one process, cheap enough for every request: the settings built are used
+    as they are for up to `FRESH_FOR` seconds (an edit in another process applies within
+    that), then one read of the store's settings revision says whether to build them again.
+    This process's own edits apply at once (the revision they wrote is newer than the one
+    built)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._built: _Built | None = None
 
     async def get(self, session: AsyncSession, settings: Settings) -> Settings:
-        groups, audiences = await _stored(session, settings)
-        seen = self._seen
+        now = self._clock()
+        built = self._built
+        if built is not None and built.config is not settings:
+            built = None
         if (
-            self._live is None
-            or seen is None
-            or seen[0] is not settings
-            or (seen[1], seen[2]) != (groups, audiences)
+            built is not None
+            and built.revision >= store.written_revision(session)
+            and now - built.checked_at < FRESH_FOR
         ):
-            self._live = _overlay(settings, groups, audiences)
-            self._seen = (settings, groups, audiences)
-        return self._live
+            return built.live
+        revision = await store.revision(session)
+        if built is not None and revision == built.revision:
+            self._built = replace(built, checked_at=now)
+            return built.live
+        live = _overlay(settings, *await _stored(session, settings))
+        self._built = _Built(now, revision, settings, live)
+        return live
 
 
 # --- checking an edit -------------------------------------------------------------------------

@@ -117,15 +117,18 @@ class Acceptance:
 
 async def acceptance(session: AsyncSession, slug: str) -> list[Acceptance]:
     """Each active member of `slug` with the state of their acceptance of the current rules."""
+    rows = await store_groups.members(session, slug, [store_groups.ACTIVE])
+    waiting = [r for r in rows if (r.accepted_version or 0) < r.rules_version]
+    keys = [ask_key(slug, r.rules_version, r.person_id) for r in waiting]
+    sent = await outbox.pushes_created_at(session, keys + [k + ":reminder" for k in keys])
     found = []
-    for row in await store_groups.members(session, slug, [store_groups.ACTIVE]):
+    for row in rows:
         base = ask_key(slug, row.rules_version, row.person_id)
         asked = reminded = None
         if (row.accepted_version or 0) >= row.rules_version:
             state = ACCEPTED
         else:
-            asked = await outbox.push_created_at(session, base)
-            reminded = await outbox.push_created_at(session, base + ":reminder")
+            asked, reminded = sent.get(base), sent.get(base + ":reminder")
             state = REMINDED if reminded else ASKED if asked else NOT_ASKED
         found.append(
             Acceptance(

@@ -172,6 +172,7 @@ PLAN: dict[str, Plan] = {
     ),
     "groups": Plan(untouched="the groups' settings, from config or edited by admins"),
     "audiences": Plan(untouched="the newsletter audiences' settings"),
+    "settings_revision": Plan(untouched="one counter of settings changes, about no one"),
     "organisations": _REFERENCE,
     "principles": _REFERENCE,
     "categories": _REFERENCE,

@@ -16,10 +16,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Select, Table, select
+from sqlalchemy import Select, Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ccin_bridge.store.models import Audience, Group
+from ccin_bridge.store.models import Audience, Group, SettingsRevision
 from ccin_bridge.store.upsert import insert_new
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ async def sync_groups(session: AsyncSession, specs: Iterable[GroupSpec]) -> list
     kept for history (their memberships and consents refer to them)."""
     # Locked, as every writer locks the row (`_group`): an admin's edit saved meanwhile in
     # another process is waited for and then read, not overwritten with what was read before.
-    existing = {g.slug: g for g in await session.scalars(_locked(select(Group)))}
+    existing = {g.slug: g for g in await session.scalars(_locked(select(Group).order_by(Group.id)))}
     overridden: list[str] = []
     for spec in specs:
         group = existing.get(spec.slug)
@@ -142,12 +142,15 @@ async def sync_groups(session: AsyncSession, specs: Iterable[GroupSpec]) -> list
         ):
             overridden.append(f"groups.{spec.slug}.rules")
     await session.flush()
+    await _bump(session)  # config may have changed settings other processes built
     return overridden
 
 
 async def sync_audiences(session: AsyncSession, specs: Iterable[AudienceSpec]) -> list[str]:
     """The same rule for audiences: config's name always, its description until edited."""
-    existing = {a.slug: a for a in await session.scalars(_locked(select(Audience)))}
+    existing = {
+        a.slug: a for a in await session.scalars(_locked(select(Audience).order_by(Audience.id)))
+    }
     overridden: list[str] = []
     for spec in specs:
         audience = existing.get(spec.slug)
@@ -164,6 +167,7 @@ async def sync_audiences(session: AsyncSession, specs: Iterable[AudienceSpec]) -
         elif audience.description != spec.description:
             overridden.append(f"audiences.{spec.slug}.description")
     await session.flush()
+    await _bump(session)
     return overridden
 
 
@@ -198,6 +202,39 @@ _GROUP_ROWS = select(
 _AUDIENCE_ROWS = select(
     _AUDIENCES.c.slug, _AUDIENCES.c.name, _AUDIENCES.c.description, _AUDIENCES.c.edited
 )
+
+
+_REVISION = cast(Table, SettingsRevision.__table__)
+_READ_REVISION = select(_REVISION.c.revision).where(_REVISION.c.id == 1)
+# The highest revision this process's own edits made, by database (maybe not committed yet).
+_written: dict[str, int] = {}
+
+
+async def revision(session: AsyncSession) -> int:
+    """The settings' revision: any change to a group's or audience's settings raises it."""
+    return await session.scalar(_READ_REVISION) or 0
+
+
+def _database(session: AsyncSession) -> str:
+    return session.get_bind().engine.url.render_as_string(hide_password=True)
+
+
+def written_revision(session: AsyncSession) -> int:
+    """The highest revision this process's edits made: settings built before it are stale."""
+    return _written.get(_database(session), 0)
+
+
+async def _bump(session: AsyncSession) -> None:
+    """Raise the revision, in the same transaction as the change (the row lock makes two
+    writers take turns)."""
+    new = await session.scalar(
+        update(_REVISION)
+        .where(_REVISION.c.id == 1)
+        .values(revision=_REVISION.c.revision + 1)
+        .returning(_REVISION.c.revision)
+    )
+    database = _database(session)
+    _written[database] = max(_written.get(database, 0), new or 0)
 
 
 def _tuple(value: list[str] | None) -> tuple[str, ...] | None:
@@ -260,6 +297,7 @@ async def edit_group(
         setattr(group, name, value if isinstance(value, str) else list(value))
     _mark(group, changes)
     await session.flush()
+    await _bump(session)
     return _record(group)
 
 
@@ -274,6 +312,7 @@ async def hand_back(session: AsyncSession, slug: str, names: Iterable[str]) -> N
         setattr(group, name, None)
     group.edited = sorted(set(group.edited or ()) - names)
     await session.flush()
+    await _bump(session)
 
 
 async def new_rules(session: AsyncSession, slug: str, text: str) -> int:
@@ -283,6 +322,7 @@ async def new_rules(session: AsyncSession, slug: str, text: str) -> int:
     group.rules_version += 1
     _mark(group, ["rules"])
     await session.flush()
+    await _bump(session)
     return group.rules_version
 
 
@@ -293,3 +333,4 @@ async def edit_audience(session: AsyncSession, slug: str, *, description: str) -
     audience.description = description
     _mark(audience, ["description"])
     await session.flush()
+    await _bump(session)

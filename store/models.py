@@ -163,6 +163,15 @@ class Group(Base):
     edited: Mapped[list[str] | None] = mapped_column(JSON)
 
 
+class SettingsRevision(Base):
+    """One row, bumped with every change to groups' or audiences' settings: each process
+    checks it (one read by key) to know whether the settings it built are still the store's."""
+
+    __tablename__ = "settings_revision"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
 class Audience(Base):
     """A newsletter audience of config's, with its description as admins last set it."""
 

@@ -612,6 +612,15 @@ async def push_created_at(session: AsyncSession, key: str) -> datetime | None:
     return await session.scalar(select(Push.created_at).where(Push.key == key))
 
 
+async def pushes_created_at(session: AsyncSession, keys: Collection[str]) -> dict[str, datetime]:
+    """When each of the pushes with these keys was queued (keys never queued are left out),
+    in one query."""
+    if not keys:
+        return {}
+    rows = await session.execute(select(Push.key, Push.created_at).where(Push.key.in_(list(keys))))
+    return {key: created for key, created in rows if key is not None}
+
+
 async def has_unfinished(
     session: AsyncSession, platforms: Collection[str], now: datetime | None = None
 ) -> bool:

@@ -4,11 +4,14 @@ form, which submits to the same command), new rules asking every member to accep
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, event, select, text
 
-from ccin_bridge.handlers import rules_acceptance
+from ccin_bridge.handlers import group_settings, rules_acceptance
 from ccin_bridge.handlers.config import Rules, Settings
 from ccin_bridge.handlers.core import Bridge
 from ccin_bridge.handlers.events import FormSubmitted
@@ -338,3 +341,68 @@ async def test_reset_hands_a_setting_back_to_config(
     again = await make_bridge(changed, db, clock)  # followed again at the next start
     officers = (await _live(again)).group("officers")
     assert officers is not None and officers.description == "Config's newer words."
+
+
+@contextmanager
+def _selects() -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+
+
+async def test_live_settings_ask_the_store_only_when_they_may_have_changed(
+    settings: Settings, db: Database, clock: Clock
+) -> None:
+    await make_bridge(settings, db, clock)
+    now = [1000.0]
+    live = group_settings.LiveSettings(clock=lambda: now[0])
+    async with db.read() as session:
+        first = await live.get(session, settings)
+    with _selects() as selects:
+        async with db.read() as session:
+            assert await live.get(session, settings) is first
+        assert selects == []  # just built: no read at all
+        now[0] += group_settings.FRESH_FOR
+        async with db.read() as session:
+            assert await live.get(session, settings) is first
+        assert len(selects) == 1 and "settings_revision" in selects[0]  # one read, no rebuild
+    # Another process's edit (its rows and the revision it raised) applies at the next check.
+    async with db.session() as session:
+        await session.execute(
+            text("UPDATE groups SET description = 'Elsewhere.' WHERE slug = 'officers'")
+        )
+        await session.execute(text("UPDATE settings_revision SET revision = revision + 1"))
+    async with db.read() as session:
+        assert await live.get(session, settings) is first
+    now[0] += group_settings.FRESH_FOR
+    async with db.read() as session:
+        officers = (await live.get(session, settings)).group("officers")
+    assert officers is not None and officers.description == "Elsewhere."
+    # This process's own edit applies at once.
+    async with db.session() as session:
+        await store_settings.edit_group(session, "officers", {"description": "Here."})
+    async with db.read() as session:
+        officers = (await live.get(session, settings)).group("officers")
+    assert officers is not None and officers.description == "Here."
+
+
+async def test_acceptance_reads_the_asks_in_one_query(
+    settings: Settings, db: Database, clock: Clock
+) -> None:
+    bridge = await make_bridge(settings, db, clock)
+    await join_officers(bridge, ALEX_TG)
+    await approve_all(bridge)
+    await say(bridge, ADMIN, f"/group rules officers\n{NEW_RULES}")
+    with _selects() as selects:
+        async with db.read() as session:
+            (alex,) = await rules_acceptance.acceptance(session, "officers")
+    assert alex.state == rules_acceptance.ASKED and alex.asked_at is not None
+    assert len([s for s in selects if "pushes" in s]) == 1

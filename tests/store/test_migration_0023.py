@@ -37,6 +37,8 @@ async def test_groups_from_before_are_seeded_at_the_next_start(
         assert after.description == officers.description
         assert after.rules_text == officers.rules.text
         assert after.roles == tuple(officers.roles)
+        async with db.read() as session:
+            assert await group_settings.revision(session) > 0  # the start's seeding raised it
         await db.downgrade("0022")
         await db.upgrade()
     finally:
