@@ -9,7 +9,10 @@ serviceUrl; pushes as proactive messages to the conversation reference kept for 
 (`Bridge.remember_address`) when they last wrote in their personal chat.
 
 Every request is verified before anything reads it (bots/teams/auth.py): no valid Bot
-Connector token, 401 and nothing done.
+Connector token, 401 and nothing done. The Bot Connector also carries Web Chat and Direct
+Line, whose clients choose their own `from.id`: only activities of the `msteams` channel, of
+the configured tenant, are acted on, and a person is known by the Entra object id Teams
+vouches for, never by a client-chosen id.
 """
 
 from __future__ import annotations
@@ -66,6 +69,10 @@ log = logging.getLogger(__name__)
 MAX_PAYLOAD = 1024  # an Action.Submit's data: long command lines go behind a token
 _MENTION = re.compile(r"<at>[^<]*</at>", re.IGNORECASE)
 PERSONAL = "personal"
+TEAMS_CHANNEL = "msteams"  # the Bot Connector's other channels (webchat, directline) are not Teams
+TEAMS_USER_PREFIX = "29:"  # an id the Bot Connector issues for a Teams account
+# Tenant settings under which the bot answers any tenant (a multi-tenant registration).
+ANY_TENANT = frozenset({"common", "organizations"})
 # Said in a channel instead of an answer for the asker alone, when the bot cannot write to
 # them yet (they have never opened its personal chat).
 OPEN_CHAT = "I have an answer for you alone: open a chat with me and ask there."
@@ -113,6 +120,11 @@ class TeamsAdapter:
 
     async def start(self) -> None:
         if self._openid_metadata_url:
+            log.warning(
+                "Teams: TEAMS_OPENID_METADATA_URL is set: tokens are checked against the keys "
+                "of %s, not the Bot Connector's (for tests; unset it in production)",
+                self._openid_metadata_url,
+            )
             jwks_uri = await auth.jwks_uri_of(self._openid_metadata_url)
             self._validator = auth.validator_class(jwks_uri)
 
@@ -127,21 +139,31 @@ class TeamsAdapter:
     # --- in ----------------------------------------------------------------------------------
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        claims = await auth.verify(
-            request.headers.get("Authorization"), self.config, self._validator
-        )
+        try:
+            claims = await auth.verify(
+                request.headers.get("Authorization"), self.config, self._validator
+            )
+        except auth.KeysUnavailable:
+            # Not the sender's fault: the Bot Connector retries a 503.
+            return web.json_response({"error": "cannot check tokens now"}, status=503)
         if claims is None:
             log.warning("Teams: a request without a valid Bot Connector token was refused")
             return web.json_response({"error": "unauthorized"}, status=401)
         try:
             body: Any = await request.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested too deep
             return web.json_response({"error": "not JSON"}, status=400)
         if not isinstance(body, dict):
             return web.json_response({"error": "not an activity"}, status=400)
         if not auth.same_service(claims, body.get("serviceUrl")):
             log.warning("Teams: an activity for another service than its token's was refused")
             return web.json_response({"error": "unauthorized"}, status=401)
+        if body.get("channelId") != TEAMS_CHANNEL:
+            log.warning("Teams: an activity of another channel than msteams was refused")
+            return web.json_response({"error": "unauthorized"}, status=401)
+        if not self._our_tenant(body):
+            log.warning("Teams: an activity from another tenant was refused")
+            return web.json_response({"error": "another tenant"}, status=403)
         with warnings.catch_warnings():  # the SDK reads the claims under this string key
             warnings.simplefilter("ignore", NotAppKeyWarning)
             request["claims_identity"] = claims
@@ -150,6 +172,19 @@ class TeamsAdapter:
         except ValidationError:
             return web.json_response({"error": "not an activity"}, status=400)
         return answer if answer is not None else web.Response(status=202)
+
+    def _our_tenant(self, body: dict[str, Any]) -> bool:
+        """Whether the activity comes from the tenant the bot is registered in (any, when
+        TEAMS_TENANT_ID is `common` or `organizations`)."""
+        configured = str(self.config.TENANT_ID or "").casefold()
+        if configured in ANY_TENANT:
+            return True
+        channel_data, conversation = body.get("channelData"), body.get("conversation")
+        tenant = channel_data.get("tenant") if isinstance(channel_data, dict) else None
+        found = tenant.get("id") if isinstance(tenant, dict) else None
+        if not found and isinstance(conversation, dict):
+            found = conversation.get("tenantId")
+        return isinstance(found, str) and found.casefold() == configured != ""
 
     async def on_turn(self, context: TurnContext) -> None:
         """The SDK's Agent protocol: one verified activity."""
@@ -201,8 +236,7 @@ class TeamsAdapter:
         activity = context.activity
         user = self._user(activity)
         if user is None or (
-            activity.conversation
-            and activity.conversation.conversation_type not in (None, PERSONAL)
+            activity.conversation is None or activity.conversation.conversation_type != PERSONAL
         ):
             return
         if activity.action in ("remove", "remove-upgrade"):
@@ -211,23 +245,32 @@ class TeamsAdapter:
             await self.bridge.dispatch(BlockedByUser(user, blocked=False))
             await self._remember(user, activity)
 
-    async def _remember(self, user: UserRef, activity: Activity) -> None:
+    async def _remember(self, user: UserRef, activity: Activity) -> bool:
         reference = activity.get_conversation_reference()
         address = reference.model_dump(by_alias=True, exclude_none=True, mode="json")
-        await self.bridge.remember_address(user, address)
+        return await self.bridge.remember_address(user, address)
 
     def _user(self, activity: Activity) -> UserRef | None:
+        """The sender by the Entra object id Teams gives (else their 29: Bot Connector id),
+        never by an id of another shape, which a Web Chat client could have chosen."""
         sender = activity.from_property
-        if sender is None or not sender.id:
+        if sender is None:
             return None
-        user_id = PLATFORM.canonical_user_id(sender.aad_object_id or sender.id)
-        return UserRef(PLATFORM.name, user_id, display_name=sender.name or "")
+        if sender.aad_object_id:
+            user_id = sender.aad_object_id
+        elif sender.id and sender.id.startswith(TEAMS_USER_PREFIX):
+            user_id = sender.id
+        else:
+            return None
+        return UserRef(
+            PLATFORM.name, PLATFORM.canonical_user_id(user_id), display_name=sender.name or ""
+        )
 
     def _chat(self, activity: Activity) -> ChatRef | None:
         conversation = activity.conversation
         if conversation is None or not conversation.id:
             return None
-        private = (conversation.conversation_type or PERSONAL) == PERSONAL
+        private = conversation.conversation_type == PERSONAL  # none given: not private
         return ChatRef(PLATFORM.name, conversation.id, is_private=private)
 
     async def _on_turn_error(self, context: TurnContext, error: Exception) -> None:

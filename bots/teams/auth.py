@@ -6,7 +6,9 @@ TEAMS_APP_PASSWORD, TEAMS_TENANT_ID); single-tenant unless the tenant is set to 
 
 Inbound requests are verified by the SDK's JwtTokenValidator (RS256 signature against the
 Bot Connector's published keys, audience = the app id, expiry and not-before with the SDK's
-five minutes of clock skew), with its issuer allow-list switched on (it is opt-in there).
+five minutes of clock skew), with its issuer allow-list switched on (it is opt-in there);
+a token without `exp` is refused here (PyJWT checks expiry only when it is present), and
+keys that cannot be fetched are an outage (`KeysUnavailable`), not a verdict on the token.
 TEAMS_OPENID_METADATA_URL names another OpenID metadata document whose `jwks_uri` then
 stands in for the keys addresses, which the SDK has as constants: that is how
 the tests point the real validator at a local fake. Nothing else of the check changes.
@@ -23,6 +25,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from jwt import PyJWKClient
+from jwt.exceptions import PyJWKClientConnectionError
 from microsoft_agents.hosting.core import OutboundHostValidator
 from microsoft_agents.hosting.core.authorization import (
     AccessTokenProviderBase,
@@ -120,20 +123,27 @@ def host_validator(openid_metadata_url: str | None) -> OutboundHostValidator:
     return OutboundHostValidator([host], enabled=True, allow_private_network_addresses=private)
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.casefold()
+    return scheme, (parts.hostname or "").casefold(), parts.port or _DEFAULT_PORTS.get(scheme)
+
+
 def same_service(claims: ClaimsIdentity, service_url: Any) -> bool:
-    """Whether the activity's serviceUrl is on the host its token names (`serviceurl`), where
-    the bot's answers will go: a token stolen from one service cannot send it elsewhere."""
+    """Whether the activity's serviceUrl is at the origin (scheme, host, port) its token names
+    (`serviceurl`), where the bot's answers will go: a token stolen from one service cannot
+    send it elsewhere."""
     claimed = claims.get_claim_value("serviceurl")
     if not isinstance(claimed, str) or not isinstance(service_url, str):
         return False
     try:
-        return (
-            (urlsplit(claimed).hostname or "").casefold()
-            == (urlsplit(service_url).hostname or "").casefold()
-            != ""
-        )
-    except ValueError:
+        ours, theirs = _origin(claimed), _origin(service_url)
+    except ValueError:  # a bad port
         return False
+    return ours == theirs and ours[1] != ""
 
 
 def validator_class(jwks_uri: str | None = None) -> type[JwtTokenValidator]:
@@ -168,10 +178,15 @@ async def jwks_uri_of(openid_metadata_url: str) -> str:
     return found
 
 
+class KeysUnavailable(Exception):
+    """The Bot Connector's signing keys cannot be fetched now: no verdict on the token."""
+
+
 async def verify(
     header: str | None, config: AgentAuthConfiguration, validator: type[JwtTokenValidator]
 ) -> ClaimsIdentity | None:
-    """The request's verified claims, or None: no, malformed, forged or expired token."""
+    """The request's verified claims, or None: no, malformed, forged, expired or never
+    expiring token. Raises KeysUnavailable when the keys cannot be read (an outage)."""
     if not header:
         return None
     scheme, _, token = header.strip().partition(" ")
@@ -179,7 +194,16 @@ async def verify(
     if scheme.lower() != "bearer" or not token or any(ch.isspace() for ch in token):
         return None
     try:
-        return await validator(config).validate_token(token)
+        claims = await validator(config).validate_token(token)
+    except PyJWKClientConnectionError as exc:  # the keys' address unreachable or timing out
+        log.warning("Teams: cannot fetch the Bot Connector's signing keys (%s)", exc)
+        raise KeysUnavailable from exc
     except Exception as exc:  # PyJWT's errors, ValueError, a key the JWKS lacks: refusals
         log.info("Teams token refused (%s)", type(exc).__name__)
         return None
+    # PyJWT checks `exp` only when the token has one: a token that never expires is refused.
+    expiry = claims.claims.get("exp")
+    if isinstance(expiry, bool) or not isinstance(expiry, int | float):
+        log.info("Teams token refused (no expiry)")
+        return None
+    return claims

@@ -6,7 +6,8 @@ it sends the bot), a client-credentials token endpoint, and the conversations AP
 sends). Every activity the bot sends is recorded, and each Adaptive Card in it checked as
 Teams would take it: a card it would refuse is answered 400 and kept in `rejected`. Failures
 can be scripted (`fail_next`): a 429 storm with Retry-After, a 5xx, a 403 from a person who
-removed the app.
+removed the app (error code ConversationBlockedByUser) or another 403; and the signing keys
+can be made unreachable (`keys_down`), as in an outage.
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ class FakeConnector:
     rejected: list[Rejected] = field(default_factory=list)
     tokens_issued: list[str] = field(default_factory=list)
     unauthorised: int = 0  # sends without a token this fake issued
-    _failures: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    keys_down: bool = False  # the signing keys' endpoint answers 503
+    _failures: list[tuple[int, dict[str, str], str | None]] = field(default_factory=list)
     _runner: web.AppRunner | None = None
     url: str = ""
 
@@ -96,9 +98,16 @@ class FakeConnector:
     def service_url(self) -> str:
         return self.url + "/"
 
-    def fail_next(self, status: int, times: int = 1, retry_after: str | None = None) -> None:
+    def fail_next(
+        self,
+        status: int,
+        times: int = 1,
+        retry_after: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        """The next sends fail with this status and the Bot Connector's error `code`."""
         headers = {"Retry-After": retry_after} if retry_after is not None else {}
-        self._failures.extend([(status, headers)] * times)
+        self._failures.extend([(status, headers, code)] * times)
 
     # --- the JWTs the service signs -------------------------------------------------------
 
@@ -111,9 +120,11 @@ class FakeConnector:
         expires_in: float = 3600,
         service_url: str | None = None,
         key_id: str | None = None,
+        without: tuple[str, ...] = (),
     ) -> str:
+        """A token as the service signs it; `without` leaves those claims out."""
         now = int(time.time())
-        claims = {
+        claims: dict[str, Any] = {
             "iss": issuer,
             "aud": audience or self.app_id,
             "iat": now - 10,
@@ -121,6 +132,8 @@ class FakeConnector:
             "exp": now + int(expires_in),
             "serviceurl": service_url or self.service_url,
         }
+        for name in without:
+            claims.pop(name)
         return jwt.encode(
             claims, key or self.key, algorithm="RS256", headers={"kid": key_id or self.key_id}
         )
@@ -139,6 +152,8 @@ class FakeConnector:
         )
 
     async def _keys(self, _request: web.Request) -> web.Response:
+        if self.keys_down:
+            return web.json_response({"error": "unavailable"}, status=503)
         public: dict[str, Any] = json.loads(RSAAlgorithm.to_jwk(self.key.public_key()))
         public.update(kid=self.key_id, use="sig", alg="RS256", endorsements=["msteams"])
         return web.json_response({"keys": [public]})
@@ -166,9 +181,9 @@ class FakeConnector:
         body = await request.read()
         activity: dict[str, Any] = json.loads(body)
         if self._failures:
-            status, headers = self._failures.pop(0)
+            status, headers, code = self._failures.pop(0)
             return web.json_response(
-                {"error": {"code": "Throttled" if status == 429 else "Failed"}},
+                {"error": {"code": code or ("Throttled" if status == 429 else "Failed")}},
                 status=status,
                 headers=headers,
             )

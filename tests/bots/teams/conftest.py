@@ -57,12 +57,12 @@ async def connector() -> AsyncIterator[FakeConnector]:
     assert [(r.why, r.conversation_id) for r in fake.rejected] == []
 
 
-def adapter_for(bridge: Bridge, fake: FakeConnector) -> TeamsAdapter:
+def adapter_for(bridge: Bridge, fake: FakeConnector, tenant: str = TENANT) -> TeamsAdapter:
     secrets = Secrets(
         {
             "TEAMS_APP_ID": fake.app_id,
             "TEAMS_APP_PASSWORD": fake.app_password,
-            "TEAMS_TENANT_ID": TENANT,
+            "TEAMS_TENANT_ID": tenant,
             "TEAMS_OPENID_METADATA_URL": fake.openid_url,
         }
     )
@@ -189,8 +189,16 @@ def cards_of(sent: list[Sent]) -> list[Card]:
 
 
 @pytest.fixture
-async def adapter(bridge: Bridge, connector: FakeConnector) -> AsyncIterator[TeamsAdapter]:
-    adapter = adapter_for(bridge, connector)
+def tenant() -> str:
+    """The adapter's TEAMS_TENANT_ID (a test parametrizes it to try another)."""
+    return TENANT
+
+
+@pytest.fixture
+async def adapter(
+    bridge: Bridge, connector: FakeConnector, tenant: str
+) -> AsyncIterator[TeamsAdapter]:
+    adapter = adapter_for(bridge, connector, tenant)
     await adapter.start()
     yield adapter
     await adapter.stop()

@@ -135,7 +135,8 @@ async def test_forged_expired_and_missing_tokens_are_refused_and_nothing_done(
     ]
     for token in refused:
         assert await teams.post(activity, token=token) == 401, token
-    # A valid token for another service URL than the activity's is refused by the SDK too.
+    # A valid token naming another service URL than the activity's is refused too (by
+    # auth.same_service: the SDK does not compare them).
     other = connector.token(service_url="https://elsewhere.example/")
     assert await teams.post(activity, token=other) == 401
     assert await row_counts(sqlite_db) == before
