@@ -17,6 +17,7 @@ vouches for, never by a client-chosen id.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import warnings
@@ -73,6 +74,9 @@ TEAMS_CHANNEL = "msteams"  # the Bot Connector's other channels (webchat, direct
 TEAMS_USER_PREFIX = "29:"  # an id the Bot Connector issues for a Teams account
 # Tenant settings under which the bot answers any tenant (a multi-tenant registration).
 ANY_TENANT = frozenset({"common", "organizations"})
+# The Bot Connector's codes for a 403 meaning the person removed the app or blocked the bot;
+# any other 403 (the bot disabled by an admin, a missing permission) is not theirs.
+GONE_CODES = frozenset({"ConversationBlockedByUser", "BotNotInConversationRoster"})
 # Said in a channel instead of an answer for the asker alone, when the bot cannot write to
 # them yet (they have never opened its personal chat).
 OPEN_CHAT = "I have an answer for you alone: open a chat with me and ask there."
@@ -380,11 +384,27 @@ def _verdict(exc: aiohttp.ClientResponseError) -> Exception:
         seconds = _retry_after(exc.headers.get("Retry-After") if exc.headers else None)
         return RetryLater(seconds, "rate limited" if status == 429 else f"HTTP {status}")
     if status == 403:
-        # The person removed the app or blocked the bot: like a blocked Telegram user.
-        return Blocked(f"HTTP {status}: the bot may no longer write to this person")
+        code = _error_code(exc.message)
+        if code in GONE_CODES:
+            # The person removed the app or blocked the bot: like a blocked Telegram user.
+            return Blocked(f"HTTP 403 {code}: the bot may no longer write to this person")
+        refused = f"HTTP 403 ({code or 'no code'}): the Bot Connector refused the message"
+        return Undeliverable(refused)
     if status == 404:
         return Undeliverable("the conversation is gone")
     return Undeliverable(f"HTTP {status}: the Bot Connector refused the message")
+
+
+def _error_code(body: str) -> str | None:
+    """The Bot Connector's `error.code` in a refusal's body (the SDK puts the body in the
+    exception's message)."""
+    try:
+        parsed: Any = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    error = parsed.get("error") if isinstance(parsed, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    return code if isinstance(code, str) else None
 
 
 def _retry_after(value: str | None) -> float:

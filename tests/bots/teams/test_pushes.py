@@ -109,9 +109,14 @@ async def test_refusals_become_the_outboxs_verdicts(
     with pytest.raises(RetryLater) as bad_gateway:
         await adapter.send(chat=dm(ADA), reply=reply)
     assert bad_gateway.value.seconds == 1
-    connector.fail_next(403)
-    with pytest.raises(Blocked):
-        await adapter.send(chat=dm(ADA), reply=reply)
+    for code in ("ConversationBlockedByUser", "BotNotInConversationRoster"):
+        connector.fail_next(403, code=code)
+        with pytest.raises(Blocked):
+            await adapter.send(chat=dm(ADA), reply=reply)
+    for code in ("BotDisabledByAdmin", "Forbidden"):  # not the person's doing
+        connector.fail_next(403, code=code)
+        with pytest.raises(Undeliverable):
+            await adapter.send(chat=dm(ADA), reply=reply)
     connector.fail_next(404)
     with pytest.raises(Undeliverable):
         await adapter.send(chat=dm(ADA), reply=reply)
@@ -150,7 +155,7 @@ async def test_a_person_who_removed_the_app_is_marked_inactive(
     await teams.say("start")
     # The Bot Connector refuses a push with 403 once the app is gone for her.
     push_id = await remind(sqlite_db, ADA, "gone")
-    connector.fail_next(403)
+    connector.fail_next(403, code="ConversationBlockedByUser")
     report = await settle(DeliveryService(sqlite_db, {"teams": adapter}, FAST), push_id)
     assert not report.counts.get(outbox.SENT)
     assert not (await identity(sqlite_db, ADA)).active
@@ -161,6 +166,18 @@ async def test_a_person_who_removed_the_app_is_marked_inactive(
     remove = teams.activity(kind="installationUpdate", action="remove")
     assert await teams.post(remove) in (200, 202)
     assert not (await identity(sqlite_db, ADA)).active
+
+
+async def test_a_403_the_person_did_not_cause_leaves_them_active(
+    teams: Teams, adapter: TeamsAdapter, connector: FakeConnector, sqlite_db: Database
+) -> None:
+    await teams.say("start")
+    # An admin disabled the bot for the tenant: Ada did not block it, and stays active.
+    push_id = await remind(sqlite_db, ADA, "disabled")
+    connector.fail_next(403, code="BotDisabledByAdmin")
+    report = await settle(DeliveryService(sqlite_db, {"teams": adapter}, FAST), push_id)
+    assert not report.counts.get(outbox.SENT)
+    assert (await identity(sqlite_db, ADA)).active
 
 
 async def test_a_5000_character_result_fits_teams_limits(
