@@ -231,9 +231,14 @@ class TeamsAdapter:
             if not chat.is_private and not addressed:
                 return  # channel talk not meant for the bot
             event = TypedLine(user, chat, _MENTION.sub(" ", text).strip(), addressed=addressed)
-        outcome = await self.bridge.dispatch(event)
-        if chat.is_private:
-            await self._remember(user, activity)
+        # Kept before the answer (a failed first message keeps the address too); a person the
+        # bridge meets now only exists once the event is handled.
+        known = chat.is_private and await self._remember(user, activity)
+        try:
+            outcome = await self.bridge.dispatch(event)
+        finally:
+            if chat.is_private and not known:
+                await self._remember(user, activity)
         await self._carry_out(context, outcome.replies, user=user, chat=chat)
 
     async def _on_installation(self, context: TurnContext) -> None:

@@ -11,6 +11,7 @@ import pytest
 from microsoft_agents.hosting.core.authorization import ClaimsIdentity
 
 from ccin_bridge.bots.teams import auth
+from ccin_bridge.handlers.core import Bridge
 from ccin_bridge.store import addresses
 from ccin_bridge.store.db import Database
 from tests.bots.teams.conftest import ADA, TENANT, Teams
@@ -119,6 +120,22 @@ async def test_a_key_server_outage_is_a_503_not_a_refusal(
     assert await row_counts(sqlite_db) == before and connector.sent == []
     connector.keys_down = False  # back: the Bot Connector's retry is answered
     assert await teams.say("start")
+
+
+async def test_the_address_is_kept_when_handling_the_message_fails(
+    teams: Teams, bridge: Bridge, sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await teams.say("start")
+
+    async def broken(*_args: Any, **_kw: Any) -> Any:
+        raise RuntimeError("the handler failed")
+
+    monkeypatch.setattr(bridge, "dispatch", broken)
+    # Ada reinstalled the app: her personal chat has a new id, which the next push needs.
+    moved = teams.activity(text="help", conversation="a:personal-new")
+    await teams.post(moved)
+    kept = await address(sqlite_db)
+    assert kept is not None and kept["conversation"]["id"] == "a:personal-new"
 
 
 def test_the_default_host_check_is_on_and_takes_microsoft_hosts_only() -> None:
