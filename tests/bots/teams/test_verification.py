@@ -16,6 +16,7 @@ from ccin_bridge.store import addresses
 from ccin_bridge.store.db import Database
 from tests.bots.teams.conftest import ADA, TENANT, Teams
 from tests.bots.teams.test_commands import row_counts
+from tests.bots.teams.test_pushes import identity
 from tests.fakes.teams_connector import FakeConnector
 
 OTHER_TENANT = "12121212-3434-5656-7878-909090909090"
@@ -51,6 +52,10 @@ async def test_a_web_chat_user_claiming_adas_entra_id_changes_nothing(
     untyped = teams.activity(text="join housing --accept", conversation="a:another-chat")
     del untyped["conversation"]["conversationType"]
     assert await teams.post(untyped) in (200, 202)
+    removed = teams.activity(kind="installationUpdate", action="remove")
+    del removed["conversation"]["conversationType"]  # not said to be her personal scope
+    assert await teams.post(removed) in (200, 202)
+    assert (await identity(sqlite_db, ADA)).active
     assert await address(sqlite_db) == kept
     assert await row_counts(sqlite_db) == before
     assert len(connector.sent) == sent
