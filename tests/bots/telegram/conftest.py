@@ -117,15 +117,19 @@ class Harness:
         self.api = api
         self.bot = bot
 
+    # The answers: in the chat where the user typed or pressed, and in their private chat (a
+    # private answer to a group command). A push the outbox sends to someone else meanwhile
+    # (a notice, a card) is not one of them, however it is timed.
     async def say(self, user: TgUser, text: str, chat: TgChat | None = None) -> list[SentMessage]:
         before = len(self.api.sent)
         await self.settle(await self.api.push_message(user, text, chat))
-        return self.api.sent[before:]
+        where = chat.id if chat is not None else user.id
+        return [m for m in self.api.sent[before:] if m.chat_id in (where, user.id)]
 
     async def press(self, user: TgUser, message: SentMessage, label: str) -> list[SentMessage]:
         before = len(self.api.sent)
         await self.settle(await self.api.press(user, message, label))
-        return self.api.sent[before:]
+        return [m for m in self.api.sent[before:] if m.chat_id in (message.chat_id, user.id)]
 
     async def settle(self, update_id: int) -> None:
         # Once the bot asks for the updates after this one, it has stored it; idle() returns
