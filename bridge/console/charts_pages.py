@@ -8,32 +8,17 @@ browsers are sent to sign in, as on every page.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
-
 from aiohttp import web
 
 from ccin_bridge.console import spreadsheet, svg_charts
+from ccin_bridge.console.site import ConsoleSite
 from ccin_bridge.handlers import engagement
-from ccin_bridge.handlers.console import Console, SignedIn
 
 PATH = "engagement"
 
 
-class Site(Protocol):
-    """What this page uses of the console's ConsoleSite (server.py, which adds these routes:
-    named here rather than imported, so that the two modules do not import each other)."""
-
-    console: Console
-
-    async def _signed_in(self, request: web.Request) -> SignedIn | None: ...
-
-    def _to_sign_in(self, request: web.Request) -> web.StreamResponse: ...
-
-    def _render(self, name: str, status: int = 200, **values: Any) -> web.Response: ...
-
-
 class _Engagement:
-    def __init__(self, site: Site) -> None:
+    def __init__(self, site: ConsoleSite) -> None:
         self.site = site
         self.bridge = site.console.bridge
 
@@ -44,11 +29,11 @@ class _Engagement:
             )
 
     async def page(self, request: web.Request) -> web.StreamResponse:
-        signed = await self.site._signed_in(request)
+        signed = await self.site.signed_in(request)
         if signed is None:
-            return self.site._to_sign_in(request)
+            return self.site.to_sign_in(request)
         charts = await self._charts()
-        return self.site._render(
+        return self.site.render(
             "engagement.html",
             title="Engagement",
             admin=signed.admin,
@@ -58,9 +43,9 @@ class _Engagement:
         )
 
     async def csv(self, request: web.Request) -> web.StreamResponse:
-        signed = await self.site._signed_in(request)
+        signed = await self.site.signed_in(request)
         if signed is None:
-            return self.site._to_sign_in(request)
+            return self.site.to_sign_in(request)
         slug = request.match_info["slug"]
         # Only the chart the download is of is built.
         found = engagement.chart(await self._charts((slug,)), slug)
@@ -69,7 +54,7 @@ class _Engagement:
         return spreadsheet.download(found.table(), f"ccin-{slug}.csv")
 
 
-def add_routes(app: web.Application, site: Site) -> None:
+def add_routes(app: web.Application, site: ConsoleSite) -> None:
     pages = _Engagement(site)
     app.router.add_get(f"/{PATH}", pages.page)
     app.router.add_get(f"/{PATH}/{{slug:[a-z-]+}}.csv", pages.csv)

@@ -16,7 +16,7 @@ import unicodedata
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 from aiohttp import BodyPartReader, web
 from markupsafe import Markup
@@ -28,7 +28,8 @@ from ccin_bridge.console.import_jobs import (
     ImportsBusy,
     sweep_stale_folders,
 )
-from ccin_bridge.handlers.console import Console, SignedIn
+from ccin_bridge.console.site import ConsoleSite
+from ccin_bridge.handlers.console import SignedIn
 from ccin_bridge.handlers.replies import Reply
 from ccin_bridge.store.importers import Kind
 
@@ -45,22 +46,6 @@ KINDS: dict[Kind, str] = {
 }
 TYPES = (".csv", ".xlsx", ".json", ".ics")  # .ics for events only (the importer's rule)
 SHOWN_PROBLEMS = 500  # rows of a report drawn on the page; the rest are counted
-
-
-class ConsoleSite(Protocol):
-    """What these pages use of server.py's ConsoleSite (which adds them: named here rather
-    than imported, so that the two modules do not import each other)."""
-
-    console: Console
-    pages_back: dict[str, Any]
-
-    def _render(self, name: str, status: int = 200, **values: Any) -> web.Response: ...
-    async def _html(self, reply: Reply, csrf: str, level: int = 3, back: str = "./") -> Markup: ...
-    async def _signed_in(self, request: web.Request) -> SignedIn | None: ...
-    def _to_sign_in(self, request: web.Request) -> web.StreamResponse: ...
-    async def _posted(self, request: web.Request) -> tuple[SignedIn, Any] | web.StreamResponse: ...
-    @staticmethod
-    def _csrf_ok(expected: str | None, form: Any) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -118,24 +103,24 @@ class DataPages:
         for title, line in page.parts:
             replies = await site.console.show(signed, line)
             sections.append(
-                Section(title, [await site._html(r, csrf, back=page.path) for r in replies])
+                Section(title, [await site.reply_html(r, csrf, back=page.path) for r in replies])
             )
-        return site._render(
+        return site.render(
             page.template,
             title=page.title,
             admin=signed.admin,
             csrf=csrf,
             here=page.path,
             sections=sections,
-            result=[await site._html(r, csrf, back=page.path) for r in result or []],
+            result=[await site.reply_html(r, csrf, back=page.path) for r in result or []],
             values=values or {},
         )
 
     def _shower(self, page: CommandPage) -> Any:
         async def show(request: web.Request) -> web.StreamResponse:
-            signed = await self.site._signed_in(request)
+            signed = await self.site.signed_in(request)
             if signed is None:
-                return self.site._to_sign_in(request)
+                return self.site.to_sign_in(request)
             return await self.command_page(request, page, signed)
 
         return show
@@ -146,7 +131,7 @@ class DataPages:
         return await self.command_page(request, page, signed, replies)
 
     async def add_feed(self, request: web.Request) -> web.StreamResponse:
-        posted = await self.site._posted(request)
+        posted = await self.site.posted(request)
         if isinstance(posted, web.StreamResponse):
             return posted
         signed, form = posted
@@ -155,7 +140,7 @@ class DataPages:
         return await self.command_page(request, EVENTS, signed, replies, {"url": url})
 
     async def grant(self, request: web.Request) -> web.StreamResponse:
-        posted = await self.site._posted(request)
+        posted = await self.site.posted(request)
         if isinstance(posted, web.StreamResponse):
             return posted
         signed, form = posted
@@ -171,16 +156,16 @@ class DataPages:
         from ccin_bridge.scheduler.job_listing import job_rows
         from ccin_bridge.store.leadership import current_leader
 
-        signed = await self.site._signed_in(request)
+        signed = await self.site.signed_in(request)
         if signed is None:
-            return self.site._to_sign_in(request)
+            return self.site.to_sign_in(request)
         bridge = self.site.console.bridge
         zone = bridge.settings.zone
         rows = await job_rows(bridge.db.url, bridge.settings)
         async with bridge.db.read() as session:
             leader = await current_leader(session)
         now = bridge.clock()
-        return self.site._render(
+        return self.site.render(
             "data_jobs.html",
             title="Jobs",
             admin=signed.admin,
@@ -205,9 +190,9 @@ class DataPages:
     # -- Imports ---------------------------------------------------------------------------
 
     async def imports_page(self, request: web.Request) -> web.StreamResponse:
-        signed = await self.site._signed_in(request)
+        signed = await self.site.signed_in(request)
         if signed is None:
-            return self.site._to_sign_in(request)
+            return self.site.to_sign_in(request)
         job = self.imports.jobs.get(request.query.get("job", ""))
         return self._imports(signed, job=job)
 
@@ -229,7 +214,7 @@ class DataPages:
             ]
             counted = job.errors + job.warnings
         recent = [j for j in reversed(self.imports.jobs.values()) if j is not job][:10]
-        return self.site._render(
+        return self.site.render(
             "data_imports.html",
             status=status,
             title="Imports",
@@ -249,7 +234,7 @@ class DataPages:
 
     async def import_status(self, request: web.Request) -> web.StreamResponse:
         """How far an import is, for the page's small script (it reloads the page when done)."""
-        signed = await self.site._signed_in(request)
+        signed = await self.site.signed_in(request)
         if signed is None:
             return web.json_response({"signed_in": False}, status=403)
         job = self.imports.jobs.get(request.query.get("job", ""))
@@ -263,9 +248,9 @@ class DataPages:
         return response
 
     async def upload(self, request: web.Request) -> web.StreamResponse:
-        signed = await self.site._signed_in(request)
+        signed = await self.site.signed_in(request)
         if signed is None:
-            return self.site._to_sign_in(request)
+            return self.site.to_sign_in(request)
         folder = Path(tempfile.mkdtemp(prefix=FOLDER_PREFIX))
         kind = ""
         try:
@@ -309,7 +294,7 @@ class DataPages:
                     raise UploadRefused(NOT_OURS)
                 fields[part.name] = await _field(part)
                 continue
-            if not self.site._csrf_ok(signed.session.csrf, fields):
+            if not self.site.csrf_ok(signed.session.csrf, fields):
                 raise _Forged
             kind = fields.get("kind", "")
             if kind not in KINDS:
@@ -317,7 +302,7 @@ class DataPages:
                 raise UploadRefused("Choose what the file holds")
             path = await _save(part, folder, kind)
         if path is None:
-            if not self.site._csrf_ok(signed.session.csrf, fields):
+            if not self.site.csrf_ok(signed.session.csrf, fields):
                 raise _Forged
             raise UploadRefused("Choose a file to import")
         return fields["kind"], path

@@ -10,34 +10,20 @@ audit entries are the chat command's own.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Any
 
 from aiohttp import web
-from markupsafe import Markup
 
+from ccin_bridge.console.site import ConsoleSite
 from ccin_bridge.handlers import group_settings
 from ccin_bridge.handlers.config import GroupConfig
-from ccin_bridge.handlers.console import Console, SignedIn
+from ccin_bridge.handlers.console import SignedIn
 from ccin_bridge.handlers.events import FormSubmitted
 from ccin_bridge.handlers.group_settings import DRAWN
 from ccin_bridge.handlers.identity import ChatRef
 from ccin_bridge.handlers.replies import Reply
 
 LIST_PATH, EDIT_PATH = "groups", "group"
-
-
-class ConsoleSite(Protocol):
-    """What these pages use of server.py's ConsoleSite (which imports this module)."""
-
-    console: Console
-
-    async def signed_in(self, request: web.Request) -> SignedIn | None: ...
-    def to_sign_in(self, request: web.Request) -> web.StreamResponse: ...
-    def render(self, name: str, status: int = 200, **values: Any) -> web.Response: ...
-    async def reply_html(
-        self, reply: Reply, csrf: str, level: int = 3, back: str = "./"
-    ) -> Markup: ...
-    async def posted(self, request: web.Request) -> tuple[SignedIn, Any] | web.StreamResponse: ...
 
 
 def add_routes(app: web.Application, site: ConsoleSite) -> None:

@@ -7,31 +7,15 @@ the person removed, the same `admin.remove` audit entry.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
-
 from aiohttp import web
-from markupsafe import Markup
 
-from ccin_bridge.handlers.console import Console, SignedIn
+from ccin_bridge.console.site import ConsoleSite
+from ccin_bridge.handlers.console import SignedIn
 from ccin_bridge.handlers.replies import Reply
 from ccin_bridge.store import groups as store_groups
 
 PATH = "members"
 MAX_REASON = 500  # as /remove keeps it
-
-
-class ConsoleSite(Protocol):
-    """What this page uses of server.py's ConsoleSite (which imports this module)."""
-
-    console: Console
-
-    async def signed_in(self, request: web.Request) -> SignedIn | None: ...
-    def to_sign_in(self, request: web.Request) -> web.StreamResponse: ...
-    def render(self, name: str, status: int = 200, **values: Any) -> web.Response: ...
-    async def reply_html(
-        self, reply: Reply, csrf: str, level: int = 3, back: str = "./"
-    ) -> Markup: ...
-    async def posted(self, request: web.Request) -> tuple[SignedIn, Any] | web.StreamResponse: ...
 
 
 def add_routes(app: web.Application, site: ConsoleSite) -> None:

@@ -13,16 +13,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from importlib.resources import files
-from typing import Any, Protocol
+from typing import Any
 
-import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
 from ccin_bridge.console.cookies import SESSION_COOKIE
+from ccin_bridge.console.site import ConsoleSite
 from ccin_bridge.handlers import console_send, platforms
 from ccin_bridge.handlers.commands.broadcast import BROADCAST
-from ccin_bridge.handlers.console import Console, SignedIn
+from ccin_bridge.handlers.console import SignedIn
 from ccin_bridge.handlers.replies import Reply, text
 from ccin_bridge.handlers.requests import clean_text
 
@@ -30,20 +30,6 @@ SCRIPT = "console-live.js"
 NAV = (("deliveries", "Deliveries"), ("broadcast", "Broadcast"), ("digest", "Digest"))
 # A reply's button that opens a push's report: where the console goes once it is queued.
 _REPORT = re.compile(r"deliveries (\d+)")
-
-
-class ConsoleSite(Protocol):
-    """What these pages use of the site (server.ConsoleSite, which imports this module)."""
-
-    console: Console
-    platforms: frozenset[str]
-    templates: jinja2.Environment
-
-    async def _signed_in(self, request: web.Request) -> SignedIn | None: ...
-    def _to_sign_in(self, request: web.Request) -> web.StreamResponse: ...
-    def _render(self, name: str, status: int = 200, **values: Any) -> web.Response: ...
-    async def _html(self, reply: Reply, csrf: str, level: int = 3, back: str = "./") -> Markup: ...
-    async def _posted(self, request: web.Request) -> tuple[SignedIn, Any] | web.StreamResponse: ...
 
 
 @dataclass(frozen=True)
@@ -99,13 +85,13 @@ class SendPages:
     # -- pieces ----------------------------------------------------------------------------
 
     async def _signed(self, request: web.Request) -> SignedIn | web.StreamResponse:
-        signed = await self.site._signed_in(request)
-        return self.site._to_sign_in(request) if signed is None else signed
+        signed = await self.site.signed_in(request)
+        return self.site.to_sign_in(request) if signed is None else signed
 
     def _page(
         self, template: str, signed: SignedIn, here: str, title: str, **values: Any
     ) -> web.Response:
-        return self.site._render(
+        return self.site.render(
             template,
             status=int(values.pop("status", 200)),
             title=title,
@@ -117,7 +103,7 @@ class SendPages:
 
     async def _replies(self, replies: list[Reply], signed: SignedIn, back: str) -> list[Markup]:
         csrf = signed.session.csrf
-        return [await self.site._html(r, csrf, back=back) for r in replies]
+        return [await self.site.reply_html(r, csrf, back=back) for r in replies]
 
     def previews(self, message: Reply) -> list[PlatformPreview]:
         """`message` as each platform the bridge runs will show it (all public ones when the
@@ -174,7 +160,7 @@ class SendPages:
         )
 
     async def broadcast_posted(self, request: web.Request) -> web.StreamResponse:
-        posted = await self.site._posted(request)
+        posted = await self.site.posted(request)
         if isinstance(posted, web.StreamResponse):
             return posted
         signed, form = posted
@@ -188,7 +174,7 @@ class SendPages:
     async def broadcast_send(self, request: web.Request) -> web.StreamResponse:
         """Send or Cancel on the preview: the preview's own button pressed, as in chat; once
         queued, the push's delivery report."""
-        posted = await self.site._posted(request)
+        posted = await self.site.posted(request)
         if isinstance(posted, web.StreamResponse):
             return posted
         signed, form = posted
@@ -295,7 +281,7 @@ class SendPages:
 
     async def digest_posted(self, request: web.Request) -> web.StreamResponse:
         """*Send early* asks for a yes first; the yes sends it by `/digest send AUDIENCE`."""
-        posted = await self.site._posted(request)
+        posted = await self.site.posted(request)
         if isinstance(posted, web.StreamResponse):
             return posted
         signed, form = posted

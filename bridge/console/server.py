@@ -524,6 +524,7 @@ class ConsoleSite:
     render = _render
     reply_html = _html
     posted = _posted
+    csrf_ok = _csrf_ok
 
 
 _AUDIT_KEYS = ("action", "from", "to")
