@@ -23,6 +23,7 @@ from ccin_bridge.handlers.config import (
     Rules,
     Settings,
 )
+from ccin_bridge.handlers.requests import clean_multiline
 from ccin_bridge.store import group_settings as store
 
 log = logging.getLogger(__name__)
@@ -201,9 +202,10 @@ def form_values(group: GroupConfig) -> dict[str, str]:
 
 
 def _same(name: str, one: str, other: str) -> bool:
-    """Equal as settings: line breaks and spaces around aside, lists as their items, and
+    """Equal as settings: line breaks, spaces around and indents aside, lists as their items, and
     member types and the join policy in any case (as `check` reads them)."""
-    a, b = (v.replace("\r\n", "\n").strip() for v in (one, other))
+    # As a form's answers are cleaned on their way in (an indented line loses its indent).
+    a, b = (clean_multiline(v) for v in (one, other))
     if name in ("member_types", "join_policy"):
         a, b = a.casefold(), b.casefold()
     if name in ("member_types", "roles"):

@@ -70,7 +70,10 @@ async def test_change_a_groups_rules(
 
         asked = await said_to(fake_api, ALEX, "rules of engagement have changed")
         assert "What is said in the group stays in the group." in asked
-        await fake_api.push_message(ALEX, "/join officers --accept")
+        message = next(
+            m for m in reversed(fake_api.sent) if m.chat_id == ALEX.id and m.text == asked
+        )
+        await fake_api.press(ALEX, message, "I accept")  # the button names the version shown
         await said_to(fake_api, ALEX, "Thank you for accepting version 2")
         await in_thread(browser.get, running.url + "group?g=officers")
         await shows(browser, "accepted version 2")

@@ -406,3 +406,18 @@ async def test_acceptance_reads_the_asks_in_one_query(
             (alex,) = await rules_acceptance.acceptance(session, "officers")
     assert alex.state == rules_acceptance.ASKED and alex.asked_at is not None
     assert len([s for s in selects if "pushes" in s]) == 1
+
+
+def test_rules_drawn_with_an_indented_line_are_not_taken_for_another_admins_change(
+    settings: Settings,
+) -> None:
+    # A form's drawn values are cleaned on their way in, as its answers are: the indent of a
+    # wrapped rule is lost, and that must not read as the rules having moved since.
+    group = settings.groups[0]
+    rules = "1. Share practice with fellow officers; use the thematic\n   groups for deep dives."
+    group = group.model_copy(update={"rules": Rules(version=1, text=rules)})
+    drawn = rules.replace("\n   ", "\n")
+    kept, moved = group_settings.changed_since_drawn(
+        group, {"rules": "New rules.", group_settings.DRAWN + "rules": drawn}
+    )
+    assert (kept, moved) == ({"rules": "New rules."}, {})
