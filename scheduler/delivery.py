@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ccin_bridge.handlers import metrics, relay_order, reply_codec
 from ccin_bridge.handlers.delivery_report import report_reply
 from ccin_bridge.handlers.identity import ChatRef
+from ccin_bridge.handlers.relay_erasure import strip_settled
 from ccin_bridge.scheduler.outbound import (
     UNEXPECTED,
     Away,
@@ -434,5 +435,6 @@ class DeliveryService:
         """Tell whoever sent a push how it went, once, when its last delivery settles."""
         async with self.db.session() as session:
             await queue_reports(session, push_ids)
+            await strip_settled(session, push_ids)  # a relayed text is kept no longer
         if push_ids:
             self.wake()

@@ -7,12 +7,23 @@ erasure can take a person's copies down.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ccin_bridge.store.models import Identity, Organisation, Person, RelayCopy, RelayMessage
+from ccin_bridge.store.models import (
+    Delivery,
+    Identity,
+    Organisation,
+    Person,
+    Push,
+    RelayCopy,
+    RelayMessage,
+)
+from ccin_bridge.store.outbox import UNFINISHED
 from ccin_bridge.store.upsert import insert_new
 
 
@@ -170,3 +181,36 @@ async def forget(session: AsyncSession, relay_id: int) -> None:
     """Drop a relayed message's mapping and its copies'."""
     await session.execute(delete(RelayCopy).where(RelayCopy.relay_id == relay_id))
     await session.execute(delete(RelayMessage).where(RelayMessage.id == relay_id))
+
+
+RELAY_KIND = "relay"  # the kind of push that carries relay orders
+
+
+async def relay_pushes(
+    session: AsyncSession,
+    *,
+    subject_id: int | None = None,
+    push_ids: Collection[int] | None = None,
+    settled_only: bool = False,
+) -> list[tuple[int, dict[str, Any]]]:
+    """Relay pushes (id, payload): about this person, or among these ids; with
+    `settled_only`, only those none of whose deliveries is still to be sent."""
+    query = select(Push.id, Push.payload).where(Push.kind == RELAY_KIND)
+    if subject_id is not None:
+        query = query.where(Push.subject_id == subject_id)
+    if push_ids is not None:
+        query = query.where(Push.id.in_(list(push_ids)))
+    if settled_only:
+        query = query.where(
+            ~exists().where(Delivery.push_id == Push.id, Delivery.status.in_(UNFINISHED))
+        )
+    return [(int(i), dict(p)) for i, p in (await session.execute(query)).all()]
+
+
+async def rewrite_push(
+    session: AsyncSession, push_id: int, payload: dict[str, Any], title: str | None = None
+) -> None:
+    values: dict[str, Any] = {"payload": payload}
+    if title is not None:
+        values["title"] = title
+    await session.execute(update(Push).where(Push.id == push_id).values(**values))

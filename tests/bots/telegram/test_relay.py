@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from ccin_bridge.bots.slack.adapter import SlackAdapter
 from ccin_bridge.bots.telegram.adapter import TelegramBot
@@ -26,7 +26,7 @@ from ccin_bridge.scheduler.delivery import DeliveryPolicy, DeliveryService
 from ccin_bridge.scheduler.outbound import Outbound
 from ccin_bridge.store import groups, people
 from ccin_bridge.store.db import Database
-from ccin_bridge.store.models import Organisation, RelayCopy, RelayMessage
+from ccin_bridge.store.models import Base, Organisation, Push, RelayCopy, RelayMessage
 from tests.bots.slack.sender import SIGNING_SECRET, Person, SlackSender
 from tests.bots.telegram.conftest import ALICE, BOB, DANA, GROUP, Harness
 from tests.conftest import Clock
@@ -135,6 +135,17 @@ async def relay(
         await bot.stop()
         await fake.stop()
     assert [(c.name, c.error, c.answer) for c in fake.bad_messages()] == []
+
+
+async def tables_holding(db: Database, needle: str) -> list[str]:
+    """Every table with a row in which this text appears, in any column."""
+    found = []
+    async with db.read() as session:
+        for table in Base.metadata.sorted_tables:
+            rows = (await session.execute(text(f"SELECT * FROM {table.name}"))).all()
+            if any(needle in str(row) for row in rows):
+                found.append(table.name)
+    return found
 
 
 def bold(offset: int, length: int) -> dict[str, Any]:
@@ -273,6 +284,33 @@ async def test_forgetme_takes_down_their_copies_and_mappings(relay: Relay) -> No
     async with relay.db.read() as session:
         assert list(await session.scalars(select(RelayMessage.id))) == []
         assert list(await session.scalars(select(RelayCopy.id))) == []
+    assert await tables_holding(relay.db, "Mine to take back") == []
+
+
+async def test_a_relayed_text_is_kept_only_until_its_copies_are_made(relay: Relay) -> None:
+    await relay.api.push_group_post(ALICE, "Kept only in the chats", GROUP)
+    await relay.fake.wait_for(lambda: len(relay.copies_on_slack()) == 1, WITHIN)
+    await relay.drained()
+    # (the update it came in drops its content on its own, once handled)
+    assert "pushes" not in await tables_holding(relay.db, "Kept only in the chats")
+    async with relay.db.read() as session:  # the push itself stays, for the delivery report
+        assert list(await session.scalars(select(Push.kind))).count("relay") == 1
+
+
+async def test_forgetme_erases_the_text_of_copies_still_waiting_to_be_posted(
+    relay: Relay,
+) -> None:
+    api = relay.api
+    await relay.delivery.stop()  # the copy waits in the outbox
+    await relay.tg.settle(await api.push("message", api.message(ALICE, "Not posted yet", GROUP)))
+    assert "pushes" in await tables_holding(relay.db, "Not posted yet")
+    [asked] = await relay.tg.say(ALICE, "/forgetme")
+    await relay.tg.press(ALICE, asked, asked.buttons[0]["text"])
+    assert await tables_holding(relay.db, "Not posted") == []
+    await relay.delivery.start()
+    await relay.drained()
+    assert relay.copies_on_slack() == []
+    assert await tables_holding(relay.db, "Alice Example") == []
 
 
 @pytest.mark.slow  # 400 relayed messages one at a time per chat, and the 429s waited out
