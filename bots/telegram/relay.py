@@ -29,7 +29,10 @@ from ccin_bridge.scheduler.outbound import Undeliverable
 _BOLD = {MessageEntity.BOLD}
 _ITALIC = {MessageEntity.ITALIC}
 _CODE = {MessageEntity.CODE, MessageEntity.PRE}
-_GONE = ("message to delete not found", "message can't be deleted")
+_GONE = "message to delete not found"
+# Past 48 hours a bot may no longer delete its own message, but may still edit it.
+_TOO_OLD = "message can't be deleted"
+REMOVED = "[removed]"
 
 
 def spans(text: str, entities: Sequence[MessageEntity]) -> list[Span]:
@@ -128,8 +131,9 @@ class TelegramRelayer:
             with delivery_errors():
                 await self._post("editMessageText", data)
         except Undeliverable as exc:
-            if not isinstance(exc.__cause__, BadRequest) or "not modified" not in str(
-                exc.__cause__.message
+            if (
+                not isinstance(exc.__cause__, BadRequest)
+                or "not modified" not in str(exc.__cause__.message).casefold()
             ):
                 raise
 
@@ -140,5 +144,23 @@ class TelegramRelayer:
                 await self._post("deleteMessage", data)
         except Undeliverable as exc:
             cause = exc.__cause__
-            if not isinstance(cause, BadRequest) or not any(g in cause.message for g in _GONE):
+            if not isinstance(cause, BadRequest):
+                raise
+            said = cause.message.casefold()  # PTB drops "Bad Request: " and capitalises
+            if _TOO_OLD in said:
+                await self._blank(chat, message_id)  # its failure keeps the mapping to retry
+            elif _GONE not in said:
+                raise
+
+    async def _blank(self, chat: ChatRef, message_id: str) -> None:
+        """A copy too old to delete: its text is replaced instead."""
+        data = {"chat_id": int(chat.chat_id), "message_id": int(message_id), "text": REMOVED}
+        try:
+            with delivery_errors():
+                await self._post("editMessageText", data)
+        except Undeliverable as exc:
+            if (
+                not isinstance(exc.__cause__, BadRequest)
+                or "not modified" not in str(exc.__cause__.message).casefold()
+            ):
                 raise

@@ -331,3 +331,21 @@ async def test_a_burst_of_200_each_way_with_429s_arrives_complete_and_in_order(
     assert [t.rsplit(" ", 1)[-1] for t in on_slack] == [f"{n:03d}" for n in range(200)]
     assert [t.rsplit(" ", 1)[-1] for t in on_telegram] == [f"{n:03d}" for n in range(200)]
     assert fake.api_calls("chat.postMessage")[0].status == 429  # the limits were hit
+
+
+async def test_a_copy_too_old_to_delete_is_blanked_and_kept_until_it_is(relay: Relay) -> None:
+    api, fake = relay.api, relay.fake
+    olive_says = fake.post_as(OLIVE.id, CHANNEL, "Said two days ago")
+    await relay.slack_posts(olive_says)
+    await api.wait_for(lambda: len(relay.copies_on_telegram()) == 1, WITHIN)
+    [tg_copy] = relay.copies_on_telegram()
+    # Telegram refuses to delete a bot's message after 48 hours.
+    api.fail("deleteMessage", 400, "Bad Request: message can't be deleted")
+    await relay.slack_posts(fake.delete_as(olive_says))
+    await api.wait_for(lambda: bool(api.edits), WITHIN)
+    await relay.drained()
+    assert api.deleted == []
+    assert [(e.message_id, e.text) for e in api.edits] == [(tg_copy.message_id, "[removed]")]
+    assert "Said two days ago" not in str(api.sent_to(GROUP.id))
+    async with relay.db.read() as session:
+        assert list(await session.scalars(select(RelayCopy.id))) == []
