@@ -38,7 +38,7 @@ from ccin_bridge.scheduler.outbound import (
 from ccin_bridge.store import audiences, outbox
 from ccin_bridge.store import relay as store_relay
 from ccin_bridge.store.db import Database
-from ccin_bridge.store.outbox import DeliveryJob
+from ccin_bridge.store.outbox import DeliveryJob, Target
 
 log = logging.getLogger(__name__)
 
@@ -357,6 +357,20 @@ class DeliveryService:
             relay_id = relayed.id
 
             async def made(session: AsyncSession) -> None:
+                if await store_relay.get(session, relay_id) is None:
+                    # Erased while the copy was being posted: it goes as soon as it is up.
+                    known = {relay_order.chat_key(chat.platform, chat.chat_id): message_id}
+                    await outbox.create_push(
+                        session,
+                        kind="relay",
+                        payload=relay_order.encode(
+                            relay_order.RelayOrder("delete", None, known=known)
+                        ),
+                        targets=[Target(chat.platform, chat.chat_id, is_private=False)],
+                        title="Erased",
+                        lane=outbox.RELAY,
+                    )
+                    return
                 await store_relay.record_copy(
                     session,
                     relay_id=relay_id,

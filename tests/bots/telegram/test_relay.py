@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -22,11 +23,20 @@ from ccin_bridge.bots.telegram.adapter import TelegramBot
 from ccin_bridge.handlers.commands import all_commands
 from ccin_bridge.handlers.config import Chats, Settings
 from ccin_bridge.handlers.core import Bridge
+from ccin_bridge.handlers.membership import forget
 from ccin_bridge.scheduler.delivery import DeliveryPolicy, DeliveryService
 from ccin_bridge.scheduler.outbound import Outbound
 from ccin_bridge.store import groups, people
 from ccin_bridge.store.db import Database
-from ccin_bridge.store.models import Base, Organisation, Push, RelayCopy, RelayMessage
+from ccin_bridge.store.models import (
+    Base,
+    Delivery,
+    Identity,
+    Organisation,
+    Push,
+    RelayCopy,
+    RelayMessage,
+)
 from tests.bots.slack.sender import SIGNING_SECRET, Person, SlackSender
 from tests.bots.telegram.conftest import ALICE, BOB, DANA, GROUP, Harness
 from tests.conftest import Clock
@@ -349,3 +359,32 @@ async def test_a_copy_too_old_to_delete_is_blanked_and_kept_until_it_is(relay: R
     assert "Said two days ago" not in str(api.sent_to(GROUP.id))
     async with relay.db.read() as session:
         assert list(await session.scalars(select(RelayCopy.id))) == []
+
+
+async def test_a_copy_being_posted_while_its_author_is_erased_is_taken_down(
+    relay: Relay, settings: Settings
+) -> None:
+    api, fake = relay.api, relay.fake
+    api.hold(GROUP.id)  # Telegram takes its time over the copy
+    await relay.slack_posts(fake.post_as(OLIVE.id, CHANNEL, "In flight"))
+    async with asyncio.timeout(WITHIN):
+        while True:
+            async with relay.db.read() as session:
+                status = await session.scalar(select(Delivery.status))
+            if status == "sending":
+                break
+            await asyncio.sleep(0.05)
+    async with relay.db.session() as session:
+        olive = await session.scalar(
+            select(Identity.person_id).where(Identity.external_id == OLIVE.id)
+        )
+        assert olive is not None
+        await forget(session, relaying(settings), olive, datetime.now(UTC))
+    api.let_through(GROUP.id)
+    await api.wait_for(lambda: bool(api.deleted), WITHIN)
+    await relay.drained()
+    [tg_copy] = [m for m in api.sent_to(GROUP.id) if "In flight" in m.text]
+    assert api.deleted == [(GROUP.id, tg_copy.message_id)]
+    async with relay.db.read() as session:
+        assert list(await session.scalars(select(RelayCopy.id))) == []
+        assert set(await session.scalars(select(Delivery.status))) == {"sent"}
