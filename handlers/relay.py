@@ -126,10 +126,10 @@ async def posted(bridge: Runtime, event: ChatPost) -> None:
 
 
 async def deleted(bridge: Runtime, event: ChatPostDeleted) -> None:
-    """A relayed message was deleted: it goes from every other chat too. Deleting the original
-    is its author's (or an admin's) doing; only an admin can delete the bot's copy on Slack,
-    so a copy deleted there is an admin deleting the message everywhere, the original too
-    (where the bot may delete others' messages: a Telegram group it is an admin of)."""
+    """A relayed message was deleted. Its original: it goes from every other chat too (its
+    author's or a chat admin's doing, as the platform allowed). One of its copies: only that
+    copy is forgotten, as no platform need say who deleted it, so it proves no right to
+    delete the original or the other copies."""
     async with inbox.once(bridge.db) as session:
         if session is None:
             return
@@ -141,6 +141,7 @@ async def deleted(bridge: Runtime, event: ChatPostDeleted) -> None:
             await store_relay.forget_copy(
                 session, relay_id=relayed.id, platform=chat.platform, chat_id=chat.chat_id
             )
+            return
         groups = [g for g in bridge.settings.groups if g.slug == relayed.group_slug]
         targets = await _targets(session, groups, chat)
         if targets:

@@ -290,8 +290,8 @@ class SlackAdapter:
             name="ccin-bridge",
             request_verification_enabled=False,
             process_before_response=process_before_response,
-            # Bolt would drop the deletion of one of our relayed copies (an admin deleting the
-            # message everywhere) as the bot's own event; the listeners skip bots themselves.
+            # Bolt would drop the deletion of one of our relayed copies (its mapping is then
+            # forgotten) as the bot's own event; the listeners skip bots themselves.
             ignoring_self_events_enabled=False,
         )
 
@@ -369,7 +369,7 @@ class SlackAdapter:
         if subtype == "message_deleted":
             gone = event.get("previous_message") or {}
             ts = event.get("deleted_ts")
-            if isinstance(ts, str):  # a copy of ours too: an admin deleting it everywhere
+            if isinstance(ts, str):  # a copy of ours too: that copy is forgotten
                 deleted = ChatPostDeleted(chat, relay.message_id(ts, gone.get("thread_ts")))
                 await self.bridge.dispatch(deleted)
             return

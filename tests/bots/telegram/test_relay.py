@@ -243,10 +243,17 @@ async def test_text_both_ways_with_attribution_formatting_threads_edits_and_dele
         )
         assert str(tg_copy.message_id) not in list(kept)
 
-    # Only an admin can delete the bot's copy on Slack: that deletes the message everywhere.
+    # Deleting a copy (Slack does not say who did) forgets that copy and deletes nothing else.
     await relay.slack_posts(fake.delete_as({"channel": CHANNEL, "ts": slack_copy_ts}))
-    await api.wait_for(lambda: len(api.deleted) == 2, WITHIN)
-    assert api.deleted[1] == (GROUP.id, original["message_id"])
+    await relay.slack_posts(fake.post_as(OLIVE.id, CHANNEL, "marker"))  # handled after it
+    await api.wait_for(lambda: any("marker" in m.text for m in relay.copies_on_telegram()), WITHIN)
+    await relay.drained()
+    assert api.deleted == [(GROUP.id, tg_copy.message_id)]
+    async with relay.db.read() as session:
+        kept = await session.scalars(
+            select(RelayCopy.message_id).where(RelayCopy.platform == "slack")
+        )
+        assert slack_copy_ts not in list(kept)
 
 
 async def test_unapproved_bots_and_copies_are_never_relayed(relay: Relay) -> None:
