@@ -81,14 +81,14 @@ async def posted(bridge: Runtime, event: ChatPost) -> None:
         if await store_relay.is_copy(session, chat.platform, chat.chat_id, event.message_id):
             return  # one of our own copies, seen again: never relayed twice
         sender = await store_relay.sender(session, event.user.platform, event.user.user_id)
-        approved = (
-            sender is not None
-            and not sender.forgetting
-            and await is_approved(session, sender.person_id, groups)
-        )
+        # A chat bound to several groups: relayed only to the chats of those they are in.
+        approved = []
+        if sender is not None and not sender.forgetting:
+            approved = [g for g in groups if await is_approved(session, sender.person_id, [g])]
         if sender is None or not approved:
             await _unapproved(bridge, session, event, groups, sender)
             return
+        groups = approved
         copy = Copy(_author(sender), label(chat.platform), Reply(event.blocks))
         targets = await _targets(session, groups, chat)
         if event.edited:

@@ -45,13 +45,17 @@ from tests.fakes.telegram_api import TOKEN, FakeTelegramAPI, SentMessage
 
 WITHIN = 20.0  # a safety net for each wait on the background workers
 CHANNEL = "C0OFFICERS"
+LEADERS_CHANNEL = "C0LEADERS"
 OLIVE = Person("UOLIVE", "olive")  # on Slack only
 
 
-def relaying(settings: Settings) -> Settings:
-    chats = Chats({"telegram": [GROUP.id], "slack": [CHANNEL]})
+def relaying(settings: Settings, leaders: Chats | None = None) -> Settings:
+    """Officers relaying between GROUP and CHANNEL; leaders too, in these chats, if given."""
+    chats = {"officers": Chats({"telegram": [GROUP.id], "slack": [CHANNEL]})}
+    if leaders is not None:
+        chats["leaders"] = leaders
     groups_ = [
-        g.model_copy(update={"chats": chats, "relay": True}) if g.slug == "officers" else g
+        g.model_copy(update={"chats": chats[g.slug], "relay": True}) if g.slug in chats else g
         for g in settings.groups
     ]
     return settings.model_copy(update={"groups": groups_, "admins": [f"telegram:{DANA.id}"]})
@@ -100,14 +104,24 @@ async def approve(db: Database, platform: str, user_id: str, name: str, org: str
 
 
 @pytest.fixture
+def leaders() -> Chats | None:
+    return None  # a test binding the leaders' group too says where
+
+
+@pytest.fixture
 async def relay(
-    settings: Settings, sqlite_db: Database, clock: Clock, fake_api: FakeTelegramAPI
+    settings: Settings,
+    sqlite_db: Database,
+    clock: Clock,
+    fake_api: FakeTelegramAPI,
+    leaders: Chats | None,
 ) -> AsyncIterator[Relay]:
     fake = FakeSlack()
     await fake.start()
     fake.add_user(OLIVE.id, OLIVE.handle, "Olive Example")
     fake.add_channel(CHANNEL, OLIVE.id)
-    bridge = Bridge(relaying(settings), sqlite_db, all_commands(), clock=clock)
+    fake.add_channel(LEADERS_CHANNEL, OLIVE.id)
+    bridge = Bridge(relaying(settings, leaders), sqlite_db, all_commands(), clock=clock)
     await bridge.start()
     fake_api.add_group(GROUP)
     await approve(sqlite_db, "telegram", str(ALICE.id), "Alice Example", "Manchester City Council")
@@ -395,3 +409,14 @@ async def test_a_copy_being_posted_while_its_author_is_erased_is_taken_down(
     async with relay.db.read() as session:
         assert list(await session.scalars(select(RelayCopy.id))) == []
         assert set(await session.scalars(select(Delivery.status))) == {"sent"}
+
+
+@pytest.mark.parametrize("leaders", [Chats({"telegram": [GROUP.id], "slack": [LEADERS_CHANNEL]})])
+async def test_a_chat_of_two_groups_relays_only_to_the_groups_its_author_is_in(
+    relay: Relay,
+) -> None:
+    # Alice is an approved officer, not a leader: the leaders' channel never sees her post.
+    await relay.api.push_group_post(ALICE, "For officers only", GROUP)
+    await relay.fake.wait_for(lambda: len(relay.copies_on_slack()) == 1, WITHIN)
+    await relay.drained()
+    assert [c["channel"] for c in relay.copies_on_slack()] == [CHANNEL]
