@@ -134,6 +134,15 @@ async def _mrkdwn(text: str, names: Names) -> list[Span]:
     return out
 
 
+def _verbatim(block: dict[str, Any]) -> dict[str, Any]:
+    """Another platform's text as written: Slack must not turn "@channel" or "#general" in it
+    into a notification or a link."""
+    text = block.get("text")
+    if block.get("type") == "section" and isinstance(text, dict) and text.get("type") == "mrkdwn":
+        return {**block, "text": {**text, "verbatim": True}}
+    return block
+
+
 Render = Callable[[Reply], list[tuple[str, list[dict[str, Any]]]]]
 
 
@@ -159,8 +168,8 @@ class SlackRelayer:
         await limiter.acquire()
 
     def _message(self, blocks: tuple[Block, ...]) -> tuple[str, list[dict[str, Any]]]:
-        [first, *_] = self.render(Reply(blocks)) or [("", [])]
-        return first
+        [(text, rendered), *_] = self.render(Reply(blocks)) or [("", [])]
+        return text, [_verbatim(b) for b in rendered]
 
     async def post_copy(self, *, chat: ChatRef, copy: Copy, thread: str | None) -> str:
         text, blocks = self._message(copy.reply.blocks)

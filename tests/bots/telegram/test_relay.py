@@ -196,6 +196,8 @@ async def test_text_both_ways_with_attribution_formatting_threads_edits_and_dele
     assert "*Budget*" in mrkdwn and "<https://example.org/a?b=1&amp;c=2|&lt;draft&gt;>" in mrkdwn
     assert "_notes_" in mrkdwn and "first point" in mrkdwn and "second" in mrkdwn
     assert "&amp;" in mrkdwn  # escaped where Slack needs it
+    sections = [b["text"] for b in copy["blocks"] if b["type"] == "section"]
+    assert sections and all(t["verbatim"] is True for t in sections)  # no @channel pings
 
     # Slack -> Telegram: a rich_text message with bold and code.
     rich = [
