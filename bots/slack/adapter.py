@@ -377,6 +377,14 @@ class SlackAdapter:
         message = event.get("message") if edited else event
         if not isinstance(message, dict) or (not edited and subtype not in POSTED):
             return
+        if edited and message.get("subtype") == "tombstone" and isinstance(message.get("ts"), str):
+            # A thread's first message deleted while it has replies stays as Slackbot's
+            # "This message was deleted.": for the relay, it is deleted.
+            ts = str(message["ts"])
+            await self.bridge.dispatch(ChatPostDeleted(chat, relay.message_id(ts, None)))
+            return
+        if (not edited and event.get("hidden")) or message.get("user") == SLACKBOT:
+            return  # Slack's own notices, never a person's words
         if message.get("bot_id") or message.get("subtype") == "bot_message":
             return  # a bot's (our own copies among them): never relayed
         user_id, ts = message.get("user"), message.get("ts")
@@ -572,6 +580,7 @@ class SlackAdapter:
 # Subtypes of a channel message that are a person posting (a thread reply also sent to the
 # channel); joins, topic changes, bots' messages and the rest are not relayed.
 POSTED = (None, "thread_broadcast")
+SLACKBOT = "USLACKBOT"
 
 
 def _content_type(body: str) -> str:

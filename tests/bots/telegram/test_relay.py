@@ -426,3 +426,45 @@ async def test_a_chat_of_two_groups_relays_only_to_the_groups_its_author_is_in(
     await relay.fake.wait_for(lambda: len(relay.copies_on_slack()) == 1, WITHIN)
     await relay.drained()
     assert [c["channel"] for c in relay.copies_on_slack()] == [CHANNEL]
+
+
+async def test_a_slack_thread_parent_deleted_with_its_replies_is_deleted_from_telegram(
+    relay: Relay,
+) -> None:
+    api, fake = relay.api, relay.fake
+    parent = fake.post_as(OLIVE.id, CHANNEL, "Start of a thread")
+    await relay.slack_posts(parent)
+    await api.wait_for(lambda: len(relay.copies_on_telegram()) == 1, WITHIN)
+    [tg_copy] = relay.copies_on_telegram()
+    # Deleted while it has replies: Slack changes it into a tombstone posted by Slackbot.
+    tombstone = {
+        "type": "message",
+        "subtype": "message_changed",
+        "hidden": True,
+        "channel": CHANNEL,
+        "channel_type": "channel",
+        "message": {
+            "type": "message",
+            "subtype": "tombstone",
+            "hidden": True,
+            "user": "USLACKBOT",
+            "text": "This message was deleted.",
+            "ts": parent["ts"],
+            "thread_ts": parent["ts"],
+            "reply_count": 1,
+        },
+        "previous_message": {k: v for k, v in parent.items() if k != "channel"},
+        "event_ts": "1790000999.000001",
+        "ts": "1790000999.000001",
+    }
+    await relay.slack_posts(tombstone)
+    await api.wait_for(lambda: bool(api.deleted), WITHIN)
+    assert api.deleted == [(GROUP.id, tg_copy.message_id)]
+    # Slackbot's own messages are nobody's to relay, nor to tell admins about.
+    await relay.tg.say(DANA, "/start")
+    await relay.slack_posts(fake.post_as("USLACKBOT", CHANNEL, "Reminder: tidy up"))
+    await relay.slack_posts(fake.post_as(OLIVE.id, CHANNEL, "marker"))
+    await api.wait_for(lambda: any("marker" in m.text for m in relay.copies_on_telegram()), WITHIN)
+    await relay.drained()
+    assert not any("Reminder" in m.text for m in api.sent)
+    assert not any("not relayed" in m.text for m in api.sent_to(DANA.id))
