@@ -43,6 +43,27 @@ def label(platform: str) -> str:
     return spec.label if spec is not None else platform
 
 
+async def relays_in(bridge: Runtime, chat: ChatRef) -> bool:
+    """Whether a message in this chat may be relayed, cheaply, before anything is written or
+    asked of a platform: from settings alone, unless the chat may be one a platform moved
+    (its config id then comes from the store, read only)."""
+    if chat.is_private:
+        return False
+    bound = {
+        c.chat_id
+        for g in bridge.settings.groups
+        if g.relay
+        for c in bound_chats(g)
+        if c.platform == chat.platform
+    }
+    if chat.chat_id in bound:
+        return True
+    if not bound:
+        return False
+    async with bridge.db.read() as session:
+        return await config_chat_id(session, chat.platform, chat.chat_id) in bound
+
+
 async def _relaying_groups(
     bridge: Runtime, session: AsyncSession, chat: ChatRef
 ) -> list[GroupConfig]:
@@ -69,7 +90,7 @@ async def _targets(
 
 async def posted(bridge: Runtime, event: ChatPost) -> None:
     """A message (or a new version of one) in a group chat: relay it if its group relays."""
-    if event.from_bot or event.chat.is_private:
+    if event.from_bot or not await relays_in(bridge, event.chat):
         return
     async with inbox.once(bridge.db) as session:
         if session is None:  # relayed before a restart
@@ -130,6 +151,8 @@ async def deleted(bridge: Runtime, event: ChatPostDeleted) -> None:
     author's or a chat admin's doing, as the platform allowed). One of its copies: only that
     copy is forgotten, as no platform need say who deleted it, so it proves no right to
     delete the original or the other copies."""
+    if not await relays_in(bridge, event.chat):
+        return
     async with inbox.once(bridge.db) as session:
         if session is None:
             return

@@ -48,6 +48,7 @@ from ccin_bridge.bots.slack.relay import PER_CHANNEL, SlackRelayer
 from ccin_bridge.bots.slack.render import ACTION_PREFIX, MAX_BLOCKS, MAX_BUTTON_VALUE, render_reply
 from ccin_bridge.bots.slack.server import EVENTS_PATH, SlackHttpServer
 from ccin_bridge.bots.slack.socket_mode import SocketConnection
+from ccin_bridge.handlers import relay as group_relay
 from ccin_bridge.handlers.config import ConfigError, Secrets
 from ccin_bridge.handlers.core import Bridge
 from ccin_bridge.handlers.errors import GENERIC_ERROR
@@ -366,6 +367,8 @@ class SlackAdapter:
         if not isinstance(channel, str):
             return
         chat = inbound.chat_ref(channel)
+        if not await group_relay.relays_in(self.bridge, chat):
+            return  # no relay here: nothing asked of Slack, nothing written
         if subtype == "message_deleted":
             gone = event.get("previous_message") or {}
             ts = event.get("deleted_ts")

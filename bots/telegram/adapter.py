@@ -58,6 +58,7 @@ from ccin_bridge.bots.telegram.refs import PLATFORM, chat_ref, dm_ref, user_ref
 from ccin_bridge.bots.telegram.relay import TelegramRelayer, post_from
 from ccin_bridge.bots.telegram.render import Rows, render_reply
 from ccin_bridge.bots.telegram.webhook import WebhookConfig, WebhookServer
+from ccin_bridge.handlers import relay as group_relay
 from ccin_bridge.handlers.config import ConfigError, Secrets
 from ccin_bridge.handlers.core import Bridge
 from ccin_bridge.handlers.errors import GENERIC_ERROR
@@ -439,7 +440,7 @@ class TelegramBot:
     async def _on_group_post(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.edited_message or update.message
         post = post_from(message, edited=update.edited_message is not None) if message else None
-        if post is not None:
+        if post is not None and await group_relay.relays_in(self.bridge, post.chat):
             await self.bridge.dispatch(post)
 
     async def _typed(self, user: User, chat: Chat, line: str) -> None:

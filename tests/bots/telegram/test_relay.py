@@ -41,7 +41,7 @@ from tests.bots.slack.sender import SIGNING_SECRET, Person, SlackSender
 from tests.bots.telegram.conftest import ALICE, BOB, DANA, GROUP, Harness
 from tests.conftest import Clock
 from tests.fakes.slack_api import BOT_ID, FakeSlack
-from tests.fakes.telegram_api import TOKEN, FakeTelegramAPI, SentMessage
+from tests.fakes.telegram_api import TOKEN, FakeTelegramAPI, SentMessage, TgChat
 
 WITHIN = 20.0  # a safety net for each wait on the background workers
 CHANNEL = "C0OFFICERS"
@@ -467,4 +467,21 @@ async def test_a_slack_thread_parent_deleted_with_its_replies_is_deleted_from_te
     await api.wait_for(lambda: any("marker" in m.text for m in relay.copies_on_telegram()), WITHIN)
     await relay.drained()
     assert not any("Reminder" in m.text for m in api.sent)
+    assert not any("not relayed" in m.text for m in api.sent_to(DANA.id))
+
+
+async def test_a_chat_without_relay_costs_no_lookup(relay: Relay) -> None:
+    api, fake = relay.api, relay.fake
+    fake.add_user("UNEW", "newcomer", "New Example")
+    fake.add_channel("C0ELSEWHERE", "UNEW")
+    elsewhere = TgChat(-100999888, "supergroup", "Elsewhere")
+    api.add_group(elsewhere)
+    await relay.tg.say(DANA, "/start")
+    await relay.slack_posts(fake.post_as("UNEW", "C0ELSEWHERE", "Not bound <@UOTHER>"))
+    await relay.tg.settle(await api.push("message", api.message(BOB, "Not bound", elsewhere)))
+    await relay.slack_posts(fake.post_as(OLIVE.id, CHANNEL, "marker"))
+    await api.wait_for(lambda: bool(relay.copies_on_telegram()), WITHIN)
+    await relay.drained()
+    # Neither its author nor whom it mentions was looked up; only the marker's author was.
+    assert [c.args["user"] for c in fake.api_calls("users.info")] == [OLIVE.id]
     assert not any("not relayed" in m.text for m in api.sent_to(DANA.id))
