@@ -42,6 +42,8 @@ async def forget_person(session: AsyncSession, person_id: int) -> int:
 async def strip_settled(session: AsyncSession, push_ids: Collection[int]) -> None:
     """Once every delivery of a relay push has settled its copy's text is needed no more:
     the outbox keeps only ids (what was done, to which message)."""
+    if not push_ids:
+        return  # an idle lane's poll: not even a read
     for push_id, payload in await store_relay.relay_pushes(
         session, push_ids=push_ids, settled_only=True
     ):
