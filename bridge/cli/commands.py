@@ -555,7 +555,13 @@ async def _subscribe_feed(args: argparse.Namespace, app: App) -> int:
         return EXIT_CONFIG
     try:
         async with app.db.session() as session:  # as `/feeds add` does, audited the same
-            feed_id = await add_feed(session, args.file, args.every, actor_id=None)
+            feed_id = await add_feed(
+                session,
+                args.file,
+                args.every,
+                actor_id=None,
+                allow_private=app.settings.calendar_feeds.allow_private_addresses,
+            )
     except UserFacingError as exc:
         print(f"ccin-bridge: {exc.reason}", file=sys.stderr)
         return EXIT_CONFIG

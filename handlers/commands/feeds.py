@@ -4,6 +4,7 @@ subscribes (the calendar-feed job fetches what is due)."""
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -29,22 +30,54 @@ def every_text(minutes: int) -> str:
     return f"{minutes}m"
 
 
-def checked_url(url: str) -> str:
+def _local(host: str) -> bool:
+    """A host name or address that is plainly this machine or a private network. Only what
+    the name itself says: a public-looking name that resolves to one is refused when it is
+    fetched (scheduler/feed_fetch.py checks every address it connects to)."""
+    host = host.casefold().rstrip(".")
+    if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return not address.is_global
+
+
+def checked_url(url: str, *, allow_private: bool = False) -> str:
     """A feed's address as given, if it is one the feed job can fetch."""
     url = url.strip()
     parts = urlsplit(url)
-    if parts.scheme.casefold() not in ("http", "https", "webcal") or not parts.hostname:
+    try:
+        host = parts.hostname or ""
+    except ValueError:
+        host = ""
+    if parts.scheme.casefold() not in ("http", "https", "webcal") or not host:
         raise UserFacingError(
             f"{url[:80]!r} is not a web address such as https://example.org/meetings.ics"
         )
     if len(url) > MAX_URL:
         raise UserFacingError(f"That address is too long (at most {MAX_URL} characters).")
+    if not allow_private and _local(host):
+        raise UserFacingError(
+            f"{url[:80]!r} is a private or local address, which feeds are not fetched from "
+            "(config `calendar_feeds.allow_private_addresses` allows them); nothing changed."
+        )
     return url
 
 
-async def add_feed(session: AsyncSession, url: str, every: str, *, actor_id: int | None) -> int:
+async def add_feed(
+    session: AsyncSession,
+    url: str,
+    every: str,
+    *,
+    actor_id: int | None,
+    allow_private: bool = False,
+) -> int:
     """Subscribe to `url`, fetched every `every` (`6h`), audited; the feed's id."""
-    url = checked_url(url)
+    url = checked_url(url, allow_private=allow_private)
     try:
         minutes = parse_every(every)
     except ValueError as exc:
@@ -68,7 +101,13 @@ async def feeds(ctx: Context) -> Reply:
         return await _listing(ctx)
     if what == "add" and len(words) in (2, 3):
         every = words[2] if len(words) == 3 else "6h"
-        feed_id = await add_feed(ctx.session, words[1], every, actor_id=ctx.person.id)
+        feed_id = await add_feed(
+            ctx.session,
+            words[1],
+            every,
+            actor_id=ctx.person.id,
+            allow_private=ctx.settings.calendar_feeds.allow_private_addresses,
+        )
         minutes = ctx.settings.calendar_feeds.check_minutes
         return (
             ReplyBuilder()

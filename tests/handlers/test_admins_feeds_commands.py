@@ -78,3 +78,28 @@ async def test_admin_rights_are_not_granted_on_the_local_terminal(
     async with db.read() as session:
         rows = await store_admins.admins(session, [ADMIN.key])
     assert [r.key for r in rows] == [ADMIN.key]
+
+
+async def test_a_feed_on_a_plainly_local_or_private_address_is_refused_when_added(
+    settings: Settings, db: Database, clock: Clock
+) -> None:
+    # The fetch refuses them too (every address it connects to); here the admin hears at once.
+    bridge = await make_bridge(settings, db, clock, admins=[ADMIN.key])
+    for url in (
+        "http://127.0.0.1:9/x.ics",
+        "http://localhost/x.ics",
+        "http://[::ffff:10.0.0.1]/x.ics",
+        "http://169.254.169.254/latest/meta-data/",
+        "webcal://metadata.google.internal/x",
+        "http://192.168.1.20/calendar.ics",
+    ):
+        said = texts(await say(bridge, ADMIN, f"/feeds add {url} 6h"))
+        assert "is a private or local address" in said, said
+    async with db.read() as session:
+        assert await feed_list.feeds(session) == []
+    opted = settings.calendar_feeds.model_copy(update={"allow_private_addresses": True})
+    intranet = await make_bridge(
+        settings.model_copy(update={"calendar_feeds": opted}), db, clock, admins=[ADMIN.key]
+    )
+    said = texts(await say(intranet, ADMIN, "/feeds add http://192.168.1.20/calendar.ics 6h"))
+    assert "Subscribed to feed #" in said
